@@ -1,0 +1,193 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# vmlet: Kbuild-style build. Quiet by default (V=1 prints the commands),
+# out of tree with O=dir, header dependencies through -MMD. `make help`.
+
+VERSION_MAJOR := 0
+VERSION := $(VERSION_MAJOR).1.0
+
+srctree := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+ifneq ($(O),)
+objtree := $(abspath $(O))
+else
+objtree := $(srctree)
+endif
+
+ifeq ($(V),1)
+Q :=
+msg =
+else
+Q := @
+msg = @printf '  %-7s %s\n' '$(1)' '$(patsubst $(objtree)/%,%,$(2))'
+endif
+
+CC ?= cc
+GUEST_CC ?= musl-gcc
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+
+WARN := -Wall -Wextra -Werror
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fvisibility=hidden -I$(srctree)/lib/include \
+	-iquote $(srctree)/lib $(CFLAGS)
+SAN_FLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer)
+HOST_CFLAGS += $(SAN_FLAGS)
+HOST_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
+
+# Guests: static, non-PIE, linked at VMLET_IMAGE_BASE with 4 KiB-aligned,
+# separate code and data segments so each gets its own page permissions.
+GUEST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fno-pic -fno-stack-protector \
+	-I$(srctree)/lib/include -I$(srctree)/guest/include
+GUEST_LDFLAGS := -static -no-pie -Wl,-Ttext-segment=0x100000 -Wl,-z,max-page-size=4096 \
+	-Wl,-z,separate-code -Wl,--build-id=none
+
+LIB_SRCS := $(wildcard $(srctree)/lib/*.c)
+LIB_OBJS := $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(LIB_SRCS))
+LIBA := $(objtree)/lib/libvmlet.a
+LIBSO := $(objtree)/lib/libvmlet.so.$(VERSION)
+LIBSO_MAJOR := libvmlet.so.$(VERSION_MAJOR)
+
+GUEST_OBJS := $(addprefix $(objtree)/guest/,runtime.o syscall.o entry.o)
+GUEST_LIB := $(objtree)/guest/libvmlet-guest.a
+DEMO := $(objtree)/guest/examples/demo.elf
+
+TOOLS := $(objtree)/tools/vmlet
+
+UNIT_SRCS := $(wildcard $(srctree)/selftests/unit/*_test.c)
+UNIT_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(UNIT_SRCS))
+KVM_SRCS := $(wildcard $(srctree)/selftests/kvm/*_test.c)
+KVM_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(KVM_SRCS))
+KVM_GUESTS := $(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(wildcard $(srctree)/selftests/kvm/*_guest.c))
+BENCH := $(objtree)/selftests/bench/bench
+
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+.DELETE_ON_ERROR:
+.PHONY: all run check tests bench clean install uninstall help deps format-check
+
+all: $(LIBA) $(LIBSO) $(GUEST_LIB) $(DEMO) $(TOOLS)
+
+help:
+	@echo 'Targets:'
+	@echo '  all          library, guest runtime, demo guest, tools (default)'
+	@echo '  run          build and run the demo guest through the vmlet CLI'
+	@echo '  check        run every test (VM tests in a QEMU VM without /dev/kvm; VM=1 forces it)'
+	@echo '  bench        print benchmark figures against the raw KVM floor'
+	@echo '  install      install into DESTDIR/PREFIX'
+	@echo '  clean        remove build output'
+	@echo '  format-check check formatting against .clang-format'
+	@echo 'Options: V=1 (show commands), O=dir (build out of tree), SAN=address,undefined'
+
+deps:
+	$(Q)$(srctree)/scripts/deps.sh build
+
+# --- host library -----------------------------------------------------------
+
+$(objtree)/lib/%.o: $(srctree)/lib/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+$(LIBA): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBSO): $(LIB_OBJS) $(srctree)/lib/libvmlet.map
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,$(LIBSO_MAJOR) -Wl,--version-script=$(srctree)/lib/libvmlet.map \
+		-Wl,-z,defs -o $@ $(LIB_OBJS) $(HOST_LDFLAGS) -lpthread
+	$(Q)ln -sf $(notdir $@) $(objtree)/lib/$(LIBSO_MAJOR)
+	$(Q)ln -sf $(LIBSO_MAJOR) $(objtree)/lib/libvmlet.so
+
+# --- guest runtime and guests -----------------------------------------------
+
+$(objtree)/guest/syscall.o: GUEST_EXTRA := -mgeneral-regs-only
+
+$(objtree)/guest/%.o: $(srctree)/guest/%.c
+	$(call msg,GUESTCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_EXTRA) -MMD -MP -c -o $@ $<
+
+$(objtree)/guest/%.o: $(srctree)/guest/%.S
+	$(call msg,GUESTAS,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(GUEST_LIB): $(GUEST_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(objtree)/%.elf: $(srctree)/%.c $(GUEST_LIB)
+	$(call msg,GUESTLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB) -lm
+
+# --- tools ------------------------------------------------------------------
+
+$(objtree)/tools/%: $(srctree)/tools/%.c $(LIBA)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -lpthread -lm
+
+# --- tests ------------------------------------------------------------------
+
+$(objtree)/selftests/unit/%: $(srctree)/selftests/unit/%.c $(LIBA)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -Wno-error=unused-parameter -MMD -MP -o $@ $< $(LIBA) \
+		$(HOST_LDFLAGS) $(CHECK_LIBS) -lpthread
+
+$(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
+		-DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -lpthread -lm
+
+$(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) \
+		$(HOST_LDFLAGS) -lpthread -lm
+
+tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS)
+
+# --- top-level jobs ---------------------------------------------------------
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(srctree)/scripts/vmtest.sh $(srctree)/scripts/demo.sh $(objtree)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)VM=$(VM) $(srctree)/scripts/check.sh $(objtree)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH)
+	$(Q)if [ -c /dev/kvm ]; then $(BENCH) $(DEMO); \
+	else $(srctree)/scripts/vmtest.sh $(BENCH) $(DEMO); fi
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $(LIB_SRCS) $(srctree)/lib/*.h \
+		$(srctree)/lib/include/*.h $(srctree)/lib/include/vmlet/*.h $(srctree)/tools/*.c
+
+install: all
+	$(Q)install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/vmlet $(DESTDIR)$(BINDIR)
+	$(Q)install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
+	$(Q)ln -sf libvmlet.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSO_MAJOR)
+	$(Q)ln -sf $(LIBSO_MAJOR) $(DESTDIR)$(LIBDIR)/libvmlet.so
+	$(Q)install -m 644 $(srctree)/lib/include/vmlet.h $(DESTDIR)$(INCLUDEDIR)/
+	$(Q)install -m 644 $(srctree)/lib/include/vmlet/abi.h $(DESTDIR)$(INCLUDEDIR)/vmlet/
+	$(Q)install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(LIBDIR)/libvmlet.a $(DESTDIR)$(LIBDIR)/libvmlet.so* \
+		$(DESTDIR)$(INCLUDEDIR)/vmlet.h $(DESTDIR)$(INCLUDEDIR)/vmlet/abi.h \
+		$(DESTDIR)$(BINDIR)/vmlet
+
+clean:
+	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
+		$(DEMO) $(TOOLS) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) $(BENCH)
+	$(Q)find $(objtree) -name '*.d' -delete
+
+-include $(shell find $(objtree) -name '*.d' 2>/dev/null)

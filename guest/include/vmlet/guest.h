@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * vmlet guest API.
+ *
+ * A guest is an ordinary static C program (musl) linked with the vmlet
+ * guest runtime. Its main() registers the functions the host may call and
+ * then calls vmlet_ready(), which never returns: the guest parks there and
+ * serves calls. Registered functions are plain C functions whose
+ * parameters and result map to vmlet types:
+ *
+ *   VMLET_BOOL bool     VMLET_I32 int32_t    VMLET_U32 uint32_t
+ *   VMLET_I64 int64_t   VMLET_U64 uint64_t   VMLET_F32 float
+ *   VMLET_F64 double    VMLET_VOID void (result only)
+ *   VMLET_STRING  parameter: const char * (NUL-terminated, read-only);
+ *                 result: const char *, copied to the host
+ *   VMLET_BYTES   parameter: two parameters, const void *ptr, size_t len;
+ *                 result: struct vmlet_bytes, copied to the host
+ *
+ * Example:
+ *	static int32_t add(int32_t a, int32_t b) { return a + b; }
+ *	int main(void)
+ *	{
+ *		VMLET_REGISTER(add, VMLET_I32, VMLET_I32, VMLET_I32);
+ *		vmlet_ready();
+ *	}
+ *
+ * stdout and stderr go to the host's print callback (line-buffered), the
+ * heap comes from guest memory, and a crash, abort() or exit() ends the
+ * call with an error on the host.
+ */
+#ifndef VMLET_GUEST_H
+#define VMLET_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <vmlet/abi.h>
+
+#define VMLET_MAX_FUNCS 128
+
+struct vmlet_bytes {
+	const void *ptr;
+	size_t len;
+};
+
+/*
+ * Register fn under name with result type ret and nargs argument types.
+ * A bad registration (too many functions or arguments, a name too long or
+ * registered twice, a type that does not exist) aborts the guest with a
+ * message, so the host's sandbox creation fails and says why.
+ */
+void vmlet_register(const char *name, const void *fn, enum vmlet_type ret, unsigned int nargs,
+		    const enum vmlet_type *args);
+
+#define VMLET_REGISTER(fn, ret, ...)                                                     \
+	vmlet_register(#fn, (const void *)(fn), (ret),                                   \
+		       sizeof((enum vmlet_type[]){ __VA_ARGS__ }) / sizeof(enum vmlet_type), \
+		       (enum vmlet_type[]){ __VA_ARGS__ })
+
+/* Publish the registered functions to the host and serve calls forever. */
+_Noreturn void vmlet_ready(void);
+
+/* End the current call (or start-up) with -VMLET_EABORT, code and message. */
+_Noreturn void vmlet_abort(int code, const char *msg);
+
+/* Send text to the host's print callback, unbuffered. */
+void vmlet_print(const char *buf, size_t len);
+
+/*
+ * Space where a string or bytes result can be built in place, so it is not
+ * copied again: *cap gets its size (room for a string's NUL included).
+ * Valid during a call; return a pointer into it.
+ */
+void *vmlet_result_buf(size_t *cap);
+
+#endif /* VMLET_GUEST_H */

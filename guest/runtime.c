@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Guest runtime: function registry, ready point and the call dispatcher.
+ *
+ * The host resolves names to indices once, so a call frame names its
+ * function by index. The dispatcher checks the frame's bounds and types
+ * against the registered signature, loads the arguments into an array in
+ * System V register order, and vmlet_invoke (entry.S) moves them into
+ * registers and calls the function. Every guest instruction costs on a host
+ * where KVM emulates the guest, so this path is kept short: no libc calls
+ * for scalar results, no copies of string or bytes arguments (they are
+ * passed in place in the read-only input buffer).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <vmlet/guest.h>
+
+#include "hypercall.h"
+
+struct fn {
+	const void *fn;
+	uint8_t ret;
+	uint8_t nargs;
+	uint8_t flags; /* VMLET_INVOKE_* */
+	uint8_t args[VMLET_MAX_ARGS];
+};
+
+static struct fn fns[VMLET_MAX_FUNCS];
+static const char *names[VMLET_MAX_FUNCS];
+static unsigned int nfns;
+static const struct vmlet_frame *in;
+static struct vmlet_frame *out;
+static uint64_t in_size, out_size;
+
+/* Registers for vmlet_invoke: six integer, then eight SSE (entry.S). */
+#define NREGS (VMLET_MAX_INT_REGS + VMLET_MAX_SSE_REGS + 1) /* +1: 16-byte loads */
+struct invoke_ret {
+	uint64_t rax, rdx, xmm0, xmm0_hi; /* entry.S stores all of xmm0 */
+};
+#define VMLET_INVOKE_SSE_ARGS 1
+#define VMLET_INVOKE_SSE_RET 2
+extern void vmlet_invoke(const void *fn, const uint64_t *regs, struct invoke_ret *ret,
+			 unsigned int flags);
+extern char vmlet_syscall_entry[];
+
+/* Found by the host loader through PT_NOTE; see struct vmlet_note. */
+static const struct {
+	uint32_t namesz, descsz, type;
+	char name[8];
+	struct vmlet_note desc;
+} __attribute__((packed)) note __attribute__((used, aligned(4), section(".note.vmlet"))) = {
+	.namesz = sizeof(VMLET_NOTE_NAME),
+	.descsz = sizeof(struct vmlet_note),
+	.type = VMLET_NOTE_TYPE,
+	.name = VMLET_NOTE_NAME,
+	.desc = {
+		.abi_version = VMLET_ABI_VERSION,
+		.syscall_entry = (uint64_t)vmlet_syscall_entry,
+	},
+};
+
+_Noreturn void vmlet_abort(int code, const char *msg)
+{
+	vmlet_hypercall(VMLET_PORT_ABORT, (uint64_t)code, (uint64_t)msg, strlen(msg));
+	for (;;)
+		__asm__ volatile("hlt");
+}
+
+void vmlet_print(const char *buf, size_t len)
+{
+	vmlet_hypercall(VMLET_PORT_PRINT, (uint64_t)buf, len, 0);
+}
+
+static _Noreturn void bad_register(const char *name, const char *why)
+{
+	static char msg[160];
+	size_t n = 0;
+
+	for (const char *p = "vmlet_register: "; *p && n < sizeof(msg) - 1; p++)
+		msg[n++] = *p;
+	for (const char *p = name ? name : "(null)"; *p && n < sizeof(msg) - 1; p++)
+		msg[n++] = *p;
+	for (const char *p = ": "; *p && n < sizeof(msg) - 1; p++)
+		msg[n++] = *p;
+	for (const char *p = why; *p && n < sizeof(msg) - 1; p++)
+		msg[n++] = *p;
+	msg[n] = '\0';
+	vmlet_abort(-EINVAL, msg);
+}
+
+void vmlet_register(const char *name, const void *fn, enum vmlet_type ret, unsigned int nargs,
+		    const enum vmlet_type *args)
+{
+	unsigned int ints = 0, sses = 0;
+	struct fn *f;
+
+	if (!name || !*name || strlen(name) > VMLET_MAX_NAME)
+		bad_register(name, "bad name");
+	if (!fn)
+		bad_register(name, "NULL function");
+	if (nfns == VMLET_MAX_FUNCS)
+		bad_register(name, "too many functions");
+	if (nargs > VMLET_MAX_ARGS)
+		bad_register(name, "too many arguments");
+	if ((unsigned int)ret >= VMLET_NTYPES)
+		bad_register(name, "bad result type");
+	for (unsigned int i = 0; i < nfns; i++)
+		if (!strcmp(names[i], name))
+			bad_register(name, "registered twice");
+	f = &fns[nfns];
+	for (unsigned int i = 0; i < nargs; i++) {
+		if (args[i] == VMLET_VOID || (unsigned int)args[i] >= VMLET_NTYPES)
+			bad_register(name, "bad argument type");
+		if (args[i] == VMLET_F32 || args[i] == VMLET_F64) {
+			sses++;
+			f->flags |= VMLET_INVOKE_SSE_ARGS;
+		}
+		else
+			ints += args[i] == VMLET_BYTES ? 2 : 1;
+		f->args[i] = (uint8_t)args[i];
+	}
+	if (ints > VMLET_MAX_INT_REGS || sses > VMLET_MAX_SSE_REGS)
+		bad_register(name, "arguments do not fit in registers");
+	if (ret == VMLET_F32 || ret == VMLET_F64)
+		f->flags |= VMLET_INVOKE_SSE_RET;
+	f->fn = fn;
+	f->ret = (uint8_t)ret;
+	f->nargs = (uint8_t)nargs;
+	names[nfns++] = name;
+}
+
+/* Write the function table (abi.h) into the output buffer. */
+static void publish(void)
+{
+	uint8_t *p = (uint8_t *)(out + 1), *end = (uint8_t *)out + out_size;
+
+	for (unsigned int i = 0; i < nfns; i++) {
+		size_t len = strlen(names[i]);
+		uint32_t size = (uint32_t)vmlet_align8(sizeof(struct vmlet_fdesc) + len + 1);
+		struct vmlet_fdesc *d = (struct vmlet_fdesc *)p;
+
+		if ((size_t)(end - p) < size)
+			vmlet_abort(-E2BIG, "vmlet_ready: function table too large for the output buffer");
+		memset(d, 0, size);
+		d->size = size;
+		d->ret = fns[i].ret;
+		d->nargs = fns[i].nargs;
+		memcpy(d->args, fns[i].args, sizeof(d->args));
+		memcpy(d + 1, names[i], len);
+		p += size;
+	}
+	out->size = (uint32_t)(p - (uint8_t *)out);
+	out->func = 0;
+	out->status = 0;
+	out->nargs = nfns;
+}
+
+void *vmlet_result_buf(size_t *cap)
+{
+	/* After the frame header and one record header; keep 8 for padding. */
+	*cap = out_size - sizeof(struct vmlet_frame) - sizeof(struct vmlet_rec) - 8;
+	return (uint8_t *)(out + 1) + sizeof(struct vmlet_rec);
+}
+
+static void refuse(uint32_t func, int32_t status)
+{
+	out->size = sizeof(*out);
+	out->func = func;
+	out->status = status;
+	out->nargs = 0;
+}
+
+/* Copy a string or bytes result (which may already be in place) and pad it. */
+static void put_buf(uint32_t func, uint32_t type, const void *src, uint64_t len)
+{
+	struct vmlet_rec *rec = (struct vmlet_rec *)(out + 1);
+	uint8_t *data = (uint8_t *)(rec + 1);
+	uint64_t nul = type == VMLET_STRING, room;
+
+	room = out_size - sizeof(*out) - sizeof(*rec);
+	if (len > UINT32_MAX || vmlet_align8(len + nul) > room) {
+		refuse(func, -E2BIG);
+		return;
+	}
+	memmove(data, src, len);
+	memset(data + len, 0, vmlet_align8(len + nul) - len);
+	rec->type = type;
+	rec->len = (uint32_t)len;
+	out->size = (uint32_t)(sizeof(*out) + vmlet_rec_size(type, (uint32_t)len));
+	out->func = func;
+	out->status = 0;
+	out->nargs = 1;
+}
+
+static void serve(void)
+{
+	const uint8_t *p = (const uint8_t *)(in + 1), *end;
+	uint64_t regs[NREGS], *sse = regs + VMLET_MAX_INT_REGS, v;
+	unsigned int ni = 0, ns = 0;
+	uint32_t func = in->func, size = in->size;
+	struct vmlet_rec *rec;
+	struct invoke_ret r;
+	const struct fn *f;
+
+	if (size < sizeof(*in) || size > in_size || func >= nfns)
+		return refuse(func, -EINVAL);
+	f = &fns[func];
+	if (in->nargs != f->nargs)
+		return refuse(func, -EINVAL);
+	end = (const uint8_t *)in + size;
+	for (unsigned int i = 0; i < f->nargs; i++) {
+		const struct vmlet_rec *a = (const struct vmlet_rec *)p;
+		uint64_t rs;
+
+		if ((size_t)(end - p) < sizeof(*a) || a->type != f->args[i])
+			return refuse(func, -EINVAL);
+		rs = vmlet_rec_size(a->type, a->len);
+		if (rs > (size_t)(end - p))
+			return refuse(func, -EINVAL);
+		v = *(const uint64_t *)(a + 1);
+		switch (a->type) {
+		case VMLET_F32:
+		case VMLET_F64:
+			sse[ns++] = v;
+			break;
+		case VMLET_STRING:
+			regs[ni++] = (uint64_t)(a + 1);
+			break;
+		case VMLET_BYTES:
+			regs[ni++] = (uint64_t)(a + 1);
+			regs[ni++] = a->len;
+			break;
+		default:
+			regs[ni++] = v;
+		}
+		p += rs;
+	}
+	vmlet_invoke(f->fn, regs, &r, f->flags);
+
+	rec = (struct vmlet_rec *)(out + 1);
+	switch (f->ret) {
+	case VMLET_VOID:
+		out->size = sizeof(*out);
+		out->func = func;
+		out->status = 0;
+		out->nargs = 0;
+		return;
+	case VMLET_STRING:
+		if (!r.rax)
+			return refuse(func, -EFAULT);
+		return put_buf(func, VMLET_STRING, (const void *)r.rax, strlen((const char *)r.rax));
+	case VMLET_BYTES:
+		if (!r.rax && r.rdx)
+			return refuse(func, -EFAULT);
+		return put_buf(func, VMLET_BYTES, (const void *)r.rax, r.rdx);
+	case VMLET_BOOL:
+		v = (uint8_t)r.rax != 0;
+		break;
+	case VMLET_I32:
+		v = (uint64_t)(int64_t)(int32_t)r.rax;
+		break;
+	case VMLET_U32:
+		v = (uint32_t)r.rax;
+		break;
+	case VMLET_F32:
+		v = (uint32_t)r.xmm0;
+		break;
+	case VMLET_F64:
+		v = r.xmm0;
+		break;
+	default:
+		v = r.rax;
+	}
+	rec->type = f->ret;
+	rec->len = 8;
+	*(uint64_t *)(rec + 1) = v;
+	out->size = sizeof(*out) + sizeof(*rec) + 8;
+	out->func = func;
+	out->status = 0;
+	out->nargs = 1;
+}
+
+_Noreturn void vmlet_ready(void)
+{
+	const struct vmlet_boot *boot = (const struct vmlet_boot *)VMLET_BOOT_ADDR;
+
+	in = (const struct vmlet_frame *)boot->in_addr;
+	in_size = boot->in_size;
+	out = (struct vmlet_frame *)boot->out_addr;
+	out_size = boot->out_size;
+	publish();
+	vmlet_hypercall(VMLET_PORT_READY, 0, 0, 0);
+	for (;;) {
+		serve();
+		vmlet_hypercall(VMLET_PORT_RETURN, 0, 0, 0);
+	}
+}

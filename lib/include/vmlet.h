@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * libvmlet: call functions inside hardware-isolated KVM micro-VMs.
+ *
+ * An image is a static x86-64 guest ELF built against the guest runtime
+ * (guest/include/vmlet/guest.h). A sandbox is one VM with one vCPU and one
+ * slice of memory running that image; it boots once to the guest's ready
+ * point, after which the host calls the functions the guest registered.
+ *
+ * Functions that can fail return 0 (or a non-negative count) on success and
+ * a negative error code otherwise: -errno for host-side failures, -VMLET_E*
+ * for guest outcomes. errno is never touched. vmlet_strerror() names them
+ * all. Objects are returned through out parameters.
+ *
+ * A sandbox is used by one thread at a time; distinct sandboxes and images
+ * may be used from distinct threads at once.
+ */
+#ifndef VMLET_H
+#define VMLET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <vmlet/abi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMLET_API __attribute__((visibility("default")))
+
+/* Guest outcomes, returned negated. errno values stay below 4096. */
+enum vmlet_error {
+	VMLET_EEXCEPTION = 4096, /* the guest took a CPU exception */
+	VMLET_EABORT,		 /* the guest aborted (abort(), vmlet_abort()) */
+	VMLET_EEXIT,		 /* the guest called exit() */
+	VMLET_ESHUTDOWN,	 /* triple fault: the vCPU shut down */
+	VMLET_EPROTO,		 /* the guest broke the ABI (bad frame or pointer) */
+	VMLET_EVMEXIT,		 /* the VM exited in a way the ABI has no use for */
+	VMLET_EDEAD,		 /* the sandbox failed earlier and cannot run */
+	VMLET_EABI,		 /* the image was built for another ABI version */
+	VMLET_EREFUSED,		 /* the guest refused the call */
+	VMLET_ELAST
+};
+
+enum vmlet_backing {
+	VMLET_BACKING_AUTO = 0, /* config only: the best the system offers */
+	VMLET_BACKING_HUGETLB,	/* memfd with MFD_HUGETLB, 2 MiB pages */
+	VMLET_BACKING_THP,	/* shmem memfd with MADV_HUGEPAGE */
+	VMLET_BACKING_4K,	/* shmem memfd, 4 KiB pages */
+};
+
+struct vmlet_config {
+	size_t sz;	     /* sizeof(struct vmlet_config) */
+	uint64_t mem_size;   /* guest memory, 2 MiB multiple; 0: 4 MiB */
+	uint64_t stack_size; /* 0: 64 KiB */
+	uint64_t heap_size;  /* minimum heap; 0: whatever memory is left */
+	uint64_t in_size;    /* host-to-guest buffer; 0: 64 KiB */
+	uint64_t out_size;   /* guest-to-host buffer; 0: 64 KiB */
+	enum vmlet_backing backing;
+	/* Guest output (stdout, stderr, vmlet_print()); NULL: write to stdout. */
+	void (*print)(void *ctx, const char *buf, size_t len);
+	void *print_ctx;
+};
+
+/*
+ * A typed value. Strings and bytes are borrowed: arguments point at the
+ * caller's memory; results point into the sandbox's output buffer and stay
+ * valid until the sandbox's next call. A string's len excludes its NUL.
+ */
+struct vmlet_value {
+	enum vmlet_type type;
+	union {
+		bool b;
+		int32_t i32;
+		uint32_t u32;
+		int64_t i64;
+		uint64_t u64;
+		float f32;
+		double f64;
+		struct {
+			const void *ptr;
+			size_t len;
+		} buf;
+	};
+};
+
+struct vmlet_func {
+	const char *name;
+	enum vmlet_type ret;
+	unsigned int nargs;
+	enum vmlet_type args[VMLET_MAX_ARGS];
+};
+
+/* What went wrong in the last failed call (or creation) of a sandbox. */
+struct vmlet_fault {
+	int error;	     /* the code the call returned */
+	uint32_t vector;     /* VMLET_EEXCEPTION: the exception vector */
+	uint64_t error_code; /* VMLET_EEXCEPTION: the CPU's error code */
+	uint64_t address;    /* VMLET_EEXCEPTION, #PF: the faulting address */
+	uint64_t rip;	     /* where the guest was */
+	int64_t code;	     /* abort code, exit status or KVM exit reason */
+	char message[256];   /* abort message or a description */
+};
+
+struct vmlet_platform {
+	int api_version;	    /* KVM_GET_API_VERSION */
+	bool sync_regs;		    /* KVM_CAP_SYNC_REGS (required) */
+	bool xsave;		    /* KVM_CAP_XCRS: guests get XCR0 and OSXSAVE */
+	bool guest_debug;	    /* KVM_CAP_SET_GUEST_DEBUG: instruction counts */
+	bool nested;		    /* this host itself runs under a hypervisor */
+	bool emulated;		    /* no VMX/SVM here: KVM emulates guest code */
+	uint64_t xcr0;		    /* the XCR0 guests run with */
+	enum vmlet_backing backing; /* what AUTO chooses now */
+	long hugepages_free;	    /* free 2 MiB hugetlb pages */
+	const char *vendor;	    /* CPUID vendor KVM reports */
+};
+
+struct vmlet_image;
+struct vmlet_sandbox;
+
+/* Error and name strings; never NULL. */
+VMLET_API const char *vmlet_strerror(int err);
+VMLET_API const char *vmlet_type_name(enum vmlet_type type);
+VMLET_API const char *vmlet_backing_name(enum vmlet_backing backing);
+
+/* What this host's KVM offers. */
+VMLET_API int vmlet_platform_query(struct vmlet_platform *p);
+
+/* Load and validate a guest image from a file or from memory (copied). */
+VMLET_API int vmlet_image_open(const char *path, struct vmlet_image **out);
+VMLET_API int vmlet_image_from_memory(const void *buf, size_t len, struct vmlet_image **out);
+VMLET_API void vmlet_image_close(struct vmlet_image *img);
+
+/* Create a sandbox and boot it to the guest's ready point; cfg may be NULL. */
+VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_config *cfg,
+				   struct vmlet_sandbox **out);
+VMLET_API void vmlet_sandbox_destroy(struct vmlet_sandbox *sb);
+
+/* The functions the guest registered. */
+VMLET_API int vmlet_sandbox_nfuncs(const struct vmlet_sandbox *sb);
+VMLET_API const struct vmlet_func *vmlet_sandbox_func_at(const struct vmlet_sandbox *sb,
+							 unsigned int index);
+/* Index of a function by name, or -ENOENT. */
+VMLET_API int vmlet_sandbox_func(const struct vmlet_sandbox *sb, const char *name);
+
+/* Call a function by name or by index; ret may be NULL. */
+VMLET_API int vmlet_sandbox_call(struct vmlet_sandbox *sb, const char *name,
+				 const struct vmlet_value *args, unsigned int nargs,
+				 struct vmlet_value *ret);
+VMLET_API int vmlet_sandbox_call_index(struct vmlet_sandbox *sb, unsigned int index,
+				       const struct vmlet_value *args, unsigned int nargs,
+				       struct vmlet_value *ret);
+
+/* Details of the last failure; error is 0 when the last call succeeded. */
+VMLET_API const struct vmlet_fault *vmlet_sandbox_fault(const struct vmlet_sandbox *sb);
+VMLET_API enum vmlet_backing vmlet_sandbox_backing(const struct vmlet_sandbox *sb);
+
+/*
+ * Count guest instructions by single-stepping (KVM_GUESTDBG_SINGLESTEP):
+ * exact and repeatable on any host, and slow. vmlet_sandbox_insns() gives
+ * the count of the last call.
+ */
+VMLET_API int vmlet_sandbox_count_insns(struct vmlet_sandbox *sb, bool on);
+VMLET_API uint64_t vmlet_sandbox_insns(const struct vmlet_sandbox *sb);
+
+/* Value constructors. */
+static inline struct vmlet_value vmlet_bool(bool v)
+{
+	return (struct vmlet_value){.type = VMLET_BOOL, .b = v};
+}
+static inline struct vmlet_value vmlet_i32(int32_t v)
+{
+	return (struct vmlet_value){.type = VMLET_I32, .i32 = v};
+}
+static inline struct vmlet_value vmlet_u32(uint32_t v)
+{
+	return (struct vmlet_value){.type = VMLET_U32, .u32 = v};
+}
+static inline struct vmlet_value vmlet_i64(int64_t v)
+{
+	return (struct vmlet_value){.type = VMLET_I64, .i64 = v};
+}
+static inline struct vmlet_value vmlet_u64(uint64_t v)
+{
+	return (struct vmlet_value){.type = VMLET_U64, .u64 = v};
+}
+static inline struct vmlet_value vmlet_f32(float v)
+{
+	return (struct vmlet_value){.type = VMLET_F32, .f32 = v};
+}
+static inline struct vmlet_value vmlet_f64(double v)
+{
+	return (struct vmlet_value){.type = VMLET_F64, .f64 = v};
+}
+static inline struct vmlet_value vmlet_bytes(const void *p, size_t len)
+{
+	return (struct vmlet_value){.type = VMLET_BYTES, .buf = {p, len}};
+}
+/* len is the string's length without its NUL; s[len] must be NUL. */
+static inline struct vmlet_value vmlet_strn(const char *s, size_t len)
+{
+	return (struct vmlet_value){.type = VMLET_STRING, .buf = {s, len}};
+}
+static inline struct vmlet_value vmlet_str(const char *s)
+{
+	return vmlet_strn(s, __builtin_strlen(s));
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMLET_H */

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * vmlet host/guest ABI.
+ *
+ * Both sides compile against this header: the host library (glibc) and the
+ * guest runtime (musl, ring 0 inside the micro-VM). It fixes the guest
+ * physical memory layout, the I/O ports the guest uses to leave the VM, and
+ * the call frame encoding. Guest memory is identity-mapped, so every address
+ * below is both guest physical and guest virtual.
+ *
+ * Memory layout (addresses are fixed unless noted):
+ *
+ *   0x000000  page 0, never mapped (NULL dereference faults)
+ *   0x001000  struct vmlet_boot, read-only: the layout the host chose
+ *   0x002000  GDT at +0, TSS at +0x100, IDT at +0x800; read-only
+ *   0x003000  exception entry stubs written by the host; read-only, exec
+ *   0x004000  guard page (unmapped)
+ *   0x005000  exception stack (IST1), 2 pages
+ *   0x010000  page tables, read-only, up to VMLET_IMAGE_BASE
+ *   0x100000  the guest image (PT_LOAD segments, permissions from the ELF)
+ *   ...       then, each page aligned, in this order (struct vmlet_boot):
+ *             input buffer  (host to guest call frames)  read-only
+ *             output buffer (guest to host frames)       read-write
+ *             guard page    (unmapped)
+ *             stack                                       read-write
+ *             heap (brk/mmap), up to the end of memory     read-write
+ *
+ * Data is never executable except the image's executable segments and the
+ * exception stubs.
+ *
+ * Leaving the VM: the guest executes `out %al, $port` with arguments in
+ * registers (read by the host from KVM's synced registers, no extra ioctl):
+ *
+ *   VMLET_PORT_READY     the function table is in the output buffer
+ *   VMLET_PORT_RETURN    a return frame is in the output buffer
+ *   VMLET_PORT_PRINT     rdi = address, rsi = length: text for the host
+ *   VMLET_PORT_ABORT     rdi = code, rsi = message address, rdx = length
+ *   VMLET_PORT_EXIT      rdi = exit status (exit()/exit_group())
+ *   VMLET_PORT_FAULT     rsp points at struct vmlet_xframe (host stubs only)
+ *
+ * Call frames: a struct vmlet_frame header followed by `nargs` records.
+ * Each record is a struct vmlet_rec (type, payload length) followed by the
+ * payload padded with zeroes to a multiple of 8 bytes. All integers are
+ * little-endian.
+ *   - scalars (bool, i32, u32, i64, u64, f32, f64): len = 8, the value
+ *     sign- or zero-extended to 64 bits (bool is 0 or 1, f32 is its bit
+ *     pattern in the low 32 bits);
+ *   - string: len = number of bytes, followed by a NUL that len does not
+ *     count, so the guest reads it in place as a C string;
+ *   - bytes: len = number of bytes.
+ * A call frame carries the function's index (resolved by name once, on the
+ * host) and its arguments. A return frame carries the same index, a status
+ * (0, or a negative errno for a call the guest refused) and, when the status
+ * is 0 and the function is not void, exactly one record with the result.
+ *
+ * At the ready point the output buffer holds a table frame: a struct
+ * vmlet_frame whose nargs counts struct vmlet_fdesc entries that follow.
+ */
+#ifndef VMLET_ABI_H
+#define VMLET_ABI_H
+
+#include <stdint.h>
+
+#define VMLET_ABI_VERSION 1
+
+#define VMLET_PAGE_SIZE	  0x1000ULL
+#define VMLET_BOOT_ADDR	  0x1000ULL
+#define VMLET_GDT_ADDR	  0x2000ULL
+#define VMLET_TSS_ADDR	  0x2100ULL
+#define VMLET_IDT_ADDR	  0x2800ULL
+#define VMLET_STUB_ADDR	  0x3000ULL
+#define VMLET_XSTACK_ADDR 0x5000ULL
+#define VMLET_XSTACK_SIZE 0x2000ULL
+#define VMLET_PT_ADDR	  0x10000ULL
+#define VMLET_IMAGE_BASE  0x100000ULL
+
+/* GDT selectors */
+#define VMLET_SEL_CODE 0x08
+#define VMLET_SEL_DATA 0x10
+#define VMLET_SEL_TSS  0x18
+
+enum vmlet_port {
+	VMLET_PORT_READY = 0xe0,
+	VMLET_PORT_RETURN = 0xe1,
+	VMLET_PORT_PRINT = 0xe2,
+	VMLET_PORT_ABORT = 0xe3,
+	VMLET_PORT_EXIT = 0xe4,
+	VMLET_PORT_FAULT = 0xe5,
+};
+
+enum vmlet_type {
+	VMLET_VOID = 0,
+	VMLET_BOOL = 1,
+	VMLET_I32 = 2,
+	VMLET_U32 = 3,
+	VMLET_I64 = 4,
+	VMLET_U64 = 5,
+	VMLET_F32 = 6,
+	VMLET_F64 = 7,
+	VMLET_STRING = 8,
+	VMLET_BYTES = 9,
+	VMLET_NTYPES
+};
+
+/*
+ * A function takes at most VMLET_MAX_ARGS arguments, and they must fit the
+ * System V registers: integers, pointers and string arguments take one of
+ * six integer registers, bytes two (pointer, length), floats one of eight
+ * SSE registers. Nothing is passed on the stack.
+ */
+#define VMLET_MAX_ARGS	   10
+#define VMLET_MAX_INT_REGS 6
+#define VMLET_MAX_SSE_REGS 8
+#define VMLET_MAX_NAME	   63
+
+struct vmlet_boot {
+	uint32_t abi_version;
+	uint32_t flags;
+	uint64_t mem_size;
+	uint64_t in_addr, in_size;
+	uint64_t out_addr, out_size;
+	uint64_t stack_lo, stack_hi;
+	uint64_t heap_lo, heap_hi;
+	uint64_t tsc_khz; /* 0 when the host could not tell */
+	uint64_t random[2];
+};
+
+struct vmlet_frame {
+	uint32_t size; /* bytes, this header included */
+	uint32_t func;
+	int32_t status;
+	uint32_t nargs;
+};
+
+struct vmlet_rec {
+	uint32_t type;
+	uint32_t len;
+};
+
+struct vmlet_fdesc {
+	uint32_t size; /* bytes, name and padding included */
+	uint8_t ret;
+	uint8_t nargs;
+	uint8_t args[VMLET_MAX_ARGS];
+	/* followed by the NUL-terminated name, padded to 8 bytes */
+};
+
+/* What the exception stubs push before VMLET_PORT_FAULT; rsp points at it. */
+struct vmlet_xframe {
+	uint64_t vector;
+	uint64_t error;
+	uint64_t rip;
+	uint64_t cs;
+	uint64_t rflags;
+	uint64_t rsp;
+	uint64_t ss;
+};
+
+/* The image's ELF note (PT_NOTE, name "vmlet", type VMLET_NOTE_TYPE). */
+#define VMLET_NOTE_NAME "vmlet"
+#define VMLET_NOTE_TYPE 0x1
+struct vmlet_note {
+	uint32_t abi_version;
+	uint32_t reserved;
+	uint64_t syscall_entry; /* LSTAR */
+};
+
+static inline uint64_t vmlet_align8(uint64_t n)
+{
+	return (n + 7) & ~7ULL;
+}
+
+/* Bytes one record takes in a frame, header included. */
+static inline uint64_t vmlet_rec_size(uint32_t type, uint32_t len)
+{
+	return sizeof(struct vmlet_rec) + vmlet_align8((uint64_t)len + (type == VMLET_STRING));
+}
+
+static inline int vmlet_type_is_scalar(uint32_t type)
+{
+	return type >= VMLET_BOOL && type <= VMLET_F64;
+}
+
+#endif /* VMLET_ABI_H */

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Open /dev/kvm once per process and check what vmlet needs: API version
+ * 12, user memory, sync regs (the call path reads and writes registers
+ * through kvm_run instead of ioctls). Optional capabilities (guest debug
+ * for instruction counting, XCRs for AVX state) are recorded, not required.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "kvm.h"
+
+#define CPUID_MAX_ENTRIES 256
+#define XFEATURE_X87	  (1ULL << 0)
+#define XFEATURE_SSE	  (1ULL << 1)
+#define XFEATURE_AVX	  (1ULL << 2)
+
+static struct vmlet_kvm kvm = {.fd = -1};
+static int kvm_err;
+static pthread_once_t kvm_once = PTHREAD_ONCE_INIT;
+
+static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == fn && c->entries[i].index == idx)
+			return &c->entries[i];
+	return NULL;
+}
+
+static int cpuid_read(void)
+{
+	struct kvm_cpuid_entry2 *e;
+	struct kvm_cpuid2 *c;
+
+	c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
+	if (!c)
+		return -ENOMEM;
+	c->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(kvm.fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+		free(c);
+		return -errno;
+	}
+	e = cpuid_find(c, 0, 0);
+	if (e) {
+		memcpy(kvm.vendor, &e->ebx, 4);
+		memcpy(kvm.vendor + 4, &e->edx, 4);
+		memcpy(kvm.vendor + 8, &e->ecx, 4);
+	}
+	/* XCR0: x87 and SSE always, AVX when the guest can have it. */
+	kvm.xcr0 = XFEATURE_X87 | XFEATURE_SSE;
+	e = cpuid_find(c, 0xd, 0);
+	if (kvm.xcrs && e && (e->eax & XFEATURE_AVX))
+		kvm.xcr0 |= XFEATURE_AVX;
+	kvm.cpuid = c;
+	return 0;
+}
+
+static void kvm_open(void)
+{
+	kvm.fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm.fd < 0) {
+		kvm_err = -errno;
+		return;
+	}
+	kvm.api_version = ioctl(kvm.fd, KVM_GET_API_VERSION, 0);
+	if (kvm.api_version != KVM_API_VERSION) {
+		kvm_err = -EPROTONOSUPPORT;
+		goto err_fd;
+	}
+	if (ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0) {
+		kvm_err = -EOPNOTSUPP;
+		goto err_fd;
+	}
+	if ((ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS) == 0) {
+		kvm_err = -EOPNOTSUPP;
+		goto err_fd;
+	}
+	kvm.run_size = ioctl(kvm.fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (kvm.run_size < (int)sizeof(struct kvm_run)) {
+		kvm_err = -EPROTO;
+		goto err_fd;
+	}
+	kvm.guest_debug = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;
+	kvm.xcrs = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	kvm_err = cpuid_read();
+	if (kvm_err)
+		goto err_fd;
+	return;
+
+err_fd:
+	close(kvm.fd);
+	kvm.fd = -1;
+}
+
+int vmlet_kvm_get(const struct vmlet_kvm **out)
+{
+	pthread_once(&kvm_once, kvm_open);
+	if (kvm_err)
+		return kvm_err;
+	*out = &kvm;
+	return 0;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The process-wide /dev/kvm handle and what it offers.
+ *
+ * /dev/kvm is opened once, on first use, and its API version, the
+ * capabilities vmlet relies on and the supported CPUID are read once. It
+ * stays open for the life of the process: every VM is created from it.
+ */
+#ifndef VMLET_KVM_H
+#define VMLET_KVM_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vmlet_kvm {
+	int fd;
+	int api_version;
+	int run_size;		  /* KVM_GET_VCPU_MMAP_SIZE */
+	bool guest_debug;	  /* KVM_CAP_SET_GUEST_DEBUG */
+	bool xcrs;		  /* KVM_CAP_XCRS */
+	uint64_t xcr0;		  /* the XCR0 guests get */
+	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, adjusted */
+	char vendor[13];
+};
+
+/* The shared handle, or a negative error (-ENOENT without /dev/kvm). */
+int vmlet_kvm_get(const struct vmlet_kvm **out);
+
+#endif /* VMLET_KVM_H */

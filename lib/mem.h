@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Guest memory: one memfd, mapped once into the host, covered by one KVM
+ * memslot; and the identity-mapped page tables inside it.
+ */
+#ifndef VMLET_MEM_H
+#define VMLET_MEM_H
+
+#include <stdint.h>
+#include <vmlet.h>
+
+#include "elf.h"
+#include "layout.h"
+
+struct vmlet_mem {
+	int fd;
+	uint8_t *host; /* host mapping of guest address 0 */
+	uint64_t size;
+	enum vmlet_backing backing; /* what was actually used */
+};
+
+/*
+ * Create size bytes of guest memory. AUTO takes the best backing the
+ * system has (hugetlb, then THP on shmem, then 4 KiB) and records the
+ * choice in mem->backing; an explicit backing that is unavailable is an
+ * error (-ENOMEM for hugetlb without free pages, -EOPNOTSUPP for THP when
+ * shmem THP is disabled).
+ */
+int vmlet_mem_create(uint64_t size, enum vmlet_backing backing, struct vmlet_mem *mem);
+void vmlet_mem_destroy(struct vmlet_mem *mem);
+
+/* What AUTO would choose now, and the free hugetlb page count. */
+enum vmlet_backing vmlet_mem_best_backing(long *hugepages_free);
+
+/* True when [addr, addr + len) lies inside guest memory; never wraps. */
+static inline int vmlet_mem_range_ok(const struct vmlet_mem *mem, uint64_t addr, uint64_t len)
+{
+	return addr <= mem->size && len <= mem->size - addr;
+}
+
+/*
+ * Build identity-mapped 4-level page tables at VMLET_PT_ADDR for layout l
+ * and image elf: page 0 and the guard pages unmapped, each image segment
+ * with its ELF permissions, the system pages, buffers, stack and heap as
+ * abi.h describes, no-execute everywhere else. 2 MiB pages wherever a
+ * 2 MiB region has one permission throughout, 4 KiB pages elsewhere.
+ * Returns the CR3 value, or a negative error (-E2BIG when the tables do
+ * not fit their area).
+ */
+int64_t vmlet_mem_build_page_tables(struct vmlet_mem *mem, const struct vmlet_layout *l,
+				    const struct vmlet_elf *elf);
+
+#endif /* VMLET_MEM_H */

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Sandboxes: create one (memory, image, page tables, VM, boot to the
+ * guest's ready point), call its functions, destroy it.
+ *
+ * The call path is: check the arguments against the signature the guest
+ * registered, encode the frame straight into the guest's input buffer,
+ * one KVM_RUN, decode the return frame in place. No allocation, no ioctl
+ * besides KVM_RUN. A guest that fails in any way other than refusing a
+ * call leaves the sandbox dead: its memory can no longer be trusted.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "sandbox.h"
+#include "x86.h"
+
+static int boot(struct vmlet_sandbox *sb)
+{
+	struct vmlet_image *img = sb->image;
+	int64_t cr3;
+	int ret;
+
+	ret = vmlet_elf_load(&img->elf, img->data, img->len, sb->mem.host, sb->mem.size);
+	if (ret)
+		return ret;
+	cr3 = vmlet_mem_build_page_tables(&sb->mem, &sb->layout, &img->elf);
+	if (cr3 < 0)
+		return (int)cr3;
+	ret = vmlet_vm_create(&sb->vm, &sb->mem);
+	if (ret)
+		return ret;
+	sb->vm.print = sb->cfg.print;
+	sb->vm.print_ctx = sb->cfg.print_ctx;
+	ret = vmlet_x86_boot(&sb->vm, &sb->layout, &img->elf, (uint64_t)cr3);
+	if (ret)
+		return ret;
+	ret = vmlet_vm_run(&sb->vm, &sb->fault);
+	if (ret < 0)
+		return ret;
+	if (ret != VMLET_PORT_READY)
+		return -VMLET_EPROTO;
+	return vmlet_frame_decode_table(sb->out, sb->layout.out_size, &sb->funcs, &sb->nfuncs);
+}
+
+VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_config *cfg,
+				   struct vmlet_sandbox **out)
+{
+	struct vmlet_sandbox *sb;
+	int err;
+
+	if (!img || !out)
+		return -EINVAL;
+	sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return -ENOMEM;
+	sb->image = img;
+	sb->vm.vm_fd = sb->vm.vcpu_fd = -1;
+	err = vmlet_config_normalize(cfg, &sb->cfg);
+	if (err)
+		goto err_sb;
+	err = vmlet_layout_compute(&sb->cfg, img->elf.lo, img->elf.hi, &sb->layout);
+	if (err)
+		goto err_sb;
+	err = vmlet_mem_create(sb->layout.mem_size, sb->cfg.backing, &sb->mem);
+	if (err)
+		goto err_sb;
+	sb->in = sb->mem.host + sb->layout.in_addr;
+	sb->out = sb->mem.host + sb->layout.out_addr;
+	err = boot(sb);
+	if (err)
+		goto err_vm;
+	sb->state = SANDBOX_READY;
+	*out = sb;
+	return 0;
+
+err_vm:
+	vmlet_vm_destroy(&sb->vm);
+	vmlet_mem_destroy(&sb->mem);
+err_sb:
+	free(sb);
+	return err;
+}
+
+VMLET_API void vmlet_sandbox_destroy(struct vmlet_sandbox *sb)
+{
+	if (!sb)
+		return;
+	vmlet_vm_destroy(&sb->vm);
+	vmlet_mem_destroy(&sb->mem);
+	free(sb->funcs);
+	free(sb);
+}
+
+VMLET_API int vmlet_sandbox_nfuncs(const struct vmlet_sandbox *sb)
+{
+	return (int)sb->nfuncs;
+}
+
+VMLET_API const struct vmlet_func *vmlet_sandbox_func_at(const struct vmlet_sandbox *sb,
+							 unsigned int index)
+{
+	return index < sb->nfuncs ? &sb->funcs[index] : NULL;
+}
+
+VMLET_API int vmlet_sandbox_func(const struct vmlet_sandbox *sb, const char *name)
+{
+	if (!name)
+		return -EINVAL;
+	for (unsigned int i = 0; i < sb->nfuncs; i++)
+		if (!strcmp(sb->funcs[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+VMLET_API const struct vmlet_fault *vmlet_sandbox_fault(const struct vmlet_sandbox *sb)
+{
+	return &sb->fault;
+}
+
+VMLET_API enum vmlet_backing vmlet_sandbox_backing(const struct vmlet_sandbox *sb)
+{
+	return sb->mem.backing;
+}
+
+VMLET_API int vmlet_sandbox_count_insns(struct vmlet_sandbox *sb, bool on)
+{
+	return vmlet_vm_single_step(&sb->vm, on);
+}
+
+VMLET_API uint64_t vmlet_sandbox_insns(const struct vmlet_sandbox *sb)
+{
+	return sb->vm.steps;
+}
+
+static int die(struct vmlet_sandbox *sb, int err)
+{
+	sb->state = SANDBOX_DEAD;
+	if (!sb->fault.error)
+		sb->fault.error = err;
+	return err;
+}
+
+VMLET_API int vmlet_sandbox_call_index(struct vmlet_sandbox *sb, unsigned int index,
+				       const struct vmlet_value *args, unsigned int nargs,
+				       struct vmlet_value *ret)
+{
+	const struct vmlet_func *fn;
+	struct vmlet_value v;
+	int64_t size;
+	int32_t status;
+	int err;
+
+	if (sb->state != SANDBOX_READY)
+		return -VMLET_EDEAD;
+	if (index >= sb->nfuncs)
+		return -ENOENT;
+	fn = &sb->funcs[index];
+	if (nargs != fn->nargs || (nargs && !args))
+		return -EINVAL;
+	for (unsigned int i = 0; i < nargs; i++)
+		if (args[i].type != fn->args[i])
+			return -EINVAL;
+	size = vmlet_frame_encode_call(sb->in, sb->layout.in_size, index, args, nargs);
+	if (size < 0)
+		return (int)size;
+
+	sb->fault.error = 0;
+	sb->vm.steps = 0;
+	err = vmlet_vm_run(&sb->vm, &sb->fault);
+	if (err != VMLET_PORT_RETURN)
+		return die(sb, err < 0 ? err : -VMLET_EPROTO);
+	err = vmlet_frame_decode_ret(sb->out, sb->layout.out_size, index, fn->ret, &v, &status);
+	if (err == -VMLET_EREFUSED) {
+		sb->fault.error = err;
+		sb->fault.code = status;
+		snprintf(sb->fault.message, sizeof(sb->fault.message), "guest refused the call: %s",
+			 vmlet_strerror(status));
+		return err;
+	}
+	if (err)
+		return die(sb, err);
+	if (ret)
+		*ret = v;
+	return 0;
+}
+
+VMLET_API int vmlet_sandbox_call(struct vmlet_sandbox *sb, const char *name,
+				 const struct vmlet_value *args, unsigned int nargs,
+				 struct vmlet_value *ret)
+{
+	int index = vmlet_sandbox_func(sb, name);
+
+	if (index < 0)
+		return index;
+	return vmlet_sandbox_call_index(sb, (unsigned int)index, args, nargs, ret);
+}

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * VM and vCPU lifecycle and the run loop.
+ *
+ * kvm_run's synced registers (KVM_CAP_SYNC_REGS) are enabled for every
+ * exit, so the loop reads the guest's port arguments from memory that KVM
+ * already filled instead of issuing KVM_GET_REGS: a warm call is exactly
+ * one KVM_RUN. Anything the guest hands over (addresses, lengths, its stack
+ * pointer at a fault) is checked against the memslot before use.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kvm.h"
+#include "vm.h"
+#include "x86.h"
+
+int vmlet_vm_create(struct vmlet_vm *vm, struct vmlet_mem *mem)
+{
+	const struct vmlet_kvm *kvm;
+	struct kvm_userspace_memory_region region = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = mem->size,
+		.userspace_addr = (uintptr_t)mem->host,
+	};
+	int err;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->vm_fd = vm->vcpu_fd = -1;
+	vm->mem = mem;
+	err = vmlet_kvm_get(&kvm);
+	if (err)
+		return err;
+	vm->vm_fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return -errno;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		goto err_vm;
+	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu_fd < 0)
+		goto err_vm;
+	vm->run_size = (size_t)kvm->run_size;
+	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
+	if (vm->run == MAP_FAILED)
+		goto err_vcpu;
+	vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	return 0;
+
+err_vcpu:
+	err = -errno;
+	vm->run = NULL;
+	close(vm->vcpu_fd);
+	vm->vcpu_fd = -1;
+	goto err_close_vm;
+err_vm:
+	err = -errno;
+err_close_vm:
+	close(vm->vm_fd);
+	vm->vm_fd = -1;
+	return err;
+}
+
+void vmlet_vm_destroy(struct vmlet_vm *vm)
+{
+	if (vm->run)
+		munmap(vm->run, vm->run_size);
+	if (vm->vcpu_fd >= 0)
+		close(vm->vcpu_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	vm->run = NULL;
+	vm->vcpu_fd = vm->vm_fd = -1;
+}
+
+int vmlet_vm_single_step(struct vmlet_vm *vm, bool on)
+{
+	struct kvm_guest_debug dbg = {
+		.control = on ? KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP : 0,
+	};
+
+	if (ioctl(vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
+		return -errno;
+	vm->single_step = on;
+	return 0;
+}
+
+static int fail(struct vmlet_fault *f, int err, uint64_t rip, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(struct vmlet_fault *f, int err, uint64_t rip, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->error = err;
+	f->rip = rip;
+	va_start(ap, fmt);
+	vsnprintf(f->message, sizeof(f->message), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static void print(struct vmlet_vm *vm, const char *buf, size_t len)
+{
+	if (vm->print)
+		vm->print(vm->print_ctx, buf, len);
+	else
+		fwrite(buf, 1, len, stdout);
+}
+
+static int exception(struct vmlet_vm *vm, const struct kvm_regs *r, struct vmlet_fault *f)
+{
+	struct vmlet_xframe x;
+
+	/* Only the stubs leave through this port, always on the IST stack. */
+	if (r->rsp < VMLET_XSTACK_ADDR ||
+	    r->rsp > VMLET_XSTACK_ADDR + VMLET_XSTACK_SIZE - sizeof(x))
+		return fail(f, -VMLET_EPROTO, r->rip, "fault report with a bad stack");
+	memcpy(&x, vm->mem->host + r->rsp, sizeof(x));
+	f->vector = (uint32_t)x.vector;
+	f->error_code = x.error;
+	if (x.vector == 14 && vmlet_x86_fault_address(vm, &f->address) < 0)
+		f->address = 0;
+	return fail(f, -VMLET_EEXCEPTION, x.rip, "exception %llu at rip %#llx",
+		    (unsigned long long)x.vector, (unsigned long long)x.rip);
+}
+
+static int abort_report(struct vmlet_vm *vm, const struct kvm_regs *r, struct vmlet_fault *f)
+{
+	uint64_t len = r->rdx;
+
+	f->code = (int64_t)r->rdi;
+	if (len >= sizeof(f->message))
+		len = sizeof(f->message) - 1;
+	if (!vmlet_mem_range_ok(vm->mem, r->rsi, len))
+		return fail(f, -VMLET_EABORT, r->rip, "guest aborted (message out of bounds)");
+	f->error = -VMLET_EABORT;
+	f->rip = r->rip;
+	memcpy(f->message, vm->mem->host + r->rsi, len);
+	f->message[len] = '\0';
+	return -VMLET_EABORT;
+}
+
+static int io(struct vmlet_vm *vm, struct vmlet_fault *f)
+{
+	const struct kvm_regs *r = &vm->run->s.regs.regs;
+	struct kvm_run *run = vm->run;
+
+	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 1 || run->io.count != 1)
+		return fail(f, -VMLET_EVMEXIT, r->rip, "I/O on port %#x", run->io.port);
+	switch (run->io.port) {
+	case VMLET_PORT_READY:
+	case VMLET_PORT_RETURN:
+		return run->io.port;
+	case VMLET_PORT_PRINT:
+		if (!vmlet_mem_range_ok(vm->mem, r->rdi, r->rsi))
+			return fail(f, -VMLET_EPROTO, r->rip, "print buffer out of bounds");
+		print(vm, (const char *)vm->mem->host + r->rdi, r->rsi);
+		return 0;
+	case VMLET_PORT_ABORT:
+		return abort_report(vm, r, f);
+	case VMLET_PORT_EXIT:
+		f->code = (int64_t)r->rdi;
+		return fail(f, -VMLET_EEXIT, r->rip, "guest exited with status %lld",
+			    (long long)r->rdi);
+	case VMLET_PORT_FAULT:
+		return exception(vm, r, f);
+	}
+	return fail(f, -VMLET_EVMEXIT, r->rip, "I/O on port %#x", run->io.port);
+}
+
+int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
+{
+	struct kvm_run *run = vm->run;
+	const struct kvm_regs *r = &run->s.regs.regs;
+	int ret;
+
+	for (;;) {
+		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return fail(f, -errno, 0, "KVM_RUN: %s", strerror(errno));
+		}
+		/* The registers KVM synced out are current; nothing to write back. */
+		run->kvm_dirty_regs = 0;
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			ret = io(vm, f);
+			if (ret)
+				return ret;
+			break;
+		case KVM_EXIT_DEBUG:
+			if (!vm->single_step)
+				return fail(f, -VMLET_EVMEXIT, r->rip, "unexpected debug exit");
+			vm->steps++;
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			return fail(f, -VMLET_ESHUTDOWN, r->rip, "triple fault");
+		case KVM_EXIT_HLT:
+			return fail(f, -VMLET_EVMEXIT, r->rip, "guest halted");
+		case KVM_EXIT_MMIO:
+			f->address = run->mmio.phys_addr;
+			return fail(f, -VMLET_EVMEXIT, r->rip, "MMIO access at %#llx",
+				    (unsigned long long)run->mmio.phys_addr);
+		case KVM_EXIT_FAIL_ENTRY:
+			f->code = (int64_t)run->fail_entry.hardware_entry_failure_reason;
+			return fail(f, -VMLET_EVMEXIT, r->rip, "VM entry failed (reason %#llx)",
+				    (unsigned long long)f->code);
+		case KVM_EXIT_INTERNAL_ERROR:
+			f->code = run->internal.suberror;
+			return fail(f, -VMLET_EVMEXIT, r->rip,
+				    "KVM internal error %u at rip %#llx%s", run->internal.suberror,
+				    (unsigned long long)r->rip,
+				    run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+					    ? " (KVM cannot emulate the instruction)"
+					    : "");
+		default:
+			f->code = run->exit_reason;
+			return fail(f, -VMLET_EVMEXIT, r->rip, "unexpected exit reason %u",
+				    run->exit_reason);
+		}
+	}
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * One KVM VM with one vCPU over one memslot, and the loop that runs it.
+ *
+ * The run loop serves the exits the ABI defines on the spot (guest print)
+ * and stops at the two that end a step of work: the guest's ready point
+ * and a call's return. Every other way out of the guest (exception stubs,
+ * abort, exit, triple fault, stray I/O or MMIO) ends the run with a
+ * negative VMLET_E* code and the details in a struct vmlet_fault.
+ */
+#ifndef VMLET_VM_H
+#define VMLET_VM_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <vmlet.h>
+
+#include "mem.h"
+
+struct vmlet_vm {
+	int vm_fd;
+	int vcpu_fd;
+	struct kvm_run *run;
+	size_t run_size;
+	struct vmlet_mem *mem; /* borrowed from the owner */
+	bool single_step;
+	uint64_t steps; /* KVM_EXIT_DEBUG exits counted */
+	void (*print)(void *ctx, const char *buf, size_t len);
+	void *print_ctx;
+};
+
+/* Create the VM, map mem as memslot 0 at guest address 0, create vCPU 0. */
+int vmlet_vm_create(struct vmlet_vm *vm, struct vmlet_mem *mem);
+void vmlet_vm_destroy(struct vmlet_vm *vm);
+
+/*
+ * Run the vCPU until it reports at VMLET_PORT_READY or VMLET_PORT_RETURN
+ * and return that port, or return a negative error with *fault filled.
+ */
+int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *fault);
+
+/* Single-step the guest and count its instructions (KVM_GUESTDBG_SINGLESTEP). */
+int vmlet_vm_single_step(struct vmlet_vm *vm, bool on);
+
+#endif /* VMLET_VM_H */

@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# demo.sh OBJTREE: the body of `make run`. Calls the demo guest's functions
+# through the vmlet CLI, each in a fresh micro-VM, and shows the result and
+# how long creating the VM and making the call took.
+set -eu
+obj=$1
+vmlet=$obj/tools/vmlet
+demo=$obj/guest/examples/demo.elf
+
+run() {
+	printf '$ vmlet run %s\n' "$*"
+	"$vmlet" run --time "$demo" "$@" 2>&1 | sed 's/^/  /'
+}
+
+echo "== vmlet info"
+"$vmlet" info | sed 's/^/  /'
+echo
+echo "== functions the demo guest registers (vmlet list)"
+"$vmlet" list "$demo" | sed 's/^/  /'
+echo
+echo "== calls, each in its own micro-VM"
+run add i32:2 i32:40
+run echo str:"hello from the host"
+run reverse str:stressed
+printf 'vmlet' > /tmp/vmlet-demo-bytes.$$
+run sum bytes:@/tmp/vmlet-demo-bytes.$$
+rm -f /tmp/vmlet-demo-bytes.$$
+run hypot f64:3 f64:4
+run hello str:world
+run is_prime u32:2147483647
+run fib i64:90
+run scale f32:1.5 f32:-2
+run upper bytes:"micro-VM"
+echo
+echo "== a guest fault is an error on the host, not a crash"
+printf '$ vmlet run peek u64:0\n'
+"$vmlet" run "$demo" peek u64:0 2>&1 | sed 's/^/  /' || true
+echo
+echo "== 1000 warm calls of add on one sandbox"
+"$vmlet" run --repeat 1000 "$demo" add 1 2 | sed 's/^/  /'
+echo
+echo "== guest instructions for one warm call of add (single-step count)"
+"$vmlet" run --count-insns "$demo" add 1 2 | sed 's/^/  /'

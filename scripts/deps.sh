@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# deps.sh [build|vm|all]: make sure the Debian 12 packages vmlet needs are
+# installed. build: what compiling and testing the library needs; vm: what
+# scripts/vmtest.sh needs to boot a throwaway VM; all (the default): both.
+# Installs only what is missing (apt-get, as root); when not root, prints the
+# apt-get line to run and exits 1. Silent when everything is there.
+set -eu
+
+build="gcc make pkg-config musl-tools liburing-dev libbpf-dev bpftool check
+	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm"
+vm="qemu-system-x86 linux-image-amd64 busybox-static cpio kmod"
+
+case ${1:-all} in
+build) want=$build ;;
+vm) want=$vm ;;
+all) want="$build $vm" ;;
+*)
+	echo "usage: deps.sh [build|vm|all]" >&2
+	exit 2
+	;;
+esac
+[ $# -le 1 ] || {
+	echo "usage: deps.sh [build|vm|all]" >&2
+	exit 2
+}
+
+missing=()
+for p in $want; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || status=
+	[ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -gt 0 ] || exit 0
+
+line="apt-get install -y --no-install-recommends ${missing[*]}"
+if ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
+	echo "deps.sh: not a Debian system; install the equivalent of: ${missing[*]}" >&2
+	exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages; as root, run:" >&2
+	echo "$line" >&2
+	exit 1
+fi
+
+log=$(mktemp /tmp/vmlet-deps.XXXXXX)
+trap 'rm -f "$log"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+if ! { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+	cat "$log" >&2
+	echo "deps.sh: failed: apt-get update && $line" >&2
+	exit 1
+fi

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * bench: vmlet against the raw KVM floor, measured in the same run.
+ *
+ * The floor is a hand-written guest of two real-mode instructions
+ * (`1: out %al, $0x10; jmp 1b`) on a bare VM: one KVM_RUN per round trip,
+ * the least any hypercall can cost. vmlet's warm call of the demo guest's
+ * add() is compared against it, and so is creating a sandbox against
+ * creating the bare VM.
+ *
+ * Times vary; counts do not. The counts come from kernel tracepoints read
+ * with counting perf events on this thread (kvm:kvm_userspace_exit,
+ * kvm:kvm_emulate_insn where KVM emulates guest code, raw_syscalls:
+ * sys_enter) and from vmlet's single-step counter.
+ *
+ * Not a test: it prints figures and never fails on time.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <vmlet.h>
+
+#define CALLS 2000
+#define CREATES 20
+#define COUNT_CALLS 100
+
+struct floor_vm {
+	int kvm, vm, vcpu;
+	struct kvm_run *run;
+	size_t run_size;
+	void *mem;
+};
+
+struct stats {
+	double min, p50, p99, mean;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct stats stats(uint64_t *ns, int n)
+{
+	struct stats s;
+	double sum = 0;
+
+	qsort(ns, (size_t)n, sizeof(*ns), cmp);
+	for (int i = 0; i < n; i++)
+		sum += (double)ns[i];
+	s.min = ns[0] / 1e3;
+	s.p50 = ns[n / 2] / 1e3;
+	s.p99 = ns[n * 99 / 100] / 1e3;
+	s.mean = sum / n / 1e3;
+	return s;
+}
+
+static void row(const char *name, struct stats s, double floor)
+{
+	printf("  %-34s %10.2f %10.2f %10.2f", name, s.min, s.p50, s.p99);
+	if (floor > 0)
+		printf(" %9.2fx", s.p50 / floor);
+	printf("\n");
+}
+
+static int floor_create(struct floor_vm *f)
+{
+	static const uint8_t code[] = { 0xe6, 0x10, 0xeb, 0xfc }; /* 1: out; jmp 1b */
+	struct kvm_userspace_memory_region r;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
+
+	f->vm = ioctl(f->kvm, KVM_CREATE_VM, 0);
+	if (f->vm < 0)
+		return -errno;
+	f->mem = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	memcpy((uint8_t *)f->mem + 0x1000, code, sizeof(code));
+	r = (struct kvm_userspace_memory_region){ .slot = 0, .memory_size = 0x2000,
+						  .userspace_addr = (uintptr_t)f->mem };
+	if (ioctl(f->vm, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return -errno;
+	f->vcpu = ioctl(f->vm, KVM_CREATE_VCPU, 0);
+	if (f->vcpu < 0)
+		return -errno;
+	f->run_size = (size_t)ioctl(f->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	f->run = mmap(NULL, f->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, f->vcpu, 0);
+	if (f->run == MAP_FAILED)
+		return -errno;
+	if (ioctl(f->vcpu, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	if (ioctl(f->vcpu, KVM_SET_SREGS, &sregs) < 0 || ioctl(f->vcpu, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	return 0;
+}
+
+static void floor_destroy(struct floor_vm *f)
+{
+	munmap(f->run, f->run_size);
+	munmap(f->mem, 0x2000);
+	close(f->vcpu);
+	close(f->vm);
+}
+
+static int floor_trip(struct floor_vm *f)
+{
+	if (ioctl(f->vcpu, KVM_RUN, 0) < 0)
+		return -errno;
+	return f->run->exit_reason == KVM_EXIT_IO ? 0 : -EIO;
+}
+
+/* A counting perf event on a tracepoint, for this thread only. */
+static int tp_open(const char *event)
+{
+	struct perf_event_attr a = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(a) };
+	char path[256], buf[32];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/id", event);
+	f = fopen(path, "r");
+	if (!f) {
+		mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
+		f = fopen(path, "r");
+	}
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	a.config = strtoull(buf, NULL, 10);
+	a.disabled = 1;
+	return (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+}
+
+enum { EV_EXIT, EV_INSN, EV_SYSCALL, NEV };
+static const char *const ev_names[NEV] = {
+	"kvm/kvm_userspace_exit", "kvm/kvm_emulate_insn", "raw_syscalls/sys_enter",
+};
+static int ev_fd[NEV];
+
+static void ev_start(void)
+{
+	for (int i = 0; i < NEV; i++) {
+		if (ev_fd[i] < 0)
+			continue;
+		ioctl(ev_fd[i], PERF_EVENT_IOC_RESET, 0);
+		ioctl(ev_fd[i], PERF_EVENT_IOC_ENABLE, 0);
+	}
+}
+
+static uint64_t ev_base[NEV]; /* what starting and stopping alone count */
+
+static void ev_stop(uint64_t *out)
+{
+	for (int i = 0; i < NEV; i++) {
+		out[i] = 0;
+		if (ev_fd[i] < 0)
+			continue;
+		ioctl(ev_fd[i], PERF_EVENT_IOC_DISABLE, 0);
+		if (read(ev_fd[i], &out[i], sizeof(out[i])) != sizeof(out[i]))
+			out[i] = 0;
+		out[i] = out[i] > ev_base[i] ? out[i] - ev_base[i] : 0;
+	}
+}
+
+static void counts_row(const char *name, const uint64_t *c, int n)
+{
+	printf("  %-34s", name);
+	for (int i = 0; i < NEV; i++) {
+		if (ev_fd[i] < 0)
+			printf(" %12s", "n/a");
+		else
+			printf(" %12.2f", (double)c[i] / n);
+	}
+	printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *image = argc > 1 ? argv[1] : DEMO_ELF;
+	static uint64_t ns[CALLS];
+	struct vmlet_value args[2] = { vmlet_i32(1), vmlet_i32(2) }, r;
+	struct vmlet_sandbox *sb;
+	struct vmlet_image *img;
+	struct vmlet_platform plat;
+	struct floor_vm f = { 0 };
+	struct stats floor_trip_s, floor_create_s, s;
+	uint64_t c[NEV], t;
+	int err, add;
+
+	err = vmlet_platform_query(&plat);
+	if (err) {
+		fprintf(stderr, "bench: KVM unavailable: %s\n", vmlet_strerror(err));
+		return 1;
+	}
+	err = vmlet_image_open(image, &img);
+	if (err) {
+		fprintf(stderr, "bench: %s: %s\n", image, vmlet_strerror(err));
+		return 1;
+	}
+	printf("vmlet bench: %s, KVM API %d, %s%s, backing %s\n", plat.vendor, plat.api_version,
+	       plat.emulated ? "guest code emulated by KVM" : "guest code native",
+	       plat.nested ? ", nested" : "", vmlet_backing_name(plat.backing));
+	if (plat.emulated)
+		printf("note: this KVM executes guest instructions in software, so guest-side time is\n"
+		       "far slower than on hardware; host-side costs (exits, syscalls) are real.\n");
+	for (int i = 0; i < NEV; i++)
+		ev_fd[i] = tp_open(ev_names[i]);
+	ev_start();
+	ev_stop(ev_base);
+
+	/* Floor: bare VM creation, and one out round trip. */
+	f.kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	for (int i = 0; i < CREATES; i++) {
+		t = now_ns();
+		err = floor_create(&f);
+		ns[i] = now_ns() - t;
+		if (err) {
+			fprintf(stderr, "bench: floor VM: %s\n", strerror(-err));
+			return 1;
+		}
+		if (i < CREATES - 1)
+			floor_destroy(&f);
+	}
+	floor_create_s = stats(ns, CREATES);
+	for (int i = 0; i < 100; i++)
+		floor_trip(&f);
+	for (int i = 0; i < CALLS; i++) {
+		t = now_ns();
+		floor_trip(&f);
+		ns[i] = now_ns() - t;
+	}
+	floor_trip_s = stats(ns, CALLS);
+	ev_start();
+	for (int i = 0; i < COUNT_CALLS; i++)
+		floor_trip(&f);
+	ev_stop(c);
+	uint64_t floor_counts[NEV];
+	memcpy(floor_counts, c, sizeof(c));
+
+	/* vmlet: create (boot to the ready point), then warm calls of add. */
+	for (int i = 0; i < CREATES; i++) {
+		t = now_ns();
+		err = vmlet_sandbox_create(img, NULL, &sb);
+		ns[i] = now_ns() - t;
+		if (err) {
+			fprintf(stderr, "bench: create: %s\n", vmlet_strerror(err));
+			return 1;
+		}
+		if (i < CREATES - 1)
+			vmlet_sandbox_destroy(sb);
+	}
+	s = stats(ns, CREATES);
+	add = vmlet_sandbox_func(sb, "add");
+	if (add < 0) {
+		fprintf(stderr, "bench: %s has no add()\n", image);
+		return 1;
+	}
+
+	printf("\nlatency (us)                           min        p50        p99  vs floor\n");
+	row("floor: create VM+vCPU+memslot", floor_create_s, 0);
+	row("vmlet: create sandbox (to ready)", s, floor_create_s.p50);
+	row("floor: out round trip (KVM_RUN)", floor_trip_s, 0);
+	for (int i = 0; i < 100; i++)
+		vmlet_sandbox_call_index(sb, (unsigned int)add, args, 2, &r);
+	for (int i = 0; i < CALLS; i++) {
+		t = now_ns();
+		err = vmlet_sandbox_call_index(sb, (unsigned int)add, args, 2, &r);
+		ns[i] = now_ns() - t;
+		if (err || r.i32 != 3) {
+			fprintf(stderr, "bench: add: %s\n", vmlet_strerror(err));
+			return 1;
+		}
+	}
+	row("vmlet: warm call add(1, 2)", stats(ns, CALLS), floor_trip_s.p50);
+
+	printf("\nper call                          %12s %12s %12s\n", "KVM exits", "guest insns",
+	       "syscalls");
+	counts_row("floor: out round trip", floor_counts, COUNT_CALLS);
+	ev_start();
+	for (int i = 0; i < COUNT_CALLS; i++)
+		vmlet_sandbox_call_index(sb, (unsigned int)add, args, 2, &r);
+	ev_stop(c);
+	counts_row("vmlet: warm call add(1, 2)", c, COUNT_CALLS);
+	if (ev_fd[EV_INSN] >= 0 && !c[EV_INSN])
+		printf("  (kvm_emulate_insn did not fire: this KVM runs guest code natively)\n");
+
+	if (!vmlet_sandbox_count_insns(sb, true)) {
+		vmlet_sandbox_call_index(sb, (unsigned int)add, args, 2, &r);
+		printf("  guest instructions, single-step count: %" PRIu64 " (target < 150)\n",
+		       vmlet_sandbox_insns(sb));
+		vmlet_sandbox_count_insns(sb, false);
+	}
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+	floor_destroy(&f);
+	close(f.kvm);
+	return 0;
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Creating and destroying sandboxes returns every file descriptor and the
+ * memory they took.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <vmlet.h>
+
+#include "util.h"
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static long rss_kib(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+		resident = -1;
+	fclose(f);
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* VMLET_LEAK_CYCLES overrides the 1000 cycles. */
+TEST(create_destroy_1000_sandboxes_leaks_nothing)
+{
+	struct vmlet_image *img = test_image(GUEST("types"));
+	struct vmlet_value r;
+	long rss0, rss1;
+	int fds0, fds1, n = 1000;
+
+	if (!img)
+		return;
+	/* Warm up the process-wide state (the /dev/kvm handle, libc caches). */
+	for (int i = 0; i < 10; i++) {
+		struct vmlet_sandbox *sb = test_sandbox(img, NULL);
+
+		if (!sb)
+			return;
+		vmlet_sandbox_destroy(sb);
+	}
+	if (getenv("VMLET_LEAK_CYCLES"))
+		n = atoi(getenv("VMLET_LEAK_CYCLES"));
+	printf("# %d create/call/destroy cycles\n", n);
+	fds0 = count_fds();
+	rss0 = rss_kib();
+	for (int i = 0; i < n; i++) {
+		struct vmlet_sandbox *sb = test_sandbox(img, NULL);
+
+		if (!sb)
+			return;
+		ASSERT_OK(vmlet_sandbox_call(sb, "count", NULL, 0, &r));
+		ASSERT_EQ(r.u64, 1);
+		vmlet_sandbox_destroy(sb);
+		if (i % 10 == 9) {
+			printf("# %d\n", i + 1);
+			fflush(stdout);
+		}
+	}
+	fds1 = count_fds();
+	rss1 = rss_kib();
+	printf("# fds %d -> %d, rss %ld KiB -> %ld KiB\n", fds0, fds1, rss0, rss1);
+	EXPECT_EQ(fds1, fds0);
+	/* One leaked sandbox would hold at least its 4 MiB memfd pages touched. */
+	EXPECT_LT(rss1 - rss0, 512);
+}
+
+int main(void)
+{
+	return ksft_run();
+}

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * vmlet: the command-line front end.
+ *
+ *   vmlet run [OPTIONS] IMAGE FUNCTION [ARG...]   call a guest function
+ *   vmlet list IMAGE                              the functions it registers
+ *   vmlet info                                    what this host's KVM offers
+ *
+ * Arguments are TYPE:VALUE (i32:5, f64:2.5, str:hello, bytes:@file,
+ * bool:true) or a bare VALUE read as the type the function's signature
+ * wants.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <vmlet.h>
+
+static const char *const vectors[32] = {
+	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#MF", "#TS",
+	"#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int usage(FILE *f, int status)
+{
+	fprintf(f,
+		"usage: vmlet run [--repeat N] [--count-insns] [--time] [--mem MiB] IMAGE FUNCTION "
+		"[ARG...]\n"
+		"       vmlet list IMAGE\n"
+		"       vmlet info\n"
+		"\n"
+		"run      boot IMAGE in a micro-VM and call FUNCTION with the arguments.\n"
+		"         Arguments: TYPE:VALUE with TYPE one of bool i32 u32 i64 u64 f32 f64\n"
+		"         str bytes (bytes:@FILE reads a file, bytes:TEXT takes the text), or a\n"
+		"         bare VALUE parsed as the type the function expects.\n"
+		"  -r, --repeat N     make N warm calls on one sandbox, print the latency "
+		"distribution\n"
+		"  -c, --count-insns  count the guest instructions of the call (single-step)\n"
+		"  -t, --time         print how long creation and the call took (stderr)\n"
+		"  -m, --mem MiB      guest memory (default 4)\n"
+		"list     print the functions IMAGE registers, with their signatures\n"
+		"info     print the KVM API version, capabilities and memory backing\n");
+	return status;
+}
+
+static void print_fault(const char *what, int err, const struct vmlet_fault *f)
+{
+	fprintf(stderr, "vmlet: %s: %s", what, vmlet_strerror(err));
+	if (!f || f->error != err) {
+		fputc('\n', stderr);
+		return;
+	}
+	switch (-err) {
+	case VMLET_EEXCEPTION:
+		fprintf(stderr, ": vector %u (%s), error code %#" PRIx64 ", rip %#" PRIx64,
+			f->vector, f->vector < 32 && vectors[f->vector] ? vectors[f->vector] : "?",
+			f->error_code, f->rip);
+		if (f->vector == 14)
+			fprintf(stderr, ", address %#" PRIx64, f->address);
+		break;
+	case VMLET_EABORT:
+		fprintf(stderr, ": code %" PRId64 ": %s", f->code, f->message);
+		break;
+	case VMLET_EEXIT:
+		fprintf(stderr, ": status %" PRId64, f->code);
+		break;
+	default:
+		if (f->message[0])
+			fprintf(stderr, ": %s", f->message);
+	}
+	fputc('\n', stderr);
+}
+
+static int open_sandbox(const char *path, uint64_t mem_mib, struct vmlet_image **img,
+			struct vmlet_sandbox **sb, uint64_t *create_ns)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .mem_size = mem_mib << 20};
+	uint64_t t0;
+	int err;
+
+	err = vmlet_image_open(path, img);
+	if (err) {
+		fprintf(stderr, "vmlet: %s: %s\n", path, vmlet_strerror(err));
+		return err;
+	}
+	t0 = now_ns();
+	err = vmlet_sandbox_create(*img, &cfg, sb);
+	if (create_ns)
+		*create_ns = now_ns() - t0;
+	if (err) {
+		fprintf(stderr, "vmlet: %s: cannot create sandbox: %s\n", path,
+			vmlet_strerror(err));
+		vmlet_image_close(*img);
+	}
+	return err;
+}
+
+static void *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			char *nb = realloc(buf, cap ? cap * 2 : 4096);
+
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 4096;
+		}
+		size_t r = fread(buf + n, 1, cap - n, f);
+
+		n += r;
+		if (r == 0)
+			break;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+static enum vmlet_type type_by_name(const char *s, size_t n)
+{
+	static const struct {
+		const char *name;
+		enum vmlet_type type;
+	} names[] = {
+		{"bool", VMLET_BOOL},	{"i32", VMLET_I32},    {"u32", VMLET_U32},
+		{"i64", VMLET_I64},	{"u64", VMLET_U64},    {"f32", VMLET_F32},
+		{"f64", VMLET_F64},	{"str", VMLET_STRING}, {"string", VMLET_STRING},
+		{"bytes", VMLET_BYTES},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == n && !strncmp(names[i].name, s, n))
+			return names[i].type;
+	return VMLET_VOID;
+}
+
+static int parse_int(const char *s, int is_signed, int64_t lo, uint64_t hi, struct vmlet_value *v)
+{
+	char *end;
+
+	errno = 0;
+	if (is_signed) {
+		long long x = strtoll(s, &end, 0);
+
+		if (errno || *end || end == s || x < lo || (x > 0 && (uint64_t)x > hi))
+			return -EINVAL;
+		v->i64 = x;
+	} else {
+		unsigned long long x;
+
+		if (*s == '-')
+			return -EINVAL;
+		x = strtoull(s, &end, 0);
+		if (errno || *end || end == s || x > hi)
+			return -EINVAL;
+		v->u64 = x;
+	}
+	return 0;
+}
+
+/* Parse one argument for a parameter of type want; buffers stay owned by *owned. */
+static int parse_arg(const char *arg, enum vmlet_type want, struct vmlet_value *v, void **owned)
+{
+	const char *colon = strchr(arg, ':'), *val = arg;
+	enum vmlet_type t = want;
+	char *end;
+	int err = 0;
+
+	if (colon) {
+		enum vmlet_type named = type_by_name(arg, (size_t)(colon - arg));
+
+		if (named != VMLET_VOID) {
+			if (named != want) {
+				fprintf(stderr,
+					"vmlet: argument '%s' is %s, the function wants %s\n", arg,
+					vmlet_type_name(named), vmlet_type_name(want));
+				return -EINVAL;
+			}
+			val = colon + 1;
+		}
+	}
+	memset(v, 0, sizeof(*v));
+	v->type = t;
+	switch (t) {
+	case VMLET_BOOL:
+		if (!strcmp(val, "true") || !strcmp(val, "1"))
+			v->b = true;
+		else if (strcmp(val, "false") && strcmp(val, "0"))
+			err = -EINVAL;
+		break;
+	case VMLET_I32:
+		err = parse_int(val, 1, INT32_MIN, INT32_MAX, v);
+		v->i32 = (int32_t)v->i64;
+		break;
+	case VMLET_U32:
+		err = parse_int(val, 0, 0, UINT32_MAX, v);
+		v->u32 = (uint32_t)v->u64;
+		break;
+	case VMLET_I64:
+		err = parse_int(val, 1, INT64_MIN, INT64_MAX, v);
+		break;
+	case VMLET_U64:
+		err = parse_int(val, 0, 0, UINT64_MAX, v);
+		break;
+	case VMLET_F32:
+		errno = 0;
+		v->f32 = strtof(val, &end);
+		err = errno || *end || end == val ? -EINVAL : 0;
+		break;
+	case VMLET_F64:
+		errno = 0;
+		v->f64 = strtod(val, &end);
+		err = errno || *end || end == val ? -EINVAL : 0;
+		break;
+	case VMLET_STRING:
+		v->buf.ptr = val;
+		v->buf.len = strlen(val);
+		break;
+	case VMLET_BYTES:
+		if (val[0] == '@') {
+			*owned = read_file(val + 1, &v->buf.len);
+			if (!*owned) {
+				fprintf(stderr, "vmlet: %s: %s\n", val + 1, strerror(errno));
+				return -errno;
+			}
+			v->buf.ptr = *owned;
+		} else {
+			v->buf.ptr = val;
+			v->buf.len = strlen(val);
+		}
+		break;
+	default:
+		err = -EINVAL;
+	}
+	if (err)
+		fprintf(stderr, "vmlet: cannot read '%s' as %s\n", arg, vmlet_type_name(want));
+	return err;
+}
+
+static void print_value(const struct vmlet_value *v)
+{
+	switch (v->type) {
+	case VMLET_VOID:
+		puts("(void)");
+		break;
+	case VMLET_BOOL:
+		puts(v->b ? "true" : "false");
+		break;
+	case VMLET_I32:
+		printf("%" PRId32 "\n", v->i32);
+		break;
+	case VMLET_U32:
+		printf("%" PRIu32 "\n", v->u32);
+		break;
+	case VMLET_I64:
+		printf("%" PRId64 "\n", v->i64);
+		break;
+	case VMLET_U64:
+		printf("%" PRIu64 "\n", v->u64);
+		break;
+	case VMLET_F32:
+		printf("%.9g\n", (double)v->f32);
+		break;
+	case VMLET_F64:
+		printf("%.17g\n", v->f64);
+		break;
+	case VMLET_STRING:
+		printf("%.*s\n", (int)v->buf.len, (const char *)v->buf.ptr);
+		break;
+	case VMLET_BYTES:
+		for (size_t i = 0; i < v->buf.len; i++) {
+			unsigned char c = ((const unsigned char *)v->buf.ptr)[i];
+
+			if (c >= 0x20 && c < 0x7f && c != '\\')
+				putchar(c);
+			else
+				printf("\\x%02x", c);
+		}
+		putchar('\n');
+		break;
+	default:
+		puts("?");
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void print_distribution(uint64_t *ns, uint64_t n)
+{
+	double sum = 0;
+
+	qsort(ns, n, sizeof(*ns), cmp_u64);
+	for (uint64_t i = 0; i < n; i++)
+		sum += (double)ns[i];
+	printf("calls %" PRIu64
+	       "  min %.2f us  p50 %.2f us  p90 %.2f us  p99 %.2f us  max %.2f us  "
+	       "mean %.2f us\n",
+	       n, ns[0] / 1e3, ns[n / 2] / 1e3, ns[n * 90 / 100] / 1e3, ns[n * 99 / 100] / 1e3,
+	       ns[n - 1] / 1e3, sum / (double)n / 1e3);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"repeat", required_argument, NULL, 'r'}, {"count-insns", no_argument, NULL, 'c'},
+		{"time", no_argument, NULL, 't'},	  {"mem", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},	  {},
+	};
+	struct vmlet_value args[VMLET_MAX_ARGS], ret;
+	void *owned[VMLET_MAX_ARGS] = {0};
+	uint64_t repeat = 0, mem = 4, create_ns, t0, *lat = NULL;
+	struct vmlet_sandbox *sb = NULL;
+	struct vmlet_image *img = NULL;
+	const struct vmlet_func *fn;
+	int c, err, idx, count = 0, timing = 0;
+	unsigned int nargs;
+
+	while ((c = getopt_long(argc, argv, "+r:ctm:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			repeat = strtoull(optarg, NULL, 0);
+			if (!repeat || repeat > 100000000)
+				return usage(stderr, 2);
+			break;
+		case 'c':
+			count = 1;
+			break;
+		case 't':
+			timing = 1;
+			break;
+		case 'm':
+			mem = strtoull(optarg, NULL, 0);
+			break;
+		case 'h':
+			return usage(stdout, 0);
+		default:
+			return usage(stderr, 2);
+		}
+	}
+	if (argc - optind < 2)
+		return usage(stderr, 2);
+	if (open_sandbox(argv[optind], mem, &img, &sb, &create_ns))
+		return 1;
+	err = idx = vmlet_sandbox_func(sb, argv[optind + 1]);
+	if (idx < 0) {
+		fprintf(stderr, "vmlet: %s: no function '%s' (see vmlet list)\n", argv[optind],
+			argv[optind + 1]);
+		goto out;
+	}
+	fn = vmlet_sandbox_func_at(sb, (unsigned int)idx);
+	nargs = (unsigned int)(argc - optind - 2);
+	if (nargs != fn->nargs) {
+		fprintf(stderr, "vmlet: %s takes %u arguments, %u given\n", fn->name, fn->nargs,
+			nargs);
+		err = -EINVAL;
+		goto out;
+	}
+	for (unsigned int i = 0; i < nargs; i++) {
+		err = parse_arg(argv[optind + 2 + i], fn->args[i], &args[i], &owned[i]);
+		if (err)
+			goto out;
+	}
+	if (count) {
+		err = vmlet_sandbox_count_insns(sb, true);
+		if (err) {
+			fprintf(stderr, "vmlet: cannot single-step: %s\n", vmlet_strerror(err));
+			goto out;
+		}
+	}
+	if (repeat) {
+		lat = calloc(repeat, sizeof(*lat));
+		if (!lat) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	t0 = now_ns();
+	err = vmlet_sandbox_call_index(sb, (unsigned int)idx, args, nargs, &ret);
+	t0 = now_ns() - t0;
+	if (err) {
+		print_fault(fn->name, err, vmlet_sandbox_fault(sb));
+		goto out;
+	}
+	print_value(&ret);
+	if (timing)
+		fprintf(stderr, "# create %.1f us (%s), call %.1f us\n", create_ns / 1e3,
+			vmlet_backing_name(vmlet_sandbox_backing(sb)), t0 / 1e3);
+	if (count)
+		printf("guest instructions: %" PRIu64 "\n", vmlet_sandbox_insns(sb));
+	for (uint64_t i = 0; i < repeat; i++) {
+		t0 = now_ns();
+		err = vmlet_sandbox_call_index(sb, (unsigned int)idx, args, nargs, &ret);
+		lat[i] = now_ns() - t0;
+		if (err) {
+			print_fault(fn->name, err, vmlet_sandbox_fault(sb));
+			goto out;
+		}
+	}
+	if (repeat)
+		print_distribution(lat, repeat);
+out:
+	free(lat);
+	for (unsigned int i = 0; i < VMLET_MAX_ARGS; i++)
+		free(owned[i]);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+	return err ? 1 : 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	struct vmlet_sandbox *sb;
+	struct vmlet_image *img;
+
+	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return usage(argc == 2 ? stdout : stderr, argc == 2 ? 0 : 2);
+	if (open_sandbox(argv[1], 4, &img, &sb, NULL))
+		return 1;
+	for (int i = 0; i < vmlet_sandbox_nfuncs(sb); i++) {
+		const struct vmlet_func *f = vmlet_sandbox_func_at(sb, (unsigned int)i);
+
+		printf("%s(", f->name);
+		for (unsigned int a = 0; a < f->nargs; a++)
+			printf("%s%s", a ? ", " : "", vmlet_type_name(f->args[a]));
+		printf(") -> %s\n", vmlet_type_name(f->ret));
+	}
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+	return 0;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	struct vmlet_platform p;
+	int err;
+
+	if (argc > 1)
+		return usage(strcmp(argv[1], "--help") ? stderr : stdout,
+			     strcmp(argv[1], "--help") ? 2 : 0);
+	err = vmlet_platform_query(&p);
+	printf("host:            %s%s\n",
+	       p.nested ? "runs under a hypervisor (nested)" : "bare metal", "");
+	printf("memory backing:  %s (%ld free 2 MiB hugetlb pages)\n",
+	       vmlet_backing_name(p.backing), p.hugepages_free);
+	if (err) {
+		printf("kvm:             unavailable: %s\n", vmlet_strerror(err));
+		return 1;
+	}
+	printf("kvm api version: %d\n", p.api_version);
+	printf("cpu vendor:      %s\n", p.vendor);
+	printf("guest code:      %s\n",
+	       p.emulated ? "emulated by KVM (no VMX/SVM visible to this kernel)"
+			  : "runs natively (VMX/SVM)");
+	printf("capabilities:    user-memory sync-regs%s%s\n", p.xsave ? " xcrs" : "",
+	       p.guest_debug ? " set-guest-debug" : "");
+	printf("guest xcr0:      %#" PRIx64 "\n", p.xcr0);
+	printf("instruction counting: %s\n", p.guest_debug ? "single-step (exact)" : "unavailable");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr, 2);
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "info"))
+		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return usage(stdout, 0);
+	fprintf(stderr, "vmlet: unknown command '%s'\n", argv[1]);
+	return usage(stderr, 2);
+}
