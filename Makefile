@@ -143,10 +143,11 @@ $(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
 	$(Q)$(CC) $(HOST_CFLAGS) -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
 		-DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -lpthread -lm
 
-$(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA)
+$(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/state_guest.elf
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) -DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) \
+	$(Q)$(CC) $(HOST_CFLAGS) -DDEMO_ELF='"$(DEMO)"' \
+		-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' -MMD -MP -o $@ $< $(LIBA) \
 		$(HOST_LDFLAGS) -lpthread -lm
 
 tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS)

@@ -25,6 +25,8 @@ int vmlet_config_normalize(const struct vmlet_config *in, struct vmlet_config *o
 		memcpy(&c, in, in->sz);
 		c.sz = sizeof(c);
 	}
+	if ((unsigned int)c.restore > VMLET_RESTORE_COPY)
+		return -EINVAL;
 	if (!c.mem_size)
 		c.mem_size = VMLET_DEFAULT_MEM;
 	if (!c.stack_size)

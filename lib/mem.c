@@ -88,7 +88,7 @@ static int map(struct vmlet_mem *mem, unsigned int mfd_flags)
 	void *p;
 	int fd, err;
 
-	fd = memfd_create("vmlet", MFD_CLOEXEC | mfd_flags);
+	fd = memfd_create("vmlet", MFD_CLOEXEC | MFD_ALLOW_SEALING | mfd_flags);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)mem->size) < 0)

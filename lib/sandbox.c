@@ -30,7 +30,7 @@ static int boot(struct vmlet_sandbox *sb)
 	cr3 = vmlet_mem_build_page_tables(&sb->mem, &sb->layout, &img->elf);
 	if (cr3 < 0)
 		return (int)cr3;
-	ret = vmlet_vm_create(&sb->vm, &sb->mem);
+	ret = vmlet_vm_create(&sb->vm, &sb->mem, 0);
 	if (ret)
 		return ret;
 	sb->vm.print = sb->cfg.print;
@@ -91,8 +91,17 @@ VMLET_API void vmlet_sandbox_destroy(struct vmlet_sandbox *sb)
 		return;
 	vmlet_vm_destroy(&sb->vm);
 	vmlet_mem_destroy(&sb->mem);
-	free(sb->funcs);
+	if (!sb->snap)
+		free(sb->funcs);
+	free(sb->dirty);
 	free(sb);
+}
+
+VMLET_API const void *vmlet_sandbox_memory(const struct vmlet_sandbox *sb, size_t *size)
+{
+	if (size)
+		*size = sb->mem.size;
+	return sb->mem.host;
 }
 
 VMLET_API int vmlet_sandbox_nfuncs(const struct vmlet_sandbox *sb)
@@ -167,6 +176,8 @@ VMLET_API int vmlet_sandbox_call_index(struct vmlet_sandbox *sb, unsigned int in
 	size = vmlet_frame_encode_call(sb->in, sb->layout.in_size, index, args, nargs);
 	if (size < 0)
 		return (int)size;
+	if ((uint64_t)size > sb->in_used)
+		sb->in_used = (uint64_t)size;
 
 	sb->fault.error = 0;
 	sb->vm.steps = 0;
@@ -186,6 +197,25 @@ VMLET_API int vmlet_sandbox_call_index(struct vmlet_sandbox *sb, unsigned int in
 	if (ret)
 		*ret = v;
 	return 0;
+}
+
+int vmlet_sandbox_warm_up(struct vmlet_sandbox *sb)
+{
+	int64_t size;
+	int32_t status;
+	struct vmlet_value v;
+	int err;
+
+	size = vmlet_frame_encode_call(sb->in, sb->layout.in_size, sb->nfuncs, NULL, 0);
+	if (size < 0)
+		return (int)size;
+	sb->in_used = (uint64_t)size;
+	err = vmlet_vm_run(&sb->vm, &sb->fault);
+	if (err != VMLET_PORT_RETURN)
+		return err < 0 ? err : -VMLET_EPROTO;
+	err = vmlet_frame_decode_ret(sb->out, sb->layout.out_size, sb->nfuncs, VMLET_VOID, &v,
+				     &status);
+	return err == -VMLET_EREFUSED ? 0 : -VMLET_EPROTO;
 }
 
 VMLET_API int vmlet_sandbox_call(struct vmlet_sandbox *sb, const char *name,

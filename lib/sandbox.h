@@ -12,6 +12,7 @@
 #include "layout.h"
 #include "mem.h"
 #include "vm.h"
+#include "x86.h"
 
 struct vmlet_image {
 	uint8_t *data;
@@ -24,17 +25,40 @@ enum sandbox_state {
 	SANDBOX_DEAD,  /* failed: its guest state cannot be trusted */
 };
 
+/*
+ * A booted guest kept at its ready point: the memory as a sealed memfd
+ * (mapped read-only here, to copy from), the vCPU state and the guest's
+ * function table, which its sandboxes share.
+ */
+struct vmlet_snapshot {
+	struct vmlet_image *image; /* borrowed */
+	struct vmlet_config cfg;
+	struct vmlet_layout layout;
+	struct vmlet_mem mem; /* host: PROT_READ, MAP_SHARED */
+	struct vmlet_x86_state cpu;
+	struct vmlet_func *funcs;
+	unsigned int nfuncs;
+	enum vmlet_restore restore;
+};
+
 struct vmlet_sandbox {
-	struct vmlet_image *image; /* borrowed: must outlive the sandbox */
+	struct vmlet_image *image;   /* borrowed: must outlive the sandbox */
+	struct vmlet_snapshot *snap; /* borrowed, or NULL for a cold sandbox */
+	uint64_t in_used;	     /* bytes of the input buffer the host wrote */
+	bool pooled;		     /* idle in its pool: not the caller's to use */
+	uint64_t *dirty;	     /* VMLET_RESTORE_COPY: KVM's dirty bitmap */
 	struct vmlet_config cfg;
 	struct vmlet_layout layout;
 	struct vmlet_mem mem;
 	struct vmlet_vm vm;
 	enum sandbox_state state;
-	struct vmlet_func *funcs; /* one allocation with the names */
+	struct vmlet_func *funcs; /* one allocation with the names; the snapshot's */
 	unsigned int nfuncs;
 	uint8_t *in, *out; /* host views of the call buffers */
 	struct vmlet_fault fault;
 };
+
+/* Run the guest's dispatcher once on a call it refuses (warm-up). */
+int vmlet_sandbox_warm_up(struct vmlet_sandbox *sb);
 
 #endif /* VMLET_SANDBOX_H */

@@ -20,11 +20,12 @@
 #include "vm.h"
 #include "x86.h"
 
-int vmlet_vm_create(struct vmlet_vm *vm, struct vmlet_mem *mem)
+int vmlet_vm_create(struct vmlet_vm *vm, struct vmlet_mem *mem, uint32_t slot_flags)
 {
 	const struct vmlet_kvm *kvm;
 	struct kvm_userspace_memory_region region = {
 		.slot = 0,
+		.flags = slot_flags,
 		.guest_phys_addr = 0,
 		.memory_size = mem->size,
 		.userspace_addr = (uintptr_t)mem->host,
@@ -64,6 +65,19 @@ err_close_vm:
 	close(vm->vm_fd);
 	vm->vm_fd = -1;
 	return err;
+}
+
+int vmlet_vm_complete_io(struct vmlet_vm *vm)
+{
+	int ret;
+
+	vm->run->immediate_exit = 1;
+	ret = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+	vm->run->immediate_exit = 0;
+	vm->run->kvm_dirty_regs = 0;
+	if (ret == 0 || errno != EINTR)
+		return ret == 0 ? -EIO : -errno;
+	return 0;
 }
 
 void vmlet_vm_destroy(struct vmlet_vm *vm)

@@ -31,9 +31,19 @@ struct vmlet_vm {
 	void *print_ctx;
 };
 
-/* Create the VM, map mem as memslot 0 at guest address 0, create vCPU 0. */
-int vmlet_vm_create(struct vmlet_vm *vm, struct vmlet_mem *mem);
+/*
+ * Create the VM, map mem as memslot 0 at guest address 0 with slot_flags
+ * (KVM_MEM_LOG_DIRTY_PAGES or 0), create vCPU 0.
+ */
+int vmlet_vm_create(struct vmlet_vm *vm, struct vmlet_mem *mem, uint32_t slot_flags);
 void vmlet_vm_destroy(struct vmlet_vm *vm);
+
+/*
+ * Finish the port I/O the vCPU last exited on (KVM steps over the OUT only
+ * at the next KVM_RUN) without running guest code: KVM_RUN with
+ * immediate_exit set. After it, the vCPU state is consistent to save.
+ */
+int vmlet_vm_complete_io(struct vmlet_vm *vm);
 
 /*
  * Run the vCPU until it reports at VMLET_PORT_READY or VMLET_PORT_RETURN

@@ -39,9 +39,12 @@
 #define RFLAGS_DF      (1ULL << 10)
 #define RFLAGS_AC      (1ULL << 18)
 
-#define MSR_STAR   0xc0000081
-#define MSR_LSTAR  0xc0000082
-#define MSR_SFMASK 0xc0000084
+#define MSR_STAR	   0xc0000081
+#define MSR_LSTAR	   0xc0000082
+#define MSR_CSTAR	   0xc0000083
+#define MSR_SFMASK	   0xc0000084
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_PAT		   0x00000277
 
 #define NVECTORS    32
 #define STUB_SIZE   16
@@ -282,8 +285,9 @@ int vmlet_x86_boot(struct vmlet_vm *vm, const struct vmlet_layout *l, const stru
 	stubs_write(mem);
 	boot_write(vm, mem, l);
 
-	if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, kvm->cpuid) < 0)
-		return -errno;
+	err = vmlet_x86_cpuid(vm);
+	if (err)
+		return err;
 	err = sregs_set(vm, cr3, kvm->xcrs);
 	if (err)
 		return err;
@@ -313,5 +317,78 @@ int vmlet_x86_fault_address(struct vmlet_vm *vm, uint64_t *cr2)
 	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return -errno;
 	*cr2 = sregs.cr2;
+	return 0;
+}
+
+int vmlet_x86_cpuid(struct vmlet_vm *vm)
+{
+	const struct vmlet_kvm *kvm;
+	int err = vmlet_kvm_get(&kvm);
+
+	if (err)
+		return err;
+	if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, kvm->cpuid) < 0)
+		return -errno;
+	return 0;
+}
+
+static const uint32_t state_msrs[VMLET_X86_NMSRS] = {
+	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_KERNEL_GS_BASE, MSR_PAT,
+};
+
+int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
+{
+	const struct vmlet_kvm *kvm;
+	int err = vmlet_kvm_get(&kvm);
+
+	if (err)
+		return err;
+	memset(st, 0, sizeof(*st));
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &st->regs) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &st->sregs) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_VCPU_EVENTS, &st->events) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_XSAVE, &st->xsave) < 0)
+		return -errno;
+	if (kvm->xcrs && ioctl(vm->vcpu_fd, KVM_GET_XCRS, &st->xcrs) < 0)
+		return -errno;
+	st->msrs.hdr.nmsrs = VMLET_X86_NMSRS;
+	for (int i = 0; i < VMLET_X86_NMSRS; i++)
+		st->msrs.e[i].index = state_msrs[i];
+	if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, &st->msrs) != VMLET_X86_NMSRS)
+		return -EIO;
+	return 0;
+}
+
+int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, bool full)
+{
+	struct kvm_run *run = vm->run;
+	int n;
+
+	if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, &st->xsave) < 0)
+		return -errno;
+	if (st->xcrs.nr_xcrs && ioctl(vm->vcpu_fd, KVM_SET_XCRS, &st->xcrs) < 0)
+		return -errno;
+	n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, &st->msrs);
+	if (n < 0)
+		return -errno;
+	if (n != VMLET_X86_NMSRS)
+		return -EIO;
+	run->s.regs.regs = st->regs;
+	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	/*
+	 * Setting sregs resets KVM's MMU context, and the guest then faults
+	 * its working set back into fresh nested page tables: only when
+	 * something in them changed (a guest at CPL 0 can load CR3, the
+	 * descriptor tables, segment bases). KVM synced them out at the last
+	 * exit (kvm_valid_regs); the first load after creation sets them all.
+	 */
+	if (full || memcmp(&run->s.regs.sregs, &st->sregs, sizeof(st->sregs))) {
+		run->s.regs.sregs = st->sregs;
+		run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+	}
+	if (full || memcmp(&run->s.regs.events, &st->events, sizeof(st->events))) {
+		run->s.regs.events = st->events;
+		run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+	}
 	return 0;
 }

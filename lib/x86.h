@@ -7,6 +7,7 @@
 #ifndef VMLET_X86_H
 #define VMLET_X86_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "elf.h"
@@ -20,6 +21,35 @@
  */
 int vmlet_x86_boot(struct vmlet_vm *vm, const struct vmlet_layout *l, const struct vmlet_elf *elf,
 		   uint64_t cr3);
+
+/*
+ * The vCPU state a snapshot keeps: everything a guest running at CPL 0 can
+ * change and a later call could observe. regs, sregs and the pending
+ * events go back through kvm_run's synced registers (no ioctl); XSAVE
+ * (x87, SSE, AVX registers), XCR0 and the MSRs below take one ioctl each.
+ */
+#define VMLET_X86_NMSRS 6
+struct vmlet_x86_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events events;
+	struct kvm_xcrs xcrs;
+	struct kvm_xsave xsave;
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[VMLET_X86_NMSRS];
+	} msrs;
+};
+
+/* Set the CPUID a new vCPU needs before its first run (from a snapshot). */
+int vmlet_x86_cpuid(struct vmlet_vm *vm);
+int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st);
+/*
+ * Load st into the vCPU. Unless full, sregs and events are compared with
+ * what KVM synced out at the last exit and written only when they differ
+ * (needs KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS in kvm_valid_regs).
+ */
+int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, bool full);
 
 /* Read CR2, the address of the last page fault. */
 int vmlet_x86_fault_address(struct vmlet_vm *vm, uint64_t *cr2);

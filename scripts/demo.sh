@@ -40,5 +40,8 @@ echo
 echo "== 1000 warm calls of add on one sandbox"
 "$vmlet" run --repeat 1000 "$demo" add 1 2 | sed 's/^/  /'
 echo
+echo "== 1000 calls of add, each on a fresh VM from a pool (restored after each call)"
+"$vmlet" run --fresh 1000 "$demo" add 1 2 | sed 's/^/  /'
+echo
 echo "== guest instructions for one warm call of add (single-step count)"
 "$vmlet" run --count-insns "$demo" add 1 2 | sed 's/^/  /'

@@ -37,8 +37,9 @@ static uint64_t now_ns(void)
 static int usage(FILE *f, int status)
 {
 	fprintf(f,
-		"usage: vmlet run [--repeat N] [--count-insns] [--time] [--mem MiB] IMAGE FUNCTION "
-		"[ARG...]\n"
+		"usage: vmlet run [--repeat N] [--fresh N] [--count-insns] [--time] [--mem MiB] "
+		"IMAGE "
+		"FUNCTION [ARG...]\n"
 		"       vmlet list IMAGE\n"
 		"       vmlet info\n"
 		"\n"
@@ -48,6 +49,8 @@ static int usage(FILE *f, int status)
 		"         bare VALUE parsed as the type the function expects.\n"
 		"  -r, --repeat N     make N warm calls on one sandbox, print the latency "
 		"distribution\n"
+		"  -f, --fresh N      make N calls, each on a fresh VM from a pool (acquire,\n"
+		"                     call, restore, release), print the latency distribution\n"
 		"  -c, --count-insns  count the guest instructions of the call (single-step)\n"
 		"  -t, --time         print how long creation and the call took (stderr)\n"
 		"  -m, --mem MiB      guest memory (default 4)\n"
@@ -327,27 +330,75 @@ static void print_distribution(uint64_t *ns, uint64_t n)
 	       ns[n - 1] / 1e3, sum / (double)n / 1e3);
 }
 
+/* --fresh: n calls through a pool of two, each on a restored sandbox. */
+static int run_fresh(struct vmlet_image *img, uint64_t mem_mib, const char *name,
+		     const struct vmlet_value *args, unsigned int nargs, uint64_t *lat, uint64_t n)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .mem_size = mem_mib << 20};
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
+	const struct vmlet_snapshot *snap;
+	struct vmlet_pool *pool;
+	struct vmlet_value ret;
+	static char buf[1 << 20];
+	uint64_t t0;
+	int err;
+
+	err = vmlet_pool_create(img, &cfg, &pc, &pool);
+	if (err) {
+		fprintf(stderr, "vmlet: cannot create a pool: %s\n", vmlet_strerror(err));
+		return err;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		t0 = now_ns();
+		err = vmlet_pool_call(pool, name, args, nargs, &ret, buf, sizeof(buf));
+		lat[i] = now_ns() - t0;
+		if (err) {
+			fprintf(stderr, "vmlet: %s on a fresh VM: %s\n", name, vmlet_strerror(err));
+			goto out;
+		}
+	}
+	snap = vmlet_pool_snapshot(pool);
+	printf("fresh VM per call (pool of 2, %s, restore by %s):\n",
+	       vmlet_backing_name(vmlet_snapshot_backing(snap)),
+	       vmlet_snapshot_restore_method(snap) == VMLET_RESTORE_COPY
+		       ? "copying dirty pages"
+		       : "dropping written pages");
+	print_distribution(lat, n);
+out:
+	vmlet_pool_destroy(pool);
+	return err;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"repeat", required_argument, NULL, 'r'}, {"count-insns", no_argument, NULL, 'c'},
-		{"time", no_argument, NULL, 't'},	  {"mem", required_argument, NULL, 'm'},
-		{"help", no_argument, NULL, 'h'},	  {},
+		{"repeat", required_argument, NULL, 'r'},
+		{"count-insns", no_argument, NULL, 'c'},
+		{"time", no_argument, NULL, 't'},
+		{"mem", required_argument, NULL, 'm'},
+		{"fresh", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{},
 	};
 	struct vmlet_value args[VMLET_MAX_ARGS], ret;
 	void *owned[VMLET_MAX_ARGS] = {0};
-	uint64_t repeat = 0, mem = 4, create_ns, t0, *lat = NULL;
+	uint64_t repeat = 0, fresh = 0, mem = 4, create_ns, t0, *lat = NULL;
 	struct vmlet_sandbox *sb = NULL;
 	struct vmlet_image *img = NULL;
 	const struct vmlet_func *fn;
 	int c, err, idx, count = 0, timing = 0;
 	unsigned int nargs;
 
-	while ((c = getopt_long(argc, argv, "+r:ctm:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:f:ctm:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			repeat = strtoull(optarg, NULL, 0);
 			if (!repeat || repeat > 100000000)
+				return usage(stderr, 2);
+			break;
+		case 'f':
+			fresh = strtoull(optarg, NULL, 0);
+			if (!fresh || fresh > 100000000)
 				return usage(stderr, 2);
 			break;
 		case 'c':
@@ -395,8 +446,8 @@ static int cmd_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (repeat) {
-		lat = calloc(repeat, sizeof(*lat));
+	if (repeat || fresh) {
+		lat = calloc(repeat > fresh ? repeat : fresh, sizeof(*lat));
 		if (!lat) {
 			err = -ENOMEM;
 			goto out;
@@ -426,6 +477,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (repeat)
 		print_distribution(lat, repeat);
+	if (fresh)
+		err = run_fresh(img, mem, fn->name, args, nargs, lat, fresh);
 out:
 	free(lat);
 	for (unsigned int i = 0; i < VMLET_MAX_ARGS; i++)

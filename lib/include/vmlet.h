@@ -50,6 +50,17 @@ enum vmlet_backing {
 	VMLET_BACKING_4K,	/* shmem memfd, 4 KiB pages */
 };
 
+/*
+ * How a sandbox made from a snapshot goes back to it (vmlet_sandbox_restore).
+ * Both find what a call changed and touch nothing else; see
+ * lib/snapshot.c for the measurements behind the default.
+ */
+enum vmlet_restore {
+	VMLET_RESTORE_AUTO = 0, /* config only: the default, VMLET_RESTORE_COPY */
+	VMLET_RESTORE_DROP,	/* drop the private copies of written pages */
+	VMLET_RESTORE_COPY,	/* copy back the pages KVM's dirty log names */
+};
+
 struct vmlet_config {
 	size_t sz;	     /* sizeof(struct vmlet_config) */
 	uint64_t mem_size;   /* guest memory, 2 MiB multiple; 0: 4 MiB */
@@ -61,6 +72,8 @@ struct vmlet_config {
 	/* Guest output (stdout, stderr, vmlet_print()); NULL: write to stdout. */
 	void (*print)(void *ctx, const char *buf, size_t len);
 	void *print_ctx;
+	/* Snapshots and pools only. */
+	enum vmlet_restore restore;
 };
 
 /*
@@ -116,8 +129,28 @@ struct vmlet_platform {
 	const char *vendor;	    /* CPUID vendor KVM reports */
 };
 
+/* A pool of ready sandboxes of one image; see vmlet_pool_create(). */
+struct vmlet_pool_config {
+	size_t sz;		/* sizeof(struct vmlet_pool_config) */
+	unsigned int size;	/* sandboxes alive at most (idle or acquired); 0: 8 */
+	unsigned int min_ready; /* vmlet_pool_create() returns with this many idle; 0: size */
+	unsigned int low_water; /* refill in the background below this many idle; 0: size */
+	int timeout_ms;		/* vmlet_pool_call()'s wait for a sandbox; <0: forever */
+};
+
+struct vmlet_pool_stats {
+	unsigned int size;  /* the configured maximum */
+	unsigned int live;  /* sandboxes alive now, idle or acquired */
+	unsigned int idle;  /* ready to be acquired */
+	uint64_t created;   /* sandboxes made from the snapshot so far */
+	uint64_t restored;  /* releases that restored a sandbox */
+	uint64_t discarded; /* sandboxes destroyed because restoring them failed */
+};
+
 struct vmlet_image;
 struct vmlet_sandbox;
+struct vmlet_snapshot;
+struct vmlet_pool;
 
 /* Error and name strings; never NULL. */
 VMLET_API const char *vmlet_strerror(int err);
@@ -163,6 +196,72 @@ VMLET_API enum vmlet_backing vmlet_sandbox_backing(const struct vmlet_sandbox *s
  */
 VMLET_API int vmlet_sandbox_count_insns(struct vmlet_sandbox *sb, bool on);
 VMLET_API uint64_t vmlet_sandbox_insns(const struct vmlet_sandbox *sb);
+
+/*
+ * Snapshots. vmlet_snapshot_create() boots a sandbox of img to the guest's
+ * ready point and keeps its memory (a sealed memfd) and vCPU state; the
+ * image must outlive it. Sandboxes made from it map that memory private
+ * copy-on-write, so idle ones cost only the pages they wrote, and
+ * vmlet_sandbox_restore() puts one back to exactly the snapshot: every
+ * written page, registers, FPU/SSE/AVX state, XCR0 and the system MSRs.
+ * cfg->backing AUTO means 4 KiB pages here (copy-on-write of 2 MiB pages
+ * costs 2 MiB per written page); cfg->restore picks the restore method.
+ * A snapshot must outlive its sandboxes; distinct threads may create
+ * sandboxes from one snapshot at once.
+ */
+VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_config *cfg,
+				    struct vmlet_snapshot **out);
+VMLET_API void vmlet_snapshot_destroy(struct vmlet_snapshot *snap);
+/* The snapshot's memory, read-only; *size gets its length. */
+VMLET_API const void *vmlet_snapshot_memory(const struct vmlet_snapshot *snap, size_t *size);
+VMLET_API enum vmlet_backing vmlet_snapshot_backing(const struct vmlet_snapshot *snap);
+VMLET_API enum vmlet_restore vmlet_snapshot_restore_method(const struct vmlet_snapshot *snap);
+
+/* A sandbox at the snapshot's ready point, after one warm-up run. */
+VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmlet_sandbox **out);
+/*
+ * Put a sandbox made from a snapshot back to it, also after a failed call
+ * (a dead sandbox comes back to life). -EOPNOTSUPP for a sandbox made by
+ * vmlet_sandbox_create(). Results of the last call become invalid.
+ */
+VMLET_API int vmlet_sandbox_restore(struct vmlet_sandbox *sb);
+/* The sandbox's guest memory as the host sees it; *size gets its length. */
+VMLET_API const void *vmlet_sandbox_memory(const struct vmlet_sandbox *sb, size_t *size);
+
+/*
+ * Pools: a snapshot of img (made with cfg) and up to pcfg->size sandboxes
+ * made from it, kept ready. Acquire takes an idle one; release restores
+ * it and gives it back, or destroys it when restoring fails (a background
+ * thread makes replacements whenever fewer than low_water are idle).
+ * All pool functions are thread-safe. pcfg may be NULL (defaults).
+ */
+VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_config *cfg,
+				const struct vmlet_pool_config *pcfg, struct vmlet_pool **out);
+/* -EBUSY (and nothing done) while sandboxes are acquired. */
+VMLET_API int vmlet_pool_destroy(struct vmlet_pool *pool);
+/*
+ * Take an idle sandbox. When none is idle: timeout_ms 0 fails at once with
+ * -EAGAIN, > 0 waits that long and then fails with -ETIMEDOUT, < 0 waits
+ * for as long as it takes.
+ */
+VMLET_API int vmlet_pool_acquire(struct vmlet_pool *pool, int timeout_ms,
+				 struct vmlet_sandbox **out);
+/*
+ * Restore sb and give it back; the restore error if it had to go.
+ * -EINVAL for a sandbox of another pool, -EALREADY if it was released.
+ */
+VMLET_API int vmlet_pool_release(struct vmlet_pool *pool, struct vmlet_sandbox *sb);
+/*
+ * A fresh VM for one call: acquire (waiting pcfg->timeout_ms), call,
+ * release. A string or bytes result is copied into buf (a string with its
+ * NUL) and ret points there; -ENOSPC when it does not fit (the call ran).
+ * buf may be NULL for scalar results.
+ */
+VMLET_API int vmlet_pool_call(struct vmlet_pool *pool, const char *name,
+			      const struct vmlet_value *args, unsigned int nargs,
+			      struct vmlet_value *ret, void *buf, size_t size);
+VMLET_API void vmlet_pool_stats(struct vmlet_pool *pool, struct vmlet_pool_stats *st);
+VMLET_API const struct vmlet_snapshot *vmlet_pool_snapshot(const struct vmlet_pool *pool);
 
 /* Value constructors. */
 static inline struct vmlet_value vmlet_bool(bool v)

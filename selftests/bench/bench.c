@@ -13,6 +13,11 @@
  * kvm:kvm_emulate_insn where KVM emulates guest code, raw_syscalls:
  * sys_enter) and from vmlet's single-step counter.
  *
+ * Pools and snapshots: pool acquire, a fresh-VM call end to end (acquire,
+ * call, restore, release), restore after a call that dirtied 1, 16 or 256
+ * pages of the state guest under each restore method and backing, and
+ * the memory an idle pooled sandbox costs (PSS of 100 pooled sandboxes).
+ *
  * Not a test: it prints figures and never fails on time.
  */
 #define _GNU_SOURCE
@@ -35,6 +40,8 @@
 #define CALLS 2000
 #define CREATES 20
 #define COUNT_CALLS 100
+#define RESTORES 200
+#define DENSITY 100
 
 struct floor_vm {
 	int kvm, vm, vcpu;
@@ -200,6 +207,142 @@ static void counts_row(const char *name, const uint64_t *c, int n)
 	printf("\n");
 }
 
+static long pss_kib(void)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Pss: %ld kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* Restore cost after touch(n) on a sandbox of the state guest. */
+static void bench_restore(struct vmlet_image *img, enum vmlet_backing backing,
+			  enum vmlet_restore method, double floor)
+{
+	static const uint32_t dirty[] = {1, 16, 256};
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .backing = backing, .restore = method};
+	static uint64_t ns[RESTORES];
+	struct vmlet_snapshot *snap;
+	struct vmlet_sandbox *sb;
+	char name[64];
+	int err;
+
+	err = vmlet_snapshot_create(img, &cfg, &snap);
+	if (!err) {
+		err = vmlet_sandbox_create_from(snap, &sb);
+		if (err)
+			vmlet_snapshot_destroy(snap);
+	}
+	if (err) {
+		printf("  restore, %s: %s\n", vmlet_backing_name(backing), vmlet_strerror(err));
+		return;
+	}
+	for (unsigned int d = 0; d < sizeof(dirty) / sizeof(dirty[0]); d++) {
+		struct vmlet_value a = vmlet_u32(dirty[d]);
+
+		for (int i = 0; i < RESTORES; i++) {
+			uint64_t t;
+
+			err = vmlet_sandbox_call(sb, "touch", &a, 1, NULL);
+			t = now_ns();
+			err = err ? err : vmlet_sandbox_restore(sb);
+			ns[i] = now_ns() - t;
+			if (err) {
+				printf("  restore: %s\n", vmlet_strerror(err));
+				goto out;
+			}
+		}
+		snprintf(name, sizeof(name), "restore %s %s, %3u pages",
+			 method == VMLET_RESTORE_COPY ? "copy" : "drop",
+			 backing == VMLET_BACKING_HUGETLB ? "2M" : "4K", dirty[d]);
+		row(name, stats(ns, RESTORES), floor);
+	}
+out:
+	vmlet_sandbox_destroy(sb);
+	vmlet_snapshot_destroy(snap);
+}
+
+static const enum vmlet_restore methods[2] = {VMLET_RESTORE_DROP, VMLET_RESTORE_COPY};
+
+static void bench_pools(struct vmlet_image *demo, const char *state_path, double floor)
+{
+	struct vmlet_value args[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
+	static uint64_t ns[CALLS];
+	struct vmlet_sandbox *sb;
+	struct vmlet_image *state;
+	struct vmlet_pool *pool;
+	long pss0, pss1;
+	uint64_t t;
+	int err;
+
+	for (int m = 0; m < 2; m++) {
+		struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = methods[m]};
+		char name[64];
+
+		err = vmlet_pool_create(demo, &cfg, &pc, &pool);
+		if (err) {
+			fprintf(stderr, "bench: pool: %s\n", vmlet_strerror(err));
+			return;
+		}
+		for (int i = 0; i < CALLS && !m; i++) {
+			t = now_ns();
+			err = vmlet_pool_acquire(pool, 0, &sb);
+			ns[i] = now_ns() - t;
+			if (!err)
+				err = vmlet_pool_release(pool, sb);
+			if (err) {
+				fprintf(stderr, "bench: acquire: %s\n", vmlet_strerror(err));
+				return;
+			}
+		}
+		if (!m)
+			row("vmlet: pool acquire", stats(ns, CALLS), floor);
+		for (int i = 0; i < CALLS; i++) {
+			t = now_ns();
+			err = vmlet_pool_call(pool, "add", args, 2, &r, NULL, 0);
+			ns[i] = now_ns() - t;
+			if (err || r.i32 != 3) {
+				fprintf(stderr, "bench: fresh add: %s\n", vmlet_strerror(err));
+				return;
+			}
+		}
+		snprintf(name, sizeof(name), "vmlet: fresh-VM call add, %s", m ? "copy" : "drop");
+		row(name, stats(ns, CALLS), floor);
+		vmlet_pool_destroy(pool);
+	}
+
+	err = vmlet_image_open(state_path, &state);
+	if (err) {
+		fprintf(stderr, "bench: %s: %s\n", state_path, vmlet_strerror(err));
+		return;
+	}
+	bench_restore(state, VMLET_BACKING_4K, VMLET_RESTORE_DROP, floor);
+	bench_restore(state, VMLET_BACKING_4K, VMLET_RESTORE_COPY, floor);
+	bench_restore(state, VMLET_BACKING_HUGETLB, VMLET_RESTORE_DROP, floor);
+	bench_restore(state, VMLET_BACKING_HUGETLB, VMLET_RESTORE_COPY, floor);
+	vmlet_image_close(state);
+
+	pc.size = DENSITY;
+	pss0 = pss_kib();
+	err = vmlet_pool_create(demo, NULL, &pc, &pool);
+	pss1 = pss_kib();
+	if (err) {
+		fprintf(stderr, "bench: pool of %d: %s\n", DENSITY, vmlet_strerror(err));
+		return;
+	}
+	printf("\nmemory per idle pooled sandbox (PSS, %d pooled): %.1f KiB (target < 256)\n",
+	       DENSITY, (double)(pss1 - pss0) / DENSITY);
+	vmlet_pool_destroy(pool);
+}
+
 int main(int argc, char **argv)
 {
 	const char *image = argc > 1 ? argv[1] : DEMO_ELF;
@@ -298,6 +441,7 @@ int main(int argc, char **argv)
 		}
 	}
 	row("vmlet: warm call add(1, 2)", stats(ns, CALLS), floor_trip_s.p50);
+	bench_pools(img, STATE_ELF, floor_trip_s.p50);
 
 	printf("\nper call                          %12s %12s %12s\n", "KVM exits", "guest insns",
 	       "syscalls");

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Pools: a snapshot and up to `size` sandboxes made from it, kept ready.
+ *
+ * Acquire pops an idle sandbox under the pool's lock (microseconds: no
+ * KVM call). Release restores the sandbox on the caller's thread, which
+ * is where a fresh-VM call pays for its isolation, and pushes it back.
+ * Creating and destroying VMs are the expensive kernel operations, so
+ * they stay off that path: a sandbox whose restore fails is destroyed and
+ * replaced by the refill thread, which also tops the pool up whenever
+ * fewer than low_water sandboxes are idle and fewer than size are alive.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sandbox.h"
+
+struct vmlet_pool {
+	struct vmlet_snapshot *snap;
+	struct vmlet_pool_config cfg;
+	pthread_mutex_t lock;
+	pthread_cond_t ready;  /* an idle sandbox was pushed, or the refill gave up */
+	pthread_cond_t refill; /* the refill thread has work, or must stop */
+	pthread_t thread;
+	struct vmlet_sandbox **idle; /* a stack of cfg.size slots */
+	unsigned int nidle, live, creating;
+	bool stop;
+	int refill_err; /* the last creation failure, 0 after a success */
+	struct vmlet_pool_stats stats;
+};
+
+static bool want_more(const struct vmlet_pool *p)
+{
+	return p->live + p->creating < p->cfg.size && p->nidle + p->creating < p->cfg.low_water;
+}
+
+static int make_one(struct vmlet_pool *p)
+{
+	struct vmlet_sandbox *sb;
+	int err;
+
+	p->creating++;
+	pthread_mutex_unlock(&p->lock);
+	err = vmlet_sandbox_create_from(p->snap, &sb);
+	pthread_mutex_lock(&p->lock);
+	p->creating--;
+	p->refill_err = err;
+	if (!err) {
+		sb->pooled = true;
+		p->idle[p->nidle++] = sb;
+		p->live++;
+		p->stats.created++;
+	}
+	pthread_cond_broadcast(&p->ready);
+	return err;
+}
+
+static void *refill_main(void *arg)
+{
+	struct vmlet_pool *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		if (!want_more(p)) {
+			pthread_cond_wait(&p->refill, &p->lock);
+			continue;
+		}
+		if (make_one(p)) {
+			/* Out of memory or VMs: retry after a pause, not in a spin. */
+			struct timespec t;
+
+			clock_gettime(CLOCK_REALTIME, &t);
+			t.tv_sec += 1;
+			pthread_cond_timedwait(&p->refill, &p->lock, &t);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void drain(struct vmlet_pool *p)
+{
+	while (p->nidle)
+		vmlet_sandbox_destroy(p->idle[--p->nidle]);
+}
+
+VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_config *cfg,
+				const struct vmlet_pool_config *pcfg, struct vmlet_pool **out)
+{
+	struct vmlet_pool_config c = {.sz = sizeof(c), .timeout_ms = -1};
+	struct vmlet_pool *p;
+	int err;
+
+	if (!img || !out)
+		return -EINVAL;
+	if (pcfg) {
+		if (pcfg->sz < offsetof(struct vmlet_pool_config, timeout_ms) ||
+		    pcfg->sz > sizeof(c))
+			return -EINVAL;
+		memcpy(&c, pcfg, pcfg->sz);
+		c.sz = sizeof(c);
+	}
+	if (!c.size)
+		c.size = 8;
+	if (!c.min_ready)
+		c.min_ready = c.size;
+	if (!c.low_water)
+		c.low_water = c.size;
+	if (c.min_ready > c.size || c.low_water > c.size)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cfg = c;
+	p->stats.size = c.size;
+	p->idle = calloc(c.size, sizeof(*p->idle));
+	if (!p->idle) {
+		err = -ENOMEM;
+		goto err_pool;
+	}
+	err = vmlet_snapshot_create(img, cfg, &p->snap);
+	if (err)
+		goto err_idle;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->ready, NULL);
+	pthread_cond_init(&p->refill, NULL);
+
+	pthread_mutex_lock(&p->lock);
+	while (p->nidle < c.min_ready && !err)
+		err = make_one(p);
+	pthread_mutex_unlock(&p->lock);
+	if (err)
+		goto err_drain;
+	err = -pthread_create(&p->thread, NULL, refill_main, p);
+	if (err)
+		goto err_drain;
+	*out = p;
+	return 0;
+
+err_drain:
+	drain(p);
+	pthread_cond_destroy(&p->refill);
+	pthread_cond_destroy(&p->ready);
+	pthread_mutex_destroy(&p->lock);
+	vmlet_snapshot_destroy(p->snap);
+err_idle:
+	free(p->idle);
+err_pool:
+	free(p);
+	return err;
+}
+
+VMLET_API int vmlet_pool_destroy(struct vmlet_pool *p)
+{
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	if (p->live != p->nidle) {
+		pthread_mutex_unlock(&p->lock);
+		return -EBUSY;
+	}
+	p->stop = true;
+	pthread_cond_signal(&p->refill);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	drain(p);
+	pthread_cond_destroy(&p->refill);
+	pthread_cond_destroy(&p->ready);
+	pthread_mutex_destroy(&p->lock);
+	vmlet_snapshot_destroy(p->snap);
+	free(p->idle);
+	free(p);
+	return 0;
+}
+
+VMLET_API int vmlet_pool_acquire(struct vmlet_pool *p, int timeout_ms, struct vmlet_sandbox **out)
+{
+	struct timespec deadline;
+	int err = 0;
+
+	if (!p || !out)
+		return -EINVAL;
+	if (timeout_ms > 0) {
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += timeout_ms / 1000;
+		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+	}
+	pthread_mutex_lock(&p->lock);
+	while (!p->nidle) {
+		if (!timeout_ms) {
+			err = -EAGAIN;
+			break;
+		}
+		if (timeout_ms < 0)
+			pthread_cond_wait(&p->ready, &p->lock);
+		else if (pthread_cond_timedwait(&p->ready, &p->lock, &deadline) == ETIMEDOUT &&
+			 !p->nidle) {
+			err = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (!err) {
+		*out = p->idle[--p->nidle];
+		(*out)->pooled = false;
+		if (want_more(p))
+			pthread_cond_signal(&p->refill);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return err;
+}
+
+VMLET_API int vmlet_pool_release(struct vmlet_pool *p, struct vmlet_sandbox *sb)
+{
+	int err;
+
+	if (!p || !sb || sb->snap != p->snap)
+		return -EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if (sb->pooled) {
+		pthread_mutex_unlock(&p->lock);
+		return -EALREADY;
+	}
+	sb->pooled = true;
+	pthread_mutex_unlock(&p->lock);
+	err = vmlet_sandbox_restore(sb);
+	if (err)
+		vmlet_sandbox_destroy(sb);
+	pthread_mutex_lock(&p->lock);
+	if (err) {
+		p->live--;
+		p->stats.discarded++;
+		pthread_cond_signal(&p->refill);
+	} else {
+		p->idle[p->nidle++] = sb; /* pooled since the check above */
+		p->stats.restored++;
+		pthread_cond_signal(&p->ready);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return err;
+}
+
+static int copy_result(struct vmlet_value *ret, void *buf, size_t size)
+{
+	size_t need = ret->buf.len + (ret->type == VMLET_STRING);
+
+	if (ret->type != VMLET_STRING && ret->type != VMLET_BYTES)
+		return 0;
+	if (!buf || size < need)
+		return -ENOSPC;
+	memcpy(buf, ret->buf.ptr, need);
+	ret->buf.ptr = buf;
+	return 0;
+}
+
+VMLET_API int vmlet_pool_call(struct vmlet_pool *p, const char *name,
+			      const struct vmlet_value *args, unsigned int nargs,
+			      struct vmlet_value *ret, void *buf, size_t size)
+{
+	struct vmlet_sandbox *sb;
+	struct vmlet_value v;
+	int err, rerr;
+
+	if (!p)
+		return -EINVAL;
+	err = vmlet_pool_acquire(p, p->cfg.timeout_ms, &sb);
+	if (err)
+		return err;
+	err = vmlet_sandbox_call(sb, name, args, nargs, &v);
+	if (!err)
+		err = copy_result(&v, buf, size);
+	if (!err && ret)
+		*ret = v;
+	rerr = vmlet_pool_release(p, sb);
+	return err ? err : rerr;
+}
+
+VMLET_API void vmlet_pool_stats(struct vmlet_pool *p, struct vmlet_pool_stats *st)
+{
+	pthread_mutex_lock(&p->lock);
+	*st = p->stats;
+	st->live = p->live;
+	st->idle = p->nidle;
+	pthread_mutex_unlock(&p->lock);
+}
+
+VMLET_API const struct vmlet_snapshot *vmlet_pool_snapshot(const struct vmlet_pool *p)
+{
+	return p->snap;
+}

@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Snapshots, restore and pools: a fresh-VM call sees the snapshot and
+ * nothing an earlier call left; a kept sandbox keeps its state until it is
+ * restored; restore works after failures; pools hold up under threads and
+ * hold many sandboxes in little memory.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <vmlet.h>
+
+#include "util.h"
+
+static const enum vmlet_restore methods[] = {VMLET_RESTORE_DROP, VMLET_RESTORE_COPY};
+
+static struct vmlet_snapshot *test_snapshot(struct vmlet_image *img, enum vmlet_restore m)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = m};
+	struct vmlet_snapshot *snap = NULL;
+	int err = vmlet_snapshot_create(img, &cfg, &snap);
+
+	if (err)
+		ksft_fail_at("vmlet_snapshot_create: %s", vmlet_strerror(err));
+	return snap;
+}
+
+static struct vmlet_pool *test_pool(struct vmlet_image *img, unsigned int size, enum vmlet_restore m)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = m};
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = size, .timeout_ms = -1};
+	struct vmlet_pool *pool = NULL;
+	int err = vmlet_pool_create(img, &cfg, &pc, &pool);
+
+	if (err)
+		ksft_fail_at("vmlet_pool_create: %s", vmlet_strerror(err));
+	return pool;
+}
+
+static uint64_t call_u64(struct vmlet_sandbox *sb, const char *fn)
+{
+	struct vmlet_value r = {0};
+	int err = vmlet_sandbox_call(sb, fn, NULL, 0, &r);
+
+	return err ? (uint64_t)(int64_t)err : r.u64;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static long smaps_kib(const char *key)
+{
+	char line[256];
+	long v = -1;
+	size_t klen = strlen(key);
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':')
+			v = strtol(line + klen + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static long mem_available_kib(void)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %ld kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+TEST(fresh_calls_count_from_the_snapshot_kept_sandbox_counts_up)
+{
+	struct vmlet_image *img = test_image(GUEST("state"));
+	struct vmlet_value r;
+
+	for (unsigned int m = 0; img && m < 2; m++) {
+		struct vmlet_pool *pool = test_pool(img, 2, methods[m]);
+		struct vmlet_snapshot *snap = test_snapshot(img, methods[m]);
+		struct vmlet_sandbox *sb = NULL;
+
+		if (!pool || !snap)
+			return;
+		for (int i = 0; i < 20; i++) {
+			ASSERT_OK(vmlet_pool_call(pool, "count", NULL, 0, &r, NULL, 0));
+			ASSERT_EQ(r.u64, 1);
+		}
+		ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+		for (uint64_t i = 1; i <= 5; i++)
+			ASSERT_EQ(call_u64(sb, "count"), i);
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		ASSERT_EQ(call_u64(sb, "count"), 1);
+		ASSERT_EQ(call_u64(sb, "count"), 2);
+		vmlet_sandbox_destroy(sb);
+		vmlet_snapshot_destroy(snap);
+		ASSERT_OK(vmlet_pool_destroy(pool));
+	}
+	vmlet_image_close(img);
+}
+
+TEST(a_secret_never_reaches_the_next_fresh_call)
+{
+	static const char secret[] = "s3cr3t-0123456789";
+	struct vmlet_image *img = test_image(GUEST("state"));
+	struct vmlet_value arg = vmlet_str(secret), r;
+	char buf[128];
+
+	for (unsigned int m = 0; img && m < 2; m++) {
+		struct vmlet_pool *pool = test_pool(img, 1, methods[m]);
+		struct vmlet_sandbox *sb;
+		const void *mem;
+		size_t size;
+
+		if (!pool)
+			return;
+		ASSERT_OK(vmlet_pool_call(pool, "stash", &arg, 1, NULL, NULL, 0));
+		ASSERT_OK(vmlet_pool_call(pool, "peek", NULL, 0, &r, buf, sizeof(buf)));
+		EXPECT_EQ(r.buf.len, 0);
+		EXPECT_STREQ(buf, "");
+		/* The one sandbox of the pool: no copy of the secret anywhere in it. */
+		ASSERT_OK(vmlet_pool_acquire(pool, 0, &sb));
+		mem = vmlet_sandbox_memory(sb, &size);
+		EXPECT_TRUE(!memmem(mem, size, secret, sizeof(secret) - 1));
+		/* And a kept sandbox does see it, so the test can tell. */
+		ASSERT_OK(vmlet_sandbox_call(sb, "stash", &arg, 1, NULL));
+		ASSERT_OK(vmlet_sandbox_call(sb, "peek", NULL, 0, &r));
+		EXPECT_STREQ((const char *)r.buf.ptr, secret);
+		ASSERT_OK(vmlet_pool_release(pool, sb));
+		ASSERT_OK(vmlet_pool_destroy(pool));
+	}
+	vmlet_image_close(img);
+}
+
+TEST(restore_brings_back_every_byte_and_register)
+{
+	struct vmlet_image *img = test_image(GUEST("state"));
+	struct vmlet_value a;
+
+	for (unsigned int m = 0; img && m < 2; m++) {
+		struct vmlet_snapshot *snap = test_snapshot(img, methods[m]);
+		struct vmlet_sandbox *sb = NULL;
+		const void *smem, *mem;
+		size_t ssize, size;
+		uint64_t xmm0, msr0;
+
+		if (!snap)
+			return;
+		EXPECT_EQ(vmlet_snapshot_restore_method(snap), methods[m]);
+		ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+		smem = vmlet_snapshot_memory(snap, &ssize);
+		mem = vmlet_sandbox_memory(sb, &size);
+		ASSERT_EQ(size, ssize);
+		EXPECT_TRUE(!memcmp(mem, smem, size));
+		xmm0 = call_u64(sb, "xmm_get");
+		msr0 = call_u64(sb, "msr_get");
+
+		a = vmlet_u32(64);
+		ASSERT_OK(vmlet_sandbox_call(sb, "scribble", &a, 1, NULL));
+		ASSERT_OK(vmlet_sandbox_call(sb, "touch", &a, 1, NULL));
+		a = vmlet_u64(0x1122334455667788);
+		ASSERT_OK(vmlet_sandbox_call(sb, "xmm_put", &a, 1, NULL));
+		a = vmlet_u64(0x00007eadbeef1000); /* the MSR holds canonical addresses */
+		ASSERT_OK(vmlet_sandbox_call(sb, "msr_put", &a, 1, NULL));
+		ASSERT_EQ(call_u64(sb, "xmm_get"), 0x1122334455667788);
+		ASSERT_EQ(call_u64(sb, "msr_get"), 0x00007eadbeef1000);
+		ASSERT_TRUE(memcmp(mem, smem, size) != 0);
+
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		EXPECT_TRUE(!memcmp(mem, smem, size));
+		EXPECT_EQ(call_u64(sb, "xmm_get"), xmm0);
+		EXPECT_EQ(call_u64(sb, "msr_get"), msr0);
+		vmlet_sandbox_destroy(sb);
+		vmlet_snapshot_destroy(snap);
+	}
+	vmlet_image_close(img);
+}
+
+TEST(restore_revives_a_sandbox_after_each_failure)
+{
+	static const struct {
+		const char *fn;
+		int err;
+	} fails[] = {
+		{"crash", -VMLET_EEXCEPTION},
+		{"die", -VMLET_EABORT},
+		{"triple", -VMLET_ESHUTDOWN},
+	};
+	struct vmlet_image *img = test_image(GUEST("state"));
+
+	for (unsigned int m = 0; img && m < 2; m++) {
+		struct vmlet_snapshot *snap = test_snapshot(img, methods[m]);
+		struct vmlet_sandbox *sb = NULL;
+
+		if (!snap)
+			return;
+		ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+		for (unsigned int i = 0; i < sizeof(fails) / sizeof(fails[0]); i++) {
+			ASSERT_EQ(call_u64(sb, "count"), 1);
+			EXPECT_EQ(vmlet_sandbox_call(sb, fails[i].fn, NULL, 0, NULL), fails[i].err);
+			EXPECT_EQ(vmlet_sandbox_call(sb, "count", NULL, 0, NULL), -VMLET_EDEAD);
+			ASSERT_OK(vmlet_sandbox_restore(sb));
+			ASSERT_EQ(call_u64(sb, "count"), 1);
+			ASSERT_OK(vmlet_sandbox_restore(sb));
+		}
+		vmlet_sandbox_destroy(sb);
+		vmlet_snapshot_destroy(snap);
+	}
+	vmlet_image_close(img);
+}
+
+TEST(cold_sandbox_cannot_restore)
+{
+	struct vmlet_image *img = test_image(GUEST("state"));
+	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
+
+	if (!sb)
+		return;
+	EXPECT_EQ(vmlet_sandbox_restore(sb), -EOPNOTSUPP);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
+#define POOL_SIZE     3
+#define LOAD_THREADS  4
+#define LOAD_CALLS    2000
+
+struct load {
+	struct vmlet_pool *pool;
+	int id;
+	int bad;
+	int over; /* times the pool was seen with more than POOL_SIZE alive */
+};
+
+static void *load_main(void *arg)
+{
+	struct load *l = arg;
+	struct vmlet_pool_stats st;
+
+	for (int i = 0; i < LOAD_CALLS; i++) {
+		struct vmlet_value args[2] = {vmlet_i32(l->id), vmlet_i32(i)}, r;
+		const char *fn = i % 2 ? "add" : "count";
+		int err = vmlet_pool_call(l->pool, fn, i % 2 ? args : NULL, i % 2 ? 2 : 0, &r,
+					  NULL, 0);
+
+		if (err || (i % 2 ? r.i32 != l->id + i : r.u64 != 1))
+			l->bad++;
+		if (i % 64 == 0) {
+			vmlet_pool_stats(l->pool, &st);
+			l->over += st.live > POOL_SIZE;
+		}
+	}
+	return NULL;
+}
+
+TEST(four_threads_times_2000_fresh_calls)
+{
+	struct vmlet_image *img = test_image(GUEST("state"));
+	struct load loads[LOAD_THREADS];
+	pthread_t threads[LOAD_THREADS];
+	struct vmlet_pool_stats st;
+	struct vmlet_pool *pool;
+	int fds0;
+	long rss0, rss1;
+
+	if (!img)
+		return;
+	/* Warm the process-wide state, then count. */
+	pool = test_pool(img, 1, VMLET_RESTORE_AUTO);
+	if (!pool)
+		return;
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	fds0 = count_fds();
+	rss0 = smaps_kib("Rss");
+
+	pool = test_pool(img, POOL_SIZE, VMLET_RESTORE_AUTO);
+	if (!pool)
+		return;
+	for (int i = 0; i < LOAD_THREADS; i++) {
+		loads[i] = (struct load){.pool = pool, .id = i * 100000};
+		ASSERT_EQ(pthread_create(&threads[i], NULL, load_main, &loads[i]), 0);
+	}
+	for (int i = 0; i < LOAD_THREADS; i++) {
+		pthread_join(threads[i], NULL);
+		EXPECT_EQ(loads[i].bad, 0);
+		EXPECT_EQ(loads[i].over, 0);
+	}
+	vmlet_pool_stats(pool, &st);
+	printf("# created %llu, restored %llu, discarded %llu, live %u, idle %u\n",
+	       (unsigned long long)st.created, (unsigned long long)st.restored,
+	       (unsigned long long)st.discarded, st.live, st.idle);
+	EXPECT_EQ(st.restored, LOAD_THREADS * LOAD_CALLS);
+	EXPECT_EQ(st.created, POOL_SIZE);
+	EXPECT_EQ(st.live, POOL_SIZE);
+	EXPECT_EQ(st.idle, POOL_SIZE);
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	rss1 = smaps_kib("Rss");
+	printf("# fds %d -> %d, rss %ld KiB -> %ld KiB\n", fds0, count_fds(), rss0, rss1);
+	EXPECT_EQ(count_fds(), fds0);
+	EXPECT_LT(rss1 - rss0, 1024);
+	vmlet_image_close(img);
+}
+
+static void *release_later(void *arg)
+{
+	void **a = arg;
+	struct timespec t = {0, 100 * 1000000};
+
+	nanosleep(&t, NULL);
+	vmlet_pool_release(a[0], a[1]);
+	return NULL;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+TEST(empty_pool_fails_at_once_or_waits)
+{
+	struct vmlet_image *img = test_image(GUEST("state"));
+	struct vmlet_pool *pool = img ? test_pool(img, 1, VMLET_RESTORE_AUTO) : NULL;
+	struct vmlet_sandbox *sb, *sb2;
+	pthread_t t;
+	void *a[2];
+	uint64_t t0;
+
+	if (!pool)
+		return;
+	ASSERT_OK(vmlet_pool_acquire(pool, 0, &sb));
+	EXPECT_EQ(vmlet_pool_acquire(pool, 0, &sb2), -EAGAIN);
+	t0 = now_ms();
+	EXPECT_EQ(vmlet_pool_acquire(pool, 200, &sb2), -ETIMEDOUT);
+	EXPECT_GE(now_ms() - t0, 200);
+	EXPECT_EQ(vmlet_pool_destroy(pool), -EBUSY);
+	/* A waiter gets the sandbox another thread releases. */
+	a[0] = pool;
+	a[1] = sb;
+	ASSERT_EQ(pthread_create(&t, NULL, release_later, a), 0);
+	ASSERT_OK(vmlet_pool_acquire(pool, -1, &sb2));
+	pthread_join(t, NULL);
+	EXPECT_TRUE(sb2 == sb);
+	ASSERT_OK(vmlet_pool_release(pool, sb2));
+	EXPECT_EQ(vmlet_pool_release(pool, sb2), -EALREADY);
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	vmlet_image_close(img);
+}
+
+TEST(a_failed_fresh_call_leaves_the_pool_whole)
+{
+	struct vmlet_image *img = test_image(GUEST("state"));
+	struct vmlet_pool *pool = img ? test_pool(img, 1, VMLET_RESTORE_AUTO) : NULL;
+	struct vmlet_pool_stats st;
+	struct vmlet_value r;
+
+	if (!pool)
+		return;
+	EXPECT_EQ(vmlet_pool_call(pool, "crash", NULL, 0, &r, NULL, 0), -VMLET_EEXCEPTION);
+	EXPECT_EQ(vmlet_pool_call(pool, "triple", NULL, 0, &r, NULL, 0), -VMLET_ESHUTDOWN);
+	ASSERT_OK(vmlet_pool_call(pool, "count", NULL, 0, &r, NULL, 0));
+	EXPECT_EQ(r.u64, 1);
+	EXPECT_EQ(vmlet_pool_call(pool, "nosuch", NULL, 0, &r, NULL, 0), -ENOENT);
+	EXPECT_EQ(vmlet_pool_call(pool, "peek", NULL, 0, &r, NULL, 0), -ENOSPC);
+	vmlet_pool_stats(pool, &st);
+	EXPECT_EQ(st.live, 1);
+	EXPECT_EQ(st.discarded, 0);
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	vmlet_image_close(img);
+}
+
+/*
+ * 1000 pooled sandboxes of the demo image. Private memory (PSS) per idle
+ * sandbox must stay under 256 KiB; the kernel's memory for each VM (vCPU,
+ * page tables) is not in PSS and is printed from MemAvailable, not
+ * asserted (it is the kernel's, and differs between kernels).
+ */
+TEST(thousand_pooled_demo_sandboxes_in_little_memory)
+{
+	struct vmlet_image *img = test_image(DEMO_ELF);
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 1000, .timeout_ms = 0};
+	struct rlimit rl;
+	struct vmlet_pool *pool = NULL;
+	struct vmlet_value args[2] = {vmlet_i32(2), vmlet_i32(40)}, r;
+	long pss0, pss1, avail0, avail1;
+	uint64_t t0;
+	int err;
+
+	if (!img)
+		return;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < 4096) {
+		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	pss0 = smaps_kib("Pss");
+	avail0 = mem_available_kib();
+	t0 = now_ms();
+	err = vmlet_pool_create(img, NULL, &pc, &pool);
+	ASSERT_OK(err);
+	pss1 = smaps_kib("Pss");
+	avail1 = mem_available_kib();
+	printf("# 1000 sandboxes in %llu ms; PSS %ld KiB -> %ld KiB: %ld KiB per idle pooled "
+	       "sandbox; system memory %ld KiB per sandbox\n",
+	       (unsigned long long)(now_ms() - t0), pss0, pss1, (pss1 - pss0) / 1000,
+	       (avail0 - avail1) / 1000);
+	EXPECT_LT((pss1 - pss0) / 1000, 256);
+	for (int i = 0; i < 10; i++) {
+		ASSERT_OK(vmlet_pool_call(pool, "add", args, 2, &r, NULL, 0));
+		EXPECT_EQ(r.i32, 42);
+	}
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	vmlet_image_close(img);
+}
+
+int main(void)
+{
+	return ksft_run();
+}
