@@ -34,12 +34,15 @@ SAN_FLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer)
 HOST_CFLAGS += $(SAN_FLAGS)
 HOST_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 
-# Guests: static, non-PIE, linked at VMLET_IMAGE_BASE with 4 KiB-aligned,
-# separate code and data segments so each gets its own page permissions.
-GUEST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fno-pic -fno-stack-protector \
+# Guests: static, non-PIE, laid out by guest/vmlet-guest.ld (at
+# VMLET_IMAGE_BASE, one page-aligned segment per permission). The
+# GUEST_ARCH_ and GUEST_LINK_ flags are also what vmlet-guest-cc passes.
+GUEST_ARCH_CFLAGS := -fno-pic -fno-stack-protector
+GUEST_LINK_FLAGS := -static -no-pie -Wl,-z,max-page-size=4096 -Wl,--build-id=none
+GUEST_LDS := $(srctree)/guest/vmlet-guest.ld
+GUEST_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(GUEST_ARCH_CFLAGS) \
 	-I$(srctree)/lib/include -I$(srctree)/guest/include
-GUEST_LDFLAGS := -static -no-pie -Wl,-Ttext-segment=0x100000 -Wl,-z,max-page-size=4096 \
-	-Wl,-z,separate-code -Wl,--build-id=none
+GUEST_LDFLAGS := $(GUEST_LINK_FLAGS) -Wl,-T,$(GUEST_LDS)
 
 LIB_SRCS := $(wildcard $(srctree)/lib/*.c)
 LIB_OBJS := $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(LIB_SRCS))
@@ -117,7 +120,7 @@ $(GUEST_LIB): $(GUEST_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(objtree)/%.elf: $(srctree)/%.c $(GUEST_LIB)
+$(objtree)/%.elf: $(srctree)/%.c $(GUEST_LIB) $(GUEST_LDS)
 	$(call msg,GUESTLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB) -lm
