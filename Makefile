@@ -77,7 +77,7 @@ BENCH := $(objtree)/selftests/bench/bench
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 .DELETE_ON_ERROR:
-.PHONY: all run check tests bench clean install uninstall help deps format-check FORCE
+.PHONY: all run check tests examples bench clean install uninstall help deps format-check FORCE
 
 all: $(LIBA) $(LIBSO) $(PC) $(GUEST_LIB) $(GUEST_WRAPPER) $(DEMO) $(TOOLS)
 
@@ -87,6 +87,7 @@ help:
 	@echo '  run          build and run the demo guest through the vmlet CLI'
 	@echo '  check        run every test (VM tests in a QEMU VM without /dev/kvm; VM=1 forces it)'
 	@echo '  bench        print benchmark figures against the raw KVM floor'
+	@echo '  examples     build examples/ against a staged install (O/examples/stage)'
 	@echo '  install      install into DESTDIR/PREFIX (LIBDIR, INCLUDEDIR, BINDIR, MANDIR,'
 	@echo '               PKGCONFIGDIR, GUESTDIR)'
 	@echo '  uninstall    remove what install put there'
@@ -197,8 +198,20 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(srctree)/scripts/vmtest.sh $(srctree)/scripts/demo.sh $(objtree)
 
+# A user's view: install into a stage, then build examples/ with nothing but
+# pkg-config (host program) and vmlet-guest-cc (guest) from that stage.
+EXAMPLES := $(objtree)/examples
+STAGE := $(EXAMPLES)/stage
+
+examples: all
+	$(Q)rm -rf $(STAGE)
+	$(Q)$(MAKE) --no-print-directory install DESTDIR=$(STAGE)
+	$(Q)PKG_CONFIG_LIBDIR=$(STAGE)$(PKGCONFIGDIR) PKG_CONFIG_SYSROOT_DIR=$(STAGE) \
+		PATH=$(STAGE)$(BINDIR):$$PATH $(MAKE) --no-print-directory \
+		-C $(srctree)/examples O=$(EXAMPLES) V=$(V)
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)$(MAKE) --no-print-directory tests examples
 	$(Q)VM=$(VM) $(srctree)/scripts/check.sh $(objtree)
 
 bench: deps
@@ -249,7 +262,8 @@ uninstall:
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
 		$(DEMO) $(TOOLS) $(PC) $(GUEST_WRAPPER) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
-		$(BENCH)
+		$(BENCH) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf
+	$(Q)rm -rf $(STAGE)
 	$(Q)find $(objtree) -name '*.d' -delete
 
 -include $(shell find $(objtree) -name '*.d' 2>/dev/null)

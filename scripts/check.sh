@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # check.sh OBJTREE: the body of `make check`. Unit tests, the API checks
 # (exported symbols, man pages) and script tests run here; tests that start
-# VMs run through scripts/vmtest.sh, which runs them directly
+# VMs (with the examples `make examples` built against a staged install)
+# run through scripts/vmtest.sh, which runs them directly
 # where /dev/kvm works and in a throwaway QEMU VM where it does not
 # (VM=1 forces the VM). Under CI=true a run whose VM tests all skipped
 # fails: a VM test never passes by skipping.
@@ -23,7 +24,7 @@ force=()
 [ "${VM:-}" = 1 ] && force=(env VMTEST_FORCE=1)
 vmres=$(mktemp /tmp/vmlet-check-vm.XXXXXX)
 "${force[@]}" "$src/scripts/vmtest.sh" "$src/scripts/run-tests.sh" kvm "$vmres" \
-	"$obj"/selftests/kvm/*_test || status=1
+	"$obj"/selftests/kvm/*_test "$src"/selftests/kvm/*_test.sh || status=1
 if [ -s "$vmres" ]; then
 	cat "$vmres" >> "$results"
 	read -r vp vf vs < "$vmres"
