@@ -26,6 +26,11 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# The guest runtime is musl code, kept out of the host's search paths: its
+# own directory with headers, libvmlet-guest.a and the linker script.
+GUESTDIR ?= $(LIBDIR)/vmlet-guest
 
 WARN := -Wall -Wextra -Werror
 HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fvisibility=hidden -I$(srctree)/lib/include \
@@ -34,12 +39,15 @@ SAN_FLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer)
 HOST_CFLAGS += $(SAN_FLAGS)
 HOST_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 
-# Guests: static, non-PIE, linked at VMLET_IMAGE_BASE with 4 KiB-aligned,
-# separate code and data segments so each gets its own page permissions.
-GUEST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fno-pic -fno-stack-protector \
+# Guests: static, non-PIE, laid out by guest/vmlet-guest.ld (at
+# VMLET_IMAGE_BASE, one page-aligned segment per permission). The
+# GUEST_ARCH_ and GUEST_LINK_ flags are also what vmlet-guest-cc passes.
+GUEST_ARCH_CFLAGS := -fno-pic -fno-stack-protector
+GUEST_LINK_FLAGS := -static -no-pie -Wl,-z,max-page-size=4096 -Wl,--build-id=none
+GUEST_LDS := $(srctree)/guest/vmlet-guest.ld
+GUEST_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(GUEST_ARCH_CFLAGS) \
 	-I$(srctree)/lib/include -I$(srctree)/guest/include
-GUEST_LDFLAGS := -static -no-pie -Wl,-Ttext-segment=0x100000 -Wl,-z,max-page-size=4096 \
-	-Wl,-z,separate-code -Wl,--build-id=none
+GUEST_LDFLAGS := $(GUEST_LINK_FLAGS) -Wl,-T,$(GUEST_LDS)
 
 LIB_SRCS := $(wildcard $(srctree)/lib/*.c)
 LIB_OBJS := $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(LIB_SRCS))
@@ -52,6 +60,12 @@ GUEST_LIB := $(objtree)/guest/libvmlet-guest.a
 DEMO := $(objtree)/guest/examples/demo.elf
 
 TOOLS := $(objtree)/tools/vmlet
+PC := $(objtree)/lib/libvmlet.pc
+GUEST_WRAPPER := $(objtree)/guest/vmlet-guest-cc
+
+MAN1 := $(sort $(wildcard $(srctree)/man/man1/*.1))
+MAN3 := $(sort $(wildcard $(srctree)/man/man3/*.3))
+MAN7 := $(sort $(wildcard $(srctree)/man/man7/*.7))
 
 UNIT_SRCS := $(wildcard $(srctree)/selftests/unit/*_test.c)
 UNIT_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(UNIT_SRCS))
@@ -63,9 +77,9 @@ BENCH := $(objtree)/selftests/bench/bench
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 .DELETE_ON_ERROR:
-.PHONY: all run check tests bench clean install uninstall help deps format-check
+.PHONY: all run check tests examples bench clean install uninstall help deps format-check FORCE
 
-all: $(LIBA) $(LIBSO) $(GUEST_LIB) $(DEMO) $(TOOLS)
+all: $(LIBA) $(LIBSO) $(PC) $(GUEST_LIB) $(GUEST_WRAPPER) $(DEMO) $(TOOLS)
 
 help:
 	@echo 'Targets:'
@@ -73,7 +87,10 @@ help:
 	@echo '  run          build and run the demo guest through the vmlet CLI'
 	@echo '  check        run every test (VM tests in a QEMU VM without /dev/kvm; VM=1 forces it)'
 	@echo '  bench        print benchmark figures against the raw KVM floor'
-	@echo '  install      install into DESTDIR/PREFIX'
+	@echo '  examples     build examples/ against a staged install (O/examples/stage)'
+	@echo '  install      install into DESTDIR/PREFIX (LIBDIR, INCLUDEDIR, BINDIR, MANDIR,'
+	@echo '               PKGCONFIGDIR, GUESTDIR)'
+	@echo '  uninstall    remove what install put there'
 	@echo '  clean        remove build output'
 	@echo '  format-check check formatting against .clang-format'
 	@echo 'Options: V=1 (show commands), O=dir (build out of tree), SAN=address,undefined'
@@ -117,10 +134,34 @@ $(GUEST_LIB): $(GUEST_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(objtree)/%.elf: $(srctree)/%.c $(GUEST_LIB)
+$(objtree)/%.elf: $(srctree)/%.c $(GUEST_LIB) $(GUEST_LDS)
 	$(call msg,GUESTLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB) -lm
+
+# --- files that carry install paths -----------------------------------------
+
+# Like Kbuild's filechk: regenerated on every make, but written (and shown)
+# only when the text changes, so `make install PREFIX=/usr` after `make`
+# rewrites libvmlet.pc and nothing depends on a stale one.
+SUBST := -e 's|@VERSION@|$(VERSION)|g' -e 's|@PREFIX@|$(PREFIX)|g' \
+	-e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	-e 's|@GUESTREL@|$(shell realpath -m --relative-to=$(BINDIR) $(GUESTDIR))|g' \
+	-e 's|@MUSL_GCC@|$(GUEST_CC)|g' -e 's|@GUEST_CFLAGS@|$(GUEST_ARCH_CFLAGS)|g' \
+	-e 's|@GUEST_LDFLAGS@|$(GUEST_LINK_FLAGS)|g'
+
+define gen
+	$(Q)mkdir -p $(@D)
+	$(Q)sed $(SUBST) $< >$@.tmp && if cmp -s $@.tmp $@; then rm -f $@.tmp; else \
+		$(if $(Q),printf '  %-7s %s\n' GEN '$(patsubst $(objtree)/%,%,$@)';) \
+		chmod $(1) $@.tmp && mv -f $@.tmp $@; fi
+endef
+
+$(PC): $(srctree)/lib/libvmlet.pc.in FORCE
+	$(call gen,644)
+
+$(GUEST_WRAPPER): $(srctree)/guest/vmlet-guest-cc.in FORCE
+	$(call gen,755)
 
 # --- tools ------------------------------------------------------------------
 
@@ -158,8 +199,20 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(srctree)/scripts/vmtest.sh $(srctree)/scripts/demo.sh $(objtree)
 
+# A user's view: install into a stage, then build examples/ with nothing but
+# pkg-config (host program) and vmlet-guest-cc (guest) from that stage.
+EXAMPLES := $(objtree)/examples
+STAGE := $(EXAMPLES)/stage
+
+examples: all
+	$(Q)rm -rf $(STAGE)
+	$(Q)$(MAKE) --no-print-directory install DESTDIR=$(STAGE)
+	$(Q)PKG_CONFIG_LIBDIR=$(STAGE)$(PKGCONFIGDIR) PKG_CONFIG_SYSROOT_DIR=$(STAGE) \
+		PATH=$(STAGE)$(BINDIR):$$PATH $(MAKE) --no-print-directory \
+		-C $(srctree)/examples O=$(EXAMPLES) V=$(V)
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)$(MAKE) --no-print-directory tests examples
 	$(Q)VM=$(VM) $(srctree)/scripts/check.sh $(objtree)
 
 bench: deps
@@ -171,24 +224,47 @@ format-check:
 	$(Q)clang-format --dry-run --Werror $(LIB_SRCS) $(srctree)/lib/*.h \
 		$(srctree)/lib/include/*.h $(srctree)/lib/include/vmlet/*.h $(srctree)/tools/*.c
 
+# What install puts where; uninstall removes exactly these, then the
+# directories that only vmlet uses, if they are empty.
+INSTALLED := $(addprefix $(LIBDIR)/,libvmlet.a libvmlet.so.$(VERSION) $(LIBSO_MAJOR) libvmlet.so) \
+	$(PKGCONFIGDIR)/libvmlet.pc $(INCLUDEDIR)/vmlet.h $(INCLUDEDIR)/vmlet/abi.h \
+	$(addprefix $(GUESTDIR)/,libvmlet-guest.a vmlet-guest.ld include/vmlet/abi.h \
+		include/vmlet/guest.h) \
+	$(BINDIR)/vmlet $(BINDIR)/vmlet-guest-cc \
+	$(patsubst $(srctree)/man/%,$(MANDIR)/%,$(MAN1) $(MAN3) $(MAN7))
+INSTALLED_DIRS := $(GUESTDIR)/include/vmlet $(GUESTDIR)/include $(GUESTDIR) $(INCLUDEDIR)/vmlet
+
 install: all
-	$(Q)install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/vmlet $(DESTDIR)$(BINDIR)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR)/vmlet \
+		$(DESTDIR)$(GUESTDIR)/include/vmlet $(DESTDIR)$(BINDIR) \
+		$(addprefix $(DESTDIR)$(MANDIR)/,man1 man3 man7)
 	$(Q)install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
 	$(Q)install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	$(Q)ln -sf libvmlet.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSO_MAJOR)
 	$(Q)ln -sf $(LIBSO_MAJOR) $(DESTDIR)$(LIBDIR)/libvmlet.so
+	$(Q)install -m 644 $(PC) $(DESTDIR)$(PKGCONFIGDIR)/
 	$(Q)install -m 644 $(srctree)/lib/include/vmlet.h $(DESTDIR)$(INCLUDEDIR)/
 	$(Q)install -m 644 $(srctree)/lib/include/vmlet/abi.h $(DESTDIR)$(INCLUDEDIR)/vmlet/
-	$(Q)install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	$(Q)install -m 644 $(GUEST_LIB) $(GUEST_LDS) $(DESTDIR)$(GUESTDIR)/
+	$(Q)install -m 644 $(srctree)/lib/include/vmlet/abi.h $(srctree)/guest/include/vmlet/guest.h \
+		$(DESTDIR)$(GUESTDIR)/include/vmlet/
+	$(Q)install -m 755 $(TOOLS) $(GUEST_WRAPPER) $(DESTDIR)$(BINDIR)/
+	$(Q)install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	$(Q)install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
+	$(Q)install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 
 uninstall:
-	$(Q)rm -f $(DESTDIR)$(LIBDIR)/libvmlet.a $(DESTDIR)$(LIBDIR)/libvmlet.so* \
-		$(DESTDIR)$(INCLUDEDIR)/vmlet.h $(DESTDIR)$(INCLUDEDIR)/vmlet/abi.h \
-		$(DESTDIR)$(BINDIR)/vmlet
+	$(call msg,UNINST,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	$(Q)for d in $(addprefix $(DESTDIR),$(INSTALLED_DIRS)); do \
+		[ ! -d "$$d" ] || rmdir --ignore-fail-on-non-empty "$$d"; done
 
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
-		$(DEMO) $(TOOLS) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) $(BENCH)
+		$(DEMO) $(TOOLS) $(PC) $(GUEST_WRAPPER) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
+		$(BENCH) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf
+	$(Q)rm -rf $(STAGE)
 	$(Q)find $(objtree) -name '*.d' -delete
 
 -include $(shell find $(objtree) -name '*.d' 2>/dev/null)

@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
-# check.sh OBJTREE: the body of `make check`. Unit tests run here; tests
-# that start VMs run through scripts/vmtest.sh, which runs them directly
+# check.sh OBJTREE: the body of `make check`. Unit tests, the API checks
+# (exported symbols, man pages) and script tests run here; tests that start
+# VMs (with the examples `make examples` built against a staged install)
+# run through scripts/vmtest.sh, which runs them directly
 # where /dev/kvm works and in a throwaway QEMU VM where it does not
 # (VM=1 forces the VM). Under CI=true a run whose VM tests all skipped
 # fails: a VM test never passes by skipping.
@@ -11,7 +13,10 @@ obj=$1
 results=$(mktemp /tmp/vmlet-check.XXXXXX)
 trap 'rm -f "$results"' EXIT
 status=0
+export VMLET_OBJ=$obj # for the tests that need the build: passed into the VM too
 
+"$src/scripts/run-tests.sh" api "$results" "$src/scripts/check-symbols.sh" \
+	"$src/scripts/check-man.sh" || status=1
 "$src/scripts/run-tests.sh" unit "$results" "$obj"/selftests/unit/*_test || status=1
 "$src/scripts/run-tests.sh" scripts "$results" "$src"/selftests/scripts/*_test.sh || status=1
 
@@ -19,7 +24,7 @@ force=()
 [ "${VM:-}" = 1 ] && force=(env VMTEST_FORCE=1)
 vmres=$(mktemp /tmp/vmlet-check-vm.XXXXXX)
 "${force[@]}" "$src/scripts/vmtest.sh" "$src/scripts/run-tests.sh" kvm "$vmres" \
-	"$obj"/selftests/kvm/*_test || status=1
+	"$obj"/selftests/kvm/*_test "$src"/selftests/kvm/*_test.sh || status=1
 if [ -s "$vmres" ]; then
 	cat "$vmres" >> "$results"
 	read -r vp vf vs < "$vmres"

@@ -7,7 +7,7 @@
 # apt-get line to run and exits 1. Silent when everything is there.
 set -eu
 
-build="gcc make pkg-config musl-tools liburing-dev libbpf-dev bpftool check
+build="gcc make pkg-config musl-tools groff-base liburing-dev libbpf-dev bpftool check
 	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio kmod"
 
