@@ -112,7 +112,7 @@ $(LIBA): $(LIB_OBJS)
 $(LIBSO): $(LIB_OBJS) $(srctree)/lib/libvmlet.map
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,$(LIBSO_MAJOR) -Wl,--version-script=$(srctree)/lib/libvmlet.map \
-		-Wl,-z,defs -o $@ $(LIB_OBJS) $(HOST_LDFLAGS) -lpthread
+		-Wl,-z,defs -o $@ $(LIB_OBJS) $(HOST_LDFLAGS) -luring -lpthread
 	$(Q)ln -sf $(notdir $@) $(objtree)/lib/$(LIBSO_MAJOR)
 	$(Q)ln -sf $(LIBSO_MAJOR) $(objtree)/lib/libvmlet.so
 
@@ -168,7 +168,7 @@ $(GUEST_WRAPPER): $(srctree)/guest/vmlet-guest-cc.in FORCE
 $(objtree)/tools/%: $(srctree)/tools/%.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -lpthread -lm
+	$(Q)$(CC) $(HOST_CFLAGS) -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -luring -lpthread -lm
 
 # --- tests ------------------------------------------------------------------
 
@@ -176,20 +176,22 @@ $(objtree)/selftests/unit/%: $(srctree)/selftests/unit/%.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -Wno-error=unused-parameter -MMD -MP -o $@ $< $(LIBA) \
-		$(HOST_LDFLAGS) $(CHECK_LIBS) -lpthread
+		$(HOST_LDFLAGS) $(CHECK_LIBS) -luring -lpthread
 
 $(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
-		-DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -lpthread -lm
+		-DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -luring -lpthread -lm
 
-$(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/state_guest.elf
+$(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/state_guest.elf \
+		$(objtree)/selftests/kvm/hostcall_guest.elf
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -DDEMO_ELF='"$(DEMO)"' \
-		-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' -MMD -MP -o $@ $< $(LIBA) \
-		$(HOST_LDFLAGS) -lpthread -lm
+		-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' \
+		-DHOSTCALL_ELF='"$(objtree)/selftests/kvm/hostcall_guest.elf"' -MMD -MP -o $@ $< $(LIBA) \
+		$(HOST_LDFLAGS) -luring -lpthread -lm
 
 tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS)
 

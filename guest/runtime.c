@@ -156,6 +156,118 @@ static void publish(void)
 	out->nargs = nfns;
 }
 
+/* Append one record at *off of the output buffer; false when it does not fit. */
+static int put_rec(uint64_t *off, const struct vmlet_hval *v)
+{
+	struct vmlet_rec *rec = (struct vmlet_rec *)((uint8_t *)out + *off);
+	uint64_t size, bits = 0;
+
+	if (v->type == VMLET_STRING || v->type == VMLET_BYTES) {
+		if (v->buf.len > UINT32_MAX || (v->buf.len && !v->buf.ptr))
+			return -EINVAL;
+		size = vmlet_rec_size(v->type, (uint32_t)v->buf.len);
+		if (size > out_size - *off)
+			return -E2BIG;
+		rec->type = v->type;
+		rec->len = (uint32_t)v->buf.len;
+		memcpy(rec + 1, v->buf.ptr, v->buf.len);
+		memset((uint8_t *)(rec + 1) + v->buf.len, 0, size - sizeof(*rec) - v->buf.len);
+		*off += size;
+		return 0;
+	}
+	switch (v->type) {
+	case VMLET_BOOL:
+		bits = v->b;
+		break;
+	case VMLET_I32:
+		bits = (uint64_t)(int64_t)v->i32;
+		break;
+	case VMLET_U32:
+		bits = v->u32;
+		break;
+	case VMLET_I64:
+	case VMLET_U64:
+		bits = v->u64;
+		break;
+	case VMLET_F32:
+		memcpy(&bits, &v->f32, 4);
+		break;
+	case VMLET_F64:
+		memcpy(&bits, &v->f64, 8);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (sizeof(*rec) + 8 > out_size - *off)
+		return -E2BIG;
+	rec->type = v->type;
+	rec->len = 8;
+	memcpy(rec + 1, &bits, 8);
+	*off += sizeof(*rec) + 8;
+	return 0;
+}
+
+int vmlet_host_call(const char *name, const struct vmlet_hval *args, unsigned int nargs,
+		    struct vmlet_hval *ret)
+{
+	struct vmlet_hval n = {.type = VMLET_STRING, .buf = {name, name ? strlen(name) : 0}};
+	const struct vmlet_rec *rec = (const struct vmlet_rec *)(out + 1);
+	uint64_t off = sizeof(*out), bits;
+	int err;
+
+	if (!name || nargs > VMLET_MAX_ARGS || (nargs && !args))
+		return -EINVAL;
+	err = put_rec(&off, &n);
+	for (unsigned int i = 0; !err && i < nargs; i++)
+		err = put_rec(&off, &args[i]);
+	if (err)
+		return err;
+	out->size = (uint32_t)off;
+	out->func = VMLET_HOSTCALL_FUNC;
+	out->status = 0;
+	out->nargs = nargs;
+	vmlet_hypercall(VMLET_PORT_HOSTCALL, 0, 0, 0);
+
+	/* The host's answer, in place of the request. */
+	if (out->func != VMLET_HOSTCALL_FUNC || out->size < sizeof(*out) || out->size > out_size)
+		return -EPROTO;
+	if (out->status)
+		return out->status < 0 ? out->status : -EPROTO;
+	if (!ret)
+		return 0;
+	if (!out->nargs) {
+		ret->type = VMLET_VOID;
+		return 0;
+	}
+	if (out->size < sizeof(*out) + sizeof(*rec) ||
+	    rec->len > out->size - sizeof(*out) - sizeof(*rec))
+		return -EPROTO;
+	ret->type = rec->type;
+	if (rec->type == VMLET_STRING || rec->type == VMLET_BYTES) {
+		ret->buf.ptr = rec + 1;
+		ret->buf.len = rec->len;
+		return 0;
+	}
+	if (rec->len != 8)
+		return -EPROTO;
+	memcpy(&bits, rec + 1, 8);
+	switch (rec->type) {
+	case VMLET_BOOL:
+		ret->b = bits != 0;
+		break;
+	case VMLET_I32:
+	case VMLET_U32:
+		ret->u32 = (uint32_t)bits;
+		break;
+	case VMLET_F32:
+		memcpy(&ret->f32, &bits, 4);
+		break;
+	default:
+		ret->u64 = bits;
+	}
+	return 0;
+}
+
 void *vmlet_result_buf(size_t *cap)
 {
 	/* After the frame header and one record header; keep 8 for padding. */

@@ -3,6 +3,10 @@
  * The syscall shim: the few Linux calls musl needs, served inside the VM.
  *
  *   write, writev (fd 1, 2)    the host's print callback
+ *   read, write, readv, writev, pread64, pwrite64 (fd >= 3), open, openat,
+ *   close, nanosleep, clock_nanosleep
+ *                              VMLET_PORT_IO: descriptors the host granted
+ *                              (open finds one by path), and sleeping
  *   brk, mmap, munmap          pages of the guest heap
  *   mprotect, madvise          accepted, no effect
  *   exit, exit_group           end the call with -VMLET_EEXIT
@@ -11,7 +15,7 @@
  *   arch_prctl(ARCH_SET_FS/GET_FS), set_tid_address, gettid, getpid,
  *   rt_sigprocmask, rt_sigaction, ioctl(TIOCGWINSZ) on fd 1 and 2
  * Everything else fails with -ENOSYS, and nothing leaves the VM but the
- * print, exit and abort hypercalls.
+ * print, I/O, exit and abort hypercalls.
  *
  * This file is built with -mgeneral-regs-only and calls no libc function:
  * the caller's SSE registers must survive a syscall, and entry.S does not
@@ -27,7 +31,16 @@
 
 #include "hypercall.h"
 
+#define SYS_read 0
 #define SYS_write 1
+#define SYS_open 2
+#define SYS_close 3
+#define SYS_pread64 17
+#define SYS_pwrite64 18
+#define SYS_readv 19
+#define SYS_nanosleep 35
+#define SYS_clock_nanosleep 230
+#define SYS_openat 257
 #define SYS_mmap 9
 #define SYS_mprotect 10
 #define SYS_munmap 11
@@ -183,16 +196,59 @@ static long sys_munmap(uint64_t addr, uint64_t len)
 
 static long sys_write(long fd, const void *buf, uint64_t len)
 {
+	if (fd >= 3)
+		return vmlet_hypercall_io(VMLET_IO_WRITE, (uint64_t)fd, (uint64_t)buf, len, 0);
 	if (fd != 1 && fd != 2)
 		return -EBADF;
 	vmlet_hypercall(VMLET_PORT_PRINT, (uint64_t)buf, len, 0);
 	return (long)len;
 }
 
+/* readv, or writev on a granted descriptor: one hypercall per buffer. */
+static long sys_rwv(uint64_t op, long fd, const struct iovec_ *iov, long cnt)
+{
+	long total = 0, n;
+
+	if (cnt < 0 || cnt > 1024)
+		return -EINVAL;
+	for (long i = 0; i < cnt; i++) {
+		if (!iov[i].len)
+			continue;
+		n = vmlet_hypercall_io(op, (uint64_t)fd, (uint64_t)iov[i].base, iov[i].len, 0);
+		if (n < 0)
+			return total ? total : n;
+		total += n;
+		if ((uint64_t)n < iov[i].len)
+			break;
+	}
+	return total;
+}
+
+static long sys_open(const char *path)
+{
+	uint64_t len = 0;
+
+	while (len < 4097 && path[len])
+		len++;
+	return vmlet_hypercall_io(VMLET_IO_OPEN, 0, (uint64_t)path, len, 0);
+}
+
+static long sys_sleep(const struct timespec_ *ts)
+{
+	if (ts->sec < 0 || ts->nsec < 0 || ts->nsec >= 1000000000)
+		return -EINVAL;
+	if ((uint64_t)ts->sec > UINT64_MAX / 1000000000 - 1)
+		return -EINVAL;
+	return vmlet_hypercall_io(VMLET_IO_SLEEP, 0, 0, 0,
+				  (uint64_t)ts->sec * 1000000000 + (uint64_t)ts->nsec);
+}
+
 static long sys_writev(long fd, const struct iovec_ *iov, long cnt)
 {
 	long total = 0;
 
+	if (fd >= 3)
+		return sys_rwv(VMLET_IO_WRITE, fd, iov, cnt);
 	if (fd != 1 && fd != 2)
 		return -EBADF;
 	if (cnt < 0 || cnt > 1024)
@@ -266,6 +322,26 @@ long vmlet_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6
 {
 	(void)a6;
 	switch (nr) {
+	case SYS_read:
+		return vmlet_hypercall_io(VMLET_IO_READ, (uint64_t)a1, (uint64_t)a2, (uint64_t)a3, 0);
+	case SYS_readv:
+		return sys_rwv(VMLET_IO_READ, a1, (const struct iovec_ *)a2, a3);
+	case SYS_pread64:
+		return vmlet_hypercall_io(VMLET_IO_PREAD, (uint64_t)a1, (uint64_t)a2, (uint64_t)a3,
+					  (uint64_t)a4);
+	case SYS_pwrite64:
+		return vmlet_hypercall_io(VMLET_IO_PWRITE, (uint64_t)a1, (uint64_t)a2, (uint64_t)a3,
+					  (uint64_t)a4);
+	case SYS_open:
+		return sys_open((const char *)a1);
+	case SYS_openat:
+		return a1 == -100 /* AT_FDCWD */ ? sys_open((const char *)a2) : -EBADF;
+	case SYS_close:
+		return a1 >= 3 ? 0 : -EBADF;
+	case SYS_nanosleep:
+		return sys_sleep((const struct timespec_ *)a1);
+	case SYS_clock_nanosleep:
+		return a2 ? -EINVAL : sys_sleep((const struct timespec_ *)a3); /* no TIMER_ABSTIME */
 	case SYS_write:
 		return sys_write(a1, (const void *)a2, (uint64_t)a3);
 	case SYS_writev:

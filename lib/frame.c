@@ -76,8 +76,9 @@ int64_t vmlet_rec_encode(void *buf, size_t cap, const struct vmlet_value *v)
 	if (size > cap)
 		return -E2BIG;
 	memcpy(p, &rec, hdr);
+	/* memmove: a host-call answer may be its own argument, in place. */
 	if (rec.len)
-		memcpy(p + hdr, v->buf.ptr, rec.len);
+		memmove(p + hdr, v->buf.ptr, rec.len);
 	/* A string's NUL and the padding are both zeroes up to the boundary. */
 	memset(p + hdr + rec.len, 0, size - hdr - rec.len);
 	return (int64_t)size;

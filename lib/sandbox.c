@@ -35,6 +35,8 @@ static int boot(struct vmlet_sandbox *sb)
 		return ret;
 	sb->vm.print = sb->cfg.print;
 	sb->vm.print_ctx = sb->cfg.print_ctx;
+	sb->vm.hypercall = vmlet_hypercall;
+	sb->vm.hypercall_ctx = sb;
 	ret = vmlet_x86_boot(&sb->vm, &sb->layout, &img->elf, (uint64_t)cr3);
 	if (ret)
 		return ret;
@@ -60,8 +62,11 @@ VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_c
 	sb->image = img;
 	sb->vm.vm_fd = sb->vm.vcpu_fd = -1;
 	err = vmlet_config_normalize(cfg, &sb->cfg);
-	if (err)
+	if (err) {
+		sb->cfg.host = NULL;
 		goto err_sb;
+	}
+	vmlet_host_get(sb->cfg.host);
 	err = vmlet_layout_compute(&sb->cfg, img->elf.lo, img->elf.hi, &sb->layout);
 	if (err)
 		goto err_sb;
@@ -81,6 +86,7 @@ err_vm:
 	vmlet_vm_destroy(&sb->vm);
 	vmlet_mem_destroy(&sb->mem);
 err_sb:
+	vmlet_host_put(sb->cfg.host);
 	free(sb);
 	return err;
 }
@@ -93,7 +99,11 @@ VMLET_API void vmlet_sandbox_destroy(struct vmlet_sandbox *sb)
 	vmlet_mem_destroy(&sb->mem);
 	if (!sb->snap)
 		free(sb->funcs);
+	vmlet_sandbox_forget_host(sb);
+	free(sb->xfuncs);
 	free(sb->dirty);
+	free(sb->hdirty);
+	vmlet_host_put(sb->cfg.host);
 	free(sb);
 }
 

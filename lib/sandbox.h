@@ -41,12 +41,25 @@ struct vmlet_snapshot {
 	enum vmlet_restore restore;
 };
 
+/* A host descriptor the guest may use as guest_fd (vmlet_sandbox_grant_fd). */
+struct vmlet_grant {
+	int guest_fd;
+	int host_fd;
+	unsigned int mode; /* VMLET_GRANT_* */
+	char *path;	   /* what open() names it by, or NULL */
+};
+
 struct vmlet_sandbox {
-	struct vmlet_image *image;   /* borrowed: must outlive the sandbox */
-	struct vmlet_snapshot *snap; /* borrowed, or NULL for a cold sandbox */
-	uint64_t in_used;	     /* bytes of the input buffer the host wrote */
-	bool pooled;		     /* idle in its pool: not the caller's to use */
-	uint64_t *dirty;	     /* VMLET_RESTORE_COPY: KVM's dirty bitmap */
+	struct vmlet_image *image;	/* borrowed: must outlive the sandbox */
+	struct vmlet_snapshot *snap;	/* borrowed, or NULL for a cold sandbox */
+	uint64_t in_used;		/* bytes of the input buffer the host wrote */
+	bool pooled;			/* idle in its pool: not the caller's to use */
+	uint64_t *dirty;		/* VMLET_RESTORE_COPY: KVM's dirty bitmap */
+	uint64_t *hdirty;		/* VMLET_RESTORE_COPY: pages the host wrote */
+	struct vmlet_host_func *xfuncs; /* added with vmlet_sandbox_add_host_func */
+	unsigned int nxfuncs;
+	struct vmlet_grant grants[VMLET_MAX_GRANTS];
+	unsigned int ngrants;
 	struct vmlet_config cfg;
 	struct vmlet_layout layout;
 	struct vmlet_mem mem;
@@ -57,6 +70,14 @@ struct vmlet_sandbox {
 	uint8_t *in, *out; /* host views of the call buffers */
 	struct vmlet_fault fault;
 };
+
+/* Serve VMLET_PORT_HOSTCALL and VMLET_PORT_IO (lib/hostcall.c). */
+int vmlet_hypercall(struct vmlet_vm *vm, void *ctx, unsigned int port);
+/* References to a host-call service, held by sandboxes and snapshots. */
+void vmlet_host_get(struct vmlet_host *h);
+void vmlet_host_put(struct vmlet_host *h);
+/* Drop the grants and host functions added to sb (restore, destroy). */
+void vmlet_sandbox_forget_host(struct vmlet_sandbox *sb);
 
 /* Run the guest's dispatcher once on a call it refuses (warm-up). */
 int vmlet_sandbox_warm_up(struct vmlet_sandbox *sb);

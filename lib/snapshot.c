@@ -21,7 +21,8 @@
  *
  *  COPY: the memslot logs dirty pages; KVM_GET_DIRTY_LOG names the pages
  *  the guest wrote (and write-protects them again) and each is copied back
- *  from the snapshot, plus what the host wrote into the input buffer. The
+ *  from the snapshot, plus the pages the host wrote (the input buffer,
+ *  host-call answers, reads into guest memory), which KVM does not log. The
  *  private copies stay mapped, in the guest too, so the next call takes no
  *  page faults for them, only KVM's write-protection faults.
  *
@@ -119,6 +120,7 @@ VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_
 	snap->image = img;
 	snap->cfg = sb->cfg;
 	snap->cfg.restore = c.restore;
+	vmlet_host_get(snap->cfg.host);
 	snap->layout = sb->layout;
 	snap->restore = c.restore;
 	snap->funcs = sb->funcs;
@@ -142,6 +144,7 @@ VMLET_API void vmlet_snapshot_destroy(struct vmlet_snapshot *snap)
 	if (!snap)
 		return;
 	vmlet_mem_destroy(&snap->mem);
+	vmlet_host_put(snap->cfg.host);
 	free(snap->funcs);
 	free(snap);
 }
@@ -212,7 +215,10 @@ static int restore_copy(struct vmlet_sandbox *sb)
 	if (ioctl(sb->vm.vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
 		return -errno;
 	for (uint64_t w = 0; w < (npages + 63) / 64; w++) {
-		for (uint64_t bits = sb->dirty[w]; bits; bits &= bits - 1) {
+		uint64_t bits = sb->dirty[w] | sb->hdirty[w];
+
+		sb->hdirty[w] = 0;
+		for (; bits; bits &= bits - 1) {
 			uint64_t off = (w * 64 + (uint64_t)__builtin_ctzll(bits)) * VMLET_PAGE_SIZE;
 
 			memcpy(dst + off, src + off, VMLET_PAGE_SIZE);
@@ -237,6 +243,7 @@ VMLET_API int vmlet_sandbox_restore(struct vmlet_sandbox *sb)
 	if (err)
 		return err;
 	sb->in_used = 0;
+	vmlet_sandbox_forget_host(sb);
 	memset(&sb->fault, 0, sizeof(sb->fault));
 	sb->state = SANDBOX_READY;
 	return 0;
@@ -257,6 +264,7 @@ VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmle
 	sb->image = snap->image;
 	sb->snap = snap;
 	sb->cfg = snap->cfg;
+	vmlet_host_get(sb->cfg.host);
 	sb->layout = snap->layout;
 	sb->funcs = snap->funcs;
 	sb->nfuncs = snap->nfuncs;
@@ -265,8 +273,11 @@ VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmle
 	sb->mem.size = snap->mem.size;
 	sb->mem.backing = snap->mem.backing;
 	if (snap->restore == VMLET_RESTORE_COPY) {
-		sb->dirty = calloc((sb->mem.size / VMLET_PAGE_SIZE + 63) / 64, sizeof(uint64_t));
-		if (!sb->dirty) {
+		size_t words = (sb->mem.size / VMLET_PAGE_SIZE + 63) / 64;
+
+		sb->dirty = calloc(words, sizeof(uint64_t));
+		sb->hdirty = calloc(words, sizeof(uint64_t));
+		if (!sb->dirty || !sb->hdirty) {
 			err = -ENOMEM;
 			goto err_sb;
 		}
@@ -285,6 +296,8 @@ VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmle
 		goto err_mem;
 	sb->vm.print = sb->cfg.print;
 	sb->vm.print_ctx = sb->cfg.print_ctx;
+	sb->vm.hypercall = vmlet_hypercall;
+	sb->vm.hypercall_ctx = sb;
 	sb->vm.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
 	err = vmlet_x86_cpuid(&sb->vm);
 	if (!err)
@@ -303,7 +316,9 @@ err_vm:
 err_mem:
 	vmlet_mem_destroy(&sb->mem);
 err_sb:
+	vmlet_host_put(sb->cfg.host);
 	free(sb->dirty);
+	free(sb->hdirty);
 	free(sb);
 	return err;
 }

@@ -184,6 +184,11 @@ static int io(struct vmlet_vm *vm, struct vmlet_fault *f)
 			    (long long)r->rdi);
 	case VMLET_PORT_FAULT:
 		return exception(vm, r, f);
+	case VMLET_PORT_HOSTCALL:
+	case VMLET_PORT_IO:
+		if (vm->hypercall)
+			return vm->hypercall(vm, vm->hypercall_ctx, run->io.port);
+		break;
 	}
 	return fail(f, -VMLET_EVMEXIT, r->rip, "I/O on port %#x", run->io.port);
 }

@@ -29,6 +29,9 @@ struct vmlet_vm {
 	uint64_t steps; /* KVM_EXIT_DEBUG exits counted */
 	void (*print)(void *ctx, const char *buf, size_t len);
 	void *print_ctx;
+	/* VMLET_PORT_HOSTCALL and VMLET_PORT_IO: 0 to resume, or -errno. */
+	int (*hypercall)(struct vmlet_vm *vm, void *ctx, unsigned int port);
+	void *hypercall_ctx;
 };
 
 /*

@@ -33,6 +33,18 @@ run fib i64:90
 run scale f32:1.5 f32:-2
 run upper bytes:"micro-VM"
 echo
+echo "== host calls: the guest asks the host (kv_lookup through the io_uring service)"
+printf '$ vmlet run --kv colour=teal demo kv_get str:colour\n'
+"$vmlet" run --kv colour=teal "$demo" kv_get str:colour 2>&1 | sed 's/^/  /'
+printf 'vmlet reads this file through io_uring, straight into guest memory\n' \
+	> /tmp/vmlet-demo-cat.$$
+printf '$ vmlet run --grant FILE demo cat str:FILE\n'
+"$vmlet" run --grant /tmp/vmlet-demo-cat.$$ "$demo" cat str:/tmp/vmlet-demo-cat.$$ 2>&1 |
+	sed 's/^/  /'
+printf '$ vmlet run demo cat str:/etc/passwd   (not granted)\n'
+"$vmlet" run "$demo" cat str:/etc/passwd 2>&1 | sed 's/^/  /' || true
+rm -f /tmp/vmlet-demo-cat.$$
+echo
 echo "== a guest fault is an error on the host, not a crash"
 printf '$ vmlet run peek u64:0\n'
 "$vmlet" run "$demo" peek u64:0 2>&1 | sed 's/^/  /' || true

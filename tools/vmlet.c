@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <vmlet.h>
 
 static const char *const vectors[32] = {
@@ -51,6 +53,9 @@ static int usage(FILE *f, int status)
 		"distribution\n"
 		"  -f, --fresh N      make N calls, each on a fresh VM from a pool (acquire,\n"
 		"                     call, restore, release), print the latency distribution\n"
+		"  -k, --kv KEY=VALUE serve KEY to the guest's kv_lookup host calls "
+		"(repeatable)\n"
+		"  -g, --grant PATH   let the guest open() and read PATH (repeatable)\n"
 		"  -c, --count-insns  count the guest instructions of the call (single-step)\n"
 		"  -t, --time         print how long creation and the call took (stderr)\n"
 		"  -m, --mem MiB      guest memory (default 4)\n"
@@ -87,10 +92,9 @@ static void print_fault(const char *what, int err, const struct vmlet_fault *f)
 	fputc('\n', stderr);
 }
 
-static int open_sandbox(const char *path, uint64_t mem_mib, struct vmlet_image **img,
+static int open_sandbox(const char *path, const struct vmlet_config *cfg, struct vmlet_image **img,
 			struct vmlet_sandbox **sb, uint64_t *create_ns)
 {
-	struct vmlet_config cfg = {.sz = sizeof(cfg), .mem_size = mem_mib << 20};
 	uint64_t t0;
 	int err;
 
@@ -100,7 +104,7 @@ static int open_sandbox(const char *path, uint64_t mem_mib, struct vmlet_image *
 		return err;
 	}
 	t0 = now_ns();
-	err = vmlet_sandbox_create(*img, &cfg, sb);
+	err = vmlet_sandbox_create(*img, cfg, sb);
 	if (create_ns)
 		*create_ns = now_ns() - t0;
 	if (err) {
@@ -330,11 +334,37 @@ static void print_distribution(uint64_t *ns, uint64_t n)
 	       ns[n - 1] / 1e3, sum / (double)n / 1e3);
 }
 
+/* --kv KEY=VALUE: the store behind the host function kv_lookup(string) -> string. */
+#define MAX_KV 64
+static const char *kv_keys[MAX_KV], *kv_vals[MAX_KV];
+static unsigned int nkv;
+
+static int kv_lookup(void *ctx, const struct vmlet_value *args, unsigned int nargs,
+		     struct vmlet_value *ret)
+{
+	(void)ctx;
+	(void)nargs;
+	for (unsigned int i = 0; i < nkv; i++) {
+		if (!strcmp(kv_keys[i], args[0].buf.ptr)) {
+			*ret = vmlet_str(kv_vals[i]);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static const struct vmlet_host_func kv_func = {
+	.name = "kv_lookup",
+	.ret = VMLET_STRING,
+	.nargs = 1,
+	.args = {VMLET_STRING},
+	.fn = kv_lookup,
+};
+
 /* --fresh: n calls through a pool of two, each on a restored sandbox. */
-static int run_fresh(struct vmlet_image *img, uint64_t mem_mib, const char *name,
+static int run_fresh(struct vmlet_image *img, const struct vmlet_config *cfg, const char *name,
 		     const struct vmlet_value *args, unsigned int nargs, uint64_t *lat, uint64_t n)
 {
-	struct vmlet_config cfg = {.sz = sizeof(cfg), .mem_size = mem_mib << 20};
 	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
 	const struct vmlet_snapshot *snap;
 	struct vmlet_pool *pool;
@@ -343,7 +373,7 @@ static int run_fresh(struct vmlet_image *img, uint64_t mem_mib, const char *name
 	uint64_t t0;
 	int err;
 
-	err = vmlet_pool_create(img, &cfg, &pc, &pool);
+	err = vmlet_pool_create(img, cfg, &pc, &pool);
 	if (err) {
 		fprintf(stderr, "vmlet: cannot create a pool: %s\n", vmlet_strerror(err));
 		return err;
@@ -377,6 +407,8 @@ static int cmd_run(int argc, char **argv)
 		{"time", no_argument, NULL, 't'},
 		{"mem", required_argument, NULL, 'm'},
 		{"fresh", required_argument, NULL, 'f'},
+		{"kv", required_argument, NULL, 'k'},
+		{"grant", required_argument, NULL, 'g'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -386,11 +418,33 @@ static int cmd_run(int argc, char **argv)
 	struct vmlet_sandbox *sb = NULL;
 	struct vmlet_image *img = NULL;
 	const struct vmlet_func *fn;
-	int c, err, idx, count = 0, timing = 0;
-	unsigned int nargs;
+	int c, err, idx, count = 0, timing = 0, fds[VMLET_MAX_GRANTS];
+	const char *grants[VMLET_MAX_GRANTS];
+	struct vmlet_config cfg = {.sz = sizeof(cfg)};
+	struct vmlet_host *host = NULL;
+	unsigned int nargs, ngrants = 0;
+	char *eq;
 
-	while ((c = getopt_long(argc, argv, "+r:f:ctm:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:f:ctm:k:g:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'k':
+			eq = strchr(optarg, '=');
+			if (!eq || nkv == MAX_KV) {
+				fprintf(stderr, "vmlet: --kv wants KEY=VALUE (at most %d)\n",
+					MAX_KV);
+				return 2;
+			}
+			*eq = '\0';
+			kv_keys[nkv] = optarg;
+			kv_vals[nkv++] = eq + 1;
+			break;
+		case 'g':
+			if (ngrants == VMLET_MAX_GRANTS) {
+				fprintf(stderr, "vmlet: at most %d --grant\n", VMLET_MAX_GRANTS);
+				return 2;
+			}
+			grants[ngrants++] = optarg;
+			break;
 		case 'r':
 			repeat = strtoull(optarg, NULL, 0);
 			if (!repeat || repeat > 100000000)
@@ -418,8 +472,38 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (argc - optind < 2)
 		return usage(stderr, 2);
-	if (open_sandbox(argv[optind], mem, &img, &sb, &create_ns))
+	cfg.mem_size = mem << 20;
+	if (nkv) {
+		err = vmlet_host_create(1, &host);
+		if (err) {
+			fprintf(stderr, "vmlet: cannot start the host-call service: %s\n",
+				vmlet_strerror(err));
+			return 1;
+		}
+		cfg.host_funcs = &kv_func;
+		cfg.nhost_funcs = 1;
+		cfg.host = host;
+	}
+	if (ngrants && fresh) {
+		fprintf(stderr, "vmlet: --grant does not go with --fresh: grants end at restore\n");
+		return 2;
+	}
+	for (unsigned int i = 0; i < ngrants; i++) {
+		fds[i] = open(grants[i], O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], strerror(errno));
+			return 1;
+		}
+	}
+	if (open_sandbox(argv[optind], &cfg, &img, &sb, &create_ns))
 		return 1;
+	for (unsigned int i = 0; i < ngrants; i++) {
+		err = vmlet_sandbox_grant_fd(sb, 3 + (int)i, fds[i], VMLET_GRANT_READ, grants[i]);
+		if (err) {
+			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], vmlet_strerror(err));
+			goto out;
+		}
+	}
 	err = idx = vmlet_sandbox_func(sb, argv[optind + 1]);
 	if (idx < 0) {
 		fprintf(stderr, "vmlet: %s: no function '%s' (see vmlet list)\n", argv[optind],
@@ -478,13 +562,16 @@ static int cmd_run(int argc, char **argv)
 	if (repeat)
 		print_distribution(lat, repeat);
 	if (fresh)
-		err = run_fresh(img, mem, fn->name, args, nargs, lat, fresh);
+		err = run_fresh(img, &cfg, fn->name, args, nargs, lat, fresh);
 out:
 	free(lat);
 	for (unsigned int i = 0; i < VMLET_MAX_ARGS; i++)
 		free(owned[i]);
 	vmlet_sandbox_destroy(sb);
 	vmlet_image_close(img);
+	vmlet_host_destroy(host);
+	for (unsigned int i = 0; i < ngrants; i++)
+		close(fds[i]);
 	return err ? 1 : 0;
 }
 
@@ -495,7 +582,7 @@ static int cmd_list(int argc, char **argv)
 
 	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return usage(argc == 2 ? stdout : stderr, argc == 2 ? 0 : 2);
-	if (open_sandbox(argv[1], 4, &img, &sb, NULL))
+	if (open_sandbox(argv[1], NULL, &img, &sb, NULL))
 		return 1;
 	for (int i = 0; i < vmlet_sandbox_nfuncs(sb); i++) {
 		const struct vmlet_func *f = vmlet_sandbox_func_at(sb, (unsigned int)i);

@@ -3,11 +3,14 @@
  * The demo guest: a handful of ordinary C functions that show each vmlet
  * type crossing the VM boundary. `make run` calls them through the CLI.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <vmlet/guest.h>
 
 static int32_t add(int32_t a, int32_t b)
@@ -102,6 +105,36 @@ static uint64_t peek(uint64_t addr)
 	return *(volatile const uint64_t *)addr;
 }
 
+/* The host's key/value store (vmlet run --kv KEY=VALUE). */
+static const char *kv_get(const char *key)
+{
+	struct vmlet_hval arg = vmlet_hstr(key), val;
+	int err = vmlet_host_call("kv_lookup", &arg, 1, &val);
+
+	if (err)
+		vmlet_abort(-err, err == -ENOENT ? "kv_lookup: no such key (or no kv_lookup)"
+						 : "kv_lookup failed");
+	return val.buf.ptr;
+}
+
+/* A file the host granted (vmlet run --grant PATH), read into the result buffer. */
+static struct vmlet_bytes cat(const char *path)
+{
+	size_t cap, n = 0;
+	char *buf = vmlet_result_buf(&cap);
+	int fd = open(path, O_RDONLY);
+	ssize_t r = 0;
+
+	if (fd < 0)
+		vmlet_abort(errno, "cat: open failed (not granted?)");
+	while (n < cap && (r = read(fd, buf + n, cap - n)) > 0)
+		n += (size_t)r;
+	if (r < 0)
+		vmlet_abort(errno, "cat: read failed");
+	close(fd);
+	return (struct vmlet_bytes){buf, n};
+}
+
 static uint64_t calls;
 
 static uint64_t counter(void)
@@ -124,5 +157,7 @@ int main(void)
 	VMLET_REGISTER(upper, VMLET_BYTES, VMLET_BYTES);
 	VMLET_REGISTER(peek, VMLET_U64, VMLET_U64);
 	VMLET_REGISTER(counter, VMLET_U64);
+	VMLET_REGISTER(kv_get, VMLET_STRING, VMLET_STRING);
+	VMLET_REGISTER(cat, VMLET_BYTES, VMLET_STRING);
 	vmlet_ready();
 }

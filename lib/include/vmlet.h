@@ -61,6 +61,30 @@ enum vmlet_restore {
 	VMLET_RESTORE_COPY,	/* copy back the pages KVM's dirty log names */
 };
 
+/*
+ * A host function a guest may call (vmlet_host_call() in the guest).
+ * fn gets the arguments, already checked against nargs/args, and sets
+ * *ret (its type is set to `ret` beforehand); a string or bytes result
+ * must stay valid until fn is next called. fn returns 0 or a negative
+ * errno, which the guest gets as the call's result. Without
+ * VMLET_HOST_INLINE, fn runs on a service thread of the sandbox's
+ * struct vmlet_host; with it, on the thread that runs the vCPU.
+ */
+#define VMLET_HOST_INLINE 1
+struct vmlet_value;
+struct vmlet_host_func {
+	const char *name;
+	enum vmlet_type ret;
+	unsigned int nargs;
+	enum vmlet_type args[VMLET_MAX_ARGS];
+	int (*fn)(void *ctx, const struct vmlet_value *args, unsigned int nargs,
+		  struct vmlet_value *ret);
+	void *ctx;
+	unsigned int flags; /* VMLET_HOST_INLINE */
+};
+
+struct vmlet_host;
+
 struct vmlet_config {
 	size_t sz;	     /* sizeof(struct vmlet_config) */
 	uint64_t mem_size;   /* guest memory, 2 MiB multiple; 0: 4 MiB */
@@ -74,6 +98,14 @@ struct vmlet_config {
 	void *print_ctx;
 	/* Snapshots and pools only. */
 	enum vmlet_restore restore;
+	/*
+	 * Host functions every sandbox made with this config may call
+	 * (borrowed: must outlive them), and the service that runs those
+	 * not marked inline (NULL: only inline ones are callable).
+	 */
+	const struct vmlet_host_func *host_funcs;
+	unsigned int nhost_funcs;
+	struct vmlet_host *host;
 };
 
 /*
@@ -262,6 +294,32 @@ VMLET_API int vmlet_pool_call(struct vmlet_pool *pool, const char *name,
 			      struct vmlet_value *ret, void *buf, size_t size);
 VMLET_API void vmlet_pool_stats(struct vmlet_pool *pool, struct vmlet_pool_stats *st);
 VMLET_API const struct vmlet_snapshot *vmlet_pool_snapshot(const struct vmlet_pool *pool);
+
+/*
+ * The host-call service: nthreads threads (0: 2), each with an io_uring,
+ * that run host functions for sandboxes on any thread. It must outlive
+ * the sandboxes that use it. Destroying it waits for the calls in flight
+ * to complete; calls that arrive after that fail with -ESHUTDOWN.
+ */
+VMLET_API int vmlet_host_create(unsigned int nthreads, struct vmlet_host **out);
+VMLET_API void vmlet_host_destroy(struct vmlet_host *host);
+
+/*
+ * Make one more host function callable by sb's guest (the config's are
+ * inherited) or grant it a host descriptor: guest_fd (>= 3) then reads
+ * and writes host_fd with read/write/pread/pwrite, as `mode` allows
+ * (VMLET_GRANT_READ, VMLET_GRANT_WRITE); path, when not NULL, is what the
+ * guest's open() names to get guest_fd. The descriptor is borrowed. Both
+ * last until the sandbox is destroyed or restored. -EEXIST for a name or
+ * guest_fd already there, -ENOSPC past VMLET_MAX_GRANTS or 64 functions.
+ */
+#define VMLET_GRANT_READ  1
+#define VMLET_GRANT_WRITE 2
+#define VMLET_MAX_GRANTS  16
+VMLET_API int vmlet_sandbox_add_host_func(struct vmlet_sandbox *sb,
+					  const struct vmlet_host_func *fn);
+VMLET_API int vmlet_sandbox_grant_fd(struct vmlet_sandbox *sb, int guest_fd, int host_fd,
+				     unsigned int mode, const char *path);
 
 /* Value constructors. */
 static inline struct vmlet_value vmlet_bool(bool v)

@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
@@ -343,6 +344,137 @@ static void bench_pools(struct vmlet_image *demo, const char *state_path, double
 	vmlet_pool_destroy(pool);
 }
 
+static int bench_add1(void *ctx, const struct vmlet_value *a, unsigned int n,
+		      struct vmlet_value *r)
+{
+	(void)ctx;
+	(void)n;
+	r->u64 = a[0].u64 + 1;
+	return 0;
+}
+
+static const struct vmlet_host_func bench_funcs[] = {
+	{.name = "add1", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = bench_add1},
+	{.name = "add1_in", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = bench_add1,
+	 .flags = VMLET_HOST_INLINE},
+};
+
+#define CHAIN 200
+
+/* Time one guest call making n host calls of fn; ns, or 0 on failure. */
+static uint64_t chain_ns(struct vmlet_sandbox *sb, const char *fn, uint32_t n)
+{
+	struct vmlet_value args[3] = {vmlet_str(fn), vmlet_u32(n), vmlet_u64(0)}, r;
+	uint64_t t = now_ns();
+
+	if (vmlet_sandbox_call(sb, "chain", args, 3, &r) || r.u64 != n)
+		return 0;
+	return now_ns() - t;
+}
+
+struct tput {
+	struct vmlet_image *img;
+	const struct vmlet_config *cfg;
+	uint64_t calls, deadline;
+};
+
+static void *tput_main(void *arg)
+{
+	struct tput *t = arg;
+	struct vmlet_sandbox *sb;
+
+	if (vmlet_sandbox_create(t->img, t->cfg, &sb))
+		return NULL;
+	while (now_ns() < t->deadline && chain_ns(sb, "add1", 50))
+		t->calls += 50;
+	vmlet_sandbox_destroy(sb);
+	return NULL;
+}
+
+static void bench_hostcalls(const char *path, double floor)
+{
+	static const int conc[] = {1, 2, 8};
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .host_funcs = bench_funcs, .nhost_funcs = 2};
+	static uint64_t ns[RESTORES];
+	struct vmlet_sandbox *sb;
+	struct vmlet_image *img;
+	struct stats svc, in;
+	char tmp[] = "/tmp/vmlet-bench-XXXXXX";
+	static char hostbuf[1 << 20], dst[1 << 20];
+	int fd, err;
+
+	if (vmlet_image_open(path, &img) || vmlet_host_create(2, &cfg.host))
+		return;
+	err = vmlet_sandbox_create(img, &cfg, &sb);
+	if (err) {
+		fprintf(stderr, "bench: %s: %s\n", path, vmlet_strerror(err));
+		return;
+	}
+	for (int i = 0; i < RESTORES; i++)
+		ns[i] = chain_ns(sb, "add1", CHAIN) / CHAIN;
+	svc = stats(ns, RESTORES);
+	for (int i = 0; i < RESTORES; i++)
+		ns[i] = chain_ns(sb, "add1_in", CHAIN) / CHAIN;
+	in = stats(ns, RESTORES);
+	printf("\nhost calls (us per host call, %d per guest call)\n", CHAIN);
+	row("host call, inline", in, floor);
+	row("host call, io_uring service", svc, floor);
+	printf("  service overhead over inline: %.2f us (p50)\n", svc.p50 - in.p50);
+
+	for (unsigned int c = 0; c < sizeof(conc) / sizeof(conc[0]); c++) {
+		struct tput t[8];
+		pthread_t th[8];
+		uint64_t total = 0, t0 = now_ns(), dl = t0 + 2000000000ULL;
+
+		for (int i = 0; i < conc[c]; i++) {
+			t[i] = (struct tput){.img = img, .cfg = &cfg, .deadline = dl};
+			pthread_create(&th[i], NULL, tput_main, &t[i]);
+		}
+		for (int i = 0; i < conc[c]; i++) {
+			pthread_join(th[i], NULL);
+			total += t[i].calls;
+		}
+		printf("  throughput, %d sandbox%s: %.0f host calls/s (service)\n", conc[c],
+		       conc[c] > 1 ? "es" : "", total / ((now_ns() - t0) / 1e9));
+	}
+
+	fd = mkstemp(tmp);
+	if (fd >= 0 && write(fd, hostbuf, sizeof(hostbuf)) == (ssize_t)sizeof(hostbuf) &&
+	    !vmlet_sandbox_grant_fd(sb, 3, fd, VMLET_GRANT_READ, NULL)) {
+		struct vmlet_value args[3] = {vmlet_i32(3), vmlet_u64(sizeof(hostbuf)),
+					      vmlet_u64(0)}, r;
+
+		for (int i = 0; i < 50; i++) {
+			uint64_t t = now_ns();
+
+			if (vmlet_sandbox_call(sb, "pread_big", args, 3, &r) ||
+			    r.i64 != (int64_t)sizeof(hostbuf))
+				break;
+			ns[i] = now_ns() - t;
+		}
+		svc = stats(ns, 50);
+		for (int i = 0; i < 50; i++) {
+			uint64_t t = now_ns();
+
+			if (pread(fd, hostbuf, sizeof(hostbuf), 0) != (ssize_t)sizeof(hostbuf))
+				break;
+			memcpy(dst, hostbuf, sizeof(dst));
+			ns[i] = now_ns() - t;
+		}
+		in = stats(ns, 50);
+		printf("\n1 MiB file read (us)                   min        p50        p99\n");
+		row("guest pread, zero-copy (whole call)", svc, 0);
+		row("host pread + memcpy", in, 0);
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	vmlet_sandbox_destroy(sb);
+	vmlet_host_destroy(cfg.host);
+	vmlet_image_close(img);
+}
+
 int main(int argc, char **argv)
 {
 	const char *image = argc > 1 ? argv[1] : DEMO_ELF;
@@ -442,6 +574,7 @@ int main(int argc, char **argv)
 	}
 	row("vmlet: warm call add(1, 2)", stats(ns, CALLS), floor_trip_s.p50);
 	bench_pools(img, STATE_ELF, floor_trip_s.p50);
+	bench_hostcalls(HOSTCALL_ELF, floor_trip_s.p50);
 
 	printf("\nper call                          %12s %12s %12s\n", "KVM exits", "guest insns",
 	       "syscalls");

@@ -37,6 +37,11 @@
  *   VMLET_PORT_ABORT     rdi = code, rsi = message address, rdx = length
  *   VMLET_PORT_EXIT      rdi = exit status (exit()/exit_group())
  *   VMLET_PORT_FAULT     rsp points at struct vmlet_xframe (host stubs only)
+ *   VMLET_PORT_HOSTCALL  a host-call frame is in the output buffer; the
+ *                        host answers with a return frame in its place
+ *   VMLET_PORT_IO        rdi = enum vmlet_io op, rsi = fd, rdx = address,
+ *                        rcx = length, r8 = offset or nanoseconds; the
+ *                        host puts the result (>= 0 or -errno) in rax
  *
  * Call frames: a struct vmlet_frame header followed by `nargs` records.
  * Each record is a struct vmlet_rec (type, payload length) followed by the
@@ -52,6 +57,10 @@
  * host) and its arguments. A return frame carries the same index, a status
  * (0, or a negative errno for a call the guest refused) and, when the status
  * is 0 and the function is not void, exactly one record with the result.
+ *
+ * A host-call frame has func = VMLET_HOSTCALL_FUNC, then a string record
+ * with the host function's name, then `nargs` argument records (the name
+ * is not counted). The answer is a return frame with the same func.
  *
  * At the ready point the output buffer holds a table frame: a struct
  * vmlet_frame whose nargs counts struct vmlet_fdesc entries that follow.
@@ -86,6 +95,20 @@ enum vmlet_port {
 	VMLET_PORT_ABORT = 0xe3,
 	VMLET_PORT_EXIT = 0xe4,
 	VMLET_PORT_FAULT = 0xe5,
+	VMLET_PORT_HOSTCALL = 0xe6,
+	VMLET_PORT_IO = 0xe7,
+};
+
+#define VMLET_HOSTCALL_FUNC 0xffffffffU
+
+/* VMLET_PORT_IO operations, on descriptors the host granted. */
+enum vmlet_io {
+	VMLET_IO_READ = 0,   /* read(fd, addr, len) */
+	VMLET_IO_WRITE = 1,  /* write(fd, addr, len) */
+	VMLET_IO_PREAD = 2,  /* pread(fd, addr, len, off) */
+	VMLET_IO_PWRITE = 3, /* pwrite(fd, addr, len, off) */
+	VMLET_IO_SLEEP = 4,  /* sleep r8 nanoseconds */
+	VMLET_IO_OPEN = 5,   /* the granted descriptor named by the path at addr, len */
 };
 
 enum vmlet_type {

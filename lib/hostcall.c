@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Host calls: guests calling the host, through io_uring.
+ *
+ * Two hypercalls reach here from the run loop. VMLET_PORT_HOSTCALL: the
+ * guest put a host-call frame (function name, arguments) in its output
+ * buffer. The name must be one the embedder registered (on the config or
+ * the sandbox) and the arguments must match its signature, or the guest
+ * gets -ENOENT or -EINVAL; a malformed frame is -EINVAL too. An inline
+ * function runs right here on the vCPU thread. Any other goes to the
+ * host-call service: this thread's io_uring sends the request to a
+ * service thread's ring with IORING_OP_MSG_RING and waits on its own ring
+ * for the answer, which the service sends back the same way after it ran
+ * the function and wrote the return frame over the request. The vCPU is
+ * stopped meanwhile, so nothing else touches the buffer.
+ *
+ * VMLET_PORT_IO: read, write, pread, pwrite on descriptors the embedder
+ * granted, and sleep, issued as io_uring operations on this thread's ring
+ * with the guest's own memory as the buffer (after a bounds check: no
+ * copy). Not granted: -EBADF; outside guest memory or overflowing: -EFAULT.
+ *
+ * Each thread that runs vCPUs gets its ring on its first host call
+ * (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN where the
+ * kernel has them, plain otherwise); it is closed when the thread exits.
+ * Pages the host writes into guest memory are recorded for COPY restore,
+ * since KVM's dirty log sees only the guest's own writes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "sandbox.h"
+
+#define RING_ENTRIES   8
+#define MAX_HOST_FUNCS 64
+#define MAX_PATH_LEN   4096
+#define TAG_SEND       1ULL /* low bit of user_data: a send that failed */
+#define STOP_REQ       2ULL /* user_data of the message that stops a service thread */
+
+struct service {
+	pthread_t thread;
+	struct io_uring ring;
+	struct vmlet_host *host;
+	int err; /* 0 starting, 1 running, -errno when the ring failed */
+};
+
+struct vmlet_host {
+	atomic_uint refs; /* the creator's and one per sandbox or snapshot */
+	unsigned int n;
+	struct service *svc;
+	atomic_uint next;
+	pthread_mutex_t lock;
+	pthread_cond_t drained;
+	unsigned int inflight;
+	bool stopping;
+};
+
+/* One request to the service; lives on the vCPU thread's stack. */
+struct request {
+	const struct vmlet_host_func *fn;
+	struct vmlet_value args[VMLET_MAX_ARGS];
+	unsigned int nargs;
+	uint8_t *out; /* the guest's output buffer */
+	size_t out_size;
+	int64_t size; /* of the answer frame written, or -errno */
+	int reply_fd; /* the vCPU thread's ring */
+};
+
+/* --- per-thread rings ------------------------------------------------------ */
+
+static pthread_key_t ring_key;
+static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
+
+static void ring_free(void *p)
+{
+	io_uring_queue_exit(p);
+	free(p);
+}
+
+static void ring_key_init(void)
+{
+	pthread_key_create(&ring_key, ring_free);
+}
+
+static int ring_init(struct io_uring *ring, unsigned int entries)
+{
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+	};
+	int err = io_uring_queue_init_params(entries, ring, &p);
+
+	if (err == -EINVAL) /* before 6.1: neither flag */
+		err = io_uring_queue_init(entries, ring, 0);
+	return err;
+}
+
+static int thread_ring(struct io_uring **out)
+{
+	struct io_uring *ring;
+	int err;
+
+	pthread_once(&ring_once, ring_key_init);
+	ring = pthread_getspecific(ring_key);
+	if (!ring) {
+		ring = calloc(1, sizeof(*ring));
+		if (!ring)
+			return -ENOMEM;
+		err = ring_init(ring, RING_ENTRIES);
+		if (err) {
+			free(ring);
+			return err;
+		}
+		pthread_setspecific(ring_key, ring);
+	}
+	*out = ring;
+	return 0;
+}
+
+static struct io_uring_sqe *get_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe) {
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
+	}
+	return sqe;
+}
+
+static void send_msg(struct io_uring *ring, int fd, uint64_t data)
+{
+	struct io_uring_sqe *sqe = get_sqe(ring);
+
+	io_uring_prep_msg_ring(sqe, fd, 0, data, 0);
+	io_uring_sqe_set_data64(sqe, data | TAG_SEND);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+/*
+ * Submit what is queued and wait for the completion whose user_data is
+ * want; a failed send (TAG_SEND, only failures post) is sent again.
+ */
+static int wait_for(struct io_uring *ring, int fd, uint64_t want, int *res)
+{
+	struct io_uring_cqe *cqe;
+	int err;
+
+	for (;;) {
+		err = io_uring_submit_and_wait(ring, 1);
+		if (err < 0 && err != -EINTR)
+			return err;
+		while (io_uring_peek_cqe(ring, &cqe) == 0) {
+			uint64_t data = io_uring_cqe_get_data64(cqe);
+			int r = cqe->res;
+
+			io_uring_cqe_seen(ring, cqe);
+			if (data == want) {
+				*res = r;
+				return 0;
+			}
+			if (data == (want | TAG_SEND) && fd >= 0)
+				send_msg(ring, fd, want);
+		}
+	}
+}
+
+/* --- the service ----------------------------------------------------------- */
+
+static bool types_match(const struct vmlet_host_func *fn, const struct vmlet_value *args,
+			unsigned int nargs)
+{
+	if (nargs != fn->nargs)
+		return false;
+	for (unsigned int i = 0; i < nargs; i++)
+		if (args[i].type != fn->args[i])
+			return false;
+	return true;
+}
+
+/* Run the function and write the answer frame; returns its size or -errno. */
+static int64_t run_request(struct request *rq)
+{
+	struct vmlet_frame f = {.func = VMLET_HOSTCALL_FUNC};
+	struct vmlet_value ret = {.type = rq->fn->ret};
+	int64_t n = 0;
+	int err;
+
+	err = rq->fn->fn(rq->fn->ctx, rq->args, rq->nargs, &ret);
+	if (!err && ret.type != rq->fn->ret)
+		err = -EINVAL; /* the embedder's function broke its own signature */
+	if (!err && ret.type != VMLET_VOID) {
+		n = vmlet_rec_encode(rq->out + sizeof(f), rq->out_size - sizeof(f), &ret);
+		if (n < 0)
+			err = (int)n;
+	}
+	if (err || ret.type == VMLET_VOID)
+		n = 0;
+	f.status = err;
+	f.nargs = n ? 1 : 0;
+	f.size = (uint32_t)(sizeof(f) + (uint64_t)n);
+	memcpy(rq->out, &f, sizeof(f));
+	return f.size;
+}
+
+static void *service_main(void *arg)
+{
+	struct service *s = arg;
+	struct io_uring_cqe *cqe;
+	bool stop = false;
+
+	while (!stop) {
+		if (io_uring_submit_and_wait(&s->ring, 1) < 0)
+			continue;
+		while (io_uring_peek_cqe(&s->ring, &cqe) == 0) {
+			uint64_t data = io_uring_cqe_get_data64(cqe);
+			int res = cqe->res;
+
+			io_uring_cqe_seen(&s->ring, cqe);
+			if (data == STOP_REQ) {
+				stop = true;
+			} else if (data & TAG_SEND) {
+				struct request *rq = (void *)(uintptr_t)(data & ~TAG_SEND);
+
+				(void)res; /* the answer did not go: send it again */
+				send_msg(&s->ring, rq->reply_fd, data & ~TAG_SEND);
+			} else {
+				struct request *rq = (void *)(uintptr_t)data;
+
+				rq->size = run_request(rq);
+				send_msg(&s->ring, rq->reply_fd, data);
+			}
+		}
+	}
+	io_uring_submit(&s->ring);
+	return NULL;
+}
+
+/* Each service thread sets its ring up itself: SINGLE_ISSUER binds to it. */
+static void *service_start(void *arg)
+{
+	struct service *s = arg;
+	struct vmlet_host *h = s->host;
+	int err = ring_init(&s->ring, 64);
+
+	pthread_mutex_lock(&h->lock);
+	s->err = err ? err : 1;
+	pthread_cond_broadcast(&h->drained);
+	pthread_mutex_unlock(&h->lock);
+	return err ? NULL : service_main(s);
+}
+
+VMLET_API int vmlet_host_create(unsigned int nthreads, struct vmlet_host **out)
+{
+	struct vmlet_host *h;
+	unsigned int i;
+	int err = 0;
+
+	if (!out || nthreads > 64)
+		return -EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	atomic_init(&h->refs, 1);
+	h->n = nthreads ? nthreads : 2;
+	h->svc = calloc(h->n, sizeof(*h->svc));
+	if (!h->svc) {
+		free(h);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->drained, NULL);
+	for (i = 0; i < h->n; i++) {
+		struct service *s = &h->svc[i];
+
+		s->host = h;
+		err = -pthread_create(&s->thread, NULL, service_start, s);
+		if (err)
+			break;
+		pthread_mutex_lock(&h->lock);
+		while (!s->err)
+			pthread_cond_wait(&h->drained, &h->lock);
+		pthread_mutex_unlock(&h->lock);
+		if (s->err < 0) {
+			err = s->err;
+			pthread_join(s->thread, NULL);
+			break;
+		}
+	}
+	if (err) {
+		h->n = i; /* the ones running */
+		vmlet_host_destroy(h);
+		return err;
+	}
+	*out = h;
+	return 0;
+}
+
+void vmlet_host_get(struct vmlet_host *h)
+{
+	if (h)
+		atomic_fetch_add(&h->refs, 1);
+}
+
+void vmlet_host_put(struct vmlet_host *h)
+{
+	if (!h || atomic_fetch_sub(&h->refs, 1) != 1)
+		return;
+	pthread_cond_destroy(&h->drained);
+	pthread_mutex_destroy(&h->lock);
+	free(h->svc);
+	free(h);
+}
+
+/*
+ * Stop the service: wait for the calls in flight, stop the threads. The
+ * object lives on while sandboxes refer to it; their host calls then fail
+ * with -ESHUTDOWN.
+ */
+VMLET_API void vmlet_host_destroy(struct vmlet_host *h)
+{
+	struct io_uring ring;
+	int err;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->stopping = true;
+	while (h->inflight)
+		pthread_cond_wait(&h->drained, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+	if (h->n) {
+		err = io_uring_queue_init(4, &ring, 0);
+		for (unsigned int i = 0; !err && i < h->n; i++) {
+			send_msg(&ring, h->svc[i].ring.ring_fd, STOP_REQ);
+			io_uring_submit(&ring);
+		}
+		for (unsigned int i = 0; i < h->n; i++) {
+			pthread_join(h->svc[i].thread, NULL);
+			io_uring_queue_exit(&h->svc[i].ring);
+		}
+		if (!err)
+			io_uring_queue_exit(&ring);
+	}
+	vmlet_host_put(h);
+}
+
+static int host_enter(struct vmlet_host *h)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->stopping)
+		err = -ESHUTDOWN;
+	else
+		h->inflight++;
+	pthread_mutex_unlock(&h->lock);
+	return err;
+}
+
+static void host_leave(struct vmlet_host *h)
+{
+	pthread_mutex_lock(&h->lock);
+	if (!--h->inflight && h->stopping)
+		pthread_cond_broadcast(&h->drained);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static int64_t call_service(struct vmlet_host *h, struct request *rq)
+{
+	struct io_uring *ring;
+	struct service *s;
+	int err, res;
+
+	err = thread_ring(&ring);
+	if (err)
+		return err;
+	err = host_enter(h);
+	if (err)
+		return err;
+	s = &h->svc[atomic_fetch_add_explicit(&h->next, 1, memory_order_relaxed) % h->n];
+	rq->reply_fd = ring->ring_fd;
+	send_msg(ring, s->ring.ring_fd, (uintptr_t)rq);
+	err = wait_for(ring, s->ring.ring_fd, (uintptr_t)rq, &res);
+	host_leave(h);
+	return err ? err : rq->size;
+}
+
+/* --- the host-call hypercall ----------------------------------------------- */
+
+static const struct vmlet_host_func *lookup(const struct vmlet_sandbox *sb, const char *name)
+{
+	for (unsigned int i = 0; i < sb->cfg.nhost_funcs; i++)
+		if (!strcmp(sb->cfg.host_funcs[i].name, name))
+			return &sb->cfg.host_funcs[i];
+	for (unsigned int i = 0; i < sb->nxfuncs; i++)
+		if (!strcmp(sb->xfuncs[i].name, name))
+			return &sb->xfuncs[i];
+	return NULL;
+}
+
+/* Decode the guest's request in the output buffer; 0 or -errno for the guest. */
+static int decode(const uint8_t *buf, uint64_t cap, const char **name, struct vmlet_value *args,
+		  unsigned int *nargs)
+{
+	struct vmlet_frame f;
+	struct vmlet_value v;
+	uint64_t off = sizeof(f);
+	int64_t n;
+
+	if (cap < sizeof(f))
+		return -EINVAL;
+	memcpy(&f, buf, sizeof(f));
+	if (f.size < sizeof(f) || f.size > cap || f.func != VMLET_HOSTCALL_FUNC ||
+	    f.nargs > VMLET_MAX_ARGS)
+		return -EINVAL;
+	n = vmlet_rec_decode(buf + off, f.size - off, &v);
+	if (n < 0 || v.type != VMLET_STRING)
+		return -EINVAL;
+	*name = v.buf.ptr;
+	off += (uint64_t)n;
+	for (unsigned int i = 0; i < f.nargs; i++) {
+		n = vmlet_rec_decode(buf + off, f.size - off, &args[i]);
+		if (n < 0)
+			return -EINVAL;
+		off += (uint64_t)n;
+	}
+	if (off != f.size)
+		return -EINVAL;
+	*nargs = f.nargs;
+	return 0;
+}
+
+static void host_wrote(struct vmlet_sandbox *sb, uint64_t addr, uint64_t len)
+{
+	if (!sb->hdirty || !len)
+		return;
+	for (uint64_t pg = addr / VMLET_PAGE_SIZE; pg <= (addr + len - 1) / VMLET_PAGE_SIZE; pg++)
+		sb->hdirty[pg / 64] |= 1ULL << (pg % 64);
+}
+
+static int hostcall(struct vmlet_sandbox *sb)
+{
+	struct request rq = {.out = sb->out, .out_size = sb->layout.out_size};
+	struct vmlet_frame f = {.func = VMLET_HOSTCALL_FUNC};
+	const char *name;
+	int64_t size;
+	int err;
+
+	err = decode(sb->out, sb->layout.out_size, &name, rq.args, &rq.nargs);
+	if (!err) {
+		rq.fn = lookup(sb, name);
+		if (!rq.fn)
+			err = -ENOENT;
+		else if (!types_match(rq.fn, rq.args, rq.nargs))
+			err = -EINVAL;
+	}
+	if (!err && (rq.fn->flags & VMLET_HOST_INLINE))
+		size = run_request(&rq);
+	else if (!err && sb->cfg.host)
+		size = call_service(sb->cfg.host, &rq);
+	else
+		size = err ? err : -ENOENT; /* no service to run it */
+	if (size < 0) {
+		f.status = (int32_t)size;
+		f.size = sizeof(f);
+		memcpy(sb->out, &f, sizeof(f));
+		size = sizeof(f);
+	}
+	host_wrote(sb, sb->layout.out_addr, (uint64_t)size);
+	return 0;
+}
+
+/* --- the I/O hypercall ----------------------------------------------------- */
+
+static const struct vmlet_grant *grant_of(const struct vmlet_sandbox *sb, uint64_t fd)
+{
+	for (unsigned int i = 0; i < sb->ngrants; i++)
+		if ((uint64_t)sb->grants[i].guest_fd == fd)
+			return &sb->grants[i];
+	return NULL;
+}
+
+static int64_t io_open(struct vmlet_sandbox *sb, uint64_t addr, uint64_t len)
+{
+	const char *path = (const char *)sb->mem.host + addr;
+
+	if (len > MAX_PATH_LEN || !vmlet_mem_range_ok(&sb->mem, addr, len))
+		return -EFAULT;
+	for (unsigned int i = 0; i < sb->ngrants; i++) {
+		const char *p = sb->grants[i].path;
+
+		if (p && strlen(p) == len && !memcmp(p, path, len))
+			return sb->grants[i].guest_fd;
+	}
+	return -ENOENT;
+}
+
+static int64_t io_op(struct vmlet_sandbox *sb, const struct kvm_regs *r)
+{
+	uint64_t op = r->rdi, addr = r->rdx, len = r->rcx, off = r->r8;
+	bool reads = op == VMLET_IO_READ || op == VMLET_IO_PREAD;
+	const struct vmlet_grant *g = NULL;
+	struct __kernel_timespec ts;
+	struct io_uring_sqe *sqe;
+	struct io_uring *ring;
+	int err, res;
+
+	/* Every check before an SQE is taken: a taken SQE is always submitted. */
+	switch (op) {
+	case VMLET_IO_OPEN:
+		return io_open(sb, addr, len);
+	case VMLET_IO_SLEEP:
+		break;
+	case VMLET_IO_READ:
+	case VMLET_IO_WRITE:
+		off = (uint64_t)-1; /* the file position, as read(2) and write(2) */
+				    /* fallthrough */
+	case VMLET_IO_PREAD:
+	case VMLET_IO_PWRITE:
+		g = grant_of(sb, r->rsi);
+		if (!g || !(g->mode & (reads ? VMLET_GRANT_READ : VMLET_GRANT_WRITE)))
+			return -EBADF;
+		if (!vmlet_mem_range_ok(&sb->mem, addr, len))
+			return -EFAULT;
+		if ((op == VMLET_IO_PREAD || op == VMLET_IO_PWRITE) && (int64_t)off < 0)
+			return -EINVAL;
+		if (len > 0x7ffff000) /* what Linux transfers at most, as read(2) */
+			len = 0x7ffff000;
+		break;
+	default:
+		return -ENOSYS;
+	}
+	err = thread_ring(&ring);
+	if (err)
+		return err;
+	sqe = get_sqe(ring);
+	if (op == VMLET_IO_SLEEP) {
+		ts.tv_sec = (long long)(off / 1000000000);
+		ts.tv_nsec = (long long)(off % 1000000000);
+		io_uring_prep_timeout(sqe, &ts, 0, 0);
+	} else if (reads) {
+		io_uring_prep_read(sqe, g->host_fd, sb->mem.host + addr, (unsigned int)len, off);
+		host_wrote(sb, addr, len);
+	} else {
+		io_uring_prep_write(sqe, g->host_fd, sb->mem.host + addr, (unsigned int)len, off);
+	}
+	io_uring_sqe_set_data64(sqe, 4); /* any even value but a request's */
+	err = wait_for(ring, -1, 4, &res);
+	if (err)
+		return err;
+	if (op == VMLET_IO_SLEEP && res == -ETIME)
+		res = 0;
+	return res;
+}
+
+int vmlet_hypercall(struct vmlet_vm *vm, void *ctx, unsigned int port)
+{
+	struct vmlet_sandbox *sb = ctx;
+	struct kvm_regs *r = &vm->run->s.regs.regs;
+
+	if (port == VMLET_PORT_HOSTCALL)
+		return hostcall(sb);
+	r->rax = (uint64_t)io_op(sb, r);
+	vm->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	return 0;
+}
+
+/* --- registration and grants ----------------------------------------------- */
+
+VMLET_API int vmlet_sandbox_add_host_func(struct vmlet_sandbox *sb,
+					  const struct vmlet_host_func *fn)
+{
+	if (!sb || !fn || !fn->name || !fn->fn || fn->nargs > VMLET_MAX_ARGS ||
+	    (unsigned int)fn->ret >= VMLET_NTYPES)
+		return -EINVAL;
+	for (unsigned int i = 0; i < fn->nargs; i++)
+		if (fn->args[i] == VMLET_VOID || (unsigned int)fn->args[i] >= VMLET_NTYPES)
+			return -EINVAL;
+	if (lookup(sb, fn->name))
+		return -EEXIST;
+	if (!sb->xfuncs) {
+		sb->xfuncs = calloc(MAX_HOST_FUNCS, sizeof(*sb->xfuncs));
+		if (!sb->xfuncs)
+			return -ENOMEM;
+	}
+	if (sb->nxfuncs == MAX_HOST_FUNCS)
+		return -ENOSPC;
+	sb->xfuncs[sb->nxfuncs++] = *fn;
+	return 0;
+}
+
+VMLET_API int vmlet_sandbox_grant_fd(struct vmlet_sandbox *sb, int guest_fd, int host_fd,
+				     unsigned int mode, const char *path)
+{
+	struct vmlet_grant *g;
+
+	if (!sb || guest_fd < 3 || host_fd < 0 || !mode ||
+	    (mode & ~(VMLET_GRANT_READ | VMLET_GRANT_WRITE)) ||
+	    (path && strlen(path) > MAX_PATH_LEN))
+		return -EINVAL;
+	if (grant_of(sb, (uint64_t)guest_fd))
+		return -EEXIST;
+	if (sb->ngrants == VMLET_MAX_GRANTS)
+		return -ENOSPC;
+	g = &sb->grants[sb->ngrants];
+	*g = (struct vmlet_grant){.guest_fd = guest_fd, .host_fd = host_fd, .mode = mode};
+	if (path) {
+		g->path = strdup(path);
+		if (!g->path)
+			return -ENOMEM;
+	}
+	sb->ngrants++;
+	return 0;
+}
+
+void vmlet_sandbox_forget_host(struct vmlet_sandbox *sb)
+{
+	for (unsigned int i = 0; i < sb->ngrants; i++)
+		free(sb->grants[i].path);
+	sb->ngrants = 0;
+	sb->nxfuncs = 0;
+}
