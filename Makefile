@@ -60,10 +60,22 @@ KVM_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(KVM_SRCS))
 KVM_GUESTS := $(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(wildcard $(srctree)/selftests/kvm/*_guest.c))
 BENCH := $(objtree)/selftests/bench/bench
 
+# libFuzzer harnesses: clang whatever CC is, and the library sources they
+# test compiled again for them (coverage, ASan, UBSan) into their own
+# archive, apart from the library's objects. CFLAGS is not passed: it is
+# for CC, and CC may be gcc.
+FUZZ_CC ?= clang
+FUZZ_SECS ?= 20
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -I$(srctree)/lib/include -iquote $(srctree)/lib
+FUZZ_LIB_OBJS := $(addprefix $(objtree)/selftests/fuzz/lib/,elf.o frame.o image.o layout.o mem.o)
+FUZZ_LIBA := $(objtree)/selftests/fuzz/lib/libvmlet-fuzz.a
+FUZZERS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(wildcard $(srctree)/selftests/fuzz/*_fuzz.c))
+
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 .DELETE_ON_ERROR:
-.PHONY: all run check tests bench clean install uninstall help deps format-check
+.PHONY: all run check tests bench fuzz fuzzers clean install uninstall help deps format-check
 
 all: $(LIBA) $(LIBSO) $(GUEST_LIB) $(DEMO) $(TOOLS)
 
@@ -73,6 +85,7 @@ help:
 	@echo '  run          build and run the demo guest through the vmlet CLI'
 	@echo '  check        run every test (VM tests in a QEMU VM without /dev/kvm; VM=1 forces it)'
 	@echo '  bench        print benchmark figures against the raw KVM floor'
+	@echo '  fuzz         build the libFuzzer harnesses (clang), run each FUZZ_SECS (20) seconds'
 	@echo '  install      install into DESTDIR/PREFIX'
 	@echo '  clean        remove build output'
 	@echo '  format-check check formatting against .clang-format'
@@ -151,6 +164,22 @@ $(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA)
 
 tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS)
 
+$(objtree)/selftests/fuzz/lib/%.o: $(srctree)/lib/%.c
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIBA): $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(objtree)/selftests/fuzz/%_fuzz: $(srctree)/selftests/fuzz/%_fuzz.c $(FUZZ_LIBA)
+	$(call msg,FUZZLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIBA)
+
+fuzzers: $(FUZZERS)
+
 # --- top-level jobs ---------------------------------------------------------
 
 run: deps
@@ -160,6 +189,10 @@ run: deps
 check: deps
 	$(Q)$(MAKE) --no-print-directory tests
 	$(Q)VM=$(VM) $(srctree)/scripts/check.sh $(objtree)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzzers
+	$(Q)V=$(V) $(srctree)/scripts/fuzz.sh $(FUZZ_SECS) $(FUZZERS)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH)
@@ -187,7 +220,8 @@ uninstall:
 
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
-		$(DEMO) $(TOOLS) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) $(BENCH)
+		$(DEMO) $(TOOLS) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) $(BENCH) \
+		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS)
 	$(Q)find $(objtree) -name '*.d' -delete
 
 -include $(shell find $(objtree) -name '*.d' 2>/dev/null)
