@@ -6,8 +6,15 @@ VERSION_MAJOR := 0
 VERSION := $(VERSION_MAJOR).1.0
 
 srctree := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+comma := ,
+# A sanitized build never shares objects with a normal one: without O= it
+# goes to build/san-<sanitizers>/ (build/san-address-undefined for
+# SAN=address,undefined); with O= it goes where O says, which had better
+# not hold a normal build.
 ifneq ($(O),)
 objtree := $(abspath $(O))
+else ifneq ($(SAN),)
+objtree := $(srctree)/build/san-$(subst $(comma),-,$(SAN))
 else
 objtree := $(srctree)
 endif
@@ -30,7 +37,8 @@ BINDIR ?= $(PREFIX)/bin
 WARN := -Wall -Wextra -Werror
 HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fvisibility=hidden -I$(srctree)/lib/include \
 	-iquote $(srctree)/lib $(CFLAGS)
-SAN_FLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer)
+# SAN=address,undefined: host library, tools and tests only; guests never.
+SAN_FLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
 HOST_CFLAGS += $(SAN_FLAGS)
 HOST_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 
@@ -89,7 +97,8 @@ help:
 	@echo '  install      install into DESTDIR/PREFIX'
 	@echo '  clean        remove build output'
 	@echo '  format-check check formatting against .clang-format'
-	@echo 'Options: V=1 (show commands), O=dir (build out of tree), SAN=address,undefined'
+	@echo 'Options: V=1 (show commands), O=dir (build out of tree),'
+	@echo '         SAN=address,undefined (sanitized host code; default O=build/san-address-undefined)'
 
 deps:
 	$(Q)$(srctree)/scripts/deps.sh build
@@ -222,6 +231,7 @@ clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
 		$(DEMO) $(TOOLS) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) $(BENCH) \
 		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS)
-	$(Q)find $(objtree) -name '*.d' -delete
+	$(Q)find $(objtree) -path $(objtree)/build -prune -o -name '*.d' -exec rm -f {} +
 
--include $(shell find $(objtree) -name '*.d' 2>/dev/null)
+# Not build/: sanitized trees there have their own .d files.
+-include $(shell find $(objtree) -path $(objtree)/build -prune -o -name '*.d' -print 2>/dev/null)
