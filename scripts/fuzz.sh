@@ -33,8 +33,9 @@ for h in "$@"; do
 		continue
 	fi
 	mkdir "$corpus" && cp "$seeds"/* "$corpus"/ || exit 1
-	nseeds=$(ls "$corpus" | wc -l)
+	nseeds=$(find "$corpus" -type f | wc -l)
 	start=$(date +%s)
+	touch "$work/$name.start"
 	"$h" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$(dirname "$h")/$name-" "$corpus" >"$log" 2>&1
 	rc=$?
@@ -44,11 +45,11 @@ for h in "$@"; do
 		[ "${V:-}" = 1 ] || tail -n 60 "$log"
 		echo "not ok - $name: libFuzzer status $rc after $(($(date +%s) - start)) s" \
 			"(${runs:-no} runs)"
-		ls "$(dirname "$h")/$name"-* 2>/dev/null | sed 's/^/# input kept: /'
+		find "$(dirname "$h")" -maxdepth 1 -name "$name-*" -newer "$work/$name.start" -printf '# input kept: %p\n'
 		status=1
 		continue
 	fi
 	echo "ok - $name: $runs runs in $(($(date +%s) - start)) s," \
-		"corpus $nseeds -> $(ls "$corpus" | wc -l) inputs"
+		"corpus $nseeds -> $(find "$corpus" -type f | wc -l) inputs"
 done
 exit $status
