@@ -6,8 +6,15 @@ VERSION_MAJOR := 0
 VERSION := $(VERSION_MAJOR).1.0
 
 srctree := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+comma := ,
+# A sanitized build never shares objects with a normal one: without O= it
+# goes to build/san-<sanitizers>/ (build/san-address-undefined for
+# SAN=address,undefined); with O= it goes where O says, which had better
+# not hold a normal build.
 ifneq ($(O),)
 objtree := $(abspath $(O))
+else ifneq ($(SAN),)
+objtree := $(srctree)/build/san-$(subst $(comma),-,$(SAN))
 else
 objtree := $(srctree)
 endif
@@ -35,7 +42,8 @@ GUESTDIR ?= $(LIBDIR)/vmlet-guest
 WARN := -Wall -Wextra -Werror
 HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fvisibility=hidden -I$(srctree)/lib/include \
 	-iquote $(srctree)/lib $(CFLAGS)
-SAN_FLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer)
+# SAN=address,undefined: host library, tools and tests only; guests never.
+SAN_FLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
 HOST_CFLAGS += $(SAN_FLAGS)
 HOST_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 
@@ -74,10 +82,23 @@ KVM_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(KVM_SRCS))
 KVM_GUESTS := $(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(wildcard $(srctree)/selftests/kvm/*_guest.c))
 BENCH := $(objtree)/selftests/bench/bench
 
+# libFuzzer harnesses: clang whatever CC is, and the library sources they
+# test compiled again for them (coverage, ASan, UBSan) into their own
+# archive, apart from the library's objects. CFLAGS is not passed: it is
+# for CC, and CC may be gcc.
+FUZZ_CC ?= clang
+FUZZ_SECS ?= 20
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -I$(srctree)/lib/include -iquote $(srctree)/lib
+FUZZ_LIB_OBJS := $(addprefix $(objtree)/selftests/fuzz/lib/,elf.o frame.o image.o layout.o mem.o)
+FUZZ_LIBA := $(objtree)/selftests/fuzz/lib/libvmlet-fuzz.a
+FUZZERS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(wildcard $(srctree)/selftests/fuzz/*_fuzz.c))
+
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 .DELETE_ON_ERROR:
-.PHONY: all run check tests examples bench clean install uninstall help deps format-check FORCE
+.PHONY: all run check tests examples bench fuzz fuzzers clean install uninstall help deps \
+	format-check FORCE
 
 all: $(LIBA) $(LIBSO) $(PC) $(GUEST_LIB) $(GUEST_WRAPPER) $(DEMO) $(TOOLS)
 
@@ -88,12 +109,14 @@ help:
 	@echo '  check        run every test (VM tests in a QEMU VM without /dev/kvm; VM=1 forces it)'
 	@echo '  bench        print benchmark figures against the raw KVM floor'
 	@echo '  examples     build examples/ against a staged install (O/examples/stage)'
+	@echo '  fuzz         build the libFuzzer harnesses (clang), run each FUZZ_SECS (20) seconds'
 	@echo '  install      install into DESTDIR/PREFIX (LIBDIR, INCLUDEDIR, BINDIR, MANDIR,'
 	@echo '               PKGCONFIGDIR, GUESTDIR)'
 	@echo '  uninstall    remove what install put there'
 	@echo '  clean        remove build output'
 	@echo '  format-check check formatting against .clang-format'
-	@echo 'Options: V=1 (show commands), O=dir (build out of tree), SAN=address,undefined'
+	@echo 'Options: V=1 (show commands), O=dir (build out of tree),'
+	@echo '         SAN=address,undefined (sanitized host code; default O=build/san-address-undefined)'
 
 deps:
 	$(Q)$(srctree)/scripts/deps.sh build
@@ -195,6 +218,22 @@ $(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/st
 
 tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS)
 
+$(objtree)/selftests/fuzz/lib/%.o: $(srctree)/lib/%.c
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIBA): $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(objtree)/selftests/fuzz/%_fuzz: $(srctree)/selftests/fuzz/%_fuzz.c $(FUZZ_LIBA)
+	$(call msg,FUZZLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIBA)
+
+fuzzers: $(FUZZERS)
+
 # --- top-level jobs ---------------------------------------------------------
 
 run: deps
@@ -216,6 +255,10 @@ examples: all
 check: deps
 	$(Q)$(MAKE) --no-print-directory tests examples
 	$(Q)VM=$(VM) $(srctree)/scripts/check.sh $(objtree)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzzers
+	$(Q)V=$(V) $(srctree)/scripts/fuzz.sh $(FUZZ_SECS) $(FUZZERS)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH)
@@ -265,8 +308,10 @@ uninstall:
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
 		$(DEMO) $(TOOLS) $(PC) $(GUEST_WRAPPER) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
-		$(BENCH) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf
+		$(BENCH) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
+		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS)
 	$(Q)rm -rf $(STAGE)
-	$(Q)find $(objtree) -name '*.d' -delete
+	$(Q)find $(objtree) -path $(objtree)/build -prune -o -name '*.d' -exec rm -f {} +
 
--include $(shell find $(objtree) -name '*.d' 2>/dev/null)
+# Not build/: sanitized trees there have their own .d files.
+-include $(shell find $(objtree) -path $(objtree)/build -prune -o -name '*.d' -print 2>/dev/null)

@@ -6,8 +6,10 @@
 # run through scripts/vmtest.sh, which runs them directly
 # where /dev/kvm works and in a throwaway QEMU VM where it does not
 # (VM=1 forces the VM). Under CI=true a run whose VM tests all skipped
-# fails: a VM test never passes by skipping.
+# fails: a VM test never passes by skipping. A sanitized build
+# (make check SAN=...) stops at its first report, with a stack trace.
 set -u
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 src=$(cd "$(dirname "$0")/.." && pwd)
 obj=$1
 results=$(mktemp /tmp/vmlet-check.XXXXXX)

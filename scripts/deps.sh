@@ -7,8 +7,10 @@
 # apt-get line to run and exits 1. Silent when everything is there.
 set -eu
 
+# clang's sanitizer and libFuzzer runtimes (libclang-rt-14-dev) are only a
+# recommendation of clang, and recommendations are not installed.
 build="gcc make pkg-config musl-tools groff-base liburing-dev libbpf-dev bpftool check
-	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm"
+	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm libclang-rt-14-dev"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio kmod"
 
 case ${1:-all} in

@@ -6,8 +6,9 @@
 # it boots the newest /boot/vmlinuz-* under QEMU/TCG with an emulated AMD CPU
 # (SVM + nested paging, so kvm-amd loads inside), mounts this machine's / over
 # virtio-9p and runs CMD there as root, in the same directory, with the same
-# PATH and HOME, CI, V and VMLET_* passed in. Its output (stdout and stderr
-# merged, stdin empty) streams back live; /tmp is this machine's /tmp.
+# PATH and HOME, CI, V, VMLET_* and *SAN_OPTIONS passed in. Its output
+# (stdout and stderr merged, stdin empty) streams back live; /tmp is this
+# machine's /tmp.
 # What booting needs is installed with scripts/deps.sh vm when missing.
 # Env: VMTEST_FORCE=1; VMTEST_TIMEOUT (s, default 600; -t wins); VMTEST_MEM
 #      (MiB, default 4096); VMTEST_SMP (vCPUs, default 1: with 2, QEMU's
@@ -272,7 +273,7 @@ cmdf=$run/cmd
 {
 	printf 'cd -- %q || exit 125\n' "$PWD"
 	printf 'export PATH=%q HOME=%q TERM=dumb\n' "$caller_path" "${HOME:-/root}"
-	for v in CI V $(compgen -e | grep '^VMLET_'); do
+	for v in CI V $(compgen -e | grep -E '^(VMLET_|[A-Z]+SAN_OPTIONS$)'); do
 		[ -z "${!v+x}" ] || printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	printf 'exec'

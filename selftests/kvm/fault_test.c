@@ -72,6 +72,7 @@ TEST(guest_null_deref_reports_pf)
 	EXPECT_EQ(f->error_code & PF_ERR_WRITE, 0);
 	EXPECT_EQ(f->error_code & PF_ERR_PRESENT, 0);
 	EXPECT_GE(f->rip, VMLET_IMAGE_BASE);
+	vmlet_sandbox_destroy(sb);
 }
 
 TEST(guest_write_to_rodata_reports_pf)
@@ -90,6 +91,7 @@ TEST(guest_write_to_rodata_reports_pf)
 	EXPECT_EQ(f->vector, 14);
 	EXPECT_EQ(f->address, addr);
 	EXPECT_EQ(f->error_code & (PF_ERR_WRITE | PF_ERR_PRESENT), PF_ERR_WRITE | PF_ERR_PRESENT);
+	vmlet_sandbox_destroy(sb);
 }
 
 TEST(guest_ud2_reports_ud)
@@ -106,6 +108,7 @@ TEST(guest_ud2_reports_ud)
 		return;
 	EXPECT_EQ(f->vector, 6);
 	EXPECT_EQ(f->rip, rip);
+	vmlet_sandbox_destroy(sb);
 }
 
 TEST(guest_divide_by_zero_reports_de)
@@ -123,6 +126,7 @@ TEST(guest_divide_by_zero_reports_de)
 		return;
 	EXPECT_EQ(f->vector, 0);
 	EXPECT_EQ(f->rip, rip);
+	vmlet_sandbox_destroy(sb);
 }
 
 TEST(guest_stack_overflow_hits_guard_page)
@@ -142,6 +146,7 @@ TEST(guest_stack_overflow_hits_guard_page)
 	EXPECT_GE(f->address, guard);
 	EXPECT_LT(f->address, guard + VMLET_PAGE_SIZE);
 	EXPECT_EQ(f->error_code & PF_ERR_WRITE, PF_ERR_WRITE);
+	vmlet_sandbox_destroy(sb);
 }
 
 TEST(guest_abort_reports_code_and_message)
@@ -156,6 +161,7 @@ TEST(guest_abort_reports_code_and_message)
 		return;
 	EXPECT_EQ(f->code, 42);
 	EXPECT_STREQ(f->message, "boom: the guest gave up");
+	vmlet_sandbox_destroy(sb);
 }
 
 TEST(guest_libc_abort_reports_sigabrt)
@@ -170,6 +176,7 @@ TEST(guest_libc_abort_reports_sigabrt)
 		return;
 	EXPECT_EQ(f->code, 128 + SIGABRT);
 	EXPECT_STREQ(f->message, "killed by signal 06");
+	vmlet_sandbox_destroy(sb);
 }
 
 TEST(guest_exit_reports_status)
@@ -183,6 +190,7 @@ TEST(guest_exit_reports_status)
 	if (!f)
 		return;
 	EXPECT_EQ(f->code, 3);
+	vmlet_sandbox_destroy(sb);
 }
 
 TEST(guest_triple_fault_reports_shutdown)
@@ -192,6 +200,7 @@ TEST(guest_triple_fault_reports_shutdown)
 	if (!sb)
 		return;
 	fail_call(sb, "triple", NULL, -VMLET_ESHUTDOWN);
+	vmlet_sandbox_destroy(sb);
 }
 
 TEST(guest_stray_port_io_is_unexpected_exit)
@@ -205,6 +214,7 @@ TEST(guest_stray_port_io_is_unexpected_exit)
 	if (!f)
 		return;
 	EXPECT_STREQ(f->message, "I/O on port 0x80");
+	vmlet_sandbox_destroy(sb);
 }
 
 TEST(guest_hlt_is_unexpected_exit)
@@ -218,6 +228,7 @@ TEST(guest_hlt_is_unexpected_exit)
 	if (!f)
 		return;
 	EXPECT_STREQ(f->message, "guest halted");
+	vmlet_sandbox_destroy(sb);
 }
 
 int main(void)

@@ -110,6 +110,19 @@ static inline void ksft_register(const char *name, void (*fn)(void))
 		_exit(KSFT_SKIP);                                             \
 	} while (0)
 
+/*
+ * A test runs in a child that leaves with _exit(), where LeakSanitizer's
+ * check at exit never runs: in a build with LSan (make check SAN=address),
+ * run it when the test returns and fail the test on a leak. Without LSan
+ * the symbol is NULL.
+ */
+int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
+static inline int ksft_leaked(void)
+{
+	return __lsan_do_recoverable_leak_check && __lsan_do_recoverable_leak_check();
+}
+
 static inline int ksft_run(void)
 {
 	int failed = 0;
@@ -129,6 +142,10 @@ static inline int ksft_run(void)
 		if (pid == 0) {
 			alarm(KSFT_TIMEOUT_S);
 			ksft_tests[i].fn();
+			if (ksft_leaked()) {
+				printf("# LeakSanitizer: the test leaked memory (report above)\n");
+				ksft_failed = 1;
+			}
 			fflush(stdout);
 			_exit(ksft_failed ? KSFT_FAIL : KSFT_PASS);
 		}
