@@ -332,12 +332,16 @@ int vmlet_x86_cpuid(struct vmlet_vm *vm)
 	return 0;
 }
 
+_Static_assert(sizeof(((struct vmlet_x86_state *)0)->xsave) == sizeof(struct kvm_xsave),
+	       "KVM_GET_XSAVE fills struct kvm_xsave");
+
 static const uint32_t state_msrs[VMLET_X86_NMSRS] = {
 	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_KERNEL_GS_BASE, MSR_PAT,
 };
 
 int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 {
+	struct kvm_msrs *msrs = (struct kvm_msrs *)st->msrs;
 	const struct vmlet_kvm *kvm;
 	int err = vmlet_kvm_get(&kvm);
 
@@ -347,14 +351,14 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &st->regs) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &st->sregs) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_VCPU_EVENTS, &st->events) < 0 ||
-	    ioctl(vm->vcpu_fd, KVM_GET_XSAVE, &st->xsave) < 0)
+	    ioctl(vm->vcpu_fd, KVM_GET_XSAVE, st->xsave) < 0)
 		return -errno;
 	if (kvm->xcrs && ioctl(vm->vcpu_fd, KVM_GET_XCRS, &st->xcrs) < 0)
 		return -errno;
-	st->msrs.hdr.nmsrs = VMLET_X86_NMSRS;
+	msrs->nmsrs = VMLET_X86_NMSRS;
 	for (int i = 0; i < VMLET_X86_NMSRS; i++)
-		st->msrs.e[i].index = state_msrs[i];
-	if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, &st->msrs) != VMLET_X86_NMSRS)
+		msrs->entries[i].index = state_msrs[i];
+	if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, msrs) != VMLET_X86_NMSRS)
 		return -EIO;
 	return 0;
 }
@@ -364,11 +368,11 @@ int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, 
 	struct kvm_run *run = vm->run;
 	int n;
 
-	if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, &st->xsave) < 0)
+	if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, st->xsave) < 0)
 		return -errno;
 	if (st->xcrs.nr_xcrs && ioctl(vm->vcpu_fd, KVM_SET_XCRS, &st->xcrs) < 0)
 		return -errno;
-	n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, &st->msrs);
+	n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, st->msrs);
 	if (n < 0)
 		return -errno;
 	if (n != VMLET_X86_NMSRS)

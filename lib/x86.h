@@ -34,11 +34,14 @@ struct vmlet_x86_state {
 	struct kvm_sregs sregs;
 	struct kvm_vcpu_events events;
 	struct kvm_xcrs xcrs;
-	struct kvm_xsave xsave;
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[VMLET_X86_NMSRS];
-	} msrs;
+	/*
+	 * struct kvm_xsave and struct kvm_msrs end in flexible arrays, so
+	 * they are kept as their bytes: the 4 KiB legacy XSAVE area, and the
+	 * kvm_msrs header followed by VMLET_X86_NMSRS entries.
+	 */
+	uint32_t xsave[1024];
+	uint64_t msrs[(sizeof(struct kvm_msrs) + VMLET_X86_NMSRS * sizeof(struct kvm_msr_entry)) /
+		      sizeof(uint64_t)];
 };
 
 /* Set the CPUID a new vCPU needs before its first run (from a snapshot). */

@@ -254,11 +254,11 @@ TEST(demo_functions)
 	args[1] = vmlet_f64(4);
 	ASSERT_OK(vmlet_sandbox_call(s, "hypot", args, 2, &r));
 	EXPECT_TRUE(r.f64 == 5.0);
-	EXPECT_EQ(vmlet_sandbox_nfuncs(s), 12);
+	EXPECT_EQ(vmlet_sandbox_nfuncs(s), 14);
 	EXPECT_STREQ(vmlet_sandbox_func_at(s, 0)->name, "add");
 	EXPECT_EQ(vmlet_sandbox_func_at(s, 0)->nargs, 2);
 	EXPECT_EQ(vmlet_sandbox_func_at(s, 0)->args[1], VMLET_I32);
-	EXPECT_TRUE(vmlet_sandbox_func_at(s, 12) == NULL);
+	EXPECT_TRUE(vmlet_sandbox_func_at(s, 14) == NULL);
 }
 
 TEST(backing_is_reported)
