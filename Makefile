@@ -53,6 +53,17 @@ DEMO := $(objtree)/guest/examples/demo.elf
 
 TOOLS := $(objtree)/tools/vmlet
 
+# BPF: CO-RE objects against the running kernel's BTF, and their skeletons.
+CLANG ?= clang
+BPFTOOL ?= bpftool
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) -Wno-unused-parameter -I$(objtree)/bpf -I$(srctree)/bpf \
+	-I/usr/include/$(shell $(CC) -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+BPF_SRCS := $(wildcard $(srctree)/bpf/*.bpf.c)
+BPF_OBJS := $(patsubst $(srctree)/%.bpf.c,$(objtree)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst %.bpf.o,%.skel.h,$(BPF_OBJS))
+BPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+
 UNIT_SRCS := $(wildcard $(srctree)/selftests/unit/*_test.c)
 UNIT_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(UNIT_SRCS))
 KVM_SRCS := $(wildcard $(srctree)/selftests/kvm/*_test.c)
@@ -65,7 +76,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 .DELETE_ON_ERROR:
 .PHONY: all run check tests bench clean install uninstall help deps format-check
 
-all: $(LIBA) $(LIBSO) $(GUEST_LIB) $(DEMO) $(TOOLS)
+all: $(LIBA) $(LIBSO) $(GUEST_LIB) $(DEMO) $(BPF_SKELS) $(TOOLS)
 
 help:
 	@echo 'Targets:'
@@ -121,6 +132,23 @@ $(objtree)/%.elf: $(srctree)/%.c $(GUEST_LIB)
 	$(call msg,GUESTLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB) -lm
+
+# --- BPF programs -----------------------------------------------------------
+
+$(objtree)/bpf/vmlinux.h: $(VMLINUX_BTF)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file $< format c > $@
+
+$(objtree)/bpf/%.bpf.o: $(srctree)/bpf/%.bpf.c $(objtree)/bpf/vmlinux.h
+	$(call msg,CLANG,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(@:.o=.d) -MT $@ -c -o $(@:.o=.tmp.o) $<
+	$(Q)$(BPFTOOL) gen object $@ $(@:.o=.tmp.o)
+	$(Q)rm -f $(@:.o=.tmp.o)
+
+$(objtree)/bpf/%.skel.h: $(objtree)/bpf/%.bpf.o
+	$(call msg,GENSKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*)_bpf > $@
 
 # --- tools ------------------------------------------------------------------
 
@@ -188,7 +216,8 @@ uninstall:
 
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
-		$(DEMO) $(TOOLS) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) $(BENCH)
+		$(DEMO) $(TOOLS) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) $(BENCH) \
+		$(BPF_OBJS) $(BPF_SKELS) $(objtree)/bpf/vmlinux.h
 	$(Q)find $(objtree) -name '*.d' -delete
 
 -include $(shell find $(objtree) -name '*.d' 2>/dev/null)
