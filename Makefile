@@ -51,7 +51,7 @@ GUEST_OBJS := $(addprefix $(objtree)/guest/,runtime.o syscall.o entry.o)
 GUEST_LIB := $(objtree)/guest/libvmlet-guest.a
 DEMO := $(objtree)/guest/examples/demo.elf
 
-TOOLS := $(objtree)/tools/vmlet
+TOOLS := $(objtree)/tools/vmlet $(objtree)/tools/vmlet-trace
 
 # BPF: CO-RE objects against the running kernel's BTF, and their skeletons.
 CLANG ?= clang
@@ -152,6 +152,12 @@ $(objtree)/bpf/%.skel.h: $(objtree)/bpf/%.bpf.o
 
 # --- tools ------------------------------------------------------------------
 
+$(objtree)/tools/vmlet-trace: $(srctree)/tools/vmlet-trace.c $(BPF_SKELS)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -I$(objtree)/bpf -I$(srctree)/bpf -DLIBVMLET_SO='"$(LIBSO_MAJOR)"' \
+		-DLIBVMLET_LIBDIR='"$(LIBDIR)"' -MMD -MP -o $@ $< $(HOST_LDFLAGS) $(BPF_LIBS)
+
 $(objtree)/tools/%: $(srctree)/tools/%.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
@@ -212,7 +218,7 @@ install: all
 uninstall:
 	$(Q)rm -f $(DESTDIR)$(LIBDIR)/libvmlet.a $(DESTDIR)$(LIBDIR)/libvmlet.so* \
 		$(DESTDIR)$(INCLUDEDIR)/vmlet.h $(DESTDIR)$(INCLUDEDIR)/vmlet/abi.h \
-		$(DESTDIR)$(BINDIR)/vmlet
+		$(DESTDIR)$(BINDIR)/vmlet $(DESTDIR)$(BINDIR)/vmlet-trace
 
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
