@@ -177,6 +177,17 @@ $(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
 	$(Q)$(CC) $(HOST_CFLAGS) -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
 		-DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -lpthread -lm
 
+# trace_test links libvmlet.so, so that vmlet-trace finds the probes in the
+# library its process maps, as in a service that links the shared library.
+$(objtree)/selftests/kvm/trace_test: $(srctree)/selftests/kvm/trace_test.c $(LIBSO) \
+		$(objtree)/tools/vmlet-trace
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -I$(srctree)/bpf -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
+		-DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
+		-DLIBVMLET_SO='"$(objtree)/lib/$(LIBSO_MAJOR)"' -MMD -MP -o $@ $< \
+		-L$(objtree)/lib -Wl,-rpath,$(objtree)/lib -lvmlet $(HOST_LDFLAGS) $(BPF_LIBS)
+
 $(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/state_guest.elf
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
