@@ -188,10 +188,11 @@ $(objtree)/selftests/kvm/trace_test: $(srctree)/selftests/kvm/trace_test.c $(LIB
 		-DLIBVMLET_SO='"$(objtree)/lib/$(LIBSO_MAJOR)"' -MMD -MP -o $@ $< \
 		-L$(objtree)/lib -Wl,-rpath,$(objtree)/lib -lvmlet $(HOST_LDFLAGS) $(BPF_LIBS)
 
-$(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/state_guest.elf
+$(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/state_guest.elf \
+		$(objtree)/tools/vmlet-trace
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) -DDEMO_ELF='"$(DEMO)"' \
+	$(Q)$(CC) $(HOST_CFLAGS) -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
 		-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' -MMD -MP -o $@ $< $(LIBA) \
 		$(HOST_LDFLAGS) -lpthread -lm
 
