@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * USDT probes: the one list of libvmlet's static trace points and their
- * arguments. bpf/vmlet.bpf.c and tools/vmlet-trace.c attach to them; so
- * can bpftrace, perf and SystemTap (`bpftrace -l 'usdt:lib/libvmlet.so:*'`).
+ * arguments. bpf/vmlet.bpf.c and tools/vmlet-trace.c attach to them; they
+ * are standard SystemTap SDT notes (`readelf -n lib/libvmlet.so` lists them).
  *
  * Each probe is a nop in the instruction stream plus a .note.stapsdt
  * entry naming it and where its arguments live; with no tracer attached
