@@ -62,6 +62,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) -Wno-unused-paramet
 BPF_SRCS := $(wildcard $(srctree)/bpf/*.bpf.c)
 BPF_OBJS := $(patsubst $(srctree)/%.bpf.c,$(objtree)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst %.bpf.o,%.skel.h,$(BPF_OBJS))
+.SECONDARY: $(BPF_OBJS)
 BPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
 
 UNIT_SRCS := $(wildcard $(srctree)/selftests/unit/*_test.c)
