@@ -67,13 +67,25 @@ GUEST_OBJS := $(addprefix $(objtree)/guest/,runtime.o syscall.o entry.o)
 GUEST_LIB := $(objtree)/guest/libvmlet-guest.a
 DEMO := $(objtree)/guest/examples/demo.elf
 
-TOOLS := $(objtree)/tools/vmlet
+TOOLS := $(objtree)/tools/vmlet $(objtree)/tools/vmlet-trace
 PC := $(objtree)/lib/libvmlet.pc
 GUEST_WRAPPER := $(objtree)/guest/vmlet-guest-cc
 
 MAN1 := $(sort $(wildcard $(srctree)/man/man1/*.1))
 MAN3 := $(sort $(wildcard $(srctree)/man/man3/*.3))
 MAN7 := $(sort $(wildcard $(srctree)/man/man7/*.7))
+
+# BPF: CO-RE objects against the running kernel's BTF, and their skeletons.
+CLANG ?= clang
+BPFTOOL ?= bpftool
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) -Wno-unused-parameter -I$(objtree)/bpf -I$(srctree)/bpf \
+	-I/usr/include/$(shell $(CC) -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+BPF_SRCS := $(wildcard $(srctree)/bpf/*.bpf.c)
+BPF_OBJS := $(patsubst $(srctree)/%.bpf.c,$(objtree)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst %.bpf.o,%.skel.h,$(BPF_OBJS))
+.SECONDARY: $(BPF_OBJS)
+BPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
 
 UNIT_SRCS := $(wildcard $(srctree)/selftests/unit/*_test.c)
 UNIT_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(UNIT_SRCS))
@@ -100,7 +112,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 .PHONY: all run check tests examples bench fuzz fuzzers clean install uninstall help deps \
 	format-check FORCE
 
-all: $(LIBA) $(LIBSO) $(PC) $(GUEST_LIB) $(GUEST_WRAPPER) $(DEMO) $(TOOLS)
+all: $(LIBA) $(LIBSO) $(PC) $(GUEST_LIB) $(GUEST_WRAPPER) $(DEMO) $(BPF_SKELS) $(TOOLS)
 
 help:
 	@echo 'Targets:'
@@ -186,7 +198,30 @@ $(PC): $(srctree)/lib/libvmlet.pc.in FORCE
 $(GUEST_WRAPPER): $(srctree)/guest/vmlet-guest-cc.in FORCE
 	$(call gen,755)
 
+# --- BPF programs -----------------------------------------------------------
+
+$(objtree)/bpf/vmlinux.h: $(VMLINUX_BTF)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file $< format c > $@
+
+$(objtree)/bpf/%.bpf.o: $(srctree)/bpf/%.bpf.c $(objtree)/bpf/vmlinux.h
+	$(call msg,CLANG,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(@:.o=.d) -MT $@ -c -o $(@:.o=.tmp.o) $<
+	$(Q)$(BPFTOOL) gen object $@ $(@:.o=.tmp.o)
+	$(Q)rm -f $(@:.o=.tmp.o)
+
+$(objtree)/bpf/%.skel.h: $(objtree)/bpf/%.bpf.o
+	$(call msg,GENSKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*)_bpf > $@
+
 # --- tools ------------------------------------------------------------------
+
+$(objtree)/tools/vmlet-trace: $(srctree)/tools/vmlet-trace.c $(BPF_SKELS)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -I$(objtree)/bpf -I$(srctree)/bpf -DLIBVMLET_SO='"$(LIBSO_MAJOR)"' \
+		-DLIBVMLET_LIBDIR='"$(LIBDIR)"' -MMD -MP -o $@ $< $(HOST_LDFLAGS) $(BPF_LIBS)
 
 $(objtree)/tools/%: $(srctree)/tools/%.c $(LIBA)
 	$(call msg,CCLD,$@)
@@ -207,11 +242,22 @@ $(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
 	$(Q)$(CC) $(HOST_CFLAGS) -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
 		-DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -luring -lpthread -lm
 
-$(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/state_guest.elf \
-		$(objtree)/selftests/kvm/hostcall_guest.elf
+# trace_test links libvmlet.so, so that vmlet-trace finds the probes in the
+# library its process maps, as in a service that links the shared library.
+$(objtree)/selftests/kvm/trace_test: $(srctree)/selftests/kvm/trace_test.c $(LIBSO) \
+		$(objtree)/tools/vmlet-trace
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) -DDEMO_ELF='"$(DEMO)"' \
+	$(Q)$(CC) $(HOST_CFLAGS) -I$(srctree)/bpf -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
+		-DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
+		-DLIBVMLET_SO='"$(objtree)/lib/$(LIBSO_MAJOR)"' -MMD -MP -o $@ $< \
+		-L$(objtree)/lib -Wl,-rpath,$(objtree)/lib -lvmlet $(HOST_LDFLAGS) $(BPF_LIBS)
+
+$(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/state_guest.elf \
+		$(objtree)/selftests/kvm/hostcall_guest.elf $(objtree)/tools/vmlet-trace
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
 		-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' \
 		-DHOSTCALL_ELF='"$(objtree)/selftests/kvm/hostcall_guest.elf"' -MMD -MP -o $@ $< $(LIBA) \
 		$(HOST_LDFLAGS) -luring -lpthread -lm
@@ -275,7 +321,7 @@ INSTALLED := $(addprefix $(LIBDIR)/,libvmlet.a libvmlet.so.$(VERSION) $(LIBSO_MA
 	$(PKGCONFIGDIR)/libvmlet.pc $(INCLUDEDIR)/vmlet.h $(INCLUDEDIR)/vmlet/abi.h \
 	$(addprefix $(GUESTDIR)/,libvmlet-guest.a vmlet-guest.ld include/vmlet/abi.h \
 		include/vmlet/guest.h) \
-	$(BINDIR)/vmlet $(BINDIR)/vmlet-guest-cc \
+	$(BINDIR)/vmlet $(BINDIR)/vmlet-trace $(BINDIR)/vmlet-guest-cc \
 	$(patsubst $(srctree)/man/%,$(MANDIR)/%,$(MAN1) $(MAN3) $(MAN7))
 INSTALLED_DIRS := $(GUESTDIR)/include/vmlet $(GUESTDIR)/include $(GUESTDIR) $(INCLUDEDIR)/vmlet
 
@@ -309,7 +355,8 @@ clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
 		$(DEMO) $(TOOLS) $(PC) $(GUEST_WRAPPER) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
 		$(BENCH) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
-		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS)
+		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS) $(BPF_OBJS) $(BPF_SKELS) \
+		$(objtree)/bpf/vmlinux.h
 	$(Q)rm -rf $(STAGE)
 	$(Q)find $(objtree) -path $(objtree)/build -prune -o -name '*.d' -exec rm -f {} +
 

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "probes.h"
 #include "sandbox.h"
 
 #define RING_ENTRIES   8
@@ -443,9 +444,22 @@ static void host_wrote(struct vmlet_sandbox *sb, uint64_t addr, uint64_t len)
 		sb->hdirty[pg / 64] |= 1ULL << (pg % 64);
 }
 
+/* The function's index for the trace probes: config's first; ~0 if unknown. */
+static uint32_t func_index(const struct vmlet_sandbox *sb, const struct vmlet_host_func *fn)
+{
+	const struct vmlet_host_func *cf = sb->cfg.host_funcs;
+
+	if (!fn)
+		return UINT32_MAX;
+	if (cf && fn >= cf && fn < cf + sb->cfg.nhost_funcs)
+		return (uint32_t)(fn - cf);
+	return sb->cfg.nhost_funcs + (uint32_t)(fn - sb->xfuncs);
+}
+
 static int hostcall(struct vmlet_sandbox *sb)
 {
-	struct request rq = {.out = sb->out, .out_size = sb->layout.out_size};
+	uint32_t func;
+	struct request rq = {.out = sb->out, .out_size = sb->layout.out_size, .fn = NULL};
 	struct vmlet_frame f = {.func = VMLET_HOSTCALL_FUNC};
 	const char *name;
 	int64_t size;
@@ -459,6 +473,8 @@ static int hostcall(struct vmlet_sandbox *sb)
 		else if (!types_match(rq.fn, rq.args, rq.nargs))
 			err = -EINVAL;
 	}
+	func = func_index(sb, rq.fn);
+	vmlet_probe_hostcall_begin(sb->id, func);
 	if (!err && (rq.fn->flags & VMLET_HOST_INLINE))
 		size = run_request(&rq);
 	else if (!err && sb->cfg.host)
@@ -471,6 +487,7 @@ static int hostcall(struct vmlet_sandbox *sb)
 		memcpy(sb->out, &f, sizeof(f));
 		size = sizeof(f);
 	}
+	vmlet_probe_hostcall_end(sb->id, func, ((struct vmlet_frame *)sb->out)->status);
 	host_wrote(sb, sb->layout.out_addr, (uint64_t)size);
 	return 0;
 }

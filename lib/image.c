@@ -11,11 +11,12 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "probes.h"
 #include "sandbox.h"
 
 #define IMAGE_MAX_SIZE (256ULL << 20)
 
-VMLET_API int vmlet_image_from_memory(const void *buf, size_t len, struct vmlet_image **out)
+static int load(const void *buf, size_t len, struct vmlet_image **out)
 {
 	struct vmlet_image *img;
 	int err;
@@ -47,6 +48,14 @@ err_img:
 	return err;
 }
 
+VMLET_API int vmlet_image_from_memory(const void *buf, size_t len, struct vmlet_image **out)
+{
+	int err = load(buf, len, out);
+
+	vmlet_probe_image_load((uint64_t)len, (int32_t)err);
+	return err;
+}
+
 VMLET_API int vmlet_image_open(const char *path, struct vmlet_image **out)
 {
 	struct stat st;
@@ -57,8 +66,11 @@ VMLET_API int vmlet_image_open(const char *path, struct vmlet_image **out)
 	if (!path || !out)
 		return -EINVAL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		vmlet_probe_image_load((uint64_t)0, (int32_t)err);
+		return err;
+	}
 	if (fstat(fd, &st) < 0) {
 		err = -errno;
 		goto err_fd;
@@ -87,11 +99,12 @@ VMLET_API int vmlet_image_open(const char *path, struct vmlet_image **out)
 		}
 		done += (size_t)n;
 	}
-	err = vmlet_image_from_memory(buf, done, out);
+	err = load(buf, done, out);
 err_buf:
 	free(buf);
 err_fd:
 	close(fd);
+	vmlet_probe_image_load((uint64_t)done, (int32_t)err);
 	return err;
 }
 

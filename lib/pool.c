@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "probes.h"
 #include "sandbox.h"
 
 struct vmlet_pool {
@@ -176,13 +177,11 @@ VMLET_API int vmlet_pool_destroy(struct vmlet_pool *p)
 	return 0;
 }
 
-VMLET_API int vmlet_pool_acquire(struct vmlet_pool *p, int timeout_ms, struct vmlet_sandbox **out)
+static int acquire(struct vmlet_pool *p, int timeout_ms, struct vmlet_sandbox **out)
 {
 	struct timespec deadline;
 	int err = 0;
 
-	if (!p || !out)
-		return -EINVAL;
 	if (timeout_ms > 0) {
 		clock_gettime(CLOCK_REALTIME, &deadline);
 		deadline.tv_sec += timeout_ms / 1000;
@@ -216,8 +215,21 @@ VMLET_API int vmlet_pool_acquire(struct vmlet_pool *p, int timeout_ms, struct vm
 	return err;
 }
 
+VMLET_API int vmlet_pool_acquire(struct vmlet_pool *p, int timeout_ms, struct vmlet_sandbox **out)
+{
+	int err;
+
+	if (!p || !out)
+		return -EINVAL;
+	vmlet_probe_acquire_begin((uint64_t)(uintptr_t)p);
+	err = acquire(p, timeout_ms, out);
+	vmlet_probe_acquire_end((uint64_t)(uintptr_t)p, err ? 0 : (*out)->id, (int32_t)err);
+	return err;
+}
+
 VMLET_API int vmlet_pool_release(struct vmlet_pool *p, struct vmlet_sandbox *sb)
 {
+	uint64_t id;
 	int err;
 
 	if (!p || !sb || sb->snap != p->snap)
@@ -229,6 +241,7 @@ VMLET_API int vmlet_pool_release(struct vmlet_pool *p, struct vmlet_sandbox *sb)
 	}
 	sb->pooled = true;
 	pthread_mutex_unlock(&p->lock);
+	id = sb->id;
 	err = vmlet_sandbox_restore(sb);
 	if (err)
 		vmlet_sandbox_destroy(sb);
@@ -243,6 +256,7 @@ VMLET_API int vmlet_pool_release(struct vmlet_pool *p, struct vmlet_sandbox *sb)
 		pthread_cond_signal(&p->ready);
 	}
 	pthread_mutex_unlock(&p->lock);
+	vmlet_probe_release((uint64_t)(uintptr_t)p, id, (int32_t)err);
 	return err;
 }
 

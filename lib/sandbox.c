@@ -8,6 +8,10 @@
  * one KVM_RUN, decode the return frame in place. No allocation, no ioctl
  * besides KVM_RUN. A guest that fails in any way other than refusing a
  * call leaves the sandbox dead: its memory can no longer be trusted.
+ *
+ * Creation and calls fire the USDT probes of lib/probes.h; the public
+ * functions are thin wrappers that fire begin and end around the work,
+ * so that every exit path is traced.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +19,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "probes.h"
 #include "sandbox.h"
 #include "x86.h"
 
@@ -48,8 +53,15 @@ static int boot(struct vmlet_sandbox *sb)
 	return vmlet_frame_decode_table(sb->out, sb->layout.out_size, &sb->funcs, &sb->nfuncs);
 }
 
-VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_config *cfg,
-				   struct vmlet_sandbox **out)
+uint64_t vmlet_sandbox_next_id(void)
+{
+	static uint64_t last;
+
+	return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
+
+static int create(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
+		  struct vmlet_sandbox **out)
 {
 	struct vmlet_sandbox *sb;
 	int err;
@@ -59,6 +71,7 @@ VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_c
 	sb = calloc(1, sizeof(*sb));
 	if (!sb)
 		return -ENOMEM;
+	sb->id = id;
 	sb->image = img;
 	sb->vm.vm_fd = sb->vm.vcpu_fd = -1;
 	err = vmlet_config_normalize(cfg, &sb->cfg);
@@ -89,6 +102,23 @@ err_sb:
 	vmlet_host_put(sb->cfg.host);
 	free(sb);
 	return err;
+}
+
+VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_config *cfg,
+				   struct vmlet_sandbox **out)
+{
+	uint64_t id = vmlet_sandbox_next_id();
+	int err;
+
+	vmlet_probe_create_begin(id, (uint32_t)VMLET_PROBE_CREATE_COLD);
+	err = create(img, cfg, id, out);
+	vmlet_probe_create_end(id, (uint32_t)VMLET_PROBE_CREATE_COLD, (int32_t)err);
+	return err;
+}
+
+VMLET_API uint64_t vmlet_sandbox_id(const struct vmlet_sandbox *sb)
+{
+	return sb->id;
 }
 
 VMLET_API void vmlet_sandbox_destroy(struct vmlet_sandbox *sb)
@@ -163,9 +193,8 @@ static int die(struct vmlet_sandbox *sb, int err)
 	return err;
 }
 
-VMLET_API int vmlet_sandbox_call_index(struct vmlet_sandbox *sb, unsigned int index,
-				       const struct vmlet_value *args, unsigned int nargs,
-				       struct vmlet_value *ret)
+static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet_value *args,
+		unsigned int nargs, struct vmlet_value *ret)
 {
 	const struct vmlet_func *fn;
 	struct vmlet_value v;
@@ -207,6 +236,19 @@ VMLET_API int vmlet_sandbox_call_index(struct vmlet_sandbox *sb, unsigned int in
 	if (ret)
 		*ret = v;
 	return 0;
+}
+
+VMLET_API int vmlet_sandbox_call_index(struct vmlet_sandbox *sb, unsigned int index,
+				       const struct vmlet_value *args, unsigned int nargs,
+				       struct vmlet_value *ret)
+{
+	const char *name = index < sb->nfuncs ? sb->funcs[index].name : NULL;
+	int err;
+
+	vmlet_probe_call_begin(sb->id, (uint32_t)index, name);
+	err = call(sb, index, args, nargs, ret);
+	vmlet_probe_call_end(sb->id, (uint32_t)index, (int32_t)err);
+	return err;
 }
 
 int vmlet_sandbox_warm_up(struct vmlet_sandbox *sb)

@@ -52,6 +52,7 @@ struct vmlet_grant {
 struct vmlet_sandbox {
 	struct vmlet_image *image;	/* borrowed: must outlive the sandbox */
 	struct vmlet_snapshot *snap;	/* borrowed, or NULL for a cold sandbox */
+	uint64_t id;			/* vmlet_sandbox_id(): joins trace events */
 	uint64_t in_used;		/* bytes of the input buffer the host wrote */
 	bool pooled;			/* idle in its pool: not the caller's to use */
 	uint64_t *dirty;		/* VMLET_RESTORE_COPY: KVM's dirty bitmap */
@@ -78,6 +79,8 @@ void vmlet_host_get(struct vmlet_host *h);
 void vmlet_host_put(struct vmlet_host *h);
 /* Drop the grants and host functions added to sb (restore, destroy). */
 void vmlet_sandbox_forget_host(struct vmlet_sandbox *sb);
+/* A new sandbox id: process-wide, from 1, never reused (lib/probes.h). */
+uint64_t vmlet_sandbox_next_id(void);
 
 /* Run the guest's dispatcher once on a call it refuses (warm-up). */
 int vmlet_sandbox_warm_up(struct vmlet_sandbox *sb);

@@ -51,6 +51,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "probes.h"
 #include "sandbox.h"
 
 #define PM_PRESENT (1ULL << 63)
@@ -228,14 +229,10 @@ static int restore_copy(struct vmlet_sandbox *sb)
 	return 0;
 }
 
-VMLET_API int vmlet_sandbox_restore(struct vmlet_sandbox *sb)
+static int restore(struct vmlet_sandbox *sb)
 {
 	int err;
 
-	if (!sb)
-		return -EINVAL;
-	if (!sb->snap)
-		return -EOPNOTSUPP;
 	sb->state = SANDBOX_DEAD;
 	err = sb->snap->restore == VMLET_RESTORE_COPY ? restore_copy(sb) : restore_drop(sb);
 	if (!err)
@@ -249,7 +246,21 @@ VMLET_API int vmlet_sandbox_restore(struct vmlet_sandbox *sb)
 	return 0;
 }
 
-VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmlet_sandbox **out)
+VMLET_API int vmlet_sandbox_restore(struct vmlet_sandbox *sb)
+{
+	int err;
+
+	if (!sb)
+		return -EINVAL;
+	if (!sb->snap)
+		return -EOPNOTSUPP;
+	vmlet_probe_restore_begin(sb->id);
+	err = restore(sb);
+	vmlet_probe_restore_end(sb->id, (int32_t)err);
+	return err;
+}
+
+static int create_from(struct vmlet_snapshot *snap, uint64_t id, struct vmlet_sandbox **out)
 {
 	struct vmlet_sandbox *sb;
 	uint32_t flags = 0;
@@ -261,6 +272,7 @@ VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmle
 	sb = calloc(1, sizeof(*sb));
 	if (!sb)
 		return -ENOMEM;
+	sb->id = id;
 	sb->image = snap->image;
 	sb->snap = snap;
 	sb->cfg = snap->cfg;
@@ -305,7 +317,7 @@ VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmle
 	if (!err)
 		err = vmlet_sandbox_warm_up(sb);
 	if (!err)
-		err = vmlet_sandbox_restore(sb);
+		err = restore(sb);
 	if (err)
 		goto err_vm;
 	*out = sb;
@@ -320,5 +332,16 @@ err_sb:
 	free(sb->dirty);
 	free(sb->hdirty);
 	free(sb);
+	return err;
+}
+
+VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmlet_sandbox **out)
+{
+	uint64_t id = vmlet_sandbox_next_id();
+	int err;
+
+	vmlet_probe_create_begin(id, (uint32_t)VMLET_PROBE_CREATE_FROM);
+	err = create_from(snap, id, out);
+	vmlet_probe_create_end(id, (uint32_t)VMLET_PROBE_CREATE_FROM, (int32_t)err);
 	return err;
 }

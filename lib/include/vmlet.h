@@ -201,6 +201,8 @@ VMLET_API void vmlet_image_close(struct vmlet_image *img);
 VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_config *cfg,
 				   struct vmlet_sandbox **out);
 VMLET_API void vmlet_sandbox_destroy(struct vmlet_sandbox *sb);
+/* The sandbox's id in this process (from 1, never reused): the USDT probes' key. */
+VMLET_API uint64_t vmlet_sandbox_id(const struct vmlet_sandbox *sb);
 
 /* The functions the guest registered. */
 VMLET_API int vmlet_sandbox_nfuncs(const struct vmlet_sandbox *sb);

@@ -18,6 +18,12 @@
  * pages of the state guest under each restore method and backing, and
  * the memory an idle pooled sandbox costs (PSS of 100 pooled sandboxes).
  *
+ * Tracing: the warm and the fresh-VM call again with no tracer, with
+ * `vmlet-trace latency` attached and with `vmlet-trace calls` streaming
+ * (to /dev/null), each on this process; the overhead is the ratio of
+ * p50s and of means against no tracer. `bench IMAGE tracing` runs only
+ * that part.
+ *
  * Not a test: it prints figures and never fails on time.
  */
 #define _GNU_SOURCE
@@ -34,6 +40,8 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <vmlet.h>
@@ -473,6 +481,112 @@ static void bench_hostcalls(const char *path, double floor)
 	vmlet_sandbox_destroy(sb);
 	vmlet_host_destroy(cfg.host);
 	vmlet_image_close(img);
+
+/* Start vmlet-trace MODE on this process; its pid once attached, or -1. */
+static pid_t tracer_start(const char *mode)
+{
+	char pid[16], c, line[512];
+	size_t n = 0;
+	int err[2], null;
+	pid_t t;
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (pipe(err))
+		return -1;
+	t = fork();
+	if (t == 0) {
+		null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(err[1], 2);
+		execl(VMLET_TRACE, VMLET_TRACE, mode, "-p", pid, (char *)NULL);
+		_exit(127);
+	}
+	close(err[1]);
+	while (t > 0 && read(err[0], &c, 1) == 1) {
+		if (c != '\n') {
+			if (n < sizeof(line) - 1)
+				line[n++] = c;
+			continue;
+		}
+		line[n] = '\0';
+		if (!strncmp(line, "Tracing ", 8)) {
+			close(err[0]);
+			return t;
+		}
+		fprintf(stderr, "bench: vmlet-trace: %s\n", line);
+		n = 0;
+	}
+	close(err[0]);
+	if (t > 0)
+		waitpid(t, NULL, 0);
+	return -1;
+}
+
+static void tracer_stop(pid_t t)
+{
+	kill(t, SIGINT);
+	waitpid(t, NULL, 0);
+}
+
+static void bench_tracing(struct vmlet_image *img)
+{
+	static const char *const modes[] = {NULL, "latency", "calls"};
+	static const char *const names[] = {"no tracer", "latency attached", "calls streaming"};
+	struct vmlet_value args[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
+	static uint64_t ns[CALLS];
+	struct stats base[2] = {0}, s;
+	struct vmlet_sandbox *sb;
+	struct vmlet_pool *pool;
+	int err;
+
+	if (vmlet_sandbox_create(img, NULL, &sb)) {
+		fprintf(stderr, "bench: tracing: cannot create a sandbox\n");
+		return;
+	}
+	if (vmlet_pool_create(img, NULL, &pc, &pool)) {
+		fprintf(stderr, "bench: tracing: cannot create a pool\n");
+		vmlet_sandbox_destroy(sb);
+		return;
+	}
+	printf("\ntracing overhead (us)                  p50       mean  p50 ratio mean ratio\n");
+	for (int m = 0; m < 3; m++) {
+		pid_t t = -1;
+
+		if (modes[m] && (t = tracer_start(modes[m])) < 0) {
+			printf("  vmlet-trace %s: cannot attach (not root, or no BPF)\n", modes[m]);
+			continue;
+		}
+		for (int k = 0; k < 2; k++) {
+			int n = k ? CALLS / 4 : CALLS;
+			char name[64];
+
+			for (int i = 0; i < 100 && !k; i++)
+				vmlet_sandbox_call(sb, "add", args, 2, &r);
+			for (int i = 0; i < n; i++) {
+				uint64_t t0 = now_ns();
+
+				err = k ? vmlet_pool_call(pool, "add", args, 2, &r, NULL, 0)
+					: vmlet_sandbox_call(sb, "add", args, 2, &r);
+				ns[i] = now_ns() - t0;
+				if (err) {
+					fprintf(stderr, "bench: tracing: %s\n", vmlet_strerror(err));
+					break;
+				}
+			}
+			s = stats(ns, n);
+			if (!m)
+				base[k] = s;
+			snprintf(name, sizeof(name), "%s, %s", k ? "fresh-VM call" : "warm call",
+				 names[m]);
+			printf("  %-34s %10.2f %10.2f %10.3f %10.3f\n", name, s.p50, s.mean,
+			       s.p50 / base[k].p50, s.mean / base[k].mean);
+		}
+		if (t > 0)
+			tracer_stop(t);
+	}
+	vmlet_pool_destroy(pool);
+	vmlet_sandbox_destroy(sb);
 }
 
 int main(int argc, char **argv)
@@ -497,6 +611,11 @@ int main(int argc, char **argv)
 	if (err) {
 		fprintf(stderr, "bench: %s: %s\n", image, vmlet_strerror(err));
 		return 1;
+	}
+	if (argc > 2 && !strcmp(argv[2], "tracing")) {
+		bench_tracing(img);
+		vmlet_image_close(img);
+		return 0;
 	}
 	printf("vmlet bench: %s, KVM API %d, %s%s, backing %s\n", plat.vendor, plat.api_version,
 	       plat.emulated ? "guest code emulated by KVM" : "guest code native",
@@ -594,6 +713,7 @@ int main(int argc, char **argv)
 		vmlet_sandbox_count_insns(sb, false);
 	}
 	vmlet_sandbox_destroy(sb);
+	bench_tracing(img);
 	vmlet_image_close(img);
 	floor_destroy(&f);
 	close(f.kvm);
