@@ -386,9 +386,11 @@ static int64_t call_service(struct vmlet_host *h, struct request *rq)
 	s = &h->svc[atomic_fetch_add_explicit(&h->next, 1, memory_order_relaxed) % h->n];
 	rq->reply_fd = ring->ring_fd;
 	send_msg(ring, s->ring.ring_fd, (uintptr_t)rq);
-	err = wait_for(ring, s->ring.ring_fd, (uintptr_t)rq, &res);
+	/* rq is on this stack and the service will answer: wait for it. */
+	while (wait_for(ring, s->ring.ring_fd, (uintptr_t)rq, &res))
+		;
 	host_leave(h);
-	return err ? err : rq->size;
+	return rq->size;
 }
 
 /* --- the host-call hypercall ----------------------------------------------- */

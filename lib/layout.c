@@ -27,6 +27,18 @@ int vmlet_config_normalize(const struct vmlet_config *in, struct vmlet_config *o
 	}
 	if ((unsigned int)c.restore > VMLET_RESTORE_COPY)
 		return -EINVAL;
+	if (c.nhost_funcs && !c.host_funcs)
+		return -EINVAL;
+	for (unsigned int i = 0; i < c.nhost_funcs; i++) {
+		const struct vmlet_host_func *f = &c.host_funcs[i];
+
+		if (!f->name || !f->fn || f->nargs > VMLET_MAX_ARGS ||
+		    (unsigned int)f->ret >= VMLET_NTYPES)
+			return -EINVAL;
+		for (unsigned int j = 0; j < f->nargs; j++)
+			if (f->args[j] == VMLET_VOID || (unsigned int)f->args[j] >= VMLET_NTYPES)
+				return -EINVAL;
+	}
 	if (!c.mem_size)
 		c.mem_size = VMLET_DEFAULT_MEM;
 	if (!c.stack_size)

@@ -6,9 +6,11 @@
  * KVM call). Release restores the sandbox on the caller's thread, which
  * is where a fresh-VM call pays for its isolation, and pushes it back.
  * Creating and destroying VMs are the expensive kernel operations, so
- * they stay off that path: a sandbox whose restore fails is destroyed and
- * replaced by the refill thread, which also tops the pool up whenever
- * fewer than low_water sandboxes are idle and fewer than size are alive.
+ * creating stays off that path: a sandbox whose restore fails is destroyed
+ * (on the releasing thread, a rare path) and the refill thread makes its
+ * replacement; it also tops the pool up whenever fewer than low_water
+ * sandboxes are idle and fewer than size are alive. Waits are timed on
+ * CLOCK_MONOTONIC.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -73,7 +75,7 @@ static void *refill_main(void *arg)
 			/* Out of memory or VMs: retry after a pause, not in a spin. */
 			struct timespec t;
 
-			clock_gettime(CLOCK_REALTIME, &t);
+			clock_gettime(CLOCK_MONOTONIC, &t);
 			t.tv_sec += 1;
 			pthread_cond_timedwait(&p->refill, &p->lock, &t);
 		}
@@ -126,8 +128,15 @@ VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_conf
 	if (err)
 		goto err_idle;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->ready, NULL);
-	pthread_cond_init(&p->refill, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&p->ready, &ca);
+		pthread_cond_init(&p->refill, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 
 	pthread_mutex_lock(&p->lock);
 	while (p->nidle < c.min_ready && !err)
@@ -183,7 +192,7 @@ static int acquire(struct vmlet_pool *p, int timeout_ms, struct vmlet_sandbox **
 	int err = 0;
 
 	if (timeout_ms > 0) {
-		clock_gettime(CLOCK_REALTIME, &deadline);
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_sec += timeout_ms / 1000;
 		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
 		if (deadline.tv_nsec >= 1000000000) {
@@ -195,6 +204,11 @@ static int acquire(struct vmlet_pool *p, int timeout_ms, struct vmlet_sandbox **
 	while (!p->nidle) {
 		if (!timeout_ms) {
 			err = -EAGAIN;
+			break;
+		}
+		/* Nothing alive, nothing on the way, and making one fails: no wait helps. */
+		if (!p->live && !p->creating && p->refill_err) {
+			err = p->refill_err;
 			break;
 		}
 		if (timeout_ms < 0)

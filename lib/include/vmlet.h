@@ -299,9 +299,10 @@ VMLET_API const struct vmlet_snapshot *vmlet_pool_snapshot(const struct vmlet_po
 
 /*
  * The host-call service: nthreads threads (0: 2), each with an io_uring,
- * that run host functions for sandboxes on any thread. It must outlive
- * the sandboxes that use it. Destroying it waits for the calls in flight
- * to complete; calls that arrive after that fail with -ESHUTDOWN.
+ * that run host functions for sandboxes on any thread. Sandboxes and
+ * snapshots hold a reference to it: destroying it (once) stops the
+ * threads after the calls in flight complete, and their later host calls
+ * fail with -ESHUTDOWN; the memory goes with the last reference.
  */
 VMLET_API int vmlet_host_create(unsigned int nthreads, struct vmlet_host **out);
 VMLET_API void vmlet_host_destroy(struct vmlet_host *host);
