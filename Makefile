@@ -296,7 +296,8 @@ examples: all
 	$(Q)$(MAKE) --no-print-directory install DESTDIR=$(STAGE)
 	$(Q)PKG_CONFIG_LIBDIR=$(STAGE)$(PKGCONFIGDIR) PKG_CONFIG_SYSROOT_DIR=$(STAGE) \
 		PATH=$(STAGE)$(BINDIR):$$PATH $(MAKE) --no-print-directory \
-		-C $(srctree)/examples O=$(EXAMPLES) V=$(V)
+		-C $(srctree)/examples O=$(EXAMPLES) V=$(V) \
+		$(if $(SAN),LDFLAGS='$(SAN_FLAGS)')
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory tests examples

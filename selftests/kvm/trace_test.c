@@ -242,6 +242,7 @@ TEST(every_process_of_the_library_and_pinned_maps)
 	const char *argv[] = {VMLET_TRACE, "latency", "--pin", "-l", LIBVMLET_SO, NULL};
 	struct vmlet_value a[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
 	struct vmlet_hist h;
+	struct vmlet_image *img;
 	struct vmlet_sandbox *sb;
 	struct tracer tr;
 	char out[4096];
@@ -250,7 +251,8 @@ TEST(every_process_of_the_library_and_pinned_maps)
 
 	if (tracer_start(&tr, argv))
 		return;
-	sb = test_sandbox(test_image(DEMO_ELF), NULL);
+	img = test_image(DEMO_ELF);
+	sb = test_sandbox(img, NULL);
 	ASSERT_TRUE(sb);
 	for (int i = 0; i < 7; i++)
 		ASSERT_OK(vmlet_sandbox_call(sb, "add", a, 2, &r));
@@ -267,6 +269,7 @@ TEST(every_process_of_the_library_and_pinned_maps)
 	EXPECT_TRUE(strstr(out, "call: count 7, errors 0"));
 	EXPECT_NE(access("/sys/fs/bpf/vmlet/hists", F_OK), 0);
 	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
 }
 
 TEST(calls_streams_one_record_per_call)
@@ -331,7 +334,8 @@ TEST(exits_counts_one_userspace_exit_per_warm_call)
 	struct vmlet_value a[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
 	char pid[16], out[8192];
 	const char *argv[] = {VMLET_TRACE, "exits", "--json", "-p", pid, NULL};
-	struct vmlet_sandbox *sb = test_sandbox(test_image(DEMO_ELF), NULL);
+	struct vmlet_image *img = test_image(DEMO_ELF);
+	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
 	unsigned long long calls, exits, uexits;
 	struct tracer tr;
 
@@ -352,6 +356,7 @@ TEST(exits_counts_one_userspace_exit_per_warm_call)
 	EXPECT_EQ(uexits, 10);
 	EXPECT_TRUE(strstr(out, "{\"source\":\"user\",\"reason\":2,\"name\":\"IO\",\"count\":10}"));
 	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
 }
 
 TEST(target_without_probes_is_an_error)
