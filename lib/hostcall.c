@@ -334,19 +334,27 @@ VMLET_API void vmlet_host_destroy(struct vmlet_host *h)
 	while (h->inflight)
 		pthread_cond_wait(&h->drained, &h->lock);
 	pthread_mutex_unlock(&h->lock);
-	if (h->n) {
-		err = io_uring_queue_init(4, &ring, 0);
-		for (unsigned int i = 0; !err && i < h->n; i++) {
-			send_msg(&ring, h->svc[i].ring.ring_fd, STOP_REQ);
-			io_uring_submit(&ring);
-		}
-		for (unsigned int i = 0; i < h->n; i++) {
-			pthread_join(h->svc[i].thread, NULL);
-			io_uring_queue_exit(&h->svc[i].ring);
-		}
-		if (!err)
-			io_uring_queue_exit(&ring);
+	if (!h->n) {
+		vmlet_host_put(h);
+		return;
 	}
+	/*
+	 * Without a ring to send the stop messages from (out of memory or
+	 * of io_uring instances), the threads cannot be told to stop: leave
+	 * them, idle, with the object, rather than hang joining them.
+	 */
+	err = io_uring_queue_init(4, &ring, 0);
+	if (err)
+		return;
+	for (unsigned int i = 0; i < h->n; i++) {
+		send_msg(&ring, h->svc[i].ring.ring_fd, STOP_REQ);
+		io_uring_submit(&ring);
+	}
+	for (unsigned int i = 0; i < h->n; i++) {
+		pthread_join(h->svc[i].thread, NULL);
+		io_uring_queue_exit(&h->svc[i].ring);
+	}
+	io_uring_queue_exit(&ring);
 	vmlet_host_put(h);
 }
 
