@@ -156,8 +156,25 @@ static void publish(void)
 	out->nargs = nfns;
 }
 
-/* Append one record at *off of the output buffer; false when it does not fit. */
-static int put_rec(uint64_t *off, const struct vmlet_hval *v)
+/*
+ * Write a string or bytes record at rec from src (which may overlap it:
+ * results are often already in place), NUL and padding included; the
+ * caller checked that it fits. Returns the record's size.
+ */
+static uint64_t buf_rec(struct vmlet_rec *rec, uint32_t type, const void *src, uint64_t len)
+{
+	uint8_t *data = (uint8_t *)(rec + 1);
+	uint64_t size = vmlet_rec_size(type, (uint32_t)len);
+
+	memmove(data, src, len);
+	memset(data + len, 0, size - sizeof(*rec) - len);
+	rec->type = type;
+	rec->len = (uint32_t)len;
+	return size;
+}
+
+/* Append one record at *off of the output buffer: 0, -E2BIG or -EINVAL. */
+static int put_rec(uint64_t *off, const struct vmlet_value *v)
 {
 	struct vmlet_rec *rec = (struct vmlet_rec *)((uint8_t *)out + *off);
 	uint64_t size, bits = 0;
@@ -168,11 +185,7 @@ static int put_rec(uint64_t *off, const struct vmlet_hval *v)
 		size = vmlet_rec_size(v->type, (uint32_t)v->buf.len);
 		if (size > out_size - *off)
 			return -E2BIG;
-		rec->type = v->type;
-		rec->len = (uint32_t)v->buf.len;
-		memcpy(rec + 1, v->buf.ptr, v->buf.len);
-		memset((uint8_t *)(rec + 1) + v->buf.len, 0, size - sizeof(*rec) - v->buf.len);
-		*off += size;
+		*off += buf_rec(rec, v->type, v->buf.ptr, v->buf.len);
 		return 0;
 	}
 	switch (v->type) {
@@ -207,10 +220,10 @@ static int put_rec(uint64_t *off, const struct vmlet_hval *v)
 	return 0;
 }
 
-int vmlet_host_call(const char *name, const struct vmlet_hval *args, unsigned int nargs,
-		    struct vmlet_hval *ret)
+int vmlet_host_call(const char *name, const struct vmlet_value *args, unsigned int nargs,
+		    struct vmlet_value *ret)
 {
-	struct vmlet_hval n = {.type = VMLET_STRING, .buf = {name, name ? strlen(name) : 0}};
+	struct vmlet_value n = {.type = VMLET_STRING, .buf = {name, name ? strlen(name) : 0}};
 	const struct vmlet_rec *rec = (const struct vmlet_rec *)(out + 1);
 	uint64_t off = sizeof(*out), bits;
 	int err;
@@ -287,7 +300,6 @@ static void refuse(uint32_t func, int32_t status)
 static void put_buf(uint32_t func, uint32_t type, const void *src, uint64_t len)
 {
 	struct vmlet_rec *rec = (struct vmlet_rec *)(out + 1);
-	uint8_t *data = (uint8_t *)(rec + 1);
 	uint64_t nul = type == VMLET_STRING, room;
 
 	room = out_size - sizeof(*out) - sizeof(*rec);
@@ -295,11 +307,7 @@ static void put_buf(uint32_t func, uint32_t type, const void *src, uint64_t len)
 		refuse(func, -E2BIG);
 		return;
 	}
-	memmove(data, src, len);
-	memset(data + len, 0, vmlet_align8(len + nul) - len);
-	rec->type = type;
-	rec->len = (uint32_t)len;
-	out->size = (uint32_t)(sizeof(*out) + vmlet_rec_size(type, (uint32_t)len));
+	out->size = (uint32_t)(sizeof(*out) + buf_rec(rec, type, src, len));
 	out->func = func;
 	out->status = 0;
 	out->nargs = 1;

@@ -108,7 +108,7 @@ static uint64_t peek(uint64_t addr)
 /* The host's key/value store (vmlet run --kv KEY=VALUE). */
 static const char *kv_get(const char *key)
 {
-	struct vmlet_hval arg = vmlet_hstr(key), val;
+	struct vmlet_value arg = vmlet_hstr(key), val;
 	int err = vmlet_host_call("kv_lookup", &arg, 1, &val);
 
 	if (err)

@@ -71,7 +71,6 @@ enum vmlet_restore {
  * struct vmlet_host; with it, on the thread that runs the vCPU.
  */
 #define VMLET_HOST_INLINE 1
-struct vmlet_value;
 struct vmlet_host_func {
 	const char *name;
 	enum vmlet_type ret;
@@ -106,28 +105,6 @@ struct vmlet_config {
 	const struct vmlet_host_func *host_funcs;
 	unsigned int nhost_funcs;
 	struct vmlet_host *host;
-};
-
-/*
- * A typed value. Strings and bytes are borrowed: arguments point at the
- * caller's memory; results point into the sandbox's output buffer and stay
- * valid until the sandbox's next call. A string's len excludes its NUL.
- */
-struct vmlet_value {
-	enum vmlet_type type;
-	union {
-		bool b;
-		int32_t i32;
-		uint32_t u32;
-		int64_t i64;
-		uint64_t u64;
-		float f32;
-		double f64;
-		struct {
-			const void *ptr;
-			size_t len;
-		} buf;
-	};
 };
 
 struct vmlet_func {

@@ -12,21 +12,8 @@ ex=${VMLET_OBJ:-$src}/examples
 stage=$ex/stage
 tmp=$(mktemp -d /tmp/examples_test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-failed=0
-
-# check NAME CMD...: one TAP line, ok when CMD succeeds.
-check() {
-	local name=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $name"
-	else
-		echo "not ok $n - $name"
-		failed=$((failed + 1))
-	fi
-}
+# shellcheck source=../scripts/tap.sh
+. "$src/selftests/scripts/tap.sh"
 
 # same EXPECTED ACTUAL: files equal, else the difference as diagnostics.
 same() {

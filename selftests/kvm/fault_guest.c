@@ -8,6 +8,8 @@
 #include <string.h>
 #include <vmlet/guest.h>
 
+#include "guest_util.h"
+
 extern char ud_site[], div_site[];
 static const uint64_t rodata_word = 42;
 
@@ -68,16 +70,6 @@ static void libc_abort(void)
 static void quit(void)
 {
 	exit(3);
-}
-
-static void triple(void)
-{
-	static const struct {
-		uint16_t limit;
-		uint64_t base;
-	} __attribute__((packed)) none = { 0, 0 };
-
-	__asm__ volatile("lidt %0; ud2" : : "m"(none));
 }
 
 static void port(void)

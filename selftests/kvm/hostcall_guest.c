@@ -16,7 +16,7 @@
 #define RELAY(name, ctype, vtype, member)                                    \
 	static ctype name(const char *fn, ctype v)                           \
 	{                                                                    \
-		struct vmlet_hval a = {.type = vtype, .member = v}, r;       \
+		struct vmlet_value a = {.type = vtype, .member = v}, r;       \
 		int err = vmlet_host_call(fn, &a, 1, &r);                    \
                                                                              \
 		if (err)                                                     \
@@ -36,7 +36,7 @@ RELAY(relay_f64, double, VMLET_F64, f64)
 
 static const char *relay_str(const char *fn, const char *s)
 {
-	struct vmlet_hval a = vmlet_hstr(s), r;
+	struct vmlet_value a = vmlet_hstr(s), r;
 	int err = vmlet_host_call(fn, &a, 1, &r);
 
 	if (err || r.type != VMLET_STRING)
@@ -46,7 +46,7 @@ static const char *relay_str(const char *fn, const char *s)
 
 static struct vmlet_bytes relay_bytes(const char *fn, const void *p, size_t len)
 {
-	struct vmlet_hval a = {.type = VMLET_BYTES, .buf = {p, len}}, r;
+	struct vmlet_value a = {.type = VMLET_BYTES, .buf = {p, len}}, r;
 	int err = vmlet_host_call(fn, &a, 1, &r);
 
 	if (err || r.type != VMLET_BYTES)
@@ -57,14 +57,14 @@ static struct vmlet_bytes relay_bytes(const char *fn, const void *p, size_t len)
 /* Call fn with nargs u32 arguments (or one string when nargs is 100); the error. */
 static int32_t try_call(const char *fn, uint32_t nargs)
 {
-	struct vmlet_hval a[VMLET_MAX_ARGS + 1];
+	struct vmlet_value a[VMLET_MAX_ARGS + 1];
 
 	if (nargs == 100)
-		return vmlet_host_call(fn, &(struct vmlet_hval){.type = VMLET_STRING,
+		return vmlet_host_call(fn, &(struct vmlet_value){.type = VMLET_STRING,
 								.buf = {"x", 1}},
 				       1, NULL);
 	for (uint32_t i = 0; i < nargs && i <= VMLET_MAX_ARGS; i++)
-		a[i] = (struct vmlet_hval){.type = VMLET_U32, .u32 = i};
+		a[i] = (struct vmlet_value){.type = VMLET_U32, .u32 = i};
 	return vmlet_host_call(fn, a, nargs, NULL);
 }
 

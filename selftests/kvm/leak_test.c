@@ -3,37 +3,10 @@
  * Creating and destroying sandboxes returns every file descriptor and the
  * memory they took.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <vmlet.h>
 
 #include "util.h"
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
-static long rss_kib(void)
-{
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-		resident = -1;
-	fclose(f);
-	return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 /* Lines in /proc/self/maps: a sandbox's memory or vCPU page left mapped adds one. */
 static int count_maps(void)
@@ -78,7 +51,7 @@ TEST(create_destroy_1000_sandboxes_leaks_nothing)
 	printf("# %d create/call/destroy cycles\n", n);
 	fds0 = count_fds();
 	maps0 = count_maps();
-	rss0 = rss_kib();
+	rss0 = smaps_kib("Rss");
 	for (int i = 0; i < n; i++) {
 		struct vmlet_sandbox *sb = test_sandbox(img, NULL);
 
@@ -94,7 +67,7 @@ TEST(create_destroy_1000_sandboxes_leaks_nothing)
 	}
 	fds1 = count_fds();
 	maps1 = count_maps();
-	rss1 = rss_kib();
+	rss1 = smaps_kib("Rss");
 	printf("# fds %d -> %d, mappings %d -> %d, rss %ld KiB -> %ld KiB\n", fds0, fds1, maps0,
 	       maps1, rss0, rss1);
 	EXPECT_EQ(fds1, fds0);

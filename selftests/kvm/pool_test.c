@@ -6,7 +6,6 @@
  * hold many sandboxes in little memory.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -47,35 +46,6 @@ static uint64_t call_u64(struct vmlet_sandbox *sb, const char *fn)
 	int err = vmlet_sandbox_call(sb, fn, NULL, 0, &r);
 
 	return err ? (uint64_t)(int64_t)err : r.u64;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
-static long smaps_kib(const char *key)
-{
-	char line[256];
-	long v = -1;
-	size_t klen = strlen(key);
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':')
-			v = strtol(line + klen + 1, NULL, 10);
-	fclose(f);
-	return v;
 }
 
 static long mem_available_kib(void)

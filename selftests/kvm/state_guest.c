@@ -9,6 +9,8 @@
 #include <string.h>
 #include <vmlet/guest.h>
 
+#include "guest_util.h"
+
 #define PAGE 4096
 
 static uint64_t counter;
@@ -90,16 +92,6 @@ static uint64_t crash(void)
 static void die(void)
 {
 	vmlet_abort(7, "state_guest gives up");
-}
-
-static void triple(void)
-{
-	static const struct {
-		uint16_t limit;
-		uint64_t base;
-	} __attribute__((packed)) none = { 0, 0 };
-
-	__asm__ volatile("lidt %0; ud2" : : "m"(none));
 }
 
 static int32_t add(int32_t a, int32_t b)

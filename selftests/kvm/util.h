@@ -3,6 +3,10 @@
 #ifndef VMLET_TEST_UTIL_H
 #define VMLET_TEST_UTIL_H
 
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <vmlet.h>
 
 #include "kselftest.h"
@@ -33,6 +37,37 @@ static inline struct vmlet_sandbox *test_sandbox(struct vmlet_image *img,
 		return NULL;
 	}
 	return sb;
+}
+
+/* Open file descriptors of this process, for leak checks. */
+static inline int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A field of /proc/self/smaps_rollup ("Rss", "Pss", ...) in KiB, or -1. */
+static inline long smaps_kib(const char *key)
+{
+	char line[256];
+	long v = -1;
+	size_t klen = strlen(key);
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':')
+			v = strtol(line + klen + 1, NULL, 10);
+	fclose(f);
+	return v;
 }
 
 #define GUEST(name) GUEST_DIR "/" name "_guest.elf"

@@ -17,20 +17,8 @@ paths=(PREFIX=/usr "LIBDIR=$libdir")
 # shellcheck disable=SC2016 # $(VERSION_MAJOR) is Makefile text
 version=$(sed -n 's/^VERSION_MAJOR := *//p' "$src/Makefile")$(sed -n \
 	's/^VERSION := $(VERSION_MAJOR)//p' "$src/Makefile")
-n=0
-failed=0
-
-check() {
-	local name=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $name"
-	else
-		echo "not ok $n - $name"
-		failed=$((failed + 1))
-	fi
-}
+# shellcheck source=tap.sh
+. "$src/selftests/scripts/tap.sh"
 
 files_installed() {
 	local f ok=0

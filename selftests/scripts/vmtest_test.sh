@@ -13,24 +13,15 @@ tmp=$(mktemp -d /tmp/vmtest_test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 unset VMTEST_FORCE VMTEST_TIMEOUT VMTEST_MEM
 
-n=0
-failed=0
 rc=0
-# check NAME CMD...: one TAP line, ok when CMD succeeds.
-check() {
-	local name=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $name"
-	else
-		echo "not ok $n - $name"
-		failed=$((failed + 1))
-		echo "# status $rc; stdout:"
-		sed 's/^/#   /' "$tmp/out"
-		echo "# stderr:"
-		sed 's/^/#   /' "$tmp/err"
-	fi
+# shellcheck source=tap.sh
+. "$src/selftests/scripts/tap.sh"
+# A failed check shows the last command's status and output.
+on_fail() {
+	echo "# status $rc; stdout:"
+	sed 's/^/#   /' "$tmp/out"
+	echo "# stderr:"
+	sed 's/^/#   /' "$tmp/err"
 }
 
 # vm ARG...: vmtest.sh ARG... in a VM; sets rc, leaves stdout/stderr in files.

@@ -73,41 +73,23 @@ void vmlet_print(const char *buf, size_t len);
 void *vmlet_result_buf(size_t *cap);
 
 /*
- * Host calls. A value for vmlet_host_call(): type and the matching member.
- * String and bytes arguments are copied into the call; a string or bytes
- * result points into the output buffer and is valid until the next host
- * call or the end of the current function (returning it is fine).
- */
-struct vmlet_hval {
-	enum vmlet_type type;
-	union {
-		_Bool b;
-		int32_t i32;
-		uint32_t u32;
-		int64_t i64;
-		uint64_t u64;
-		float f32;
-		double f64;
-		struct {
-			const void *ptr;
-			size_t len;
-		} buf;
-	};
-};
-
-/*
+ * Host calls take and give struct vmlet_value (vmlet/abi.h). String and
+ * bytes arguments are copied into the call; a string or bytes result
+ * points into the output buffer and is valid until the next host call or
+ * the end of the current function (returning it is fine).
+ *
  * Call the host function `name` (one the embedder registered). Returns 0
  * with *ret filled (ret may be NULL), or a negative errno: -ENOENT for a
  * name the host does not know, -EINVAL for arguments that do not match its
  * signature, -E2BIG when they do not fit the output buffer, or the error
  * the host function returned.
  */
-int vmlet_host_call(const char *name, const struct vmlet_hval *args, unsigned int nargs,
-		    struct vmlet_hval *ret);
+int vmlet_host_call(const char *name, const struct vmlet_value *args, unsigned int nargs,
+		    struct vmlet_value *ret);
 
-static inline struct vmlet_hval vmlet_hstr(const char *s)
+static inline struct vmlet_value vmlet_hstr(const char *s)
 {
-	return (struct vmlet_hval){.type = VMLET_STRING, .buf = {s, __builtin_strlen(s)}};
+	return (struct vmlet_value){.type = VMLET_STRING, .buf = {s, __builtin_strlen(s)}};
 }
 
 #endif /* VMLET_GUEST_H */

@@ -68,6 +68,7 @@
 #ifndef VMLET_ABI_H
 #define VMLET_ABI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define VMLET_ABI_VERSION 1
@@ -123,6 +124,29 @@ enum vmlet_type {
 	VMLET_STRING = 8,
 	VMLET_BYTES = 9,
 	VMLET_NTYPES
+};
+
+/*
+ * A typed value, as the host API and the guest's host calls pass them.
+ * Strings and bytes are borrowed: arguments point at the caller's memory;
+ * results point into a call buffer (the host API and the guest API say
+ * for how long). A string's len excludes its NUL.
+ */
+struct vmlet_value {
+	enum vmlet_type type;
+	union {
+		_Bool b;
+		int32_t i32;
+		uint32_t u32;
+		int64_t i64;
+		uint64_t u64;
+		float f32;
+		double f64;
+		struct {
+			const void *ptr;
+			size_t len;
+		} buf;
+	};
 };
 
 /*
