@@ -8,8 +8,14 @@
  *
  * Counts must match the workload exactly. Times must be consistent with
  * the workload's own clock (both are CLOCK_MONOTONIC): a phase's sum can
- * never exceed the time of the operations that enclose it, and is most of
- * the time of the operations it is (the rest being the probes' traps).
+ * never exceed the time of the operations that enclose it. From below, a
+ * sum is bounded by the fastest operation of its kind, not by their total:
+ * the workload's clock also sees the probes' traps and whatever stalls
+ * land outside them (in the nested VM, a 2.7 ms restore of which 0.2 ms
+ * was traced), so only the minimum is free of noise that only inflates.
+ * Each operation's traced part is at least a quarter of the fastest one
+ * (a trap costs ~12 us under QEMU/TCG): a sum in the wrong unit or of the
+ * wrong phase still fails.
  *
  * SKIP only when this machine cannot trace: not root, or the tool reports
  * no BPF (exit 3: no BTF, no bpf()).
@@ -117,6 +123,16 @@ static int tracer_stop(struct tracer *t, char *buf, size_t size)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Add the time since t to *sum, and keep the shortest in *min. */
+static void took(uint64_t t, uint64_t *sum, uint64_t *min)
+{
+	uint64_t d = now_ns() - t;
+
+	*sum += d;
+	if (d < *min)
+		*min = d;
+}
+
 /* "NAME":{"count":C,"errors":E,"sum_ns":S in the latency JSON. */
 static int phase_of(const char *json, const char *name, uint64_t *count, uint64_t *sum)
 {
@@ -139,7 +155,7 @@ static int phase_of(const char *json, const char *name, uint64_t *count, uint64_
 #define NCOLD	3
 #define NFROM	2
 #define NCALLS	20
-#define NKEPT	2
+#define NKEPT	10
 #define NPOOL	10
 #define POOLSZ	2
 
@@ -148,6 +164,8 @@ TEST(latency_counts_and_sums_match_the_workload)
 	struct vmlet_value a[2] = {vmlet_i32(2), vmlet_i32(40)}, r;
 	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = POOLSZ, .timeout_ms = -1};
 	uint64_t t_cold = 0, t_snap, t_from = 0, t_pool, t_call = 0, t_restore = 0, t_pcall = 0;
+	uint64_t m_cold = UINT64_MAX, m_from = UINT64_MAX, m_call = UINT64_MAX;
+	uint64_t m_restore = UINT64_MAX, m_ignore = UINT64_MAX;
 	uint64_t t, c, s;
 	char pid[16], *out = malloc(1 << 16);
 	const char *argv[] = {VMLET_TRACE, "latency", "--json", "-p", pid, NULL};
@@ -166,7 +184,7 @@ TEST(latency_counts_and_sums_match_the_workload)
 	for (int i = 0; i < NCOLD; i++) {
 		t = now_ns();
 		ASSERT_OK(vmlet_sandbox_create(img, NULL, &cold[i]));
-		t_cold += now_ns() - t;
+		took(t, &t_cold, &m_cold);
 	}
 	t = now_ns();
 	ASSERT_OK(vmlet_snapshot_create(img, NULL, &snap));
@@ -174,18 +192,18 @@ TEST(latency_counts_and_sums_match_the_workload)
 	for (int i = 0; i < NFROM; i++) {
 		t = now_ns();
 		ASSERT_OK(vmlet_sandbox_create_from(snap, &from[i]));
-		t_from += now_ns() - t;
+		took(t, &t_from, &m_from);
 	}
 	for (int i = 0; i < NCALLS; i++) {
 		t = now_ns();
 		ASSERT_OK(vmlet_sandbox_call(cold[i % NCOLD], "add", a, 2, &r));
-		t_call += now_ns() - t;
+		took(t, &t_call, &m_call);
 		ASSERT_EQ(r.i32, 42);
 	}
 	for (int i = 0; i < NKEPT; i++) {
 		t = now_ns();
 		ASSERT_OK(vmlet_sandbox_restore(from[i % NFROM]));
-		t_restore += now_ns() - t;
+		took(t, &t_restore, &m_restore);
 	}
 	t = now_ns();
 	ASSERT_OK(vmlet_pool_create(img, NULL, &pc, &pool));
@@ -193,7 +211,7 @@ TEST(latency_counts_and_sums_match_the_workload)
 	for (int i = 0; i < NPOOL; i++) {
 		t = now_ns();
 		ASSERT_OK(vmlet_pool_call(pool, "add", a, 2, &r, NULL, 0));
-		t_pcall += now_ns() - t;
+		took(t, &t_pcall, &m_ignore);
 	}
 	ASSERT_EQ(tracer_stop(&tr, out, 1 << 16), 0);
 
@@ -202,12 +220,12 @@ TEST(latency_counts_and_sums_match_the_workload)
 	if (!phase_of(out, "create", &c, &s)) {
 		EXPECT_EQ(c, NCOLD + 2);
 		EXPECT_LT(s, t_cold + t_snap + t_pool + 1);
-		EXPECT_GE(s, t_cold / 2);
+		EXPECT_GE(s, NCOLD * m_cold / 4);
 	}
 	if (!phase_of(out, "create_from", &c, &s)) {
 		EXPECT_EQ(c, NFROM + POOLSZ);
 		EXPECT_LT(s, t_from + t_pool + 1);
-		EXPECT_GE(s, t_from / 2);
+		EXPECT_GE(s, NFROM * m_from / 4);
 	}
 	if (!phase_of(out, "acquire", &c, &s)) {
 		EXPECT_EQ(c, NPOOL);
@@ -216,17 +234,18 @@ TEST(latency_counts_and_sums_match_the_workload)
 	if (!phase_of(out, "call", &c, &s)) {
 		EXPECT_EQ(c, NCALLS + NPOOL);
 		EXPECT_LT(s, t_call + t_pcall + 1);
-		EXPECT_GE(s, t_call / 2);
+		EXPECT_GE(s, NCALLS * m_call / 4);
 	}
 	if (!phase_of(out, "restore", &c, &s)) {
 		EXPECT_EQ(c, NKEPT + NPOOL);
 		EXPECT_LT(s, t_restore + t_pcall + 1);
-		EXPECT_GE(s, t_restore / 2);
+		EXPECT_GE(s, NKEPT * m_restore / 4);
 	}
 	if (!phase_of(out, "hostcall", &c, &s))
 		EXPECT_EQ(c, 0);
-	printf("# workload: cold %.0f us, call %.0f us, restore %.0f us, pool call %.0f us\n",
-	       t_cold / 1e3, t_call / 1e3, t_restore / 1e3, t_pcall / 1e3);
+	printf("# workload: cold %.0f us (min %.0f), call %.0f us (min %.0f), restore %.0f us (min %.0f),"
+	       " pool call %.0f us\n", t_cold / 1e3, m_cold / 1e3, t_call / 1e3, m_call / 1e3,
+	       t_restore / 1e3, m_restore / 1e3, t_pcall / 1e3);
 	vmlet_pool_destroy(pool);
 	for (int i = 0; i < NFROM; i++)
 		vmlet_sandbox_destroy(from[i]);
