@@ -481,6 +481,7 @@ static void bench_hostcalls(const char *path, double floor)
 	vmlet_sandbox_destroy(sb);
 	vmlet_host_destroy(cfg.host);
 	vmlet_image_close(img);
+}
 
 /* Start vmlet-trace MODE on this process; its pid once attached, or -1. */
 static pid_t tracer_start(const char *mode)
