@@ -18,6 +18,8 @@ static const char *const vmlet_errors[VMLET_ELAST - VMLET_EEXCEPTION] = {
 	[VMLET_EDEAD - VMLET_EEXCEPTION] = "Sandbox is dead after an earlier failure",
 	[VMLET_EABI - VMLET_EEXCEPTION] = "Image built for another vmlet ABI version",
 	[VMLET_EREFUSED - VMLET_EEXCEPTION] = "Guest refused the call",
+	[VMLET_EINTR - VMLET_EEXCEPTION] = "Guest interrupted",
+	[VMLET_ETIMEDOUT - VMLET_EEXCEPTION] = "Guest ran past its deadline",
 };
 
 VMLET_API const char *vmlet_strerror(int err)

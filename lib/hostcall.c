@@ -29,11 +29,13 @@
 #include <errno.h>
 #include <liburing.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
+#include "kick.h"
 #include "probes.h"
 #include "sandbox.h"
 
@@ -42,6 +44,8 @@
 #define MAX_PATH_LEN   4096
 #define TAG_SEND       1ULL /* low bit of user_data: a send that failed */
 #define STOP_REQ       2ULL /* user_data of the message that stops a service thread */
+#define IO_REQ         4ULL /* user_data of a guest's I/O request */
+#define TAG_CANCEL     6ULL /* user_data of its cancellation (only failures post) */
 
 struct service {
 	pthread_t thread;
@@ -144,7 +148,9 @@ static void send_msg(struct io_uring *ring, int fd, uint64_t data)
 
 /*
  * Submit what is queued and wait for the completion whose user_data is
- * want; a failed send (TAG_SEND, only failures post) is sent again.
+ * want; a failed send (TAG_SEND, only failures post) is sent again. A
+ * kick (interrupt, deadline) does not end this wait: the service runs the
+ * embedder's function to its end, and the run stops right after it.
  */
 static int wait_for(struct io_uring *ring, int fd, uint64_t want, int *res)
 {
@@ -168,6 +174,51 @@ static int wait_for(struct io_uring *ring, int fd, uint64_t want, int *res)
 				send_msg(ring, fd, want);
 		}
 	}
+}
+
+/*
+ * Submit the guest's I/O request (IO_REQ) and wait for it, unless a kick
+ * (interrupt, deadline) stops the run first: then cancel it, wait for it
+ * to end and return -VMLET_EINTR or -VMLET_ETIMEDOUT. As with ppoll(),
+ * the kick signal stays blocked here except inside io_uring_enter(), so
+ * one that lands between the check and the wait is not lost: the wait
+ * returns -EINTR at once. Two sigprocmask calls per I/O request pay for it.
+ */
+static int wait_io(struct io_uring *ring, struct vmlet_vm *vm, int *res)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	sigset_t kick, old;
+	int err, stop = 0;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, VMLET_KICK);
+	pthread_sigmask(SIG_BLOCK, &kick, &old);
+	err = io_uring_submit(ring);
+	while (err >= 0) {
+		if (io_uring_peek_cqe(ring, &cqe) == 0) {
+			uint64_t data = io_uring_cqe_get_data64(cqe);
+
+			*res = cqe->res;
+			io_uring_cqe_seen(ring, cqe);
+			if (data == IO_REQ)
+				break;
+			continue;
+		}
+		if (!stop && (stop = vmlet_vm_stopped(vm))) {
+			sqe = get_sqe(ring);
+			io_uring_prep_cancel64(sqe, IO_REQ, 0);
+			io_uring_sqe_set_data64(sqe, TAG_CANCEL);
+			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+			err = io_uring_submit(ring);
+			continue;
+		}
+		err = io_uring_enter((unsigned int)ring->ring_fd, 0, 1, IORING_ENTER_GETEVENTS, &old);
+		if (err == -EINTR)
+			err = 0;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err < 0 ? err : stop;
 }
 
 /* --- the service ----------------------------------------------------------- */
@@ -576,8 +627,8 @@ static int64_t io_op(struct vmlet_sandbox *sb, const struct kvm_regs *r)
 	} else {
 		io_uring_prep_write(sqe, g->host_fd, sb->mem.host + addr, (unsigned int)len, off);
 	}
-	io_uring_sqe_set_data64(sqe, 4); /* any even value but a request's */
-	err = wait_for(ring, -1, 4, &res);
+	io_uring_sqe_set_data64(sqe, IO_REQ);
+	err = wait_io(ring, &sb->vm, &res);
 	if (err)
 		return err;
 	if (op == VMLET_IO_SLEEP && res == -ETIME)
@@ -590,9 +641,14 @@ int vmlet_hypercall(struct vmlet_vm *vm, void *ctx, unsigned int port)
 	struct vmlet_sandbox *sb = ctx;
 	struct kvm_regs *r = &vm->run->s.regs.regs;
 
+	int64_t res;
+
 	if (port == VMLET_PORT_HOSTCALL)
 		return hostcall(sb);
-	r->rax = (uint64_t)io_op(sb, r);
+	res = io_op(sb, r);
+	if (res == -VMLET_EINTR || res == -VMLET_ETIMEDOUT)
+		return (int)res; /* the run ends: the guest never sees it */
+	r->rax = (uint64_t)res;
 	vm->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 	return 0;
 }

@@ -57,6 +57,8 @@ int vmlet_config_normalize(const struct vmlet_config *in, struct vmlet_config *o
 		return -EINVAL;
 	if ((unsigned int)c.backing > VMLET_BACKING_4K)
 		return -EINVAL;
+	if (c.timeout_us > UINT64_MAX / 1000) /* kept in ns */
+		return -EINVAL;
 	*out = c;
 	return 0;
 }

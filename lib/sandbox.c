@@ -23,6 +23,15 @@
 #include "sandbox.h"
 #include "x86.h"
 
+void vmlet_sandbox_bind_vm(struct vmlet_sandbox *sb)
+{
+	sb->vm.print = sb->cfg.print;
+	sb->vm.print_ctx = sb->cfg.print_ctx;
+	sb->vm.hypercall = vmlet_hypercall;
+	sb->vm.hypercall_ctx = sb;
+	sb->vm.timeout_ns = sb->cfg.timeout_us * 1000;
+}
+
 static int boot(struct vmlet_sandbox *sb)
 {
 	struct vmlet_image *img = sb->image;
@@ -38,10 +47,7 @@ static int boot(struct vmlet_sandbox *sb)
 	ret = vmlet_vm_create(&sb->vm, &sb->mem, 0);
 	if (ret)
 		return ret;
-	sb->vm.print = sb->cfg.print;
-	sb->vm.print_ctx = sb->cfg.print_ctx;
-	sb->vm.hypercall = vmlet_hypercall;
-	sb->vm.hypercall_ctx = sb;
+	vmlet_sandbox_bind_vm(sb);
 	ret = vmlet_x86_boot(&sb->vm, &sb->layout, &img->elf, (uint64_t)cr3);
 	if (ret)
 		return ret;
@@ -173,6 +179,21 @@ VMLET_API const struct vmlet_fault *vmlet_sandbox_fault(const struct vmlet_sandb
 VMLET_API enum vmlet_backing vmlet_sandbox_backing(const struct vmlet_sandbox *sb)
 {
 	return sb->mem.backing;
+}
+
+VMLET_API int vmlet_sandbox_interrupt(struct vmlet_sandbox *sb)
+{
+	if (!sb)
+		return -EINVAL;
+	return vmlet_vm_interrupt(&sb->vm);
+}
+
+VMLET_API int vmlet_sandbox_set_timeout(struct vmlet_sandbox *sb, uint64_t timeout_us)
+{
+	if (!sb || timeout_us > UINT64_MAX / 1000)
+		return -EINVAL;
+	sb->vm.timeout_ns = timeout_us * 1000;
+	return 0;
 }
 
 VMLET_API int vmlet_sandbox_count_insns(struct vmlet_sandbox *sb, bool on)

@@ -82,6 +82,9 @@ void vmlet_sandbox_forget_host(struct vmlet_sandbox *sb);
 /* A new sandbox id: process-wide, from 1, never reused (lib/probes.h). */
 uint64_t vmlet_sandbox_next_id(void);
 
+/* Point sb's VM at its config's print, host calls and timeout. */
+void vmlet_sandbox_bind_vm(struct vmlet_sandbox *sb);
+
 /* Run the guest's dispatcher once on a call it refuses (warm-up). */
 int vmlet_sandbox_warm_up(struct vmlet_sandbox *sb);
 

@@ -240,6 +240,7 @@ static int restore(struct vmlet_sandbox *sb)
 	if (err)
 		return err;
 	sb->in_used = 0;
+	sb->vm.timeout_ns = sb->cfg.timeout_us * 1000;
 	vmlet_sandbox_forget_host(sb);
 	memset(&sb->fault, 0, sizeof(sb->fault));
 	sb->state = SANDBOX_READY;
@@ -306,10 +307,7 @@ static int create_from(struct vmlet_snapshot *snap, uint64_t id, struct vmlet_sa
 	err = vmlet_vm_create(&sb->vm, &sb->mem, flags);
 	if (err)
 		goto err_mem;
-	sb->vm.print = sb->cfg.print;
-	sb->vm.print_ctx = sb->cfg.print_ctx;
-	sb->vm.hypercall = vmlet_hypercall;
-	sb->vm.hypercall_ctx = sb;
+	vmlet_sandbox_bind_vm(sb);
 	sb->vm.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
 	err = vmlet_x86_cpuid(&sb->vm);
 	if (!err)

@@ -7,6 +7,13 @@
  * already filled instead of issuing KVM_GET_REGS: a warm call is exactly
  * one KVM_RUN. Anything the guest hands over (addresses, lengths, its stack
  * pointer at a fault) is checked against the memslot before use.
+ *
+ * A run can be stopped from outside (lib/kick.c): vmlet_vm_interrupt()
+ * marks it kicked and signals its thread; a deadline's timer signals it
+ * too. Either way KVM_RUN returns -EINTR, and the loop ends the run only
+ * if the kick or the deadline is for this run: a late signal from an
+ * earlier one just goes round the loop again. The hot path pays a store
+ * and a thread-local write per run, and nothing at all per exit.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -16,6 +23,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "kick.h"
 #include "kvm.h"
 #include "vm.h"
 #include "x86.h"
@@ -119,6 +127,37 @@ static int fail(struct vmlet_fault *f, int err, uint64_t rip, const char *fmt, .
 	return err;
 }
 
+#define VM_RUNNING 1U
+#define VM_KICKED  2U
+
+int vmlet_vm_interrupt(struct vmlet_vm *vm)
+{
+	unsigned int old = __atomic_fetch_or(&vm->kick, VM_KICKED, __ATOMIC_SEQ_CST);
+
+	if (!(old & VM_RUNNING))
+		return -ESRCH;
+	return vmlet_kick(__atomic_load_n(&vm->tid, __ATOMIC_RELAXED));
+}
+
+int vmlet_vm_stopped(struct vmlet_vm *vm)
+{
+	if (__atomic_load_n(&vm->kick, __ATOMIC_SEQ_CST) & VM_KICKED)
+		return -VMLET_EINTR;
+	if (vm->deadline && vmlet_now_ns() >= vm->deadline)
+		return -VMLET_ETIMEDOUT;
+	return 0;
+}
+
+static int stop(struct vmlet_vm *vm, int err, struct vmlet_fault *f)
+{
+	const struct kvm_regs *r = &vm->run->s.regs.regs;
+
+	if (err == -VMLET_EINTR)
+		return fail(f, err, r->rip, "interrupted at rip %#llx", (unsigned long long)r->rip);
+	return fail(f, err, r->rip, "deadline of %llu us passed at rip %#llx",
+		    (unsigned long long)(vm->timeout_ns / 1000), (unsigned long long)r->rip);
+}
+
 static void print(struct vmlet_vm *vm, const char *buf, size_t len)
 {
 	if (vm->print)
@@ -164,6 +203,7 @@ static int io(struct vmlet_vm *vm, struct vmlet_fault *f)
 {
 	const struct kvm_regs *r = &vm->run->s.regs.regs;
 	struct kvm_run *run = vm->run;
+	int ret;
 
 	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 1 || run->io.count != 1)
 		return fail(f, -VMLET_EVMEXIT, r->rip, "I/O on port %#x", run->io.port);
@@ -186,14 +226,17 @@ static int io(struct vmlet_vm *vm, struct vmlet_fault *f)
 		return exception(vm, r, f);
 	case VMLET_PORT_HOSTCALL:
 	case VMLET_PORT_IO:
-		if (vm->hypercall)
-			return vm->hypercall(vm, vm->hypercall_ctx, run->io.port);
-		break;
+		if (!vm->hypercall)
+			break;
+		ret = vm->hypercall(vm, vm->hypercall_ctx, run->io.port);
+		if (ret == -VMLET_EINTR || ret == -VMLET_ETIMEDOUT)
+			return stop(vm, ret, f);
+		return ret;
 	}
 	return fail(f, -VMLET_EVMEXIT, r->rip, "I/O on port %#x", run->io.port);
 }
 
-int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
+static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 {
 	struct kvm_run *run = vm->run;
 	const struct kvm_regs *r = &run->s.regs.regs;
@@ -201,9 +244,14 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 
 	for (;;) {
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return fail(f, -errno, 0, "KVM_RUN: %s", strerror(errno));
+			if (errno != EINTR && errno != EAGAIN)
+				return fail(f, -errno, 0, "KVM_RUN: %s", strerror(errno));
+			/* Cleared first: a kick from now on sets it again. */
+			run->immediate_exit = 0;
+			ret = vmlet_vm_stopped(vm);
+			if (ret)
+				return stop(vm, ret, f);
+			continue;
 		}
 		/* The registers KVM synced out are current; nothing to write back. */
 		run->kvm_dirty_regs = 0;
@@ -244,4 +292,32 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 				    run->exit_reason);
 		}
 	}
+}
+
+int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
+{
+	uint64_t now;
+	int ret;
+
+	vm->deadline = 0;
+	if (vm->timeout_ns) {
+		now = vmlet_now_ns();
+		if (__builtin_add_overflow(now, vm->timeout_ns, &vm->deadline))
+			vm->deadline = UINT64_MAX;
+		ret = vmlet_kick_at(vm->deadline);
+		if (ret) {
+			vm->deadline = 0;
+			return fail(f, ret, 0, "cannot arm the deadline: %s", strerror(-ret));
+		}
+	}
+	__atomic_store_n(&vm->tid, vmlet_kick_tid(), __ATOMIC_RELAXED);
+	vmlet_kick_bind(vm->run);
+	__atomic_store_n(&vm->kick, VM_RUNNING, __ATOMIC_SEQ_CST);
+	ret = run_loop(vm, f);
+	__atomic_store_n(&vm->kick, 0, __ATOMIC_SEQ_CST);
+	vmlet_kick_bind(NULL);
+	vm->run->immediate_exit = 0;
+	if (vm->deadline)
+		vmlet_kick_at(0);
+	return ret;
 }

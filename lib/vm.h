@@ -32,6 +32,11 @@ struct vmlet_vm {
 	/* VMLET_PORT_HOSTCALL and VMLET_PORT_IO: 0 to resume, or -errno. */
 	int (*hypercall)(struct vmlet_vm *vm, void *ctx, unsigned int port);
 	void *hypercall_ctx;
+	/* Stopping a run from outside (lib/kick.h). */
+	uint64_t timeout_ns; /* each run's deadline from its start; 0: none */
+	uint64_t deadline;   /* of the run going on (CLOCK_MONOTONIC), or 0 */
+	unsigned int kick;   /* VM_RUNNING | VM_KICKED, atomic */
+	int tid;	     /* the thread in vmlet_vm_run(), while VM_RUNNING */
 };
 
 /*
@@ -50,9 +55,25 @@ int vmlet_vm_complete_io(struct vmlet_vm *vm);
 
 /*
  * Run the vCPU until it reports at VMLET_PORT_READY or VMLET_PORT_RETURN
- * and return that port, or return a negative error with *fault filled.
+ * and return that port, or return a negative error with *fault filled:
+ * also -VMLET_EINTR after vmlet_vm_interrupt() and -VMLET_ETIMEDOUT
+ * when vm->timeout_ns passed.
  */
 int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *fault);
+
+/*
+ * Make the run going on in another thread (or this one, from a host
+ * function) end with -VMLET_EINTR: 0, or -ESRCH when no run is going on.
+ * Thread-safe; vm must stay alive meanwhile.
+ */
+int vmlet_vm_interrupt(struct vmlet_vm *vm);
+
+/*
+ * Whether the run must end now: -VMLET_EINTR (interrupted),
+ * -VMLET_ETIMEDOUT (its deadline passed) or 0. For code that waits on
+ * the vCPU thread during a run and gets EINTR (lib/hostcall.c).
+ */
+int vmlet_vm_stopped(struct vmlet_vm *vm);
 
 /* Single-step the guest and count its instructions (KVM_GUESTDBG_SINGLESTEP). */
 int vmlet_vm_single_step(struct vmlet_vm *vm, bool on);

@@ -40,6 +40,7 @@ static int usage(FILE *f, int status)
 {
 	fprintf(f,
 		"usage: vmlet run [--repeat N] [--fresh N] [--count-insns] [--time] [--mem MiB] "
+		"[--timeout MS] "
 		"IMAGE "
 		"FUNCTION [ARG...]\n"
 		"       vmlet list IMAGE\n"
@@ -59,6 +60,7 @@ static int usage(FILE *f, int status)
 		"  -c, --count-insns  count the guest instructions of the call (single-step)\n"
 		"  -t, --time         print how long creation and the call took (stderr)\n"
 		"  -m, --mem MiB      guest memory (default 4)\n"
+		"  -T, --timeout MS   fail a call (or the boot) that runs longer than MS ms\n"
 		"list     print the functions IMAGE registers, with their signatures\n"
 		"info     print the KVM API version, capabilities and memory backing\n");
 	return status;
@@ -406,6 +408,7 @@ static int cmd_run(int argc, char **argv)
 		{"count-insns", no_argument, NULL, 'c'},
 		{"time", no_argument, NULL, 't'},
 		{"mem", required_argument, NULL, 'm'},
+		{"timeout", required_argument, NULL, 'T'},
 		{"fresh", required_argument, NULL, 'f'},
 		{"kv", required_argument, NULL, 'k'},
 		{"grant", required_argument, NULL, 'g'},
@@ -425,7 +428,7 @@ static int cmd_run(int argc, char **argv)
 	unsigned int nargs, ngrants = 0;
 	char *eq;
 
-	while ((c = getopt_long(argc, argv, "+r:f:ctm:k:g:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:f:ctm:T:k:g:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			eq = strchr(optarg, '=');
@@ -463,6 +466,12 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'm':
 			mem = strtoull(optarg, NULL, 0);
+			break;
+		case 'T':
+			cfg.timeout_us = strtoull(optarg, NULL, 0);
+			if (!cfg.timeout_us || cfg.timeout_us > UINT64_MAX / 1000000)
+				return usage(stderr, 2);
+			cfg.timeout_us *= 1000;
 			break;
 		case 'h':
 			return usage(stdout, 0);

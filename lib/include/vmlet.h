@@ -40,6 +40,8 @@ enum vmlet_error {
 	VMLET_EDEAD,		 /* the sandbox failed earlier and cannot run */
 	VMLET_EABI,		 /* the image was built for another ABI version */
 	VMLET_EREFUSED,		 /* the guest refused the call */
+	VMLET_EINTR,		 /* vmlet_sandbox_interrupt() stopped the call */
+	VMLET_ETIMEDOUT,	 /* the call (or boot) ran past its deadline */
 	VMLET_ELAST
 };
 
@@ -105,6 +107,11 @@ struct vmlet_config {
 	const struct vmlet_host_func *host_funcs;
 	unsigned int nhost_funcs;
 	struct vmlet_host *host;
+	/*
+	 * Each call's deadline, and the boot's, in microseconds from its
+	 * start (0: none): past it the call fails with -VMLET_ETIMEDOUT.
+	 */
+	uint64_t timeout_us;
 };
 
 struct vmlet_func {
@@ -195,6 +202,19 @@ VMLET_API int vmlet_sandbox_call(struct vmlet_sandbox *sb, const char *name,
 VMLET_API int vmlet_sandbox_call_index(struct vmlet_sandbox *sb, unsigned int index,
 				       const struct vmlet_value *args, unsigned int nargs,
 				       struct vmlet_value *ret);
+
+/*
+ * Stop the call running on sb, from any thread (or from a host function
+ * it called): the call fails with -VMLET_EINTR and the sandbox is dead
+ * until restored. 0, or -ESRCH when no call is running (nothing done).
+ * Both this and deadlines signal the vCPU thread with SIGRTMAX - 2.
+ */
+VMLET_API int vmlet_sandbox_interrupt(struct vmlet_sandbox *sb);
+/*
+ * The deadline of sb's later calls in microseconds (0: none), in place
+ * of the config's timeout_us until the sandbox is restored.
+ */
+VMLET_API int vmlet_sandbox_set_timeout(struct vmlet_sandbox *sb, uint64_t timeout_us);
 
 /* Details of the last failure; error is 0 when the last call succeeded. */
 VMLET_API const struct vmlet_fault *vmlet_sandbox_fault(const struct vmlet_sandbox *sb);

@@ -7,6 +7,9 @@
  *	TEST(guest_null_deref_reports_pf) { ... EXPECT_EQ(a, b); ... }
  *	int main(void) { return ksft_run(); }
  *
+ * KSFT_ONLY=text in the environment runs only the tests whose names
+ * contain it (for debugging; the others report SKIP).
+ *
  * ASSERT_* stop the test at the first failure, EXPECT_* carry on. SKIP()
  * is for a missing optional feature only: a missing /dev/kvm is a failure.
  */
@@ -134,8 +137,14 @@ static inline int ksft_run(void)
 	printf("TAP version 13\n1..%d\n", ksft_ntests);
 	fflush(stdout);
 	for (int i = 0; i < ksft_ntests; i++) {
+		const char *only = getenv("KSFT_ONLY");
 		int status = 0;
 		pid_t pid;
+
+		if (only && !strstr(ksft_tests[i].name, only)) {
+			printf("ok %d %s # SKIP not in KSFT_ONLY\n", i + 1, ksft_tests[i].name);
+			continue;
+		}
 
 		ksft_skip_reason[0] = '\0';
 		pid = fork();

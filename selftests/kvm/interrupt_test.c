@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Stopping guests that do not stop: vmlet_sandbox_interrupt() from
+ * another thread and from a host function, and deadlines (the config's
+ * timeout_us, vmlet_sandbox_set_timeout()) on endless loops, on guest
+ * sleeps and blocked reads, and on a boot that never reaches its ready
+ * point. Each ends in its own error with the sandbox dead until restored;
+ * a pooled one goes back to its pool clean; later calls are not hit by
+ * a signal meant for an earlier one.
+ *
+ * Times are asserted only where they cannot be noise: a deadline never
+ * fires early, and a 60 s guest sleep cut at 100 ms ends long before 60 s.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <vmlet.h>
+
+#include "util.h"
+
+#define MS 1000ULL /* in timeout_us units */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int turns(struct vmlet_sandbox *sb, uint64_t n, uint64_t *out)
+{
+	struct vmlet_value a = vmlet_u64(n), r;
+	int err = vmlet_sandbox_call(sb, "turns", &a, 1, &r);
+
+	*out = err ? 0 : r.u64;
+	return err;
+}
+
+struct spinner {
+	struct vmlet_sandbox *sb;
+	int err;
+};
+
+static void *spin_main(void *arg)
+{
+	struct spinner *s = arg;
+
+	s->err = vmlet_sandbox_call(s->sb, "spin", NULL, 0, NULL);
+	return NULL;
+}
+
+TEST(interrupt_ends_an_endless_call_from_another_thread)
+{
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct vmlet_sandbox *sb = test_sandbox(img, NULL), *sb2;
+	struct spinner s = {.sb = sb};
+	pthread_t t;
+	uint64_t v;
+	int err, tries = 0;
+
+	ASSERT_TRUE(sb);
+	ASSERT_EQ(pthread_create(&t, NULL, spin_main, &s), 0);
+	/* -ESRCH until the call is under way. */
+	while ((err = vmlet_sandbox_interrupt(sb)) == -ESRCH && tries++ < 30000)
+		usleep(1000);
+	EXPECT_EQ(err, 0);
+	pthread_join(t, NULL);
+	ASSERT_EQ(s.err, -VMLET_EINTR);
+	EXPECT_EQ(vmlet_sandbox_fault(sb)->error, -VMLET_EINTR);
+	EXPECT_TRUE(strstr(vmlet_sandbox_fault(sb)->message, "interrupted at rip"));
+	EXPECT_EQ(turns(sb, 3, &v), -VMLET_EDEAD);
+	vmlet_sandbox_destroy(sb);
+
+	sb2 = test_sandbox(img, NULL);
+	ASSERT_TRUE(sb2);
+	ASSERT_OK(turns(sb2, 5, &v));
+	EXPECT_EQ(v, 5);
+	vmlet_sandbox_destroy(sb2);
+	vmlet_image_close(img);
+}
+
+TEST(interrupt_without_a_call_is_esrch_and_stays_harmless)
+{
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
+	uint64_t v;
+
+	ASSERT_TRUE(sb);
+	EXPECT_EQ(vmlet_sandbox_interrupt(sb), -ESRCH);
+	EXPECT_EQ(vmlet_sandbox_interrupt(NULL), -EINVAL);
+	for (int i = 0; i < 100; i++) {
+		ASSERT_OK(turns(sb, 10, &v));
+		ASSERT_EQ(v, 10);
+	}
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
+static int stop(void *ctx, const struct vmlet_value *args, unsigned int nargs,
+		struct vmlet_value *ret)
+{
+	(void)args;
+	(void)nargs;
+	(void)ret;
+	return vmlet_sandbox_interrupt(ctx);
+}
+
+TEST(interrupt_from_a_host_function_ends_the_call_that_made_it)
+{
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct vmlet_snapshot *snap;
+	struct vmlet_sandbox *sb;
+	struct vmlet_host_func fn = {
+		.name = "stop", .ret = VMLET_VOID, .fn = stop, .flags = VMLET_HOST_INLINE,
+	};
+	struct vmlet_value r;
+	uint64_t v;
+
+	ASSERT_TRUE(img);
+	ASSERT_OK(vmlet_snapshot_create(img, NULL, &snap));
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+	fn.ctx = sb;
+	ASSERT_OK(vmlet_sandbox_add_host_func(sb, &fn));
+	/* The host call itself succeeds; the guest never gets to return 7. */
+	EXPECT_EQ(vmlet_sandbox_call(sb, "ask", NULL, 0, &r), -VMLET_EINTR);
+	EXPECT_EQ(vmlet_sandbox_fault(sb)->error, -VMLET_EINTR);
+	/* Restored, it works, and the kick is spent. */
+	ASSERT_OK(vmlet_sandbox_restore(sb));
+	for (int i = 0; i < 50; i++) {
+		ASSERT_OK(turns(sb, 4, &v));
+		ASSERT_EQ(v, 4);
+	}
+	/* The restore dropped the host function: now the guest gets -ENOENT. */
+	ASSERT_OK(vmlet_sandbox_call(sb, "ask", NULL, 0, &r));
+	EXPECT_EQ(r.i32, -ENOENT);
+	vmlet_sandbox_destroy(sb);
+	vmlet_snapshot_destroy(snap);
+	vmlet_image_close(img);
+}
+
+TEST(deadline_ends_an_endless_call)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 100 * MS};
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct vmlet_sandbox *sb = test_sandbox(img, &cfg);
+	uint64_t t;
+
+	ASSERT_TRUE(sb);
+	t = now_ms();
+	EXPECT_EQ(vmlet_sandbox_call(sb, "spin", NULL, 0, NULL), -VMLET_ETIMEDOUT);
+	EXPECT_GE(now_ms() - t, 100); /* never early */
+	EXPECT_EQ(vmlet_sandbox_fault(sb)->error, -VMLET_ETIMEDOUT);
+	EXPECT_TRUE(strstr(vmlet_sandbox_fault(sb)->message, "deadline of 100000 us passed"));
+	EXPECT_EQ(vmlet_sandbox_call(sb, "spin", NULL, 0, NULL), -VMLET_EDEAD);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
+TEST(deadline_spares_calls_that_finish)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 10000 * MS};
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct vmlet_sandbox *sb = test_sandbox(img, &cfg), *bad = NULL;
+	uint64_t v;
+
+	ASSERT_TRUE(sb);
+	for (int i = 0; i < 200; i++) {
+		ASSERT_OK(turns(sb, 100, &v));
+		ASSERT_EQ(v, 100);
+	}
+	EXPECT_EQ(vmlet_sandbox_set_timeout(sb, UINT64_MAX), -EINVAL);
+	EXPECT_EQ(vmlet_sandbox_set_timeout(NULL, 1), -EINVAL);
+	cfg.timeout_us = UINT64_MAX;
+	EXPECT_EQ(vmlet_sandbox_create(img, &cfg, &bad), -EINVAL);
+	EXPECT_TRUE(!bad);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
+TEST(set_timeout_lasts_until_restore)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 200 * MS};
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct vmlet_snapshot *snap;
+	struct vmlet_sandbox *sb;
+
+	ASSERT_TRUE(img);
+	ASSERT_OK(vmlet_snapshot_create(img, &cfg, &snap));
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+	ASSERT_OK(vmlet_sandbox_set_timeout(sb, 20 * MS));
+	EXPECT_EQ(vmlet_sandbox_call(sb, "spin", NULL, 0, NULL), -VMLET_ETIMEDOUT);
+	EXPECT_TRUE(strstr(vmlet_sandbox_fault(sb)->message, "deadline of 20000 us passed"));
+	ASSERT_OK(vmlet_sandbox_restore(sb));
+	EXPECT_EQ(vmlet_sandbox_call(sb, "spin", NULL, 0, NULL), -VMLET_ETIMEDOUT);
+	EXPECT_TRUE(strstr(vmlet_sandbox_fault(sb)->message, "deadline of 200000 us passed"));
+	vmlet_sandbox_destroy(sb);
+	vmlet_snapshot_destroy(snap);
+	vmlet_image_close(img);
+}
+
+TEST(deadline_cuts_a_guest_sleep_short)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 100 * MS};
+	struct vmlet_image *img = test_image(GUEST("hostcall"));
+	struct vmlet_sandbox *sb = test_sandbox(img, &cfg);
+	struct vmlet_value a = vmlet_u64(60000000000ULL), r;
+	uint64_t t;
+
+	ASSERT_TRUE(sb);
+	t = now_ms();
+	EXPECT_EQ(vmlet_sandbox_call(sb, "nap", &a, 1, &r), -VMLET_ETIMEDOUT);
+	t = now_ms() - t;
+	EXPECT_GE(t, 100);
+	EXPECT_LT(t, 30000); /* the 60 s sleep did not run out */
+	EXPECT_EQ(vmlet_sandbox_fault(sb)->error, -VMLET_ETIMEDOUT);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
+TEST(deadline_cuts_a_blocked_read_short)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 100 * MS};
+	struct vmlet_image *img = test_image(GUEST("hostcall"));
+	struct vmlet_sandbox *sb = test_sandbox(img, &cfg);
+	struct vmlet_value a[3], r;
+	uint64_t t;
+	int p[2];
+
+	ASSERT_TRUE(sb);
+	ASSERT_EQ(pipe(p), 0);
+	ASSERT_OK(vmlet_sandbox_grant_fd(sb, 3, p[0], VMLET_GRANT_READ, NULL));
+	ASSERT_OK(vmlet_sandbox_call(sb, "big_addr", NULL, 0, &r));
+	a[0] = vmlet_i32(3);
+	a[1] = vmlet_u64(r.u64);
+	a[2] = vmlet_u64(16);
+	t = now_ms();
+	/* Nothing is ever written to the pipe: the read waits for ever. */
+	EXPECT_EQ(vmlet_sandbox_call(sb, "read_at", a, 3, &r), -VMLET_ETIMEDOUT);
+	EXPECT_LT(now_ms() - t, 30000);
+	/* The read was cancelled: what is written now stays in the pipe. */
+	ASSERT_EQ(write(p[1], "x", 1), 1);
+	ASSERT_EQ(read(p[0], &r, 1), 1);
+	close(p[0]);
+	close(p[1]);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
+TEST(boot_that_never_gets_ready_times_out)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 100 * MS};
+	struct vmlet_image *img = test_image(GUEST("noready"));
+	struct vmlet_sandbox *sb = NULL;
+	struct vmlet_snapshot *snap = NULL;
+	int fds = -1;
+
+	ASSERT_TRUE(img);
+	/* The first round opens what the library keeps open (/dev/kvm, pagemap). */
+	for (int i = 0; i < 3; i++) {
+		EXPECT_EQ(vmlet_sandbox_create(img, &cfg, &sb), -VMLET_ETIMEDOUT);
+		EXPECT_EQ(vmlet_snapshot_create(img, &cfg, &snap), -VMLET_ETIMEDOUT);
+		EXPECT_TRUE(!sb && !snap);
+		if (i)
+			EXPECT_EQ(count_fds(), fds);
+		fds = count_fds();
+	}
+	vmlet_image_close(img);
+}
+
+TEST(pooled_call_past_its_deadline_leaves_the_pool_whole)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 50 * MS};
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 1, .timeout_ms = -1};
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct vmlet_value a = vmlet_u64(3), r;
+	struct vmlet_pool_stats st;
+	struct vmlet_pool *pool;
+
+	ASSERT_TRUE(img);
+	ASSERT_OK(vmlet_pool_create(img, &cfg, &pc, &pool));
+	EXPECT_EQ(vmlet_pool_call(pool, "spin", NULL, 0, NULL, NULL, 0), -VMLET_ETIMEDOUT);
+	ASSERT_OK(vmlet_pool_call(pool, "turns", &a, 1, &r, NULL, 0));
+	EXPECT_EQ(r.u64, 3);
+	vmlet_pool_stats(pool, &st);
+	EXPECT_EQ(st.live, 1);
+	EXPECT_EQ(st.idle, 1);
+	EXPECT_EQ(st.created, 1);
+	EXPECT_EQ(st.restored, 2);
+	EXPECT_EQ(st.discarded, 0);
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	vmlet_image_close(img);
+}
+
+static void other_handler(int sig)
+{
+	(void)sig;
+}
+
+TEST(a_taken_signal_is_ebusy_not_stolen)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 100 * MS};
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct sigaction sa;
+	struct vmlet_sandbox *sb;
+
+	ASSERT_TRUE(img);
+	signal(SIGRTMAX - 2, other_handler);
+	EXPECT_EQ(vmlet_sandbox_create(img, &cfg, &sb), -EBUSY);
+	ASSERT_EQ(sigaction(SIGRTMAX - 2, NULL, &sa), 0);
+	EXPECT_TRUE(sa.sa_handler == other_handler);
+	vmlet_image_close(img);
+}
+
+int main(void)
+{
+	return ksft_run();
+}
