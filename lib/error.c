@@ -18,6 +18,7 @@ static const char *const vmlet_errors[VMLET_ELAST - VMLET_EEXCEPTION] = {
 	[VMLET_EDEAD - VMLET_EEXCEPTION] = "Sandbox is dead after an earlier failure",
 	[VMLET_EABI - VMLET_EEXCEPTION] = "Image built for another vmlet ABI version",
 	[VMLET_EREFUSED - VMLET_EEXCEPTION] = "Guest refused the call",
+	[VMLET_EOUTPUT - VMLET_EEXCEPTION] = "Guest output exceeded the call's print limit",
 };
 
 VMLET_API const char *vmlet_strerror(int err)

@@ -308,6 +308,7 @@ static int create_from(struct vmlet_snapshot *snap, uint64_t id, struct vmlet_sa
 		goto err_mem;
 	sb->vm.print = sb->cfg.print;
 	sb->vm.print_ctx = sb->cfg.print_ctx;
+	sb->vm.print_limit = sb->cfg.print_limit;
 	sb->vm.hypercall = vmlet_hypercall;
 	sb->vm.hypercall_ctx = sb;
 	sb->vm.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;

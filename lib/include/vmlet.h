@@ -40,6 +40,7 @@ enum vmlet_error {
 	VMLET_EDEAD,		 /* the sandbox failed earlier and cannot run */
 	VMLET_EABI,		 /* the image was built for another ABI version */
 	VMLET_EREFUSED,		 /* the guest refused the call */
+	VMLET_EOUTPUT,		 /* the guest printed more than the call's print_limit */
 	VMLET_ELAST
 };
 
@@ -105,7 +106,17 @@ struct vmlet_config {
 	const struct vmlet_host_func *host_funcs;
 	unsigned int nhost_funcs;
 	struct vmlet_host *host;
+	/*
+	 * Guest output (print port, write to fd 1 and 2) one call may
+	 * produce, creation counting as a call: past it the call fails with
+	 * -VMLET_EOUTPUT after the print callback got exactly this many
+	 * bytes. 0: VMLET_PRINT_LIMIT; VMLET_PRINT_UNLIMITED: no limit.
+	 */
+	uint64_t print_limit;
 };
+
+#define VMLET_PRINT_LIMIT     (1ULL << 20)
+#define VMLET_PRINT_UNLIMITED UINT64_MAX
 
 struct vmlet_func {
 	const char *name;
