@@ -414,7 +414,11 @@ static const struct vmlet_host_func *lookup(const struct vmlet_sandbox *sb, cons
 	return NULL;
 }
 
-/* Decode the guest's request in the output buffer; 0 or -errno for the guest. */
+/*
+ * Decode the guest's request in the output buffer; 0 or -errno for the
+ * guest: -E2BIG for a frame that claims more than the buffer holds,
+ * -EINVAL for any other malformed one.
+ */
 static int decode(const uint8_t *buf, uint64_t cap, const char **name, struct vmlet_value *args,
 		  unsigned int *nargs)
 {
@@ -426,8 +430,9 @@ static int decode(const uint8_t *buf, uint64_t cap, const char **name, struct vm
 	if (cap < sizeof(f))
 		return -EINVAL;
 	memcpy(&f, buf, sizeof(f));
-	if (f.size < sizeof(f) || f.size > cap || f.func != VMLET_HOSTCALL_FUNC ||
-	    f.nargs > VMLET_MAX_ARGS)
+	if (f.size > cap)
+		return -E2BIG; /* a frame larger than the output buffer it is in */
+	if (f.size < sizeof(f) || f.func != VMLET_HOSTCALL_FUNC || f.nargs > VMLET_MAX_ARGS)
 		return -EINVAL;
 	n = vmlet_rec_decode(buf + off, f.size - off, &v);
 	if (n < 0 || v.type != VMLET_STRING)
