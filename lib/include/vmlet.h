@@ -156,7 +156,11 @@ struct vmlet_pool_config {
 	unsigned int min_ready; /* vmlet_pool_create() returns with this many idle; 0: size */
 	unsigned int low_water; /* refill in the background below this many idle; 0: size */
 	int timeout_ms;		/* vmlet_pool_call()'s wait for a sandbox; <0: forever */
+	unsigned int flags;	/* VMLET_POOL_UNCONFINED */
 };
+
+/* Do not confine the pool's refill thread with seccomp (vmlet_thread_confine). */
+#define VMLET_POOL_UNCONFINED 1
 
 struct vmlet_pool_stats {
 	unsigned int size;  /* the configured maximum */
@@ -311,6 +315,17 @@ VMLET_API int vmlet_sandbox_add_host_func(struct vmlet_sandbox *sb,
 					  const struct vmlet_host_func *fn);
 VMLET_API int vmlet_sandbox_grant_fd(struct vmlet_sandbox *sb, int guest_fd, int host_fd,
 				     unsigned int mode, const char *path);
+
+/*
+ * Confine the calling thread with a seccomp filter to the system calls
+ * that running sandboxes makes (calls, host calls, restore, pool acquire,
+ * call and release, destroy); the rest fail with EPERM. For threads
+ * dedicated to sandboxes, after their setup; irreversible.
+ */
+#define VMLET_CONFINE_KILL   1 /* a refused system call kills the process (SIGSYS) */
+#define VMLET_CONFINE_LOG    2 /* refuse nothing; the kernel logs what would be refused */
+#define VMLET_CONFINE_CREATE 4 /* also vmlet_sandbox_create_from() */
+VMLET_API int vmlet_thread_confine(unsigned int flags);
 
 /* Value constructors. */
 static inline struct vmlet_value vmlet_bool(bool v)
