@@ -44,7 +44,8 @@ HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fvisibility=hidden -I$(srctree)/lib/in
 	-iquote $(srctree)/lib $(CFLAGS)
 # SAN=address,undefined: host library, tools and tests only; guests never.
 SAN_FLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
-HOST_CFLAGS += $(SAN_FLAGS)
+# VMLET_SAN: lib/confine.c allows what the sanitizer runtimes need.
+HOST_CFLAGS += $(SAN_FLAGS) $(if $(SAN),-DVMLET_SAN=1)
 HOST_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 
 # Guests: static, non-PIE, laid out by guest/vmlet-guest.ld (at
@@ -62,6 +63,8 @@ LIB_OBJS := $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(LIB_SRCS))
 LIBA := $(objtree)/lib/libvmlet.a
 LIBSO := $(objtree)/lib/libvmlet.so.$(VERSION)
 LIBSO_MAJOR := libvmlet.so.$(VERSION_MAJOR)
+# What libvmlet links against (libvmlet.pc says the same).
+LIB_LIBS := -luring -lseccomp -lpthread
 
 GUEST_OBJS := $(addprefix $(objtree)/guest/,runtime.o syscall.o entry.o)
 GUEST_LIB := $(objtree)/guest/libvmlet-guest.a
@@ -147,7 +150,7 @@ $(LIBA): $(LIB_OBJS)
 $(LIBSO): $(LIB_OBJS) $(srctree)/lib/libvmlet.map
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,$(LIBSO_MAJOR) -Wl,--version-script=$(srctree)/lib/libvmlet.map \
-		-Wl,-z,defs -o $@ $(LIB_OBJS) $(HOST_LDFLAGS) -luring -lpthread
+		-Wl,-z,defs -o $@ $(LIB_OBJS) $(HOST_LDFLAGS) $(LIB_LIBS)
 	$(Q)ln -sf $(notdir $@) $(objtree)/lib/$(LIBSO_MAJOR)
 	$(Q)ln -sf $(LIBSO_MAJOR) $(objtree)/lib/libvmlet.so
 
@@ -226,7 +229,7 @@ $(objtree)/tools/vmlet-trace: $(srctree)/tools/vmlet-trace.c $(BPF_SKELS)
 $(objtree)/tools/%: $(srctree)/tools/%.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -luring -lpthread -lm
+	$(Q)$(CC) $(HOST_CFLAGS) -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) $(LIB_LIBS) -lm
 
 # --- tests ------------------------------------------------------------------
 
@@ -234,13 +237,13 @@ $(objtree)/selftests/unit/%: $(srctree)/selftests/unit/%.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -Wno-error=unused-parameter -MMD -MP -o $@ $< $(LIBA) \
-		$(HOST_LDFLAGS) $(CHECK_LIBS) -luring -lpthread
+		$(HOST_LDFLAGS) $(CHECK_LIBS) $(LIB_LIBS)
 
 $(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
-		-DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -luring -lpthread -lm
+		-DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) $(LIB_LIBS) -lm
 
 # trace_test links libvmlet.so, so that vmlet-trace finds the probes in the
 # library its process maps, as in a service that links the shared library.
@@ -260,7 +263,7 @@ $(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/st
 	$(Q)$(CC) $(HOST_CFLAGS) -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
 		-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' \
 		-DHOSTCALL_ELF='"$(objtree)/selftests/kvm/hostcall_guest.elf"' -MMD -MP -o $@ $< $(LIBA) \
-		$(HOST_LDFLAGS) -luring -lpthread -lm
+		$(HOST_LDFLAGS) $(LIB_LIBS) -lm
 
 tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS)
 

@@ -92,15 +92,15 @@ static void ring_key_init(void)
 	pthread_key_create(&ring_key, ring_free);
 }
 
-static int ring_init(struct io_uring *ring, unsigned int entries)
+static int ring_init(struct io_uring *ring, unsigned int entries, unsigned int flags)
 {
 	struct io_uring_params p = {
-		.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		.flags = flags | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
 	};
 	int err = io_uring_queue_init_params(entries, ring, &p);
 
 	if (err == -EINVAL) /* before 6.1: neither flag */
-		err = io_uring_queue_init(entries, ring, 0);
+		err = io_uring_queue_init(entries, ring, flags);
 	return err;
 }
 
@@ -115,7 +115,7 @@ static int thread_ring(struct io_uring **out)
 		ring = calloc(1, sizeof(*ring));
 		if (!ring)
 			return -ENOMEM;
-		err = ring_init(ring, RING_ENTRIES);
+		err = ring_init(ring, RING_ENTRIES, 0);
 		if (err) {
 			free(ring);
 			return err;
@@ -221,6 +221,65 @@ static int wait_io(struct io_uring *ring, struct vmlet_vm *vm, int *res)
 	return err < 0 ? err : stop;
 }
 
+/*
+ * The operations this file issues, and all a confined thread's ring may
+ * carry: seccomp never sees io_uring operations, so a thread that can no
+ * longer call openat(2) could otherwise still queue IORING_OP_OPENAT.
+ */
+static const uint8_t ring_ops[] = {
+	IORING_OP_READ,
+	IORING_OP_WRITE,
+	IORING_OP_TIMEOUT,
+	IORING_OP_MSG_RING,
+	IORING_OP_ASYNC_CANCEL,
+};
+
+int vmlet_thread_ring_restrict(void)
+{
+	struct io_uring_restriction res[sizeof(ring_ops) + 1];
+	struct io_uring *ring, *old;
+	unsigned int n = 0;
+	int err;
+
+	pthread_once(&ring_once, ring_key_init);
+	ring = calloc(1, sizeof(*ring));
+	if (!ring)
+		return -ENOMEM;
+	/* Restrictions go on a disabled ring, which then cannot lose them. */
+	err = ring_init(ring, RING_ENTRIES, IORING_SETUP_R_DISABLED);
+	if (err)
+		goto err_free;
+	memset(res, 0, sizeof(res));
+	for (; n < sizeof(ring_ops); n++) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n].sqe_op = ring_ops[n];
+	}
+	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	res[n++].sqe_flags = IOSQE_CQE_SKIP_SUCCESS;
+	/*
+	 * The raw register call: Debian's liburing 2.3 declares
+	 * io_uring_register_restrictions() but does not export it.
+	 */
+	err = io_uring_register((unsigned int)ring->ring_fd, IORING_REGISTER_RESTRICTIONS, res, n);
+	if (!err)
+		err = io_uring_register((unsigned int)ring->ring_fd, IORING_REGISTER_ENABLE_RINGS,
+					NULL, 0);
+	if (err)
+		goto err_ring;
+	/* Nothing is in flight on this thread while it calls us. */
+	old = pthread_getspecific(ring_key);
+	if (old)
+		ring_free(old);
+	pthread_setspecific(ring_key, ring);
+	return 0;
+
+err_ring:
+	io_uring_queue_exit(ring);
+err_free:
+	free(ring);
+	return err;
+}
+
 /* --- the service ----------------------------------------------------------- */
 
 static bool types_match(const struct vmlet_host_func *fn, const struct vmlet_value *args,
@@ -297,7 +356,7 @@ static void *service_start(void *arg)
 {
 	struct service *s = arg;
 	struct vmlet_host *h = s->host;
-	int err = ring_init(&s->ring, 64);
+	int err = ring_init(&s->ring, 64, 0);
 
 	pthread_mutex_lock(&h->lock);
 	s->err = err ? err : 1;
@@ -375,7 +434,7 @@ void vmlet_host_put(struct vmlet_host *h)
  */
 VMLET_API void vmlet_host_destroy(struct vmlet_host *h)
 {
-	struct io_uring ring;
+	struct io_uring tmp, *ring;
 	int err;
 
 	if (!h)
@@ -390,22 +449,30 @@ VMLET_API void vmlet_host_destroy(struct vmlet_host *h)
 		return;
 	}
 	/*
-	 * Without a ring to send the stop messages from (out of memory or
-	 * of io_uring instances), the threads cannot be told to stop: leave
-	 * them, idle, with the object, rather than hang joining them.
+	 * The stop messages go from this thread's ring when it has one (a
+	 * confined thread may not set up another), else from a ring of
+	 * their own. Without either (out of memory or of io_uring
+	 * instances), the threads cannot be told to stop: leave them, idle,
+	 * with the object, rather than hang joining them.
 	 */
-	err = io_uring_queue_init(4, &ring, 0);
-	if (err)
-		return;
+	pthread_once(&ring_once, ring_key_init);
+	ring = pthread_getspecific(ring_key);
+	if (!ring) {
+		err = io_uring_queue_init(4, &tmp, 0);
+		if (err)
+			return;
+		ring = &tmp;
+	}
 	for (unsigned int i = 0; i < h->n; i++) {
-		send_msg(&ring, h->svc[i].ring.ring_fd, STOP_REQ);
-		io_uring_submit(&ring);
+		send_msg(ring, h->svc[i].ring.ring_fd, STOP_REQ);
+		io_uring_submit(ring);
 	}
 	for (unsigned int i = 0; i < h->n; i++) {
 		pthread_join(h->svc[i].thread, NULL);
 		io_uring_queue_exit(&h->svc[i].ring);
 	}
-	io_uring_queue_exit(&ring);
+	if (ring == &tmp)
+		io_uring_queue_exit(&tmp);
 	vmlet_host_put(h);
 }
 
@@ -465,7 +532,11 @@ static const struct vmlet_host_func *lookup(const struct vmlet_sandbox *sb, cons
 	return NULL;
 }
 
-/* Decode the guest's request in the output buffer; 0 or -errno for the guest. */
+/*
+ * Decode the guest's request in the output buffer; 0 or -errno for the
+ * guest: -E2BIG for a frame that claims more than the buffer holds,
+ * -EINVAL for any other malformed one.
+ */
 static int decode(const uint8_t *buf, uint64_t cap, const char **name, struct vmlet_value *args,
 		  unsigned int *nargs)
 {
@@ -477,8 +548,9 @@ static int decode(const uint8_t *buf, uint64_t cap, const char **name, struct vm
 	if (cap < sizeof(f))
 		return -EINVAL;
 	memcpy(&f, buf, sizeof(f));
-	if (f.size < sizeof(f) || f.size > cap || f.func != VMLET_HOSTCALL_FUNC ||
-	    f.nargs > VMLET_MAX_ARGS)
+	if (f.size > cap)
+		return -E2BIG; /* a frame larger than the output buffer it is in */
+	if (f.size < sizeof(f) || f.func != VMLET_HOSTCALL_FUNC || f.nargs > VMLET_MAX_ARGS)
 		return -EINVAL;
 	n = vmlet_rec_decode(buf + off, f.size - off, &v);
 	if (n < 0 || v.type != VMLET_STRING)

@@ -47,6 +47,8 @@ int vmlet_config_normalize(const struct vmlet_config *in, struct vmlet_config *o
 		c.in_size = VMLET_DEFAULT_BUF;
 	if (!c.out_size)
 		c.out_size = VMLET_DEFAULT_BUF;
+	if (!c.print_limit)
+		c.print_limit = VMLET_PRINT_LIMIT;
 	if (c.mem_size % VMLET_HUGE_SIZE || c.mem_size > VMLET_MAX_MEM)
 		return -EINVAL;
 	if (!page_aligned(c.stack_size) || !page_aligned(c.in_size) || !page_aligned(c.out_size) ||

@@ -11,6 +11,12 @@
  * replacement; it also tops the pool up whenever fewer than low_water
  * sandboxes are idle and fewer than size are alive. Waits are timed on
  * CLOCK_MONOTONIC.
+ *
+ * The refill thread runs nothing but library code, so it confines itself
+ * with seccomp (lib/confine.c, VMLET_CONFINE_CREATE) before it makes a
+ * sandbox, unless the pool is VMLET_POOL_UNCONFINED; vmlet_pool_create()
+ * fails with its error when that is impossible. It costs the call path
+ * nothing: no caller's thread is touched.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,7 +37,9 @@ struct vmlet_pool {
 	struct vmlet_sandbox **idle; /* a stack of cfg.size slots */
 	unsigned int nidle, live, creating;
 	bool stop;
-	int refill_err; /* the last creation failure, 0 after a success */
+	bool started;	 /* the refill thread confined itself (or failed to) */
+	int confine_err; /* why it could not */
+	int refill_err;	 /* the last creation failure, 0 after a success */
 	struct vmlet_pool_stats stats;
 };
 
@@ -64,9 +72,15 @@ static int make_one(struct vmlet_pool *p)
 static void *refill_main(void *arg)
 {
 	struct vmlet_pool *p = arg;
+	int err = 0;
 
+	if (!(p->cfg.flags & VMLET_POOL_UNCONFINED))
+		err = vmlet_confine_thread(VMLET_CONFINE_CREATE, false);
 	pthread_mutex_lock(&p->lock);
-	while (!p->stop) {
+	p->started = true;
+	p->confine_err = err;
+	pthread_cond_broadcast(&p->ready);
+	while (!p->stop && !err) {
 		if (!want_more(p)) {
 			pthread_cond_wait(&p->refill, &p->lock);
 			continue;
@@ -112,7 +126,7 @@ VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_conf
 		c.min_ready = c.size;
 	if (!c.low_water)
 		c.low_water = c.size;
-	if (c.min_ready > c.size || c.low_water > c.size)
+	if (c.min_ready > c.size || c.low_water > c.size || (c.flags & ~VMLET_POOL_UNCONFINED))
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -147,6 +161,15 @@ VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_conf
 	err = -pthread_create(&p->thread, NULL, refill_main, p);
 	if (err)
 		goto err_drain;
+	pthread_mutex_lock(&p->lock);
+	while (!p->started)
+		pthread_cond_wait(&p->ready, &p->lock);
+	err = p->confine_err;
+	pthread_mutex_unlock(&p->lock);
+	if (err) {
+		pthread_join(p->thread, NULL); /* it has returned */
+		goto err_drain;
+	}
 	*out = p;
 	return 0;
 

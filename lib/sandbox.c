@@ -27,6 +27,7 @@ void vmlet_sandbox_bind_vm(struct vmlet_sandbox *sb)
 {
 	sb->vm.print = sb->cfg.print;
 	sb->vm.print_ctx = sb->cfg.print_ctx;
+	sb->vm.print_limit = sb->cfg.print_limit;
 	sb->vm.hypercall = vmlet_hypercall;
 	sb->vm.hypercall_ctx = sb;
 	sb->vm.timeout_ns = sb->cfg.timeout_us * 1000;
@@ -241,6 +242,7 @@ static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet
 
 	sb->fault.error = 0;
 	sb->vm.steps = 0;
+	sb->vm.printed = 0;
 	err = vmlet_vm_run(&sb->vm, &sb->fault);
 	if (err != VMLET_PORT_RETURN)
 		return die(sb, err < 0 ? err : -VMLET_EPROTO);
@@ -283,6 +285,7 @@ int vmlet_sandbox_warm_up(struct vmlet_sandbox *sb)
 	if (size < 0)
 		return (int)size;
 	sb->in_used = (uint64_t)size;
+	sb->vm.printed = 0;
 	err = vmlet_vm_run(&sb->vm, &sb->fault);
 	if (err != VMLET_PORT_RETURN)
 		return err < 0 ? err : -VMLET_EPROTO;

@@ -84,6 +84,12 @@ uint64_t vmlet_sandbox_next_id(void);
 
 /* Point sb's VM at its config's print, host calls and timeout. */
 void vmlet_sandbox_bind_vm(struct vmlet_sandbox *sb);
+/* This thread's host-call ring, made anew and limited to what hostcall.c issues. */
+int vmlet_thread_ring_restrict(void);
+/* /proc/self/pagemap, which DROP restore reads (opened once), or -1. */
+int vmlet_snapshot_pagemap_fd(void);
+/* Confine a library thread (lib/confine.c); no ring for threads that make no host calls. */
+int vmlet_confine_thread(unsigned int flags, bool ring);
 
 /* Run the guest's dispatcher once on a call it refuses (warm-up). */
 int vmlet_sandbox_warm_up(struct vmlet_sandbox *sb);

@@ -65,6 +65,12 @@ static void pagemap_open(void)
 	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 }
 
+int vmlet_snapshot_pagemap_fd(void)
+{
+	pthread_once(&pagemap_once, pagemap_open);
+	return pagemap_fd;
+}
+
 VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_config *cfg,
 				    struct vmlet_snapshot **out)
 {

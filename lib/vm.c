@@ -43,6 +43,12 @@ int vmlet_vm_create(struct vmlet_vm *vm, struct vmlet_mem *mem, uint32_t slot_fl
 	memset(vm, 0, sizeof(*vm));
 	vm->vm_fd = vm->vcpu_fd = -1;
 	vm->mem = mem;
+	/*
+	 * The kick's signal handler, now rather than at the first interrupt
+	 * or deadline, which may come on a thread that seccomp confined. Its
+	 * error (-EBUSY) comes back from those, not from here.
+	 */
+	vmlet_kick_init();
 	err = vmlet_kvm_get(&kvm);
 	if (err)
 		return err;
@@ -158,12 +164,25 @@ static int stop(struct vmlet_vm *vm, int err, struct vmlet_fault *f)
 		    (unsigned long long)(vm->timeout_ns / 1000), (unsigned long long)r->rip);
 }
 
-static void print(struct vmlet_vm *vm, const char *buf, size_t len)
+/* Deliver guest output up to the budget; past it, the run fails. */
+static int print(struct vmlet_vm *vm, const struct kvm_regs *r, struct vmlet_fault *f)
 {
-	if (vm->print)
+	const char *buf = (const char *)vm->mem->host + r->rdi;
+	uint64_t len = r->rsi, room = vm->print_limit - vm->printed;
+
+	if (len > room)
+		len = room;
+	vm->printed += len;
+	if (len && vm->print)
 		vm->print(vm->print_ctx, buf, len);
-	else
+	else if (len)
 		fwrite(buf, 1, len, stdout);
+	if (len < r->rsi) {
+		f->code = (int64_t)vm->print_limit;
+		return fail(f, -VMLET_EOUTPUT, r->rip, "guest output over the limit of %llu bytes",
+			    (unsigned long long)vm->print_limit);
+	}
+	return 0;
 }
 
 static int exception(struct vmlet_vm *vm, const struct kvm_regs *r, struct vmlet_fault *f)
@@ -214,8 +233,7 @@ static int io(struct vmlet_vm *vm, struct vmlet_fault *f)
 	case VMLET_PORT_PRINT:
 		if (!vmlet_mem_range_ok(vm->mem, r->rdi, r->rsi))
 			return fail(f, -VMLET_EPROTO, r->rip, "print buffer out of bounds");
-		print(vm, (const char *)vm->mem->host + r->rdi, r->rsi);
-		return 0;
+		return print(vm, r, f);
 	case VMLET_PORT_ABORT:
 		return abort_report(vm, r, f);
 	case VMLET_PORT_EXIT:

@@ -9,6 +9,14 @@
  * Arguments are TYPE:VALUE (i32:5, f64:2.5, str:hello, bytes:@file,
  * bool:true) or a bare VALUE read as the type the function's signature
  * wants.
+ *
+ * `run` sets everything up on the main thread (image, sandbox, grants,
+ * host-call service, the pool for --fresh), then makes its calls on a
+ * thread that first confines itself with vmlet_thread_confine(): the
+ * guest-facing part of the run can make no system call but those of
+ * calls, host calls and restores. --no-seccomp skips that. A thread of
+ * its own rather than the main thread, so that teardown and whatever
+ * runs at exit (LeakSanitizer in sanitized builds) stay unconfined.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +24,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +48,9 @@ static uint64_t now_ns(void)
 static int usage(FILE *f, int status)
 {
 	fprintf(f,
-		"usage: vmlet run [--repeat N] [--fresh N] [--count-insns] [--time] [--mem MiB] "
-		"[--timeout MS] "
-		"IMAGE "
-		"FUNCTION [ARG...]\n"
+		"usage: vmlet run [--repeat N] [--fresh N] [--kv KEY=VALUE]... [--grant PATH]...\n"
+		"                 [--count-insns] [--time] [--mem MiB] [--timeout MS]\n"
+		"                 [--print-limit BYTES] [--no-seccomp] IMAGE FUNCTION [ARG...]\n"
 		"       vmlet list IMAGE\n"
 		"       vmlet info\n"
 		"\n"
@@ -61,6 +69,8 @@ static int usage(FILE *f, int status)
 		"  -t, --time         print how long creation and the call took (stderr)\n"
 		"  -m, --mem MiB      guest memory (default 4)\n"
 		"  -T, --timeout MS   fail a call (or the boot) that runs longer than MS ms\n"
+		"  -p, --print-limit BYTES  guest output one call may print (default 1 MiB)\n"
+		"  -S, --no-seccomp   do not confine the calls' thread with seccomp\n"
 		"list     print the functions IMAGE registers, with their signatures\n"
 		"info     print the KVM API version, capabilities and memory backing\n");
 	return status;
@@ -364,29 +374,33 @@ static const struct vmlet_host_func kv_func = {
 };
 
 /* --fresh: n calls through a pool of two, each on a restored sandbox. */
-static int run_fresh(struct vmlet_image *img, const struct vmlet_config *cfg, const char *name,
-		     const struct vmlet_value *args, unsigned int nargs, uint64_t *lat, uint64_t n)
+static int make_pool(struct vmlet_image *img, const struct vmlet_config *cfg,
+		     struct vmlet_pool **pool)
 {
 	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
+	int err = vmlet_pool_create(img, cfg, &pc, pool);
+
+	if (err)
+		fprintf(stderr, "vmlet: cannot create a pool: %s\n", vmlet_strerror(err));
+	return err;
+}
+
+static int run_fresh(struct vmlet_pool *pool, const char *name, const struct vmlet_value *args,
+		     unsigned int nargs, uint64_t *lat, uint64_t n)
+{
 	const struct vmlet_snapshot *snap;
-	struct vmlet_pool *pool;
 	struct vmlet_value ret;
 	static char buf[1 << 20];
 	uint64_t t0;
 	int err;
 
-	err = vmlet_pool_create(img, cfg, &pc, &pool);
-	if (err) {
-		fprintf(stderr, "vmlet: cannot create a pool: %s\n", vmlet_strerror(err));
-		return err;
-	}
 	for (uint64_t i = 0; i < n; i++) {
 		t0 = now_ns();
 		err = vmlet_pool_call(pool, name, args, nargs, &ret, buf, sizeof(buf));
 		lat[i] = now_ns() - t0;
 		if (err) {
 			fprintf(stderr, "vmlet: %s on a fresh VM: %s\n", name, vmlet_strerror(err));
-			goto out;
+			return err;
 		}
 	}
 	snap = vmlet_pool_snapshot(pool);
@@ -396,13 +410,78 @@ static int run_fresh(struct vmlet_image *img, const struct vmlet_config *cfg, co
 		       ? "copying dirty pages"
 		       : "dropping written pages");
 	print_distribution(lat, n);
-out:
-	vmlet_pool_destroy(pool);
-	return err;
+	return 0;
+}
+
+/* What the calls of `vmlet run` need, all set up before their thread starts. */
+struct run {
+	struct vmlet_sandbox *sb;
+	struct vmlet_pool *pool; /* --fresh */
+	const struct vmlet_func *fn;
+	unsigned int idx, nargs;
+	struct vmlet_value *args;
+	uint64_t repeat, fresh, create_ns, *lat;
+	int count, timing, seccomp;
+	int err;
+};
+
+static int calls(struct run *r)
+{
+	struct vmlet_value ret;
+	uint64_t t0;
+	int err;
+
+	t0 = now_ns();
+	err = vmlet_sandbox_call_index(r->sb, r->idx, r->args, r->nargs, &ret);
+	t0 = now_ns() - t0;
+	if (err) {
+		print_fault(r->fn->name, err, vmlet_sandbox_fault(r->sb));
+		return err;
+	}
+	print_value(&ret);
+	if (r->timing)
+		fprintf(stderr, "# create %.1f us (%s), call %.1f us\n", r->create_ns / 1e3,
+			vmlet_backing_name(vmlet_sandbox_backing(r->sb)), t0 / 1e3);
+	if (r->count)
+		printf("guest instructions: %" PRIu64 "\n", vmlet_sandbox_insns(r->sb));
+	for (uint64_t i = 0; i < r->repeat; i++) {
+		t0 = now_ns();
+		err = vmlet_sandbox_call_index(r->sb, r->idx, r->args, r->nargs, &ret);
+		r->lat[i] = now_ns() - t0;
+		if (err) {
+			print_fault(r->fn->name, err, vmlet_sandbox_fault(r->sb));
+			return err;
+		}
+	}
+	if (r->repeat)
+		print_distribution(r->lat, r->repeat);
+	if (r->fresh)
+		return run_fresh(r->pool, r->fn->name, r->args, r->nargs, r->lat, r->fresh);
+	return 0;
+}
+
+static void *calls_main(void *arg)
+{
+	struct run *r = arg;
+
+	if (r->seccomp) {
+		r->err = vmlet_thread_confine(0);
+		if (r->err) {
+			fprintf(stderr,
+				"vmlet: cannot confine the calls with seccomp: %s "
+				"(--no-seccomp runs them unconfined)\n",
+				vmlet_strerror(r->err));
+			return NULL;
+		}
+	}
+	r->err = calls(r);
+	fflush(stdout); /* while write(1) is all this thread may do */
+	return NULL;
 }
 
 static int cmd_run(int argc, char **argv)
 {
+	static char stdout_buf[BUFSIZ];
 	static const struct option opts[] = {
 		{"repeat", required_argument, NULL, 'r'},
 		{"count-insns", no_argument, NULL, 'c'},
@@ -412,23 +491,25 @@ static int cmd_run(int argc, char **argv)
 		{"fresh", required_argument, NULL, 'f'},
 		{"kv", required_argument, NULL, 'k'},
 		{"grant", required_argument, NULL, 'g'},
+		{"print-limit", required_argument, NULL, 'p'},
+		{"no-seccomp", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
-	struct vmlet_value args[VMLET_MAX_ARGS], ret;
+	struct vmlet_value args[VMLET_MAX_ARGS];
 	void *owned[VMLET_MAX_ARGS] = {0};
-	uint64_t repeat = 0, fresh = 0, mem = 4, create_ns, t0, *lat = NULL;
-	struct vmlet_sandbox *sb = NULL;
+	uint64_t mem = 4;
 	struct vmlet_image *img = NULL;
-	const struct vmlet_func *fn;
-	int c, err, idx, count = 0, timing = 0, fds[VMLET_MAX_GRANTS];
+	struct run r = {.seccomp = 1, .args = args};
+	int c, err, idx, fds[VMLET_MAX_GRANTS];
 	const char *grants[VMLET_MAX_GRANTS];
 	struct vmlet_config cfg = {.sz = sizeof(cfg)};
 	struct vmlet_host *host = NULL;
-	unsigned int nargs, ngrants = 0;
-	char *eq;
+	unsigned int ngrants = 0;
+	pthread_t thread;
+	char *eq, *end;
 
-	while ((c = getopt_long(argc, argv, "+r:f:ctm:T:k:g:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:f:ctm:T:k:g:p:Sh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			eq = strchr(optarg, '=');
@@ -449,20 +530,20 @@ static int cmd_run(int argc, char **argv)
 			grants[ngrants++] = optarg;
 			break;
 		case 'r':
-			repeat = strtoull(optarg, NULL, 0);
-			if (!repeat || repeat > 100000000)
+			r.repeat = strtoull(optarg, NULL, 0);
+			if (!r.repeat || r.repeat > 100000000)
 				return usage(stderr, 2);
 			break;
 		case 'f':
-			fresh = strtoull(optarg, NULL, 0);
-			if (!fresh || fresh > 100000000)
+			r.fresh = strtoull(optarg, NULL, 0);
+			if (!r.fresh || r.fresh > 100000000)
 				return usage(stderr, 2);
 			break;
 		case 'c':
-			count = 1;
+			r.count = 1;
 			break;
 		case 't':
-			timing = 1;
+			r.timing = 1;
 			break;
 		case 'm':
 			mem = strtoull(optarg, NULL, 0);
@@ -472,6 +553,15 @@ static int cmd_run(int argc, char **argv)
 			if (!cfg.timeout_us || cfg.timeout_us > UINT64_MAX / 1000000)
 				return usage(stderr, 2);
 			cfg.timeout_us *= 1000;
+			break;
+		case 'p':
+			errno = 0;
+			cfg.print_limit = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || !cfg.print_limit)
+				return usage(stderr, 2);
+			break;
+		case 'S':
+			r.seccomp = 0;
 			break;
 		case 'h':
 			return usage(stdout, 0);
@@ -493,7 +583,7 @@ static int cmd_run(int argc, char **argv)
 		cfg.nhost_funcs = 1;
 		cfg.host = host;
 	}
-	if (ngrants && fresh) {
+	if (ngrants && r.fresh) {
 		fprintf(stderr, "vmlet: --grant does not go with --fresh: grants end at restore\n");
 		return 2;
 	}
@@ -504,79 +594,73 @@ static int cmd_run(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (open_sandbox(argv[optind], &cfg, &img, &sb, &create_ns))
+	if (open_sandbox(argv[optind], &cfg, &img, &r.sb, &r.create_ns))
 		return 1;
 	for (unsigned int i = 0; i < ngrants; i++) {
-		err = vmlet_sandbox_grant_fd(sb, 3 + (int)i, fds[i], VMLET_GRANT_READ, grants[i]);
+		err = vmlet_sandbox_grant_fd(r.sb, 3 + (int)i, fds[i], VMLET_GRANT_READ, grants[i]);
 		if (err) {
 			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], vmlet_strerror(err));
 			goto out;
 		}
 	}
-	err = idx = vmlet_sandbox_func(sb, argv[optind + 1]);
+	err = idx = vmlet_sandbox_func(r.sb, argv[optind + 1]);
 	if (idx < 0) {
 		fprintf(stderr, "vmlet: %s: no function '%s' (see vmlet list)\n", argv[optind],
 			argv[optind + 1]);
 		goto out;
 	}
-	fn = vmlet_sandbox_func_at(sb, (unsigned int)idx);
-	nargs = (unsigned int)(argc - optind - 2);
-	if (nargs != fn->nargs) {
-		fprintf(stderr, "vmlet: %s takes %u arguments, %u given\n", fn->name, fn->nargs,
-			nargs);
+	r.idx = (unsigned int)idx;
+	r.fn = vmlet_sandbox_func_at(r.sb, r.idx);
+	r.nargs = (unsigned int)(argc - optind - 2);
+	if (r.nargs != r.fn->nargs) {
+		fprintf(stderr, "vmlet: %s takes %u arguments, %u given\n", r.fn->name, r.fn->nargs,
+			r.nargs);
 		err = -EINVAL;
 		goto out;
 	}
-	for (unsigned int i = 0; i < nargs; i++) {
-		err = parse_arg(argv[optind + 2 + i], fn->args[i], &args[i], &owned[i]);
+	for (unsigned int i = 0; i < r.nargs; i++) {
+		err = parse_arg(argv[optind + 2 + i], r.fn->args[i], &args[i], &owned[i]);
 		if (err)
 			goto out;
 	}
-	if (count) {
-		err = vmlet_sandbox_count_insns(sb, true);
+	if (r.count) {
+		err = vmlet_sandbox_count_insns(r.sb, true);
 		if (err) {
 			fprintf(stderr, "vmlet: cannot single-step: %s\n", vmlet_strerror(err));
 			goto out;
 		}
 	}
-	if (repeat || fresh) {
-		lat = calloc(repeat > fresh ? repeat : fresh, sizeof(*lat));
-		if (!lat) {
+	if (r.repeat || r.fresh) {
+		r.lat = calloc(r.repeat > r.fresh ? r.repeat : r.fresh, sizeof(*r.lat));
+		if (!r.lat) {
 			err = -ENOMEM;
 			goto out;
 		}
 	}
-	t0 = now_ns();
-	err = vmlet_sandbox_call_index(sb, (unsigned int)idx, args, nargs, &ret);
-	t0 = now_ns() - t0;
+	if (r.fresh) {
+		err = make_pool(img, &cfg, &r.pool);
+		if (err)
+			goto out;
+	}
+	/*
+	 * stdio sizes stdout's buffer with an fstat(2) at its first use,
+	 * which the confined thread may not make: give it the buffer and
+	 * the mode glibc would have chosen, now.
+	 */
+	setvbuf(stdout, stdout_buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(stdout_buf));
+	err = -pthread_create(&thread, NULL, calls_main, &r);
 	if (err) {
-		print_fault(fn->name, err, vmlet_sandbox_fault(sb));
+		fprintf(stderr, "vmlet: cannot start a thread: %s\n", strerror(-err));
 		goto out;
 	}
-	print_value(&ret);
-	if (timing)
-		fprintf(stderr, "# create %.1f us (%s), call %.1f us\n", create_ns / 1e3,
-			vmlet_backing_name(vmlet_sandbox_backing(sb)), t0 / 1e3);
-	if (count)
-		printf("guest instructions: %" PRIu64 "\n", vmlet_sandbox_insns(sb));
-	for (uint64_t i = 0; i < repeat; i++) {
-		t0 = now_ns();
-		err = vmlet_sandbox_call_index(sb, (unsigned int)idx, args, nargs, &ret);
-		lat[i] = now_ns() - t0;
-		if (err) {
-			print_fault(fn->name, err, vmlet_sandbox_fault(sb));
-			goto out;
-		}
-	}
-	if (repeat)
-		print_distribution(lat, repeat);
-	if (fresh)
-		err = run_fresh(img, &cfg, fn->name, args, nargs, lat, fresh);
+	pthread_join(thread, NULL);
+	err = r.err;
 out:
-	free(lat);
+	vmlet_pool_destroy(r.pool);
+	free(r.lat);
 	for (unsigned int i = 0; i < VMLET_MAX_ARGS; i++)
 		free(owned[i]);
-	vmlet_sandbox_destroy(sb);
+	vmlet_sandbox_destroy(r.sb);
 	vmlet_image_close(img);
 	vmlet_host_destroy(host);
 	for (unsigned int i = 0; i < ngrants; i++)

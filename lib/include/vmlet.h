@@ -42,6 +42,7 @@ enum vmlet_error {
 	VMLET_EREFUSED,		 /* the guest refused the call */
 	VMLET_EINTR,		 /* vmlet_sandbox_interrupt() stopped the call */
 	VMLET_ETIMEDOUT,	 /* the call (or boot) ran past its deadline */
+	VMLET_EOUTPUT,		 /* the guest printed more than the call's print_limit */
 	VMLET_ELAST
 };
 
@@ -112,7 +113,17 @@ struct vmlet_config {
 	 * start (0: none): past it the call fails with -VMLET_ETIMEDOUT.
 	 */
 	uint64_t timeout_us;
+	/*
+	 * Guest output (print port, write to fd 1 and 2) one call may
+	 * produce, creation counting as a call: past it the call fails with
+	 * -VMLET_EOUTPUT after the print callback got exactly this many
+	 * bytes. 0: VMLET_PRINT_LIMIT; VMLET_PRINT_UNLIMITED: no limit.
+	 */
+	uint64_t print_limit;
 };
+
+#define VMLET_PRINT_LIMIT     (1ULL << 20)
+#define VMLET_PRINT_UNLIMITED UINT64_MAX
 
 struct vmlet_func {
 	const char *name;
@@ -152,7 +163,11 @@ struct vmlet_pool_config {
 	unsigned int min_ready; /* vmlet_pool_create() returns with this many idle; 0: size */
 	unsigned int low_water; /* refill in the background below this many idle; 0: size */
 	int timeout_ms;		/* vmlet_pool_call()'s wait for a sandbox; <0: forever */
+	unsigned int flags;	/* VMLET_POOL_UNCONFINED */
 };
+
+/* Do not confine the pool's refill thread with seccomp (vmlet_thread_confine). */
+#define VMLET_POOL_UNCONFINED 1
 
 struct vmlet_pool_stats {
 	unsigned int size;  /* the configured maximum */
@@ -320,6 +335,17 @@ VMLET_API int vmlet_sandbox_add_host_func(struct vmlet_sandbox *sb,
 					  const struct vmlet_host_func *fn);
 VMLET_API int vmlet_sandbox_grant_fd(struct vmlet_sandbox *sb, int guest_fd, int host_fd,
 				     unsigned int mode, const char *path);
+
+/*
+ * Confine the calling thread with a seccomp filter to the system calls
+ * that running sandboxes makes (calls, host calls, restore, pool acquire,
+ * call and release, destroy); the rest fail with EPERM. For threads
+ * dedicated to sandboxes, after their setup; irreversible.
+ */
+#define VMLET_CONFINE_KILL   1 /* a refused system call kills the process (SIGSYS) */
+#define VMLET_CONFINE_LOG    2 /* refuse nothing; the kernel logs what would be refused */
+#define VMLET_CONFINE_CREATE 4 /* also vmlet_sandbox_create_from() */
+VMLET_API int vmlet_thread_confine(unsigned int flags);
 
 /* Value constructors. */
 static inline struct vmlet_value vmlet_bool(bool v)

@@ -24,6 +24,11 @@
  * p50s and of means against no tracer. `bench IMAGE tracing` runs only
  * that part.
  *
+ * seccomp: the warm and the fresh-VM call, and a bare system call
+ * (gettid), on a thread without and with vmlet_thread_confine()'s filter,
+ * in turn (without, with, without again, to show the drift). `bench
+ * IMAGE seccomp` runs only that part.
+ *
  * Not a test: it prints figures and never fails on time.
  */
 #define _GNU_SOURCE
@@ -590,6 +595,91 @@ static void bench_tracing(struct vmlet_image *img)
 	vmlet_sandbox_destroy(sb);
 }
 
+struct seccomp_run {
+	struct vmlet_sandbox *sb;
+	struct vmlet_pool *pool;
+	int confine;
+	struct stats warm, fresh, sys;
+	int err;
+};
+
+static void *seccomp_main(void *arg)
+{
+	struct seccomp_run *sr = arg;
+	struct vmlet_value args[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
+	static uint64_t ns[CALLS];
+
+	sr->err = sr->confine ? vmlet_thread_confine(0) : 0;
+	if (sr->err)
+		return NULL;
+	for (int i = 0; i < 100; i++)
+		vmlet_sandbox_call(sr->sb, "add", args, 2, &r);
+	for (int i = 0; i < CALLS && !sr->err; i++) {
+		uint64_t t = now_ns();
+
+		sr->err = vmlet_sandbox_call(sr->sb, "add", args, 2, &r);
+		ns[i] = now_ns() - t;
+	}
+	sr->warm = stats(ns, CALLS);
+	for (int i = 0; i < CALLS / 4 && !sr->err; i++) {
+		uint64_t t = now_ns();
+
+		sr->err = vmlet_pool_call(sr->pool, "add", args, 2, &r, NULL, 0);
+		ns[i] = now_ns() - t;
+	}
+	sr->fresh = stats(ns, CALLS / 4);
+	for (int i = 0; i < CALLS; i++) {
+		uint64_t t = now_ns();
+
+		syscall(SYS_gettid);
+		ns[i] = now_ns() - t;
+	}
+	sr->sys = stats(ns, CALLS);
+	return NULL;
+}
+
+static void bench_seccomp(struct vmlet_image *img)
+{
+	static const char *const names[] = {"without filter", "with filter", "without, again"};
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
+	struct seccomp_run runs[3] = {0};
+
+	if (vmlet_sandbox_create(img, NULL, &runs[0].sb)) {
+		fprintf(stderr, "bench: seccomp: cannot create a sandbox\n");
+		return;
+	}
+	if (vmlet_pool_create(img, NULL, &pc, &runs[0].pool)) {
+		fprintf(stderr, "bench: seccomp: cannot create a pool\n");
+		vmlet_sandbox_destroy(runs[0].sb);
+		return;
+	}
+	printf("\nseccomp (vmlet_thread_confine), p50 / mean (us)  warm call     fresh-VM call"
+	       "     gettid()\n");
+	for (int m = 0; m < 3; m++) {
+		pthread_t t;
+
+		runs[m].sb = runs[0].sb;
+		runs[m].pool = runs[0].pool;
+		runs[m].confine = m == 1;
+		if (pthread_create(&t, NULL, seccomp_main, &runs[m]))
+			break;
+		pthread_join(t, NULL);
+		if (runs[m].err) {
+			printf("  %-16s failed: %s\n", names[m], vmlet_strerror(runs[m].err));
+			continue;
+		}
+		printf("  %-30s %7.2f / %7.2f %7.2f / %7.2f %5.3f / %5.3f\n", names[m],
+		       runs[m].warm.p50, runs[m].warm.mean, runs[m].fresh.p50, runs[m].fresh.mean,
+		       runs[m].sys.p50, runs[m].sys.mean);
+	}
+	if (!runs[0].err && !runs[1].err)
+		printf("  with/without (p50): warm call %.3fx, fresh-VM call %.3fx, gettid %.3fx\n",
+		       runs[1].warm.p50 / runs[0].warm.p50, runs[1].fresh.p50 / runs[0].fresh.p50,
+		       runs[1].sys.p50 / runs[0].sys.p50);
+	vmlet_pool_destroy(runs[0].pool);
+	vmlet_sandbox_destroy(runs[0].sb);
+}
+
 int main(int argc, char **argv)
 {
 	const char *image = argc > 1 ? argv[1] : DEMO_ELF;
@@ -615,6 +705,11 @@ int main(int argc, char **argv)
 	}
 	if (argc > 2 && !strcmp(argv[2], "tracing")) {
 		bench_tracing(img);
+		vmlet_image_close(img);
+		return 0;
+	}
+	if (argc > 2 && !strcmp(argv[2], "seccomp")) {
+		bench_seccomp(img);
 		vmlet_image_close(img);
 		return 0;
 	}
@@ -714,6 +809,7 @@ int main(int argc, char **argv)
 		vmlet_sandbox_count_insns(sb, false);
 	}
 	vmlet_sandbox_destroy(sb);
+	bench_seccomp(img);
 	bench_tracing(img);
 	vmlet_image_close(img);
 	floor_destroy(&f);

@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * vmlet_thread_confine(): a confined thread runs calls, faults, host
+ * calls (service and inline), a granted-descriptor read, restores, pool
+ * acquire/call/release and destroy; the system calls outside its filter
+ * (open, socket, execve, an unlisted ioctl, io_uring_setup, an executable
+ * mapping, a write to another descriptor) fail with EPERM there and
+ * nowhere else; VMLET_CONFINE_KILL kills the process with SIGSYS;
+ * VMLET_CONFINE_CREATE adds vmlet_sandbox_create_from(); pools confine
+ * their refill thread unless told not to; deadlines and interrupts stop
+ * calls on a confined thread.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <vmlet.h>
+
+#include "util.h"
+
+#define CONTENT "confined read\n"
+
+static int inc(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
+{
+	(void)ctx;
+	(void)n;
+	r->u64 = a[0].u64 + 1;
+	return 0;
+}
+
+static const struct vmlet_host_func funcs[] = {
+	{.name = "inc", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = inc},
+	{.name = "inc_in",
+	 .ret = VMLET_U64,
+	 .nargs = 1,
+	 .args = {VMLET_U64},
+	 .fn = inc,
+	 .flags = VMLET_HOST_INLINE},
+};
+
+static char printed[256];
+static size_t nprinted;
+
+static void print(void *ctx, const char *buf, size_t len)
+{
+	(void)ctx;
+	if (len > sizeof(printed) - nprinted)
+		len = sizeof(printed) - nprinted;
+	memcpy(printed + nprinted, buf, len);
+	nprinted += len;
+}
+
+/* What the confined thread works on, all made before it confines itself. */
+struct world {
+	unsigned int flags;
+	struct vmlet_host *host;
+	struct vmlet_image *img;
+	struct vmlet_snapshot *snap;
+	struct vmlet_sandbox *cold, *quiet, *kept;
+	struct vmlet_pool *pool[2]; /* COPY, DROP */
+	int kvm, file;
+	char path[64];
+};
+
+static struct vmlet_config config(struct world *w, enum vmlet_restore restore)
+{
+	return (struct vmlet_config){
+		.sz = sizeof(struct vmlet_config),
+		.host_funcs = funcs,
+		.nhost_funcs = 2,
+		.host = w->host,
+		.print = print,
+		.restore = restore,
+	};
+}
+
+static int setup(struct world *w)
+{
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
+	struct vmlet_config cfg;
+
+	memset(w, 0, sizeof(*w));
+	w->kvm = w->file = -1;
+	strcpy(w->path, "/tmp/vmlet-confine-XXXXXX");
+	w->file = mkstemp(w->path);
+	if (w->file < 0 || write(w->file, CONTENT, strlen(CONTENT)) != (ssize_t)strlen(CONTENT)) {
+		ksft_fail_at("cannot write %s", w->path);
+		return -1;
+	}
+	lseek(w->file, 0, SEEK_SET);
+	w->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	w->img = test_image(GUEST("limits"));
+	if (w->kvm < 0 || !w->img || vmlet_host_create(2, &w->host))
+		return -1;
+	cfg = config(w, VMLET_RESTORE_COPY);
+	w->cold = test_sandbox(w->img, &cfg);
+	cfg.print = NULL; /* the default: the host's stdout */
+	w->quiet = test_sandbox(w->img, &cfg);
+	if (!w->cold || !w->quiet)
+		return -1;
+	if (vmlet_sandbox_grant_fd(w->cold, 3, w->file, VMLET_GRANT_READ, "/granted"))
+		return -1;
+	cfg = config(w, VMLET_RESTORE_COPY);
+	if (vmlet_snapshot_create(w->img, &cfg, &w->snap) ||
+	    vmlet_sandbox_create_from(w->snap, &w->kept))
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		cfg = config(w, i ? VMLET_RESTORE_DROP : VMLET_RESTORE_COPY);
+		if (vmlet_pool_create(w->img, &cfg, &pc, &w->pool[i]))
+			return -1;
+	}
+	return 0;
+}
+
+static void teardown(struct world *w)
+{
+	for (int i = 0; i < 2; i++)
+		vmlet_pool_destroy(w->pool[i]);
+	vmlet_sandbox_destroy(w->kept);
+	vmlet_sandbox_destroy(w->quiet);
+	vmlet_sandbox_destroy(w->cold);
+	vmlet_snapshot_destroy(w->snap);
+	vmlet_image_close(w->img);
+	vmlet_host_destroy(w->host);
+	if (w->kvm >= 0)
+		close(w->kvm);
+	if (w->file >= 0)
+		close(w->file);
+	unlink(w->path);
+}
+
+static int chain(struct vmlet_sandbox *sb, const char *fn, uint32_t n, uint64_t v, uint64_t *out)
+{
+	struct vmlet_value args[3] = {vmlet_str(fn), vmlet_u32(n), vmlet_u64(v)}, r;
+	int err = vmlet_sandbox_call(sb, "chain", args, 3, &r);
+
+	*out = r.u64;
+	return err;
+}
+
+/* Every path a confined thread is for, on that thread. */
+static void run_everything(struct world *w)
+{
+	struct vmlet_value args[2] = {vmlet_i32(2), vmlet_i32(40)}, r;
+	const struct vmlet_fault *f;
+	struct vmlet_sandbox *sb;
+	uint64_t v;
+
+	/* Calls, the print paths, host calls both ways, a granted read. */
+	ASSERT_OK(vmlet_sandbox_call(w->cold, "add", args, 2, &r));
+	EXPECT_EQ(r.i32, 42);
+	args[0] = vmlet_str("confined\n");
+	ASSERT_OK(vmlet_sandbox_call(w->cold, "say", args, 1, NULL));
+	EXPECT_EQ(nprinted, 18);
+	EXPECT_TRUE(!memcmp(printed, "confined\nconfined\n", 18));
+	args[0] = vmlet_str("# printed to stdout by a confined thread\n");
+	ASSERT_OK(vmlet_sandbox_call(w->quiet, "say", args, 1, NULL));
+	ASSERT_OK(chain(w->cold, "inc", 20, 0, &v));
+	EXPECT_EQ(v, 20);
+	ASSERT_OK(chain(w->cold, "inc_in", 20, 5, &v));
+	EXPECT_EQ(v, 25);
+	args[0] = vmlet_str("/granted");
+	ASSERT_OK(vmlet_sandbox_call(w->cold, "read_path", args, 1, &r));
+	EXPECT_EQ(r.i64, (int64_t)strlen(CONTENT));
+
+	/* A fault (its address comes from KVM_GET_SREGS), then restore. */
+	EXPECT_EQ(vmlet_sandbox_call(w->kept, "null_read", NULL, 0, &r), -VMLET_EEXCEPTION);
+	f = vmlet_sandbox_fault(w->kept);
+	EXPECT_EQ(f->vector, 14);
+	EXPECT_EQ(f->address, 0);
+	ASSERT_OK(vmlet_sandbox_restore(w->kept));
+	args[0] = vmlet_u32(16);
+	ASSERT_OK(vmlet_sandbox_call(w->kept, "scribble", args, 1, &r));
+	EXPECT_EQ(r.u32, 1);
+	ASSERT_OK(vmlet_sandbox_restore(w->kept));
+	ASSERT_OK(vmlet_sandbox_call(w->kept, "scribble", args, 1, &r));
+	EXPECT_EQ(r.u32, 1); /* the snapshot's page again */
+
+	/* Fresh VMs from pools restoring both ways, and a host call on one. */
+	for (int p = 0; p < 2; p++) {
+		for (int i = 0; i < 10; i++) {
+			args[0] = vmlet_i32(i);
+			args[1] = vmlet_i32(p);
+			ASSERT_OK(vmlet_pool_call(w->pool[p], "add", args, 2, &r, NULL, 0));
+			EXPECT_EQ(r.i32, i + p);
+			args[0] = vmlet_u32(16);
+			ASSERT_OK(vmlet_pool_call(w->pool[p], "scribble", args, 1, &r, NULL, 0));
+			EXPECT_EQ(r.u32, 1);
+		}
+		ASSERT_OK(vmlet_pool_acquire(w->pool[p], -1, &sb));
+		EXPECT_EQ(chain(sb, "inc", 3, 1, &v), 0);
+		EXPECT_EQ(v, 4);
+		EXPECT_EQ(vmlet_sandbox_call(sb, "null_read", NULL, 0, &r), -VMLET_EEXCEPTION);
+		ASSERT_OK(vmlet_pool_release(w->pool[p], sb)); /* revives it */
+	}
+
+	/* Destroy works on a confined thread too. */
+	vmlet_sandbox_destroy(w->quiet);
+	w->quiet = NULL;
+}
+
+/* The calls the filter refuses: -1 and EPERM each. */
+static void refused(struct world *w)
+{
+	struct io_uring_params up = {0};
+	char *argv[] = {"/bin/true", NULL};
+	int one = 1;
+
+#define EXPECT_EPERM(call)                                                                         \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		EXPECT_EQ((long)(call), -1);                                                       \
+		EXPECT_EQ(errno, EPERM);                                                           \
+	} while (0)
+#ifdef VMLET_SAN
+	/* Sanitized builds let the runtime read files for its reports (lib/confine.c). */
+	int fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+
+	EXPECT_GE(fd, 0);
+	close(fd);
+#else
+	EXPECT_EPERM(open("/etc/hostname", O_RDONLY | O_CLOEXEC));
+	EXPECT_EPERM(openat(AT_FDCWD, "/etc/hostname", O_RDONLY | O_CLOEXEC));
+#endif
+	EXPECT_EPERM(open(w->path, O_WRONLY | O_CLOEXEC));
+	EXPECT_EPERM(openat(AT_FDCWD, w->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+	EXPECT_EPERM(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	EXPECT_EPERM(execve(argv[0], argv, environ));
+	EXPECT_EPERM(ioctl(w->kvm, KVM_CREATE_VM, 0));
+	EXPECT_EPERM(ioctl(w->kvm, KVM_GET_API_VERSION, 0));
+	EXPECT_EPERM(ioctl(0, FIONBIO, &one));
+	EXPECT_EPERM(syscall(SYS_io_uring_setup, 4, &up));
+	EXPECT_EPERM(write(w->file, "x", 1));
+	EXPECT_EPERM((long)mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+				0));
+	EXPECT_EPERM(syscall(SYS_fork));
+#undef EXPECT_EPERM
+}
+
+static void *confined_main(void *arg)
+{
+	struct world *w = arg;
+	int err = vmlet_thread_confine(w->flags);
+
+	if (err) {
+		ksft_fail_at("vmlet_thread_confine: %d (%s)", err, vmlet_strerror(err));
+		return NULL;
+	}
+	EXPECT_EQ(vmlet_thread_confine(w->flags), -EALREADY);
+	run_everything(w);
+	refused(w);
+	return NULL;
+}
+
+static void in_thread(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, fn, arg)) {
+		ksft_fail_at("pthread_create failed");
+		return;
+	}
+	pthread_join(t, NULL);
+}
+
+TEST(confined_thread_runs_sandboxes_and_is_refused_the_rest)
+{
+	static struct world w;
+	int fd, s;
+
+	if (!setup(&w)) {
+		w.flags = 0;
+		in_thread(confined_main, &w);
+		/* This thread is not confined. */
+		fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+		EXPECT_GE(fd, 0);
+		close(fd);
+		s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		EXPECT_GE(s, 0);
+		close(s);
+		EXPECT_GE(ioctl(w.kvm, KVM_GET_API_VERSION, 0), 12);
+	}
+	teardown(&w);
+}
+
+struct stoppers {
+	struct vmlet_sandbox *spin, *nap, *ask;
+};
+
+static int stop_me(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
+{
+	(void)a;
+	(void)n;
+	(void)r;
+	return vmlet_sandbox_interrupt(ctx);
+}
+
+static void stoppers_run(struct stoppers *s)
+{
+	struct vmlet_value a = vmlet_u64(60000000000ULL), r;
+
+	ASSERT_OK(vmlet_thread_confine(0));
+	/* The deadline's timer is made here, on the confined thread. */
+	EXPECT_EQ(vmlet_sandbox_call(s->spin, "spin", NULL, 0, NULL), -VMLET_ETIMEDOUT);
+	EXPECT_EQ(vmlet_sandbox_call(s->nap, "nap", &a, 1, &r), -VMLET_ETIMEDOUT);
+	EXPECT_EQ(vmlet_sandbox_call(s->ask, "ask", NULL, 0, &r), -VMLET_EINTR);
+	ASSERT_OK(vmlet_sandbox_restore(s->ask));
+	a = vmlet_u64(9);
+	ASSERT_OK(vmlet_sandbox_call(s->ask, "turns", &a, 1, &r));
+	EXPECT_EQ(r.u64, 9);
+}
+
+static void *stoppers_main(void *arg)
+{
+	stoppers_run(arg);
+	return NULL;
+}
+
+TEST(deadlines_and_interrupts_work_on_a_confined_thread)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 50000};
+	struct vmlet_image *spin = test_image(GUEST("interrupt"));
+	struct vmlet_image *nap = test_image(GUEST("hostcall"));
+	struct vmlet_host_func fn = {
+		.name = "stop", .ret = VMLET_VOID, .fn = stop_me, .flags = VMLET_HOST_INLINE,
+	};
+	struct vmlet_snapshot *snap;
+	struct stoppers s;
+
+	ASSERT_TRUE(spin && nap);
+	s.spin = test_sandbox(spin, &cfg);
+	s.nap = test_sandbox(nap, &cfg);
+	ASSERT_OK(vmlet_snapshot_create(spin, NULL, &snap));
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &s.ask));
+	fn.ctx = s.ask;
+	ASSERT_OK(vmlet_sandbox_add_host_func(s.ask, &fn));
+	ASSERT_TRUE(s.spin && s.nap);
+	in_thread(stoppers_main, &s);
+	vmlet_sandbox_destroy(s.ask);
+	vmlet_snapshot_destroy(snap);
+	vmlet_sandbox_destroy(s.nap);
+	vmlet_sandbox_destroy(s.spin);
+	vmlet_image_close(nap);
+	vmlet_image_close(spin);
+}
+
+TEST(bad_flags_are_refused_before_any_filter)
+{
+	int fd;
+
+	EXPECT_EQ(vmlet_thread_confine(VMLET_CONFINE_KILL | VMLET_CONFINE_LOG), -EINVAL);
+	EXPECT_EQ(vmlet_thread_confine(8), -EINVAL);
+	fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	EXPECT_GE(fd, 0);
+	close(fd);
+}
+
+static void *log_main(void *arg)
+{
+	int *fd = arg;
+
+	if (vmlet_thread_confine(VMLET_CONFINE_LOG))
+		return NULL;
+	*fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	return NULL;
+}
+
+TEST(log_mode_refuses_nothing)
+{
+	int fd = -2;
+
+	in_thread(log_main, &fd);
+	EXPECT_GE(fd, 0);
+	close(fd);
+}
+
+static void *kill_main(void *arg)
+{
+	(void)arg;
+	if (vmlet_thread_confine(VMLET_CONFINE_KILL))
+		_exit(3);
+	socket(AF_UNIX, SOCK_STREAM, 0);
+	_exit(4); /* not reached: the socket() kills the process */
+}
+
+TEST(kill_mode_kills_the_process_with_sigsys)
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		pthread_t t;
+
+		pthread_create(&t, NULL, kill_main, NULL);
+		pthread_join(t, NULL);
+		_exit(5);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(WTERMSIG(status), SIGSYS);
+}
+
+struct create_arg {
+	struct vmlet_snapshot *snap;
+	unsigned int flags;
+	int err;
+	int32_t sum;
+};
+
+static void *create_main(void *arg)
+{
+	struct create_arg *c = arg;
+	struct vmlet_value args[2] = {vmlet_i32(40), vmlet_i32(2)}, r;
+	struct vmlet_sandbox *sb;
+
+	c->err = vmlet_thread_confine(c->flags);
+	if (c->err)
+		return NULL;
+	c->err = vmlet_sandbox_create_from(c->snap, &sb);
+	if (c->err)
+		return NULL;
+	c->err = vmlet_sandbox_call(sb, "add", args, 2, &r);
+	c->sum = r.i32;
+	vmlet_sandbox_destroy(sb);
+	return NULL;
+}
+
+TEST(create_from_needs_the_create_flag)
+{
+	struct vmlet_image *img = test_image(GUEST("limits"));
+	struct create_arg c = {0};
+
+	if (!img)
+		return;
+	ASSERT_OK(vmlet_snapshot_create(img, NULL, &c.snap));
+	in_thread(create_main, &c);
+	EXPECT_EQ(c.err, -EPERM); /* mapping the snapshot's memfd */
+	c.flags = VMLET_CONFINE_CREATE;
+	in_thread(create_main, &c);
+	EXPECT_EQ(c.err, 0);
+	EXPECT_EQ(c.sum, 42);
+	vmlet_snapshot_destroy(c.snap);
+	vmlet_image_close(img);
+}
+
+/* Threads of this process whose seccomp mode (/proc status "Seccomp:") is 2. */
+static int filtered_threads(void)
+{
+	struct dirent *e;
+	char path[300], line[128];
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		f = fopen(path, "re");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strcmp(line, "Seccomp:\t2\n"))
+				n++;
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+TEST(pools_confine_their_refill_thread)
+{
+	struct vmlet_pool_config pc = {
+		.sz = sizeof(pc), .size = 2, .min_ready = 1, .low_water = 2, .timeout_ms = -1};
+	struct vmlet_image *img = test_image(GUEST("limits"));
+	struct vmlet_sandbox *a, *b;
+	struct vmlet_pool_stats st;
+	struct vmlet_pool *pool;
+
+	if (!img)
+		return;
+	EXPECT_EQ(filtered_threads(), 0);
+	ASSERT_OK(vmlet_pool_create(img, NULL, &pc, &pool));
+	EXPECT_EQ(filtered_threads(), 1);
+	/* The second sandbox can only come from the (confined) refill thread. */
+	ASSERT_OK(vmlet_pool_acquire(pool, -1, &a));
+	ASSERT_OK(vmlet_pool_acquire(pool, -1, &b));
+	vmlet_pool_stats(pool, &st);
+	EXPECT_EQ(st.created, 2);
+	ASSERT_OK(vmlet_pool_release(pool, a));
+	ASSERT_OK(vmlet_pool_release(pool, b));
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	EXPECT_EQ(filtered_threads(), 0);
+
+	pc.flags = VMLET_POOL_UNCONFINED;
+	ASSERT_OK(vmlet_pool_create(img, NULL, &pc, &pool));
+	EXPECT_EQ(filtered_threads(), 0);
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	pc.flags = 2;
+	EXPECT_EQ(vmlet_pool_create(img, NULL, &pc, &pool), -EINVAL);
+	vmlet_image_close(img);
+}
+
+int main(void)
+{
+	return ksft_run();
+}
