@@ -61,8 +61,12 @@ struct vmlet_host {
 	atomic_uint next;
 	pthread_mutex_t lock;
 	pthread_cond_t drained;
-	unsigned int inflight;
-	bool stopping;
+	/*
+	 * Calls in flight, and whether destroy began: atomics, so a host
+	 * call takes no lock; the lock and drained only wake destroy.
+	 */
+	atomic_uint inflight;
+	atomic_bool stopping;
 };
 
 /* One request to the service; lives on the vCPU thread's stack. */
@@ -377,6 +381,8 @@ VMLET_API int vmlet_host_create(unsigned int nthreads, struct vmlet_host **out)
 	if (!h)
 		return -ENOMEM;
 	atomic_init(&h->refs, 1);
+	atomic_init(&h->inflight, 0);
+	atomic_init(&h->stopping, false);
 	h->n = nthreads ? nthreads : 2;
 	h->svc = calloc(h->n, sizeof(*h->svc));
 	if (!h->svc) {
@@ -440,8 +446,8 @@ VMLET_API void vmlet_host_destroy(struct vmlet_host *h)
 	if (!h)
 		return;
 	pthread_mutex_lock(&h->lock);
-	h->stopping = true;
-	while (h->inflight)
+	atomic_store(&h->stopping, true);
+	while (atomic_load(&h->inflight))
 		pthread_cond_wait(&h->drained, &h->lock);
 	pthread_mutex_unlock(&h->lock);
 	if (!h->n) {
@@ -476,25 +482,29 @@ VMLET_API void vmlet_host_destroy(struct vmlet_host *h)
 	vmlet_host_put(h);
 }
 
-static int host_enter(struct vmlet_host *h)
-{
-	int err = 0;
-
-	pthread_mutex_lock(&h->lock);
-	if (h->stopping)
-		err = -ESHUTDOWN;
-	else
-		h->inflight++;
-	pthread_mutex_unlock(&h->lock);
-	return err;
-}
-
 static void host_leave(struct vmlet_host *h)
 {
-	pthread_mutex_lock(&h->lock);
-	if (!--h->inflight && h->stopping)
+	/* Seen stopping: destroy holds the lock until it waits, so no lost wake-up. */
+	if (atomic_fetch_sub(&h->inflight, 1) == 1 && atomic_load(&h->stopping)) {
+		pthread_mutex_lock(&h->lock);
 		pthread_cond_broadcast(&h->drained);
-	pthread_mutex_unlock(&h->lock);
+		pthread_mutex_unlock(&h->lock);
+	}
+}
+
+/*
+ * Count a call in, unless destroy began. Both sides store, then load
+ * (sequentially consistent): a call that destroy does not see counted
+ * sees it stopping.
+ */
+static int host_enter(struct vmlet_host *h)
+{
+	atomic_fetch_add(&h->inflight, 1);
+	if (atomic_load(&h->stopping)) {
+		host_leave(h);
+		return -ESHUTDOWN;
+	}
+	return 0;
 }
 
 static int64_t call_service(struct vmlet_host *h, struct request *rq)
