@@ -261,15 +261,66 @@ TEST(demo_functions)
 	EXPECT_TRUE(vmlet_sandbox_func_at(s, 14) == NULL);
 }
 
-TEST(backing_is_reported)
+static long free_hugepages(void)
 {
-	enum vmlet_backing b;
+	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	long n = 0;
 
-	if (setup())
-		return;
-	b = vmlet_sandbox_backing(sb);
-	EXPECT_TRUE(b == VMLET_BACKING_HUGETLB || b == VMLET_BACKING_THP || b == VMLET_BACKING_4K);
-	printf("# backing: %s\n", vmlet_backing_name(b));
+	if (f && fscanf(f, "%ld", &n) != 1)
+		n = 0;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static bool shmem_thp(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+	char buf[128] = "";
+
+	if (f && !fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	if (f)
+		fclose(f);
+	return f && !strstr(buf, "[never]") && !strstr(buf, "[deny]");
+}
+
+/* Make a sandbox of the demo with this backing; its backing, or the error. */
+static int backing_of(struct vmlet_image *image, enum vmlet_backing b)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .backing = b};
+	struct vmlet_sandbox *s;
+	int err = vmlet_sandbox_create(image, &cfg, &s);
+
+	if (err)
+		return err;
+	b = vmlet_sandbox_backing(s);
+	vmlet_sandbox_destroy(s);
+	return (int)b;
+}
+
+TEST(backing_is_the_best_the_system_offers_and_a_forced_one_holds)
+{
+	struct vmlet_image *image = test_image(DEMO_ELF);
+	long free = free_hugepages(); /* a default 4 MiB sandbox takes 2 */
+	bool thp = shmem_thp();
+	enum vmlet_backing best = free >= 2 ? VMLET_BACKING_HUGETLB
+				  : thp	    ? VMLET_BACKING_THP
+					    : VMLET_BACKING_4K;
+	struct vmlet_platform p;
+
+	ASSERT_TRUE(image);
+	printf("# %ld free hugetlb pages, shmem THP %s: want %s\n", free, thp ? "on" : "off",
+	       vmlet_backing_name(best));
+	ASSERT_OK(vmlet_platform_query(&p));
+	EXPECT_EQ(p.backing, best);
+	EXPECT_EQ(p.hugepages_free, free);
+	EXPECT_EQ(backing_of(image, VMLET_BACKING_AUTO), best);
+	EXPECT_EQ(backing_of(image, VMLET_BACKING_4K), VMLET_BACKING_4K);
+	EXPECT_EQ(backing_of(image, VMLET_BACKING_HUGETLB),
+		  free >= 2 ? VMLET_BACKING_HUGETLB : -ENOMEM);
+	EXPECT_EQ(backing_of(image, VMLET_BACKING_THP), thp ? VMLET_BACKING_THP : -EOPNOTSUPP);
+	vmlet_image_close(image);
 }
 
 int main(void)

@@ -1,10 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
-# cli_test.sh: TAP test of `vmlet run` as built in $VMLET_OBJ (default:
-# the source tree): its calls run on a thread confined with seccomp
+# cli_test.sh: TAP test of the vmlet CLI as built in $VMLET_OBJ (default:
+# the source tree): `run` prints typed results and guest errors with the
+# documented exit status; its calls run on a thread confined with seccomp
 # unless --no-seccomp, and calls, host calls, a granted file and fresh
-# VMs all work there; --print-limit ends a call at exactly that much
-# output. Starts VMs, so scripts/check.sh runs it through vmtest.sh.
+# VMs all work there; --repeat and --fresh print a distribution of N
+# calls; --count-insns gives the same exact count twice; --timeout and
+# --print-limit end a call; `list` and `info` print what they promise.
+# Starts VMs, so scripts/check.sh runs it through vmtest.sh.
 set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
 obj=${VMLET_OBJ:-$src}
@@ -50,7 +53,7 @@ threads_of() {
 	echo "$modes"
 }
 
-echo "1..6"
+echo "1..13"
 
 "$vmlet" run "$demo" add i32:2 i32:40 >"$tmp/out" 2>&1
 check run_prints_the_result same $'42\n' "$tmp/out"
@@ -86,5 +89,80 @@ print_limit_ends_the_call() {
 		same $'vmlet: hello: Guest output exceeded the call\'s print limit: guest output over the limit of 3 bytes\n' "$tmp/err"
 }
 check print_limit_ends_the_call_at_exactly_that_output print_limit_ends_the_call
+
+# status OUT ERR CMD...: run CMD with its stdout and stderr in files; $rc.
+status() {
+	local out=$1 err=$2
+	shift 2
+	"$@" >"$out" 2>"$err"
+	rc=$?
+}
+
+status "$tmp/out" "$tmp/err" "$vmlet" run "$demo" reverse str:stressed
+typed_results() {
+	[ "$rc" -eq 0 ] && same $'desserts\n' "$tmp/out" &&
+		"$vmlet" run "$demo" hypot f64:3 f64:4 >"$tmp/f" 2>&1 && same $'5\n' "$tmp/f" &&
+		"$vmlet" run "$demo" sum bytes:vmlet >"$tmp/b" 2>&1 && same $'552\n' "$tmp/b"
+}
+check run_prints_typed_results typed_results
+
+status "$tmp/out" "$tmp/err" "$vmlet" run "$demo" no_such_function
+errors_exit_1() {
+	local few usage cmd
+	"$vmlet" run "$demo" add i32:1 >/dev/null 2>&1
+	few=$?
+	"$vmlet" run --repeat 0 "$demo" add 1 2 >/dev/null 2>&1
+	usage=$?
+	"$vmlet" bogus >/dev/null 2>&1
+	cmd=$?
+	echo "# exit statuses: unknown function $rc, too few arguments $few, bad option $usage," \
+		"bad command $cmd"
+	[ "$rc" -eq 1 ] && [ ! -s "$tmp/out" ] && grep -q 'no_such_function' "$tmp/err" &&
+		[ "$few" -eq 1 ] && [ "$usage" -eq 2 ] && [ "$cmd" -eq 2 ]
+}
+check unknown_function_and_bad_arguments_exit_1_usage_2 errors_exit_1
+
+status "$tmp/out" "$tmp/err" "$vmlet" run --repeat 5 "$demo" add 1 2
+repeat_distribution() {
+	[ "$rc" -eq 0 ] && [ "$(head -n 1 "$tmp/out")" = 3 ] && grep -q '^calls 5  min ' "$tmp/out"
+}
+check repeat_prints_a_distribution_of_n_calls repeat_distribution
+
+"$vmlet" run --count-insns "$demo" add 1 2 >"$tmp/c1" 2>&1
+"$vmlet" run --count-insns "$demo" add 1 2 >"$tmp/c2" 2>&1
+count_repeats() {
+	grep -Eq '^guest instructions: [1-9][0-9]*$' "$tmp/c1" && cmp -s "$tmp/c1" "$tmp/c2"
+}
+check count_insns_is_exact_and_repeatable count_repeats
+sed 's/^/# /' "$tmp/c1"
+
+status "$tmp/out" "$tmp/err" "$obj/tools/vmlet" run --timeout 50 \
+	"$obj/selftests/kvm/interrupt_guest.elf" spin
+timeout_ends_the_call() {
+	[ "$rc" -eq 1 ] && grep -q '^vmlet: spin: Guest ran past its deadline: deadline of 50000 us' \
+		"$tmp/err"
+}
+check timeout_ends_an_endless_call timeout_ends_the_call
+
+"$vmlet" list "$demo" >"$tmp/list" 2>&1
+list_shows_signatures() {
+	grep -qx 'add(i32, i32) -> i32' "$tmp/list" &&
+		grep -qx 'echo(string) -> string' "$tmp/list" &&
+		grep -qx 'sum(bytes) -> u64' "$tmp/list" &&
+		grep -qx 'hypot(f64, f64) -> f64' "$tmp/list" &&
+		grep -qx 'hello(string) -> void' "$tmp/list" &&
+		grep -qx 'kv_get(string) -> string' "$tmp/list"
+}
+check list_prints_each_signature list_shows_signatures
+
+"$vmlet" info >"$tmp/info" 2>&1
+info_names_the_platform() {
+	grep -qx 'kvm api version: 12' "$tmp/info" &&
+		grep -Eq '^guest code: +(runs natively|emulated by KVM)' "$tmp/info" &&
+		grep -Eq '^memory backing: +(hugetlb-2M|shmem-thp|shmem-4k) \(' "$tmp/info" &&
+		grep -q '^capabilities: .*sync-regs' "$tmp/info"
+}
+check info_names_the_platform info_names_the_platform
+sed 's/^/# /' "$tmp/info"
 
 [ "$failed" -eq 0 ]

@@ -125,45 +125,75 @@ TEST(a_secret_never_reaches_the_next_fresh_call)
 	vmlet_image_close(img);
 }
 
+/* A sandbox of snap goes back to every byte and register of it. */
+static void restore_everything(struct vmlet_snapshot *snap)
+{
+	struct vmlet_sandbox *sb = NULL;
+	const void *smem, *mem;
+	size_t ssize, size;
+	uint64_t xmm0, msr0;
+	struct vmlet_value a;
+
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+	smem = vmlet_snapshot_memory(snap, &ssize);
+	mem = vmlet_sandbox_memory(sb, &size);
+	ASSERT_EQ(size, ssize);
+	EXPECT_TRUE(!memcmp(mem, smem, size));
+	xmm0 = call_u64(sb, "xmm_get");
+	msr0 = call_u64(sb, "msr_get");
+
+	a = vmlet_u32(64);
+	ASSERT_OK(vmlet_sandbox_call(sb, "scribble", &a, 1, NULL));
+	ASSERT_OK(vmlet_sandbox_call(sb, "touch", &a, 1, NULL));
+	a = vmlet_u64(0x1122334455667788);
+	ASSERT_OK(vmlet_sandbox_call(sb, "xmm_put", &a, 1, NULL));
+	a = vmlet_u64(0x00007eadbeef1000); /* the MSR holds canonical addresses */
+	ASSERT_OK(vmlet_sandbox_call(sb, "msr_put", &a, 1, NULL));
+	ASSERT_EQ(call_u64(sb, "xmm_get"), 0x1122334455667788);
+	ASSERT_EQ(call_u64(sb, "msr_get"), 0x00007eadbeef1000);
+	ASSERT_TRUE(memcmp(mem, smem, size) != 0);
+
+	ASSERT_OK(vmlet_sandbox_restore(sb));
+	EXPECT_TRUE(!memcmp(mem, smem, size));
+	EXPECT_EQ(call_u64(sb, "xmm_get"), xmm0);
+	EXPECT_EQ(call_u64(sb, "msr_get"), msr0);
+	vmlet_sandbox_destroy(sb);
+}
+
 TEST(restore_brings_back_every_byte_and_register)
 {
 	struct vmlet_image *img = test_image(GUEST("state"));
-	struct vmlet_value a;
 
 	for (unsigned int m = 0; img && m < 2; m++) {
 		struct vmlet_snapshot *snap = test_snapshot(img, methods[m]);
-		struct vmlet_sandbox *sb = NULL;
-		const void *smem, *mem;
-		size_t ssize, size;
-		uint64_t xmm0, msr0;
 
 		if (!snap)
 			return;
 		EXPECT_EQ(vmlet_snapshot_restore_method(snap), methods[m]);
-		ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
-		smem = vmlet_snapshot_memory(snap, &ssize);
-		mem = vmlet_sandbox_memory(sb, &size);
-		ASSERT_EQ(size, ssize);
-		EXPECT_TRUE(!memcmp(mem, smem, size));
-		xmm0 = call_u64(sb, "xmm_get");
-		msr0 = call_u64(sb, "msr_get");
+		EXPECT_EQ(vmlet_snapshot_backing(snap), VMLET_BACKING_4K);
+		restore_everything(snap);
+		vmlet_snapshot_destroy(snap);
+	}
+	vmlet_image_close(img);
+}
 
-		a = vmlet_u32(64);
-		ASSERT_OK(vmlet_sandbox_call(sb, "scribble", &a, 1, NULL));
-		ASSERT_OK(vmlet_sandbox_call(sb, "touch", &a, 1, NULL));
-		a = vmlet_u64(0x1122334455667788);
-		ASSERT_OK(vmlet_sandbox_call(sb, "xmm_put", &a, 1, NULL));
-		a = vmlet_u64(0x00007eadbeef1000); /* the MSR holds canonical addresses */
-		ASSERT_OK(vmlet_sandbox_call(sb, "msr_put", &a, 1, NULL));
-		ASSERT_EQ(call_u64(sb, "xmm_get"), 0x1122334455667788);
-		ASSERT_EQ(call_u64(sb, "msr_get"), 0x00007eadbeef1000);
-		ASSERT_TRUE(memcmp(mem, smem, size) != 0);
+/* The same on 2 MiB hugetlb pages, which scripts/vmtest.sh reserves. */
+TEST(restore_on_hugetlb_pages_brings_back_every_byte_and_register)
+{
+	struct vmlet_image *img = test_image(GUEST("state"));
 
-		ASSERT_OK(vmlet_sandbox_restore(sb));
-		EXPECT_TRUE(!memcmp(mem, smem, size));
-		EXPECT_EQ(call_u64(sb, "xmm_get"), xmm0);
-		EXPECT_EQ(call_u64(sb, "msr_get"), msr0);
-		vmlet_sandbox_destroy(sb);
+	for (unsigned int m = 0; img && m < 2; m++) {
+		struct vmlet_config cfg = {
+			.sz = sizeof(cfg), .restore = methods[m], .backing = VMLET_BACKING_HUGETLB,
+		};
+		struct vmlet_snapshot *snap = NULL;
+		int err = vmlet_snapshot_create(img, &cfg, &snap);
+
+		if (err == -ENOMEM)
+			SKIP("no free 2 MiB hugetlb pages");
+		ASSERT_OK(err);
+		EXPECT_EQ(vmlet_snapshot_backing(snap), VMLET_BACKING_HUGETLB);
+		restore_everything(snap);
 		vmlet_snapshot_destroy(snap);
 	}
 	vmlet_image_close(img);
@@ -338,6 +368,58 @@ TEST(empty_pool_fails_at_once_or_waits)
 	EXPECT_TRUE(sb2 == sb);
 	ASSERT_OK(vmlet_pool_release(pool, sb2));
 	EXPECT_EQ(vmlet_pool_release(pool, sb2), -EALREADY);
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	vmlet_image_close(img);
+}
+
+/* Poll the pool's stats until idle and live are as wanted (60 s at most). */
+static bool wait_stats(struct vmlet_pool *pool, unsigned int idle, unsigned int live,
+		       struct vmlet_pool_stats *st)
+{
+	for (int i = 0; i < 6000; i++) {
+		vmlet_pool_stats(pool, st);
+		if (st->idle == idle && st->live == live)
+			return true;
+		if (st->live > st->size || st->idle > st->live) {
+			ksft_fail_at("pool stats out of bounds: live %u idle %u size %u", st->live,
+				     st->idle, st->size);
+			return false;
+		}
+		usleep(10000);
+	}
+	ksft_fail_at("pool stuck at idle %u live %u, want %u %u", st->idle, st->live, idle, live);
+	return false;
+}
+
+TEST(refill_tops_the_pool_up_to_low_water_and_no_further)
+{
+	struct vmlet_pool_config pc = {
+		.sz = sizeof(pc), .size = 4, .min_ready = 1, .low_water = 3, .timeout_ms = -1,
+	};
+	struct vmlet_image *img = test_image(GUEST("state"));
+	struct vmlet_sandbox *sb[2];
+	struct vmlet_pool_stats st;
+	struct vmlet_pool *pool;
+
+	ASSERT_TRUE(img);
+	ASSERT_OK(vmlet_pool_create(img, NULL, &pc, &pool));
+	vmlet_pool_stats(pool, &st);
+	EXPECT_GE(st.idle, 1); /* min_ready */
+	/* The refill thread makes the rest, up to low_water idle. */
+	ASSERT_TRUE(wait_stats(pool, 3, 3, &st));
+	EXPECT_EQ(st.created, 3);
+	/* Two taken leave one idle, below low_water: one more, then size stops it. */
+	ASSERT_OK(vmlet_pool_acquire(pool, -1, &sb[0]));
+	ASSERT_OK(vmlet_pool_acquire(pool, -1, &sb[1]));
+	ASSERT_TRUE(wait_stats(pool, 2, 4, &st));
+	EXPECT_EQ(st.created, 4);
+	ASSERT_OK(vmlet_pool_release(pool, sb[0]));
+	ASSERT_OK(vmlet_pool_release(pool, sb[1]));
+	vmlet_pool_stats(pool, &st);
+	EXPECT_EQ(st.idle, 4);
+	EXPECT_EQ(st.live, 4);
+	EXPECT_EQ(st.created, 4);
+	EXPECT_EQ(st.restored, 2);
 	ASSERT_OK(vmlet_pool_destroy(pool));
 	vmlet_image_close(img);
 }

@@ -256,6 +256,60 @@ TEST(latency_counts_and_sums_match_the_workload)
 	free(out);
 }
 
+static int inc(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
+{
+	(void)ctx;
+	(void)n;
+	r->u64 = a[0].u64 + 1;
+	return 0;
+}
+
+/* Each host call is one hostcall phase, whether inline or on the service. */
+TEST(hostcall_phase_counts_each_host_call)
+{
+	static const struct vmlet_host_func funcs[] = {
+		{.name = "inc", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = inc},
+		{.name = "inc_in", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = inc,
+		 .flags = VMLET_HOST_INLINE},
+	};
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .host_funcs = funcs, .nhost_funcs = 2};
+	struct vmlet_value a[3], r;
+	char pid[16], *out = malloc(1 << 16);
+	const char *argv[] = {VMLET_TRACE, "latency", "--json", "-p", pid, NULL};
+	struct vmlet_image *img = test_image(GUEST("hostcall"));
+	struct vmlet_sandbox *sb;
+	struct tracer tr;
+	uint64_t c, s;
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_TRUE(img && out);
+	ASSERT_OK(vmlet_host_create(1, &cfg.host));
+	sb = test_sandbox(img, &cfg);
+	ASSERT_TRUE(sb);
+	if (tracer_start(&tr, argv))
+		return;
+	a[0] = vmlet_str("inc");
+	a[1] = vmlet_u32(7);
+	a[2] = vmlet_u64(0);
+	ASSERT_OK(vmlet_sandbox_call(sb, "chain", a, 3, &r));
+	EXPECT_EQ(r.u64, 7);
+	a[0] = vmlet_str("inc_in");
+	a[1] = vmlet_u32(5);
+	ASSERT_OK(vmlet_sandbox_call(sb, "chain", a, 3, &r));
+	EXPECT_EQ(r.u64, 5);
+	ASSERT_EQ(tracer_stop(&tr, out, 1 << 16), 0);
+	if (!phase_of(out, "hostcall", &c, &s)) {
+		EXPECT_EQ(c, 12);
+		EXPECT_GE(s, 1);
+	}
+	if (!phase_of(out, "call", &c, &s))
+		EXPECT_EQ(c, 2);
+	vmlet_sandbox_destroy(sb);
+	vmlet_host_destroy(cfg.host);
+	vmlet_image_close(img);
+	free(out);
+}
+
 TEST(every_process_of_the_library_and_pinned_maps)
 {
 	const char *argv[] = {VMLET_TRACE, "latency", "--pin", "-l", LIBVMLET_SO, NULL};
