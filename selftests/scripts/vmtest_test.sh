@@ -34,7 +34,7 @@ has_err() {
 	grep -qF -- "$1" "$tmp/err"
 }
 
-echo "1..16"
+echo "1..17"
 
 vm true
 check "VMTEST_FORCE=1: true returns 0" [ "$rc" -eq 0 ]
@@ -67,6 +67,14 @@ cc -O2 -o "$tmp/kvm-probe" "$src/scripts/kvm-probe.c"
 vm sh -c '[ -c /dev/kvm ] && echo dev-kvm; "$1"' sh "$tmp/kvm-probe"
 check "/dev/kvm exists inside the VM" grep -qx dev-kvm "$tmp/out"
 check "a KVM guest runs inside the VM (kvm-probe)" [ "$rc" -eq 0 ]
+
+# Inside, KVM works: vmtest.sh takes its direct path there.
+vm sh -c 'env -u VMTEST_FORCE "$1" sh -c "exit 5" 2>&1; echo "status $?"' sh "$vmtest"
+direct_inside() {
+	grep -qF "vmtest: /dev/kvm works here, running directly" "$tmp/out" &&
+		grep -qx "status 5" "$tmp/out"
+}
+check "inside the VM, vmtest.sh runs a command directly (exit 5 returns 5)" direct_inside
 
 start=$SECONDS
 vm -t 40 sleep 600
