@@ -92,7 +92,16 @@ UNIT_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(UNIT_SRCS))
 KVM_SRCS := $(wildcard $(srctree)/selftests/kvm/*_test.c)
 KVM_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(KVM_SRCS))
 KVM_GUESTS := $(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(wildcard $(srctree)/selftests/kvm/*_guest.c))
+# bench: its host program (selftests/bench/bench.c says what it measures).
+BENCH_SRCS := $(wildcard $(srctree)/selftests/bench/*.c)
+BENCH_OBJS := $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(BENCH_SRCS))
 BENCH := $(objtree)/selftests/bench/bench
+BENCH_GUESTS := $(objtree)/selftests/kvm/state_guest.elf $(objtree)/selftests/kvm/hostcall_guest.elf
+BENCH_ALL := $(BENCH) $(BENCH_GUESTS)
+BENCH_DEFS := -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
+	-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' \
+	-DHOSTCALL_ELF='"$(objtree)/selftests/kvm/hostcall_guest.elf"' \
+	-DVMTEST='"$(srctree)/scripts/vmtest.sh"'
 
 # libFuzzer harnesses: clang whatever CC is, and the library sources they
 # test compiled again for them (coverage, ASan, UBSan) into their own
@@ -119,7 +128,7 @@ help:
 	@echo '  all          library, guest runtime, demo guest, tools (default)'
 	@echo '  run          build and run the demo guest through the vmlet CLI'
 	@echo '  check        run every test (VM tests in a QEMU VM without /dev/kvm; VM=1 forces it)'
-	@echo '  bench        print benchmark figures against the raw KVM floor'
+	@echo '  bench        vmlet against the raw KVM floor (bench/results.json)'
 	@echo '  examples     build examples/ against a staged install (O/examples/stage)'
 	@echo '  fuzz         build the libFuzzer harnesses (clang), run each FUZZ_SECS (20) seconds'
 	@echo '  install      install into DESTDIR/PREFIX (LIBDIR, INCLUDEDIR, BINDIR, MANDIR,'
@@ -253,14 +262,14 @@ $(objtree)/selftests/kvm/trace_test: $(srctree)/selftests/kvm/trace_test.c $(LIB
 		-DLIBVMLET_SO='"$(objtree)/lib/$(LIBSO_MAJOR)"' -MMD -MP -o $@ $< \
 		-L$(objtree)/lib -Wl,-rpath,$(objtree)/lib -lvmlet $(HOST_LDFLAGS) $(BPF_LIBS)
 
-$(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/state_guest.elf \
-		$(objtree)/selftests/kvm/hostcall_guest.elf $(objtree)/tools/vmlet-trace
-	$(call msg,CCLD,$@)
+$(objtree)/selftests/bench/%.o: $(srctree)/selftests/bench/%.c
+	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
-		-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' \
-		-DHOSTCALL_ELF='"$(objtree)/selftests/kvm/hostcall_guest.elf"' -MMD -MP -o $@ $< $(LIBA) \
-		$(HOST_LDFLAGS) -luring -lpthread -lm
+	$(Q)$(CC) $(HOST_CFLAGS) $(BENCH_DEFS) -MMD -MP -c -o $@ $<
+
+$(BENCH): $(BENCH_OBJS) $(LIBA)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) -o $@ $(BENCH_OBJS) $(LIBA) $(HOST_LDFLAGS) -luring -lpthread -lm
 
 tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS)
 
@@ -307,14 +316,18 @@ fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzzers
 	$(Q)V=$(V) $(srctree)/scripts/fuzz.sh $(FUZZ_SECS) $(FUZZERS)
 
+# Where /dev/kvm exists, bench runs here (it runs its host calls in the
+# vmtest VM itself when this KVM cannot); without it, all of it in the VM.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BENCH)
-	$(Q)if [ -c /dev/kvm ]; then $(BENCH) $(DEMO); \
-	else $(srctree)/scripts/vmtest.sh $(BENCH) $(DEMO); fi
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_ALL)
+	$(Q)if [ -c /dev/kvm ]; then $(BENCH) -o $(objtree)/bench/results.json; \
+	else VMLET_BENCH_WHERE=vmtest $(srctree)/scripts/vmtest.sh -t 1200 $(BENCH) \
+		-o $(objtree)/bench/results.json; fi
 
 format-check:
 	$(Q)clang-format --dry-run --Werror $(LIB_SRCS) $(srctree)/lib/*.h \
-		$(srctree)/lib/include/*.h $(srctree)/lib/include/vmlet/*.h $(srctree)/tools/*.c
+		$(srctree)/lib/include/*.h $(srctree)/lib/include/vmlet/*.h $(srctree)/tools/*.c \
+		$(BENCH_SRCS) $(srctree)/selftests/bench/*.h
 
 # What install puts where; uninstall removes exactly these, then the
 # directories that only vmlet uses, if they are empty.
@@ -355,7 +368,7 @@ uninstall:
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
 		$(DEMO) $(TOOLS) $(PC) $(GUEST_WRAPPER) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
-		$(BENCH) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
+		$(BENCH) $(BENCH_OBJS) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
 		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS) $(BPF_OBJS) $(BPF_SKELS) \
 		$(objtree)/bpf/vmlinux.h
 	$(Q)rm -rf $(STAGE)
