@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * bench: vmlet against the raw KVM floor, measured side by side in one
- * run on one machine. It prints a table as it goes, progress on stderr,
- * and writes results.json (machine, kernel, backing, every figure: min,
- * p50, p90, p99, max, mean, a CDF, its ratio to the floor, and the counts
- * that do not depend on noise: KVM exits, guest instructions and host
- * syscalls per operation).
+ * bench: vmlet against the raw KVM floor and against what users would run
+ * instead (a QEMU microVM, a process per call, a Wasm sandbox), measured
+ * side by side in one run on one machine. It prints a table as it goes,
+ * progress on stderr, and writes results.json (machine, kernel, backing,
+ * every figure: min, p50, p90, p99, max, mean, a CDF, its ratio to the
+ * floor, and the counts that do not depend on noise: KVM exits, guest
+ * instructions and host syscalls per operation).
  *
- *   bench [-o FILE] [GROUP...]   groups: floor vmlet hostcall tracing
- *                                (default: all; the floor always runs:
- *                                the rest are ratios to it)
+ *   bench [-o FILE] [GROUP...]   groups: floor process wasm qemu vmlet
+ *                                hostcall tracing density (default: all;
+ *                                the floor always runs: the rest are
+ *                                ratios to it)
  *   bench -F FILE                the host-call part alone, for the vmtest
  *                                VM (see hostcall.c)
  *
@@ -22,10 +24,10 @@
  * VMX/SVM visible: vmlet_platform.emulated, like the machine this was
  * written on) still run everything here. Guest-side time there is far
  * slower than on hardware (each guest instruction is emulated), but the
- * host-side costs (exits, syscalls, creating VMs) are real, and
- * kvm:kvm_emulate_insn counts every guest instruction exactly, which is
- * only possible there. vmlet's guests for these figures (add, touch) are
- * integer-only, which that emulator runs.
+ * host-side costs (exits, syscalls, creating VMs, fork and exec, Node)
+ * are real, and kvm:kvm_emulate_insn counts every guest instruction
+ * exactly, which is only possible there. vmlet's guests for these figures
+ * (add, touch) and QEMU's are integer-only, which that emulator runs.
  * The one exception is host calls, whose path in the guest runtime uses
  * SSE: they are tried here and, failing, measured in the vmtest VM
  * (nested kvm-amd under QEMU/TCG) with a floor of their own, and
@@ -49,23 +51,24 @@
 
 enum {
 	G_FLOOR = 1 << 0,
-	G_VMLET = 1 << 1,
-	G_HOSTCALL = 1 << 2,
-	G_TRACING = 1 << 3,
+	G_PROCESS = 1 << 1,
+	G_WASM = 1 << 2,
+	G_QEMU = 1 << 3,
+	G_VMLET = 1 << 4,
+	G_HOSTCALL = 1 << 5,
+	G_TRACING = 1 << 6,
+	G_DENSITY = 1 << 7,
 };
 
 static const char *const group_names[] = {
-	"floor",
-	"vmlet",
-	"hostcall",
-	"tracing",
+	"floor", "process", "wasm", "qemu", "vmlet", "hostcall", "tracing", "density",
 };
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench [-o FILE] [GROUP...]\n"
 			"       bench -F FILE\n"
-			"groups: floor vmlet hostcall tracing\n");
+			"groups: floor process wasm qemu vmlet hostcall tracing density\n");
 	exit(2);
 }
 
@@ -199,6 +202,12 @@ int main(int argc, char **argv)
 		bench_hostcall_fragment(&b);
 	} else {
 		bench_floor(&b, true);
+		if (groups & G_PROCESS)
+			bench_process(&b);
+		if (groups & G_WASM)
+			bench_wasm(&b);
+		if (groups & G_QEMU)
+			bench_qemu(&b);
 		if (groups & (G_VMLET | G_HOSTCALL | G_TRACING)) {
 			json_obj(&j, "vmlet");
 			if (groups & G_VMLET)
@@ -209,6 +218,8 @@ int main(int argc, char **argv)
 				bench_tracing(&b);
 			json_end(&j);
 		}
+		if (groups & G_DENSITY)
+			bench_density(&b);
 	}
 	fig_free(b.floor_create);
 	fig_free(b.floor_out);

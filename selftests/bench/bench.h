@@ -137,6 +137,17 @@ long read_long(const char *path);
  * and stdout, stderr on the given descriptors (-1: /dev/null).
  */
 pid_t spawn(char *const argv[], int stdout_fd, int stderr_fd);
+/* Read what fd holds (up to len - 1 bytes), NUL-terminated, trailing newlines cut. */
+void read_text(int fd, char *buf, size_t len);
+/* Read one byte within timeout_ms: 0, -ETIMEDOUT, -ENODATA at EOF, or -errno. */
+int read_byte(int fd, char *c, int timeout_ms);
+#define START_TIMEOUT_MS 120000 /* for a QEMU or Node to say its first byte */
+/* The first line argv prints on stdout ("" if none). */
+void first_line(char *const argv[], char *buf, size_t len);
+/* QEMU with qemu/boot.S; exit: with isa-debug-exit (else it idles). */
+pid_t qemu_spawn(bool exit, int out_fd, int err_fd);
+/* The process bench's add binary, idle: it writes a byte to out_fd and waits. */
+pid_t process_spawn_idle(int out_fd);
 
 /* The groups, in the order they run. */
 /* create: VM creation too (bench_floor() sets b->floor_create, b->floor_out). */
@@ -145,5 +156,9 @@ void bench_vmlet(struct bench *b);
 void bench_hostcall(struct bench *b);
 int bench_hostcall_fragment(struct bench *b);
 void bench_tracing(struct bench *b);
+void bench_qemu(struct bench *b);
+void bench_process(struct bench *b);
+void bench_wasm(struct bench *b);
+void bench_density(struct bench *b);
 
 #endif

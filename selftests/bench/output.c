@@ -15,10 +15,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -430,4 +432,51 @@ pid_t spawn(char *const argv[], int stdout_fd, int stderr_fd)
 		_exit(127);
 	}
 	return pid;
+}
+
+void read_text(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+}
+
+int read_byte(int fd, char *c, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	ssize_t n;
+
+	do
+		n = poll(&p, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ETIMEDOUT;
+	n = read(fd, c, 1);
+	if (n < 0)
+		return -errno;
+	return n == 1 ? 0 : -ENODATA;
+}
+
+void first_line(char *const argv[], char *buf, size_t len)
+{
+	int out[2];
+	pid_t pid;
+
+	buf[0] = '\0';
+	if (pipe2(out, O_CLOEXEC))
+		return;
+	pid = spawn(argv, out[1], -1);
+	close(out[1]);
+	read_text(out[0], buf, len);
+	close(out[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	buf[strcspn(buf, "\n")] = '\0';
 }
