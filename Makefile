@@ -339,14 +339,10 @@ fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzzers
 	$(Q)V=$(V) $(srctree)/scripts/fuzz.sh $(FUZZ_SECS) $(FUZZERS)
 
-# Where /dev/kvm exists, bench runs here (it runs its host calls in the
-# vmtest VM itself when this KVM cannot); without it, all of it in the VM.
 bench:
 	$(Q)$(srctree)/scripts/deps.sh build bench
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_ALL)
-	$(Q)if [ -c /dev/kvm ]; then $(BENCH) -o $(objtree)/bench/results.json; \
-	else VMLET_BENCH_WHERE=vmtest $(srctree)/scripts/vmtest.sh -t 1200 $(BENCH) \
-		-o $(objtree)/bench/results.json; fi
+	$(Q)$(srctree)/scripts/bench.sh $(BENCH) $(objtree)/bench
 
 format-check:
 	$(Q)clang-format --dry-run --Werror $(LIB_SRCS) $(srctree)/lib/*.h \

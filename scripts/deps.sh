@@ -3,16 +3,18 @@
 # deps.sh [GROUP...]: make sure the Debian 12 packages vmlet needs are
 # installed. Groups: build (compiling and testing the library), vm (what
 # scripts/vmtest.sh needs to boot a throwaway VM), bench (what `make bench`
-# runs besides vmlet: QEMU, Node, wabt, and python3 and gnuplot for its
-# report), all (the default: build and vm).
+# runs besides vmlet: QEMU, Node, wabt, gnuplot for the report's plots),
+# all (the default: build and vm).
 # Installs only what is missing (apt-get, as root); when not root, prints the
 # apt-get line to run and exits 1. Silent when everything is there.
 set -eu
 
 # clang's sanitizer and libFuzzer runtimes (libclang-rt-14-dev) are only a
 # recommendation of clang, and recommendations are not installed.
+# python3: bench's report.py, which selftests/scripts/bench_report_test.sh tests.
 build="gcc make pkg-config musl-tools groff-base liburing-dev libbpf-dev bpftool check
-	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm libclang-rt-14-dev"
+	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm libclang-rt-14-dev
+	python3"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio kmod"
 bench="qemu-system-x86 nodejs wabt gnuplot-nox python3"
 

@@ -6,7 +6,8 @@
  * progress on stderr, and writes results.json (machine, kernel, backing,
  * every figure: min, p50, p90, p99, max, mean, a CDF, its ratio to the
  * floor, and the counts that do not depend on noise: KVM exits, guest
- * instructions and host syscalls per operation).
+ * instructions and host syscalls per operation). selftests/bench/
+ * report.py turns that file into plots and the README's table.
  *
  *   bench [-o FILE] [GROUP...]   groups: floor process wasm qemu vmlet
  *                                hostcall tracing density (default: all;
