@@ -95,7 +95,22 @@ UNIT_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(UNIT_SRCS))
 KVM_SRCS := $(wildcard $(srctree)/selftests/kvm/*_test.c)
 KVM_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(KVM_SRCS))
 KVM_GUESTS := $(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(wildcard $(srctree)/selftests/kvm/*_guest.c))
+# bench: its host program, and what it runs besides vmlet (see
+# selftests/bench/bench.c): the QEMU guest, the process, the Wasm module.
+BENCH_SRCS := $(wildcard $(srctree)/selftests/bench/*.c)
+BENCH_OBJS := $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(BENCH_SRCS))
 BENCH := $(objtree)/selftests/bench/bench
+BENCH_QEMU_BOOT := $(objtree)/selftests/bench/qemu/boot.bin
+BENCH_PROCESS := $(objtree)/selftests/bench/process/add
+BENCH_WASM := $(objtree)/selftests/bench/wasm/add.wasm
+BENCH_GUESTS := $(objtree)/selftests/kvm/state_guest.elf $(objtree)/selftests/kvm/hostcall_guest.elf
+BENCH_ALL := $(BENCH) $(BENCH_QEMU_BOOT) $(BENCH_PROCESS) $(BENCH_WASM) $(BENCH_GUESTS)
+BENCH_DEFS := -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
+	-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' \
+	-DHOSTCALL_ELF='"$(objtree)/selftests/kvm/hostcall_guest.elf"' \
+	-DVMTEST='"$(srctree)/scripts/vmtest.sh"' -DQEMU='"qemu-system-x86_64"' \
+	-DQEMU_BOOT='"$(BENCH_QEMU_BOOT)"' -DPROCESS_ADD='"$(BENCH_PROCESS)"' -DNODE='"node"' \
+	-DWASM_JS='"$(srctree)/selftests/bench/wasm/bench.js"' -DWASM_ADD='"$(BENCH_WASM)"'
 
 # libFuzzer harnesses: clang whatever CC is, and the library sources they
 # test compiled again for them (coverage, ASan, UBSan) into their own
@@ -122,7 +137,7 @@ help:
 	@echo '  all          library, guest runtime, demo guest, tools (default)'
 	@echo '  run          build and run the demo guest through the vmlet CLI'
 	@echo '  check        run every test (VM tests in a QEMU VM without /dev/kvm; VM=1 forces it)'
-	@echo '  bench        print benchmark figures against the raw KVM floor'
+	@echo '  bench        vmlet against the KVM floor, QEMU, a process and Wasm (bench/)'
 	@echo '  examples     build examples/ against a staged install (O/examples/stage)'
 	@echo '  fuzz         build the libFuzzer harnesses (clang), run each FUZZ_SECS (20) seconds'
 	@echo '  install      install into DESTDIR/PREFIX (LIBDIR, INCLUDEDIR, BINDIR, MANDIR,'
@@ -256,14 +271,31 @@ $(objtree)/selftests/kvm/trace_test: $(srctree)/selftests/kvm/trace_test.c $(LIB
 		-DLIBVMLET_SO='"$(objtree)/lib/$(LIBSO_MAJOR)"' -MMD -MP -o $@ $< \
 		-L$(objtree)/lib -Wl,-rpath,$(objtree)/lib -lvmlet $(HOST_LDFLAGS) $(BPF_LIBS)
 
-$(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/state_guest.elf \
-		$(objtree)/selftests/kvm/hostcall_guest.elf $(objtree)/tools/vmlet-trace
-	$(call msg,CCLD,$@)
+$(objtree)/selftests/bench/%.o: $(srctree)/selftests/bench/%.c
+	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
-		-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' \
-		-DHOSTCALL_ELF='"$(objtree)/selftests/kvm/hostcall_guest.elf"' -MMD -MP -o $@ $< $(LIBA) \
-		$(HOST_LDFLAGS) $(LIB_LIBS) -lm
+	$(Q)$(CC) $(HOST_CFLAGS) $(BENCH_DEFS) -MMD -MP -c -o $@ $<
+
+$(BENCH): $(BENCH_OBJS) $(LIBA)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) -o $@ $(BENCH_OBJS) $(LIBA) $(HOST_LDFLAGS) $(LIB_LIBS) -lm
+
+# 16-bit code at the reset vector of a 64 KiB firmware image.
+$(BENCH_QEMU_BOOT): $(srctree)/selftests/bench/qemu/boot.S
+	$(call msg,AS,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -m32 -c -o $(@:.bin=.o) $<
+	$(Q)$(LD) -m elf_i386 -Ttext=0 --oformat=binary -o $@ $(@:.bin=.o)
+
+$(BENCH_PROCESS): $(srctree)/selftests/bench/process/add.c
+	$(call msg,MUSLCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(GUEST_CC) -std=gnu11 -O2 $(WARN) -static -o $@ $<
+
+$(BENCH_WASM): $(srctree)/selftests/bench/wasm/add.wat
+	$(call msg,WAT2WASM,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)wat2wasm -o $@ $<
 
 tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS)
 
@@ -310,14 +342,15 @@ fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzzers
 	$(Q)V=$(V) $(srctree)/scripts/fuzz.sh $(FUZZ_SECS) $(FUZZERS)
 
-bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BENCH)
-	$(Q)if [ -c /dev/kvm ]; then $(BENCH) $(DEMO); \
-	else $(srctree)/scripts/vmtest.sh $(BENCH) $(DEMO); fi
+bench:
+	$(Q)$(srctree)/scripts/deps.sh build bench
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_ALL)
+	$(Q)$(srctree)/scripts/bench.sh $(BENCH) $(objtree)/bench
 
 format-check:
 	$(Q)clang-format --dry-run --Werror $(LIB_SRCS) $(srctree)/lib/*.h \
-		$(srctree)/lib/include/*.h $(srctree)/lib/include/vmlet/*.h $(srctree)/tools/*.c
+		$(srctree)/lib/include/*.h $(srctree)/lib/include/vmlet/*.h $(srctree)/tools/*.c \
+		$(BENCH_SRCS) $(srctree)/selftests/bench/*.h
 
 # What install puts where; uninstall removes exactly these, then the
 # directories that only vmlet uses, if they are empty.
@@ -358,7 +391,8 @@ uninstall:
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
 		$(DEMO) $(TOOLS) $(PC) $(GUEST_WRAPPER) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
-		$(BENCH) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
+		$(BENCH) $(BENCH_OBJS) $(BENCH_QEMU_BOOT) $(BENCH_QEMU_BOOT:.bin=.o) $(BENCH_PROCESS) \
+		$(BENCH_WASM) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
 		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS) $(BPF_OBJS) $(BPF_SKELS) \
 		$(objtree)/bpf/vmlinux.h
 	$(Q)rm -rf $(STAGE)

@@ -1,34 +1,42 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
-# deps.sh [build|vm|all]: make sure the Debian 12 packages vmlet needs are
-# installed. build: what compiling and testing the library needs; vm: what
-# scripts/vmtest.sh needs to boot a throwaway VM; all (the default): both.
+# deps.sh [GROUP...]: make sure the Debian 12 packages vmlet needs are
+# installed. Groups: build (compiling and testing the library), vm (what
+# scripts/vmtest.sh needs to boot a throwaway VM), bench (what `make bench`
+# runs besides vmlet: QEMU, Node, wabt, gnuplot for the report's plots),
+# all (the default: build and vm).
 # Installs only what is missing (apt-get, as root); when not root, prints the
 # apt-get line to run and exits 1. Silent when everything is there.
 set -eu
 
 # clang's sanitizer and libFuzzer runtimes (libclang-rt-14-dev) are only a
 # recommendation of clang, and recommendations are not installed.
+# python3: bench's report.py, which selftests/scripts/bench_report_test.sh tests.
 build="gcc make pkg-config musl-tools groff-base liburing-dev libbpf-dev bpftool check
-	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm libclang-rt-14-dev"
+	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm libclang-rt-14-dev
+	python3"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio kmod"
+bench="qemu-system-x86 nodejs wabt gnuplot-nox python3"
 
-case ${1:-all} in
-build) want=$build ;;
-vm) want=$vm ;;
-all) want="$build $vm" ;;
-*)
-	echo "usage: deps.sh [build|vm|all]" >&2
-	exit 2
-	;;
-esac
-[ $# -le 1 ] || {
-	echo "usage: deps.sh [build|vm|all]" >&2
+usage() {
+	echo "usage: deps.sh [build|vm|bench|all]..." >&2
 	exit 2
 }
 
+want=
+for g in "${@:-all}"; do
+	case $g in
+	build) want="$want $build" ;;
+	vm) want="$want $vm" ;;
+	bench) want="$want $bench" ;;
+	all) want="$want $build $vm" ;;
+	*) usage ;;
+	esac
+done
+
 missing=()
-for p in $want; do
+# shellcheck disable=SC2086 # $want is a list of words
+for p in $(printf '%s\n' $want | sort -u); do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || status=
 	[ "$status" = "install ok installed" ] || missing+=("$p")
 done
