@@ -156,6 +156,11 @@ void bench_vmlet(struct bench *b);
 void bench_hostcall(struct bench *b);
 int bench_hostcall_fragment(struct bench *b);
 void bench_tracing(struct bench *b);
+/*
+ * n calls of add(1, 2) into f: warm on sb (after 100 untimed ones), or
+ * fresh-VM calls from pool when sb is NULL; a wrong result fails f.
+ */
+void add_calls(struct fig *f, struct vmlet_sandbox *sb, struct vmlet_pool *pool, int n);
 void bench_seccomp(struct bench *b);
 void bench_qemu(struct bench *b);
 void bench_process(struct bench *b);

@@ -29,35 +29,14 @@ struct run {
 	int err;
 };
 
-static void calls(struct fig *f, struct vmlet_sandbox *sb, struct vmlet_pool *pool, int n)
-{
-	struct vmlet_value args[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
-
-	for (int i = 0; i < n; i++) {
-		uint64_t t = now_ns();
-		int err = sb ? vmlet_sandbox_call(sb, "add", args, 2, &r)
-			     : vmlet_pool_call(pool, "add", args, 2, &r, NULL, 0);
-
-		fig_add(f, (double)(now_ns() - t));
-		if (err || r.i32 != 3) {
-			fig_fail(f, "add(1, 2): %s", vmlet_strerror(err));
-			return;
-		}
-	}
-}
-
 static void *run_main(void *arg)
 {
 	struct run *r = arg;
-	struct vmlet_value args[2] = {vmlet_i32(1), vmlet_i32(2)}, ret;
-
 	r->err = r->confine ? vmlet_thread_confine(0) : 0;
 	if (r->err)
 		return NULL;
-	for (int i = 0; i < 100; i++) /* warm up this thread's path */
-		vmlet_sandbox_call(r->sb, "add", args, 2, &ret);
-	calls(r->f[K_WARM], r->sb, NULL, WARM);
-	calls(r->f[K_FRESH], NULL, r->pool, FRESH);
+	add_calls(r->f[K_WARM], r->sb, NULL, WARM);
+	add_calls(r->f[K_FRESH], NULL, r->pool, FRESH);
 	for (int i = 0; i < SYS; i++) {
 		uint64_t t = now_ns();
 
@@ -97,7 +76,7 @@ void bench_seccomp(struct bench *b)
 		r[m].pool = r[0].pool;
 		r[m].confine = m;
 		for (int k = 0; k < NK; k++)
-			r[m].f[k] = fig_new(keys[m][k], caps[k], "%s, %s filter", labels[k],
+			r[m].f[k] = fig_new(keys[m][k], caps[k], "vmlet: %s, %s filter", labels[k],
 					    m ? "with" : "without");
 		if (!err && pthread_create(&t, NULL, run_main, &r[m]) == 0)
 			pthread_join(t, NULL);

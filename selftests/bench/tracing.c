@@ -57,25 +57,6 @@ static void tracer_stop(pid_t t)
 	waitpid(t, NULL, 0);
 }
 
-static void calls(struct fig *f, struct vmlet_sandbox *sb, struct vmlet_pool *pool, int n)
-{
-	struct vmlet_value args[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
-
-	for (int i = 0; i < (sb ? 100 : 0); i++)
-		vmlet_sandbox_call(sb, "add", args, 2, &r);
-	for (int i = 0; i < n; i++) {
-		uint64_t t = now_ns();
-		int err = sb ? vmlet_sandbox_call(sb, "add", args, 2, &r)
-			     : vmlet_pool_call(pool, "add", args, 2, &r, NULL, 0);
-
-		fig_add(f, (double)(now_ns() - t));
-		if (err || r.i32 != 3) {
-			fig_fail(f, "add(1, 2): %s", vmlet_strerror(err));
-			return;
-		}
-	}
-}
-
 void bench_tracing(struct bench *b)
 {
 	static const char *const modes[] = {"none", "latency", "calls"};
@@ -115,7 +96,7 @@ void bench_tracing(struct bench *b)
 			else if (err)
 				fig_fail(f, "cannot set up the calls: %s", vmlet_strerror(err));
 			else
-				calls(f, k ? NULL : sb, pool, k ? FRESH : WARM);
+				add_calls(f, k ? NULL : sb, pool, k ? FRESH : WARM);
 			fig_ratio(f, base[k], paths[k]);
 			fig_emit(b->j, f);
 			if (m)

@@ -337,6 +337,25 @@ static void restore_all(struct bench *b, const char *path)
 		vmlet_image_close(img);
 }
 
+void add_calls(struct fig *f, struct vmlet_sandbox *sb, struct vmlet_pool *pool, int n)
+{
+	struct vmlet_value args[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
+
+	for (int i = 0; i < (sb ? 100 : 0); i++)
+		vmlet_sandbox_call(sb, "add", args, 2, &r);
+	for (int i = 0; i < n; i++) {
+		uint64_t t = now_ns();
+		int err = sb ? vmlet_sandbox_call(sb, "add", args, 2, &r)
+			     : vmlet_pool_call(pool, "add", args, 2, &r, NULL, 0);
+
+		fig_add(f, (double)(now_ns() - t));
+		if (err || r.i32 != 3) {
+			fig_fail(f, "add(1, 2): %s", vmlet_strerror(err));
+			return;
+		}
+	}
+}
+
 void bench_vmlet(struct bench *b)
 {
 	struct vmlet_image *img;
