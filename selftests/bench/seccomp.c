@@ -53,8 +53,8 @@ void bench_seccomp(struct bench *b)
 		{"warm-filter", "fresh-filter", "gettid-filter"},
 	};
 	static const char *const labels[NK] = {"warm call", "fresh-VM call", "gettid()"};
-	static const char *const paths[NK] = {
-		"vmlet.seccomp.warm-none", "vmlet.seccomp.fresh-none", "vmlet.seccomp.gettid-none"};
+	static const char *const paths[NK] = {"vmlet.seccomp.warm-none", "vmlet.seccomp.fresh-none",
+					      "vmlet.seccomp.gettid-none"};
 	static const int caps[NK] = {WARM, FRESH, SYS};
 	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
 	struct vmlet_image *img = NULL;
@@ -82,7 +82,8 @@ void bench_seccomp(struct bench *b)
 			pthread_join(t, NULL);
 		for (int k = 0; k < NK; k++) {
 			if (err)
-				fig_fail(r[m].f[k], "cannot set up the calls: %s", vmlet_strerror(err));
+				fig_fail(r[m].f[k], "cannot set up the calls: %s",
+					 vmlet_strerror(err));
 			else if (r[m].err)
 				fig_fail(r[m].f[k], "vmlet_thread_confine: %s",
 					 vmlet_strerror(r[m].err));
