@@ -44,7 +44,7 @@
 #define MAX_PATH_LEN   4096
 #define TAG_SEND       1ULL /* low bit of user_data: a send that failed */
 #define STOP_REQ       2ULL /* user_data of the message that stops a service thread */
-#define IO_REQ         4ULL /* user_data of a guest's I/O request */
+#define IO_REQ	       4ULL /* user_data of a guest's I/O request */
 #define TAG_CANCEL     6ULL /* user_data of its cancellation (only failures post) */
 
 struct service {
@@ -217,7 +217,8 @@ static int wait_io(struct io_uring *ring, struct vmlet_vm *vm, int *res)
 			err = io_uring_submit(ring);
 			continue;
 		}
-		err = io_uring_enter((unsigned int)ring->ring_fd, 0, 1, IORING_ENTER_GETEVENTS, &old);
+		err = io_uring_enter((unsigned int)ring->ring_fd, 0, 1, IORING_ENTER_GETEVENTS,
+				     &old);
 		if (err == -EINTR)
 			err = 0;
 	}
@@ -231,11 +232,8 @@ static int wait_io(struct io_uring *ring, struct vmlet_vm *vm, int *res)
  * longer call openat(2) could otherwise still queue IORING_OP_OPENAT.
  */
 static const uint8_t ring_ops[] = {
-	IORING_OP_READ,
-	IORING_OP_WRITE,
-	IORING_OP_TIMEOUT,
-	IORING_OP_MSG_RING,
-	IORING_OP_ASYNC_CANCEL,
+	IORING_OP_READ,	    IORING_OP_WRITE,	    IORING_OP_TIMEOUT,
+	IORING_OP_MSG_RING, IORING_OP_ASYNC_CANCEL,
 };
 
 int vmlet_thread_ring_restrict(void)
