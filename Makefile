@@ -92,6 +92,8 @@ UNIT_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(UNIT_SRCS))
 KVM_SRCS := $(wildcard $(srctree)/selftests/kvm/*_test.c)
 KVM_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(KVM_SRCS))
 KVM_GUESTS := $(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(wildcard $(srctree)/selftests/kvm/*_guest.c))
+# Hostile guests (hostile_test): each misbehaves in its own way.
+HOSTILE_GUESTS := $(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(wildcard $(srctree)/guest/tests/*.c))
 BENCH := $(objtree)/selftests/bench/bench
 
 # libFuzzer harnesses: clang whatever CC is, and the library sources they
@@ -240,7 +242,8 @@ $(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
-		-DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) -luring -lpthread -lm
+		-DHOSTILE_DIR='"$(objtree)/guest/tests"' -DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< \
+		$(LIBA) $(HOST_LDFLAGS) -luring -lpthread -lm
 
 # trace_test links libvmlet.so, so that vmlet-trace finds the probes in the
 # library its process maps, as in a service that links the shared library.
@@ -262,7 +265,7 @@ $(BENCH): $(srctree)/selftests/bench/bench.c $(LIBA) $(objtree)/selftests/kvm/st
 		-DHOSTCALL_ELF='"$(objtree)/selftests/kvm/hostcall_guest.elf"' -MMD -MP -o $@ $< $(LIBA) \
 		$(HOST_LDFLAGS) -luring -lpthread -lm
 
-tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS)
+tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) $(HOSTILE_GUESTS)
 
 $(objtree)/selftests/fuzz/lib/%.o: $(srctree)/lib/%.c
 	$(call msg,FUZZCC,$@)
@@ -355,7 +358,7 @@ uninstall:
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
 		$(DEMO) $(TOOLS) $(PC) $(GUEST_WRAPPER) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
-		$(BENCH) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
+		$(HOSTILE_GUESTS) $(BENCH) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
 		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS) $(BPF_OBJS) $(BPF_SKELS) \
 		$(objtree)/bpf/vmlinux.h
 	$(Q)rm -rf $(STAGE)
