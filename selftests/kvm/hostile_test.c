@@ -373,6 +373,72 @@ TEST(a_ring0_guest_unprotects_only_itself)
 	run_cases(cases, NCASES(cases));
 }
 
+/*
+ * A guest can map any guest-physical address into its own page tables;
+ * outside the memslot that is MMIO, which ends the call. Executing there
+ * leaves KVM nothing to emulate.
+ */
+TEST(mappings_the_guest_builds_reach_mmio_and_end_the_call)
+{
+	static const struct hcase cases[] = {
+		{MEMORY, "map_load", 1, {SYM(S_MEM, 0)}, VMEXIT, .address = SYM(S_MEM, 0),
+		 .site = "load", .message = "MMIO access at 0x400000"},
+		/* KVM has emulated a write (rip past it) and leaves userspace to do it. */
+		{MEMORY, "map_store", 2, {SYM(S_MEM, 0x100), 5}, VMEXIT,
+		 .address = SYM(S_MEM, 0x100), .site = "store_end",
+		 .message = "MMIO access at 0x400100"},
+		{MEMORY, "map_load", 1, {0xfee00000}, VMEXIT, .address = 0xfee00000,
+		 .site = "load", .message = "MMIO access at 0xfee00000"},
+		{MEMORY, "map_load", 1, {1ULL << 32}, VMEXIT, .address = 1ULL << 32,
+		 .site = "load", .message = "MMIO access at 0x100000000"},
+		{MEMORY, "map_jump", 1, {SYM(S_MEM, 0)}, VMEXIT, .code = 1,
+		 .message = "KVM internal error 1 at rip 0x3fe00000 "
+			    "(KVM cannot emulate the instruction)"},
+	};
+
+	run_cases(cases, NCASES(cases));
+}
+
+/*
+ * An MMIO read or a string port read leaves its instruction to KVM to
+ * finish at the next KVM_RUN: restore must not let that land on the
+ * restored guest (its register write and rip would).
+ */
+TEST(restore_after_a_half_done_mmio_read_or_string_in_works)
+{
+	static const struct hcase cases[] = {
+		{MEMORY, "map_load", 1, {SYM(S_MEM, 0)}, VMEXIT, .message = "MMIO access at 0x400000"},
+		{INSN, "ins", 2, {0x80, 16}, VMEXIT, .message = "I/O on port 0x80"},
+		{INSN, "ins", 2, {VMLET_PORT_READY, 1}, VMEXIT, .message = "I/O on port 0xe0"},
+		{INSN, "outs", 2, {0x80, 64}, VMEXIT, .message = "I/O on port 0x80"},
+	};
+	struct vmlet_config cfg = {.sz = sizeof(cfg)};
+	struct vmlet_pool_config pcfg = {.sz = sizeof(pcfg), .size = 1};
+	struct vmlet_pool_stats st;
+
+	run_cases(cases, NCASES(cases));
+	/* And through a pool, where release restores. */
+	for (unsigned int i = 0; i < NCASES(cases); i++) {
+		const struct hcase *c = &cases[i];
+		struct vmlet_value args[2], two[] = {vmlet_i32(20), vmlet_i32(22)}, r;
+		struct vmlet_pool *pool = NULL;
+		uint64_t a0 = c->a[0] == SYM(S_MEM, 0) ? 4ULL << 20 : c->a[0];
+
+		if (!snapshot(c->g))
+			return;
+		ASSERT_OK(vmlet_pool_create(imgs[c->g], &cfg, &pcfg, &pool));
+		args[0] = c->g == MEMORY ? vmlet_u64(a0) : vmlet_u32((uint32_t)a0);
+		args[1] = vmlet_u64(c->a[1]);
+		EXPECT_EQ(vmlet_pool_call(pool, c->fn, args, c->nargs, NULL, NULL, 0), c->err);
+		ASSERT_OK(vmlet_pool_call(pool, "add", two, 2, &r, NULL, 0));
+		EXPECT_EQ(r.i32, 42);
+		vmlet_pool_stats(pool, &st);
+		EXPECT_EQ(st.discarded, 0);
+		EXPECT_EQ(st.restored, 2);
+		ASSERT_OK(vmlet_pool_destroy(pool));
+	}
+}
+
 TEST(msrs_unknown_ones_fault_and_writes_that_matter_are_contained)
 {
 	static const struct hcase cases[] = {
