@@ -4,6 +4,8 @@
  * 12, user memory, sync regs (the call path reads and writes registers
  * through kvm_run instead of ioctls). Optional capabilities (guest debug
  * for instruction counting, XCRs for AVX state) are recorded, not required.
+ * The MSRs this KVM can save and restore are read once, so that snapshots
+ * ask only for those (lib/x86.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +32,33 @@ static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, ui
 		if (c->entries[i].function == fn && c->entries[i].index == idx)
 			return &c->entries[i];
 	return NULL;
+}
+
+/* The MSRs KVM_GET_MSRS and KVM_SET_MSRS take on this host. */
+static int msr_list_read(void)
+{
+	struct kvm_msr_list probe = {.nmsrs = 0}, *l;
+
+	if (ioctl(kvm.fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+		return -errno;
+	l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(l->indices[0]));
+	if (!l)
+		return -ENOMEM;
+	l->nmsrs = probe.nmsrs;
+	if (ioctl(kvm.fd, KVM_GET_MSR_INDEX_LIST, l) < 0) {
+		free(l);
+		return -errno;
+	}
+	kvm.msrs = l;
+	return 0;
+}
+
+bool vmlet_kvm_has_msr(const struct vmlet_kvm *k, uint32_t index)
+{
+	for (uint32_t i = 0; i < k->msrs->nmsrs; i++)
+		if (k->msrs->indices[i] == index)
+			return true;
+	return false;
 }
 
 static int cpuid_read(void)
@@ -87,11 +116,17 @@ static void kvm_open(void)
 	}
 	kvm.guest_debug = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;
 	kvm.xcrs = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
-	kvm_err = cpuid_read();
+	kvm_err = msr_list_read();
 	if (kvm_err)
 		goto err_fd;
+	kvm_err = cpuid_read();
+	if (kvm_err)
+		goto err_msrs;
 	return;
 
+err_msrs:
+	free(kvm.msrs);
+	kvm.msrs = NULL;
 err_fd:
 	close(kvm.fd);
 	kvm.fd = -1;

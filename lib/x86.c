@@ -45,6 +45,10 @@
 #define MSR_SFMASK	   0xc0000084
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define MSR_PAT		   0x00000277
+#define MSR_SYSENTER_CS	   0x00000174
+#define MSR_SYSENTER_ESP   0x00000175
+#define MSR_SYSENTER_EIP   0x00000176
+#define MSR_TSC_AUX	   0xc0000103
 
 #define NVECTORS    32
 #define STUB_SIZE   16
@@ -335,8 +339,17 @@ int vmlet_x86_cpuid(struct vmlet_vm *vm)
 _Static_assert(sizeof(((struct vmlet_x86_state *)0)->xsave) == sizeof(struct kvm_xsave),
 	       "KVM_GET_XSAVE fills struct kvm_xsave");
 
+/*
+ * The MSRs a guest can write and a later call read back. The first ones
+ * every KVM has; the others only where KVM_GET_MSR_INDEX_LIST names them
+ * (TSC_AUX needs RDTSCP or RDPID on the host), or KVM_GET_MSRS would stop
+ * at the first it lacks. All of them go back with the one KVM_SET_MSRS
+ * that restore makes anyway.
+ */
+#define STATE_MSRS_ALWAYS 6
 static const uint32_t state_msrs[VMLET_X86_NMSRS] = {
-	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_KERNEL_GS_BASE, MSR_PAT,
+	MSR_STAR, MSR_LSTAR,	   MSR_CSTAR,	     MSR_SFMASK,       MSR_KERNEL_GS_BASE,
+	MSR_PAT,  MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP, MSR_TSC_AUX,
 };
 
 int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
@@ -355,10 +368,10 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 		return -errno;
 	if (kvm->xcrs && ioctl(vm->vcpu_fd, KVM_GET_XCRS, &st->xcrs) < 0)
 		return -errno;
-	msrs->nmsrs = VMLET_X86_NMSRS;
 	for (int i = 0; i < VMLET_X86_NMSRS; i++)
-		msrs->entries[i].index = state_msrs[i];
-	if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, msrs) != VMLET_X86_NMSRS)
+		if (i < STATE_MSRS_ALWAYS || vmlet_kvm_has_msr(kvm, state_msrs[i]))
+			msrs->entries[msrs->nmsrs++].index = state_msrs[i];
+	if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, msrs) != (int)msrs->nmsrs)
 		return -EIO;
 	return 0;
 }
@@ -366,6 +379,7 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, bool full)
 {
 	struct kvm_run *run = vm->run;
+	uint32_t nmsrs;
 	int n;
 
 	if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, st->xsave) < 0)
@@ -375,7 +389,8 @@ int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, 
 	n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, st->msrs);
 	if (n < 0)
 		return -errno;
-	if (n != VMLET_X86_NMSRS)
+	memcpy(&nmsrs, st->msrs, sizeof(nmsrs)); /* struct kvm_msrs starts with it */
+	if ((uint32_t)n != nmsrs)
 		return -EIO;
 	run->s.regs.regs = st->regs;
 	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;

@@ -28,7 +28,7 @@ int vmlet_x86_boot(struct vmlet_vm *vm, const struct vmlet_layout *l, const stru
  * events go back through kvm_run's synced registers (no ioctl); XSAVE
  * (x87, SSE, AVX registers), XCR0 and the MSRs below take one ioctl each.
  */
-#define VMLET_X86_NMSRS 6
+#define VMLET_X86_NMSRS 10 /* at most: those this KVM can save (lib/x86.c) */
 struct vmlet_x86_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
@@ -37,7 +37,7 @@ struct vmlet_x86_state {
 	/*
 	 * struct kvm_xsave and struct kvm_msrs end in flexible arrays, so
 	 * they are kept as their bytes: the 4 KiB legacy XSAVE area, and the
-	 * kvm_msrs header followed by VMLET_X86_NMSRS entries.
+	 * kvm_msrs header followed by up to VMLET_X86_NMSRS entries.
 	 */
 	uint32_t xsave[1024];
 	uint64_t msrs[(sizeof(struct kvm_msrs) + VMLET_X86_NMSRS * sizeof(struct kvm_msr_entry)) /

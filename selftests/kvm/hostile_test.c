@@ -497,6 +497,45 @@ TEST(efer_and_lstar_writes_last_until_restore)
 	host_is_fine("efer and lstar");
 }
 
+/*
+ * What one call writes into MSRs and debug registers, the next call on
+ * the restored sandbox (a fresh-VM call from a pool) must not see. The
+ * TSC is the exception, and is not checked: a guest can write it, and
+ * restoring it would stop the guest's clock.
+ */
+static void check_state_reset(const char *set, const char *get, const uint32_t *which,
+			      unsigned int n)
+{
+	struct vmlet_sandbox *sb = sandbox(INSN);
+	struct vmlet_value a[2], r;
+
+	for (unsigned int i = 0; sb && i < n; i++) {
+		uint64_t before, secret = 0x5ec0000000000000ULL | (i + 1) << 12;
+
+		a[0] = vmlet_u32(which[i]);
+		ASSERT_OK(vmlet_sandbox_call(sb, get, a, 1, &r));
+		before = r.u64;
+		a[1] = vmlet_u64(secret & 0xffffffff); /* SYSENTER_CS, TSC_AUX: 32 bits */
+		ASSERT_OK(vmlet_sandbox_call(sb, set, a, 2, NULL));
+		ASSERT_OK(vmlet_sandbox_call(sb, get, a, 1, &r));
+		EXPECT_EQ(r.u64, secret & 0xffffffff);
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		ASSERT_OK(vmlet_sandbox_call(sb, get, a, 1, &r));
+		if (r.u64 != before)
+			ksft_fail_at("%s(%#x) after restore: %#llx, want %#llx", get, which[i],
+				     (unsigned long long)r.u64, (unsigned long long)before);
+	}
+	vmlet_sandbox_destroy(sb);
+}
+
+TEST(msrs_a_call_writes_do_not_reach_the_next_call)
+{
+	static const uint32_t msrs[] = {MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP,
+					MSR_TSC_AUX};
+
+	check_state_reset("wrmsr_", "rdmsr_", msrs, NCASES(msrs));
+}
+
 TEST(port_io_anywhere_but_the_abi_ends_the_call)
 {
 	static const struct hcase cases[] = {
