@@ -17,10 +17,13 @@
 
 #include "kvm.h"
 
-#define CPUID_MAX_ENTRIES 256
-#define XFEATURE_X87	  (1ULL << 0)
-#define XFEATURE_SSE	  (1ULL << 1)
-#define XFEATURE_AVX	  (1ULL << 2)
+#define CPUID_MAX_ENTRIES      256
+#define XFEATURE_X87	       (1ULL << 0)
+#define XFEATURE_SSE	       (1ULL << 1)
+#define XFEATURE_AVX	       (1ULL << 2)
+#define CPUID_1_ECX_VMX	       (1U << 5)
+#define CPUID_80000001_ECX_SVM (1U << 2)
+#define KVM_CPUID_FEATURES     0x40000001
 
 static struct vmlet_kvm kvm = {.fd = -1};
 static int kvm_err;
@@ -85,6 +88,24 @@ static int cpuid_read(void)
 	e = cpuid_find(c, 0xd, 0);
 	if (kvm.xcrs && e && (e->eax & XFEATURE_AVX))
 		kvm.xcr0 |= XFEATURE_AVX;
+	/*
+	 * Hide what no vmlet guest uses and what would outlive a restore:
+	 * KVM's paravirtual features (kvmclock, steal time and async page
+	 * faults make KVM write guest memory at addresses the guest chose,
+	 * and their MSRs are not in the snapshot) and nested virtualization
+	 * (EFER.SVME, CR4.VMXE, and the nested state behind them). With
+	 * KVM_CAP_ENFORCE_PV_FEATURE_CPUID (vmlet_x86_cpuid()) the PV MSRs
+	 * and hypercalls then fail in the guest, as SVME and VMXE do.
+	 */
+	e = cpuid_find(c, KVM_CPUID_FEATURES, 0);
+	if (e)
+		e->eax = e->edx = 0;
+	e = cpuid_find(c, 1, 0);
+	if (e)
+		e->ecx &= ~CPUID_1_ECX_VMX;
+	e = cpuid_find(c, 0x80000001, 0);
+	if (e)
+		e->ecx &= ~CPUID_80000001_ECX_SVM;
 	kvm.cpuid = c;
 	return 0;
 }
@@ -116,6 +137,7 @@ static void kvm_open(void)
 	}
 	kvm.guest_debug = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;
 	kvm.xcrs = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	kvm.enforce_pv = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0;
 	kvm_err = msr_list_read();
 	if (kvm_err)
 		goto err_fd;

@@ -333,6 +333,13 @@ int vmlet_x86_cpuid(struct vmlet_vm *vm)
 		return err;
 	if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, kvm->cpuid) < 0)
 		return -errno;
+	/* KVM's PV MSRs and hypercalls only as CPUID says: none (lib/kvm.c). */
+	if (kvm->enforce_pv) {
+		struct kvm_enable_cap cap = {.cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args = {1}};
+
+		if (ioctl(vm->vcpu_fd, KVM_ENABLE_CAP, &cap) < 0)
+			return -errno;
+	}
 	return 0;
 }
 

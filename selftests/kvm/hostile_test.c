@@ -449,9 +449,17 @@ TEST(msrs_unknown_ones_fault_and_writes_that_matter_are_contained)
 		{INSN, "wrmsr_", 2, {MSR_EFER, EFER_BOOT}, 0, .ret = 0},
 		{INSN, "wrmsr_", 2, {MSR_EFER, EFER_BOOT | 1ULL << 63}, EXC, .vector = 13,
 		 .site = "wrmsr"},
+		/* Nested virtualization is hidden (lib/kvm.c): SVME is reserved. */
+		{INSN, "wrmsr_", 2, {MSR_EFER, EFER_BOOT | EFER_SVME}, EXC, .vector = 13,
+		 .site = "wrmsr"},
 		/* Without NXE every no-execute page-table entry is malformed. */
 		{INSN, "wrmsr_", 2, {MSR_EFER, EFER_BOOT & ~EFER_NXE}, -VMLET_ESHUTDOWN,
 		 .message = "triple fault"},
+		/* KVM's paravirtual MSRs are hidden and refused (lib/kvm.c). */
+		{INSN, "wrmsr_", 2, {MSR_KVM_SYSTEM_TIME, 0x4001}, EXC, .vector = 13,
+		 .site = "wrmsr"},
+		{INSN, "wrmsr_", 2, {MSR_KVM_STEAL_TIME, 0x4001}, EXC, .vector = 13,
+		 .site = "wrmsr"},
 		{INSN, "raw_syscall", 1, {39}, 0, .ret = 1}, /* getpid through the shim */
 	};
 
@@ -558,7 +566,7 @@ TEST(port_io_anywhere_but_the_abi_ends_the_call)
 	run_cases(cases, NCASES(cases));
 }
 
-TEST(cpuid_just_works)
+TEST(cpuid_just_works_and_hides_pv_and_nested_virt)
 {
 	struct vmlet_sandbox *sb = sandbox(INSN);
 	struct vmlet_platform p;
@@ -585,6 +593,15 @@ TEST(cpuid_just_works)
 	memcpy(again, r.buf.ptr, sizeof(again));
 	EXPECT_EQ(regs[0], again[0]); /* family, model, stepping */
 	EXPECT_EQ(regs[2], again[2]);
+	EXPECT_EQ(regs[2] & (1U << 5), 0); /* VMX */
+	a[0] = vmlet_u32(0x80000001);
+	ASSERT_OK(vmlet_sandbox_call(sb, "cpuid_", a, 2, &r));
+	memcpy(regs, r.buf.ptr, sizeof(regs));
+	EXPECT_EQ(regs[2] & (1U << 2), 0); /* SVM */
+	a[0] = vmlet_u32(0x40000001);	   /* KVM_CPUID_FEATURES */
+	ASSERT_OK(vmlet_sandbox_call(sb, "cpuid_", a, 2, &r));
+	memcpy(regs, r.buf.ptr, sizeof(regs));
+	EXPECT_EQ(regs[0], 0);
 	ASSERT_OK(add_works(sb));
 	vmlet_sandbox_destroy(sb);
 }
