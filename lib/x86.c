@@ -371,7 +371,8 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &st->regs) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &st->sregs) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_VCPU_EVENTS, &st->events) < 0 ||
-	    ioctl(vm->vcpu_fd, KVM_GET_XSAVE, st->xsave) < 0)
+	    ioctl(vm->vcpu_fd, KVM_GET_XSAVE, st->xsave) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_DEBUGREGS, &st->debugregs) < 0)
 		return -errno;
 	if (kvm->xcrs && ioctl(vm->vcpu_fd, KVM_GET_XCRS, &st->xcrs) < 0)
 		return -errno;
@@ -392,6 +393,12 @@ int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, 
 	if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, st->xsave) < 0)
 		return -errno;
 	if (st->xcrs.nr_xcrs && ioctl(vm->vcpu_fd, KVM_SET_XCRS, &st->xcrs) < 0)
+		return -errno;
+	/*
+	 * DR0-DR3 hold any 64 bits a guest at CPL 0 writes, readable by the
+	 * next call: one more ioctl, as nothing tells whether they changed.
+	 */
+	if (ioctl(vm->vcpu_fd, KVM_SET_DEBUGREGS, &st->debugregs) < 0)
 		return -errno;
 	n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, st->msrs);
 	if (n < 0)

@@ -26,7 +26,8 @@ int vmlet_x86_boot(struct vmlet_vm *vm, const struct vmlet_layout *l, const stru
  * The vCPU state a snapshot keeps: everything a guest running at CPL 0 can
  * change and a later call could observe. regs, sregs and the pending
  * events go back through kvm_run's synced registers (no ioctl); XSAVE
- * (x87, SSE, AVX registers), XCR0 and the MSRs below take one ioctl each.
+ * (x87, SSE, AVX registers), XCR0, the MSRs below and the debug registers
+ * take one ioctl each.
  */
 #define VMLET_X86_NMSRS 10 /* at most: those this KVM can save (lib/x86.c) */
 struct vmlet_x86_state {
@@ -34,6 +35,7 @@ struct vmlet_x86_state {
 	struct kvm_sregs sregs;
 	struct kvm_vcpu_events events;
 	struct kvm_xcrs xcrs;
+	struct kvm_debugregs debugregs;
 	/*
 	 * struct kvm_xsave and struct kvm_msrs end in flexible arrays, so
 	 * they are kept as their bytes: the 4 KiB legacy XSAVE area, and the

@@ -544,6 +544,13 @@ TEST(msrs_a_call_writes_do_not_reach_the_next_call)
 	check_state_reset("wrmsr_", "rdmsr_", msrs, NCASES(msrs));
 }
 
+TEST(debug_registers_a_call_writes_do_not_reach_the_next_call)
+{
+	static const uint32_t drs[] = {0, 1, 2, 3};
+
+	check_state_reset("dr_set", "dr_get", drs, NCASES(drs));
+}
+
 TEST(port_io_anywhere_but_the_abi_ends_the_call)
 {
 	static const struct hcase cases[] = {
