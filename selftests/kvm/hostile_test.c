@@ -963,6 +963,7 @@ static int ret_raw(struct vmlet_sandbox *sb, const void *frame, size_t len, stru
 TEST(return_frames_that_lie_end_the_call)
 {
 	struct vmlet_sandbox *sb = sandbox(CALLS);
+	const struct vmlet_fault *f;
 	struct {
 		struct vmlet_frame h;
 		struct vmlet_rec r;
@@ -971,9 +972,11 @@ TEST(return_frames_that_lie_end_the_call)
 	struct vmlet_value r;
 	uint32_t index;
 	uint64_t out_size;
+	static const char proto[] = "malformed return frame";
 
 	if (!sb)
 		return;
+	f = vmlet_sandbox_fault(sb);
 	index = (uint32_t)vmlet_sandbox_func(sb, "ret_raw");
 	out_size = boot_of(sb)->out_size;
 #define RET(sz, fn, na, ty, ln, val)                                                   \
@@ -981,8 +984,10 @@ TEST(return_frames_that_lie_end_the_call)
 	 ret_raw(sb, &fr, sizeof(fr), &r))
 	/* Size past the buffer, another function, two records, a length past the frame. */
 	EXPECT_EQ(RET((uint32_t)out_size + 1, index, 1, VMLET_U32, 8, 1), -VMLET_EPROTO);
+	EXPECT_STREQ(f->message, proto);
 	recovers(sb, "ret_raw size", 1);
 	EXPECT_EQ(RET(sizeof(fr), index + 1, 1, VMLET_U32, 8, 1), -VMLET_EPROTO);
+	EXPECT_STREQ(f->message, proto);
 	recovers(sb, "ret_raw func", 1);
 	EXPECT_EQ(RET(sizeof(fr), index, 2, VMLET_U32, 8, 1), -VMLET_EPROTO);
 	recovers(sb, "ret_raw nargs", 1);
@@ -999,12 +1004,14 @@ TEST(return_frames_that_lie_end_the_call)
 	ASSERT_OK(RET(sizeof(fr), index, 1, VMLET_U32, 8, 99));
 	EXPECT_EQ(r.u32, 99);
 	EXPECT_EQ(add_works(sb), -VMLET_EPROTO);
+	EXPECT_STREQ(f->message, proto);
 	recovers(sb, "ret_raw early", 1);
 #undef RET
 	/* Ready again in the middle of a call. */
 	EXPECT_EQ(vmlet_sandbox_call(sb, "raw", (struct vmlet_value[]){vmlet_u32(VMLET_PORT_READY),
 		  vmlet_u64(0), vmlet_u64(0), vmlet_u64(0), vmlet_u64(0), vmlet_u64(0)}, 6, &r),
 		  -VMLET_EPROTO);
+	EXPECT_STREQ(f->message, "the guest reported ready again during a call");
 	recovers(sb, "ready", 1);
 	vmlet_sandbox_destroy(sb);
 }
