@@ -35,7 +35,8 @@ int vmlet_hostreq_decode(const void *buf, uint64_t cap, const char **name, struc
 	    f.nargs > VMLET_MAX_ARGS)
 		return -EINVAL;
 	n = vmlet_rec_decode(p + off, f.size - off, &v);
-	if (n < 0 || v.type != VMLET_STRING)
+	/* The name is looked up as a C string: a NUL inside would cut it short. */
+	if (n < 0 || v.type != VMLET_STRING || memchr(v.buf.ptr, '\0', v.buf.len))
 		return -EINVAL;
 	*name = v.buf.ptr;
 	off += (uint64_t)n;

@@ -28,11 +28,12 @@ struct vmlet_grant {
 /*
  * Decode the host-call frame the guest wrote at buf (cap bytes: its
  * output buffer): a struct vmlet_frame with func VMLET_HOSTCALL_FUNC and
- * size within cap, a string record with the function's name, nargs (at
- * most VMLET_MAX_ARGS) argument records that vmlet_rec_decode() accepts,
- * and nothing after them. Returns 0 with *name (NUL-terminated, in buf),
- * args[0..*nargs) (strings and bytes point into buf) and *nargs set, or
- * -EINVAL, the error the guest gets, for anything else.
+ * size within cap, a string record with the function's name (no NUL in
+ * it), nargs (at most VMLET_MAX_ARGS) argument records that
+ * vmlet_rec_decode() accepts, and nothing after them. Returns 0 with
+ * *name (NUL-terminated, in buf), args[0..*nargs) (strings and bytes
+ * point into buf) and *nargs set, or -EINVAL, the error the guest gets,
+ * for anything else.
  */
 int vmlet_hostreq_decode(const void *buf, uint64_t cap, const char **name, struct vmlet_value *args,
 			 unsigned int *nargs);

@@ -918,6 +918,10 @@ TEST(host_call_frames_that_lie_are_refused)
 	FRAME(put_frame(&f, 0, VMLET_HOSTCALL_FUNC, 0); put_rec(&f, VMLET_STRING, 8, "add1add1", 8);
 	      fix_size(&f));
 	EXPECT_EQ(hostcall_raw(sb, &f), -EINVAL);
+	/* A NUL inside the name: not "add1". */
+	FRAME(put_frame(&f, 0, VMLET_HOSTCALL_FUNC, 1); put_rec(&f, VMLET_STRING, 6, "add1\0x", 7);
+	      ARG_U64; fix_size(&f));
+	EXPECT_EQ(hostcall_raw(sb, &f), -EINVAL);
 	FRAME(put_frame(&f, 0, VMLET_HOSTCALL_FUNC, 0); put_rec(&f, VMLET_STRING, 4000, "add1", 5);
 	      fix_size(&f));
 	EXPECT_EQ(hostcall_raw(sb, &f), -EINVAL);
