@@ -99,6 +99,8 @@ KVM_GUESTS := $(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(wildcard $(srctree)/s
 # selftests/bench/bench.c): the QEMU guest, the process, the Wasm module.
 BENCH_SRCS := $(wildcard $(srctree)/selftests/bench/*.c)
 BENCH_OBJS := $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(BENCH_SRCS))
+# Hostile guests (hostile_test): each misbehaves in its own way.
+HOSTILE_GUESTS := $(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(wildcard $(srctree)/guest/tests/*.c))
 BENCH := $(objtree)/selftests/bench/bench
 BENCH_QEMU_BOOT := $(objtree)/selftests/bench/qemu/boot.bin
 BENCH_PROCESS := $(objtree)/selftests/bench/process/add
@@ -120,7 +122,8 @@ FUZZ_CC ?= clang
 FUZZ_SECS ?= 20
 FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -I$(srctree)/lib/include -iquote $(srctree)/lib
-FUZZ_LIB_OBJS := $(addprefix $(objtree)/selftests/fuzz/lib/,elf.o frame.o image.o layout.o mem.o)
+FUZZ_LIB_OBJS := $(addprefix $(objtree)/selftests/fuzz/lib/,elf.o frame.o hostreq.o image.o layout.o \
+	mem.o)
 FUZZ_LIBA := $(objtree)/selftests/fuzz/lib/libvmlet-fuzz.a
 FUZZERS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(wildcard $(srctree)/selftests/fuzz/*_fuzz.c))
 
@@ -258,7 +261,8 @@ $(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
-		-DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< $(LIBA) $(HOST_LDFLAGS) $(LIB_LIBS) -lm
+		-DHOSTILE_DIR='"$(objtree)/guest/tests"' -DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< \
+		$(LIBA) $(HOST_LDFLAGS) $(LIB_LIBS) -lm
 
 # trace_test links libvmlet.so, so that vmlet-trace finds the probes in the
 # library its process maps, as in a service that links the shared library.
@@ -297,7 +301,7 @@ $(BENCH_WASM): $(srctree)/selftests/bench/wasm/add.wat
 	$(Q)mkdir -p $(@D)
 	$(Q)wat2wasm -o $@ $<
 
-tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS)
+tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) $(HOSTILE_GUESTS)
 
 $(objtree)/selftests/fuzz/lib/%.o: $(srctree)/lib/%.c
 	$(call msg,FUZZCC,$@)
@@ -391,8 +395,8 @@ uninstall:
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
 		$(DEMO) $(TOOLS) $(PC) $(GUEST_WRAPPER) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
-		$(BENCH) $(BENCH_OBJS) $(BENCH_QEMU_BOOT) $(BENCH_QEMU_BOOT:.bin=.o) $(BENCH_PROCESS) \
-		$(BENCH_WASM) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
+		$(HOSTILE_GUESTS) $(BENCH) $(BENCH_OBJS) $(BENCH_QEMU_BOOT) $(BENCH_QEMU_BOOT:.bin=.o) \
+		$(BENCH_PROCESS) $(BENCH_WASM) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
 		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS) $(BPF_OBJS) $(BPF_SKELS) \
 		$(objtree)/bpf/vmlinux.h
 	$(Q)rm -rf $(STAGE)

@@ -15,7 +15,7 @@
  *   ioctl        by request number only: KVM_RUN, KVM_GET_SREGS (the
  *                address of a guest #PF), KVM_SET_GUEST_DEBUG (instruction
  *                counts), KVM_GET_DIRTY_LOG, KVM_SET_XSAVE, KVM_SET_XCRS,
- *                KVM_SET_MSRS (restore)
+ *                KVM_SET_MSRS, KVM_SET_DEBUGREGS (restore)
  *   io_uring_enter     host calls, on the thread's ring
  *   pread64      on /proc/self/pagemap only (DROP restore)
  *   write, writev      on fds 1 and 2 only (the default print)
@@ -28,7 +28,8 @@
  *   close        destroy, and a pool discarding a sandbox it cannot restore
  *
  * VMLET_CONFINE_CREATE adds vmlet_sandbox_create_from(): KVM_CREATE_VM,
- * KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU and KVM_SET_CPUID2, and
+ * KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_SET_CPUID2 and
+ * KVM_ENABLE_CAP (KVM_CAP_ENFORCE_PV_FEATURE_CPUID on the vCPU), and
  * mmap of descriptors (the snapshot's memfd, the vCPU's kvm_run). Cold
  * creation (vmlet_sandbox_create) and snapshots read files and are not
  * allowed on a confined thread. Everything else fails with EPERM, or
@@ -104,14 +105,11 @@ static const int plain[] = {
 
 static const unsigned long run_ioctls[] = {
 	KVM_RUN,       KVM_GET_SREGS, KVM_SET_GUEST_DEBUG, KVM_GET_DIRTY_LOG,
-	KVM_SET_XSAVE, KVM_SET_XCRS,  KVM_SET_MSRS,
+	KVM_SET_XSAVE, KVM_SET_XCRS,  KVM_SET_MSRS,	   KVM_SET_DEBUGREGS,
 };
 
 static const unsigned long create_ioctls[] = {
-	KVM_CREATE_VM,
-	KVM_SET_USER_MEMORY_REGION,
-	KVM_CREATE_VCPU,
-	KVM_SET_CPUID2,
+	KVM_CREATE_VM, KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_SET_CPUID2, KVM_ENABLE_CAP,
 };
 
 #ifdef VMLET_SAN

@@ -18,6 +18,7 @@
  * granted, and sleep, issued as io_uring operations on this thread's ring
  * with the guest's own memory as the buffer (after a bounds check: no
  * copy). Not granted: -EBADF; outside guest memory or overflowing: -EFAULT.
+ * The decoding and checking of both requests is lib/hostreq.c's.
  *
  * Each thread that runs vCPUs gets its ring on its first host call
  * (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN where the
@@ -35,13 +36,13 @@
 #include <string.h>
 
 #include "frame.h"
+#include "hostreq.h"
 #include "kick.h"
 #include "probes.h"
 #include "sandbox.h"
 
 #define RING_ENTRIES   8
 #define MAX_HOST_FUNCS 64
-#define MAX_PATH_LEN   4096
 #define TAG_SEND       1ULL /* low bit of user_data: a send that failed */
 #define STOP_REQ       2ULL /* user_data of the message that stops a service thread */
 #define IO_REQ	       4ULL /* user_data of a guest's I/O request */
@@ -283,17 +284,6 @@ err_free:
 }
 
 /* --- the service ----------------------------------------------------------- */
-
-static bool types_match(const struct vmlet_host_func *fn, const struct vmlet_value *args,
-			unsigned int nargs)
-{
-	if (nargs != fn->nargs)
-		return false;
-	for (unsigned int i = 0; i < nargs; i++)
-		if (args[i].type != fn->args[i])
-			return false;
-	return true;
-}
 
 /* Run the function and write the answer frame; returns its size or -errno. */
 static int64_t run_request(struct request *rq)
@@ -540,43 +530,6 @@ static const struct vmlet_host_func *lookup(const struct vmlet_sandbox *sb, cons
 	return NULL;
 }
 
-/*
- * Decode the guest's request in the output buffer; 0 or -errno for the
- * guest: -E2BIG for a frame that claims more than the buffer holds,
- * -EINVAL for any other malformed one.
- */
-static int decode(const uint8_t *buf, uint64_t cap, const char **name, struct vmlet_value *args,
-		  unsigned int *nargs)
-{
-	struct vmlet_frame f;
-	struct vmlet_value v;
-	uint64_t off = sizeof(f);
-	int64_t n;
-
-	if (cap < sizeof(f))
-		return -EINVAL;
-	memcpy(&f, buf, sizeof(f));
-	if (f.size > cap)
-		return -E2BIG; /* a frame larger than the output buffer it is in */
-	if (f.size < sizeof(f) || f.func != VMLET_HOSTCALL_FUNC || f.nargs > VMLET_MAX_ARGS)
-		return -EINVAL;
-	n = vmlet_rec_decode(buf + off, f.size - off, &v);
-	if (n < 0 || v.type != VMLET_STRING)
-		return -EINVAL;
-	*name = v.buf.ptr;
-	off += (uint64_t)n;
-	for (unsigned int i = 0; i < f.nargs; i++) {
-		n = vmlet_rec_decode(buf + off, f.size - off, &args[i]);
-		if (n < 0)
-			return -EINVAL;
-		off += (uint64_t)n;
-	}
-	if (off != f.size)
-		return -EINVAL;
-	*nargs = f.nargs;
-	return 0;
-}
-
 static void host_wrote(struct vmlet_sandbox *sb, uint64_t addr, uint64_t len)
 {
 	if (!sb->hdirty || !len)
@@ -606,12 +559,12 @@ static int hostcall(struct vmlet_sandbox *sb)
 	int64_t size;
 	int err;
 
-	err = decode(sb->out, sb->layout.out_size, &name, rq.args, &rq.nargs);
+	err = vmlet_hostreq_decode(sb->out, sb->layout.out_size, &name, rq.args, &rq.nargs);
 	if (!err) {
 		rq.fn = lookup(sb, name);
 		if (!rq.fn)
 			err = -ENOENT;
-		else if (!types_match(rq.fn, rq.args, rq.nargs))
+		else if (!vmlet_hostreq_types_match(rq.fn, rq.args, rq.nargs))
 			err = -EINVAL;
 	}
 	func = func_index(sb, rq.fn);
@@ -635,83 +588,42 @@ static int hostcall(struct vmlet_sandbox *sb)
 
 /* --- the I/O hypercall ----------------------------------------------------- */
 
-static const struct vmlet_grant *grant_of(const struct vmlet_sandbox *sb, uint64_t fd)
-{
-	for (unsigned int i = 0; i < sb->ngrants; i++)
-		if ((uint64_t)sb->grants[i].guest_fd == fd)
-			return &sb->grants[i];
-	return NULL;
-}
-
-static int64_t io_open(struct vmlet_sandbox *sb, uint64_t addr, uint64_t len)
-{
-	const char *path = (const char *)sb->mem.host + addr;
-
-	if (len > MAX_PATH_LEN || !vmlet_mem_range_ok(&sb->mem, addr, len))
-		return -EFAULT;
-	for (unsigned int i = 0; i < sb->ngrants; i++) {
-		const char *p = sb->grants[i].path;
-
-		if (p && strlen(p) == len && !memcmp(p, path, len))
-			return sb->grants[i].guest_fd;
-	}
-	return -ENOENT;
-}
-
 static int64_t io_op(struct vmlet_sandbox *sb, const struct kvm_regs *r)
 {
-	uint64_t op = r->rdi, addr = r->rdx, len = r->rcx, off = r->r8;
-	bool reads = op == VMLET_IO_READ || op == VMLET_IO_PREAD;
-	const struct vmlet_grant *g = NULL;
+	struct vmlet_ioreq rq = {
+		.op = r->rdi, .fd = r->rsi, .addr = r->rdx, .len = r->rcx, .off = r->r8};
 	struct __kernel_timespec ts;
 	struct io_uring_sqe *sqe;
 	struct io_uring *ring;
 	int err, res;
 
+	if (rq.op == VMLET_IO_OPEN)
+		return vmlet_ioreq_open(&rq, sb->grants, sb->ngrants, sb->mem.host, sb->mem.size);
 	/* Every check before an SQE is taken: a taken SQE is always submitted. */
-	switch (op) {
-	case VMLET_IO_OPEN:
-		return io_open(sb, addr, len);
-	case VMLET_IO_SLEEP:
-		break;
-	case VMLET_IO_READ:
-	case VMLET_IO_WRITE:
-		off = (uint64_t)-1; /* the file position, as read(2) and write(2) */
-				    /* fallthrough */
-	case VMLET_IO_PREAD:
-	case VMLET_IO_PWRITE:
-		g = grant_of(sb, r->rsi);
-		if (!g || !(g->mode & (reads ? VMLET_GRANT_READ : VMLET_GRANT_WRITE)))
-			return -EBADF;
-		if (!vmlet_mem_range_ok(&sb->mem, addr, len))
-			return -EFAULT;
-		if ((op == VMLET_IO_PREAD || op == VMLET_IO_PWRITE) && (int64_t)off < 0)
-			return -EINVAL;
-		if (len > 0x7ffff000) /* what Linux transfers at most, as read(2) */
-			len = 0x7ffff000;
-		break;
-	default:
-		return -ENOSYS;
-	}
+	err = vmlet_ioreq_check(&rq, sb->grants, sb->ngrants, sb->mem.size);
+	if (err)
+		return err;
 	err = thread_ring(&ring);
 	if (err)
 		return err;
 	sqe = get_sqe(ring);
-	if (op == VMLET_IO_SLEEP) {
-		ts.tv_sec = (long long)(off / 1000000000);
-		ts.tv_nsec = (long long)(off % 1000000000);
+	if (rq.op == VMLET_IO_SLEEP) {
+		ts.tv_sec = (long long)(rq.off / 1000000000);
+		ts.tv_nsec = (long long)(rq.off % 1000000000);
 		io_uring_prep_timeout(sqe, &ts, 0, 0);
-	} else if (reads) {
-		io_uring_prep_read(sqe, g->host_fd, sb->mem.host + addr, (unsigned int)len, off);
-		host_wrote(sb, addr, len);
+	} else if (rq.op == VMLET_IO_READ || rq.op == VMLET_IO_PREAD) {
+		io_uring_prep_read(sqe, rq.grant->host_fd, sb->mem.host + rq.addr,
+				   (unsigned int)rq.len, rq.off);
+		host_wrote(sb, rq.addr, rq.len);
 	} else {
-		io_uring_prep_write(sqe, g->host_fd, sb->mem.host + addr, (unsigned int)len, off);
+		io_uring_prep_write(sqe, rq.grant->host_fd, sb->mem.host + rq.addr,
+				    (unsigned int)rq.len, rq.off);
 	}
 	io_uring_sqe_set_data64(sqe, IO_REQ);
 	err = wait_io(ring, &sb->vm, &res);
 	if (err)
 		return err;
-	if (op == VMLET_IO_SLEEP && res == -ETIME)
+	if (rq.op == VMLET_IO_SLEEP && res == -ETIME)
 		res = 0;
 	return res;
 }
@@ -764,10 +676,11 @@ VMLET_API int vmlet_sandbox_grant_fd(struct vmlet_sandbox *sb, int guest_fd, int
 
 	if (!sb || guest_fd < 3 || host_fd < 0 || !mode ||
 	    (mode & ~(VMLET_GRANT_READ | VMLET_GRANT_WRITE)) ||
-	    (path && strlen(path) > MAX_PATH_LEN))
+	    (path && strlen(path) > VMLET_MAX_PATH))
 		return -EINVAL;
-	if (grant_of(sb, (uint64_t)guest_fd))
-		return -EEXIST;
+	for (unsigned int i = 0; i < sb->ngrants; i++)
+		if (sb->grants[i].guest_fd == guest_fd)
+			return -EEXIST;
 	if (sb->ngrants == VMLET_MAX_GRANTS)
 		return -ENOSPC;
 	g = &sb->grants[sb->ngrants];

@@ -4,6 +4,8 @@
  * 12, user memory, sync regs (the call path reads and writes registers
  * through kvm_run instead of ioctls). Optional capabilities (guest debug
  * for instruction counting, XCRs for AVX state) are recorded, not required.
+ * The MSRs this KVM can save and restore are read once, so that snapshots
+ * ask only for those (lib/x86.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,10 +17,13 @@
 
 #include "kvm.h"
 
-#define CPUID_MAX_ENTRIES 256
-#define XFEATURE_X87	  (1ULL << 0)
-#define XFEATURE_SSE	  (1ULL << 1)
-#define XFEATURE_AVX	  (1ULL << 2)
+#define CPUID_MAX_ENTRIES      256
+#define XFEATURE_X87	       (1ULL << 0)
+#define XFEATURE_SSE	       (1ULL << 1)
+#define XFEATURE_AVX	       (1ULL << 2)
+#define CPUID_1_ECX_VMX	       (1U << 5)
+#define CPUID_80000001_ECX_SVM (1U << 2)
+#define KVM_CPUID_FEATURES     0x40000001
 
 static struct vmlet_kvm kvm = {.fd = -1};
 static int kvm_err;
@@ -30,6 +35,33 @@ static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, ui
 		if (c->entries[i].function == fn && c->entries[i].index == idx)
 			return &c->entries[i];
 	return NULL;
+}
+
+/* The MSRs KVM_GET_MSRS and KVM_SET_MSRS take on this host. */
+static int msr_list_read(void)
+{
+	struct kvm_msr_list probe = {.nmsrs = 0}, *l;
+
+	if (ioctl(kvm.fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+		return -errno;
+	l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(l->indices[0]));
+	if (!l)
+		return -ENOMEM;
+	l->nmsrs = probe.nmsrs;
+	if (ioctl(kvm.fd, KVM_GET_MSR_INDEX_LIST, l) < 0) {
+		free(l);
+		return -errno;
+	}
+	kvm.msrs = l;
+	return 0;
+}
+
+bool vmlet_kvm_has_msr(const struct vmlet_kvm *k, uint32_t index)
+{
+	for (uint32_t i = 0; i < k->msrs->nmsrs; i++)
+		if (k->msrs->indices[i] == index)
+			return true;
+	return false;
 }
 
 static int cpuid_read(void)
@@ -56,6 +88,24 @@ static int cpuid_read(void)
 	e = cpuid_find(c, 0xd, 0);
 	if (kvm.xcrs && e && (e->eax & XFEATURE_AVX))
 		kvm.xcr0 |= XFEATURE_AVX;
+	/*
+	 * Hide what no vmlet guest uses and what would outlive a restore:
+	 * KVM's paravirtual features (kvmclock, steal time and async page
+	 * faults make KVM write guest memory at addresses the guest chose,
+	 * and their MSRs are not in the snapshot) and nested virtualization
+	 * (EFER.SVME, CR4.VMXE, and the nested state behind them). With
+	 * KVM_CAP_ENFORCE_PV_FEATURE_CPUID (vmlet_x86_cpuid()) the PV MSRs
+	 * and hypercalls then fail in the guest, as SVME and VMXE do.
+	 */
+	e = cpuid_find(c, KVM_CPUID_FEATURES, 0);
+	if (e)
+		e->eax = e->edx = 0;
+	e = cpuid_find(c, 1, 0);
+	if (e)
+		e->ecx &= ~CPUID_1_ECX_VMX;
+	e = cpuid_find(c, 0x80000001, 0);
+	if (e)
+		e->ecx &= ~CPUID_80000001_ECX_SVM;
 	kvm.cpuid = c;
 	return 0;
 }
@@ -87,11 +137,18 @@ static void kvm_open(void)
 	}
 	kvm.guest_debug = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;
 	kvm.xcrs = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
-	kvm_err = cpuid_read();
+	kvm.enforce_pv = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0;
+	kvm_err = msr_list_read();
 	if (kvm_err)
 		goto err_fd;
+	kvm_err = cpuid_read();
+	if (kvm_err)
+		goto err_msrs;
 	return;
 
+err_msrs:
+	free(kvm.msrs);
+	kvm.msrs = NULL;
 err_fd:
 	close(kvm.fd);
 	kvm.fd = -1;

@@ -215,6 +215,14 @@ static int die(struct vmlet_sandbox *sb, int err)
 	return err;
 }
 
+/* The guest broke the call protocol: the sandbox is dead, and this is why. */
+static int broke(struct vmlet_sandbox *sb, const char *why)
+{
+	sb->fault.rip = sb->vm.run->s.regs.regs.rip;
+	snprintf(sb->fault.message, sizeof(sb->fault.message), "%s", why);
+	return die(sb, -VMLET_EPROTO);
+}
+
 static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet_value *args,
 		unsigned int nargs, struct vmlet_value *ret)
 {
@@ -244,8 +252,10 @@ static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet
 	sb->vm.steps = 0;
 	sb->vm.printed = 0;
 	err = vmlet_vm_run(&sb->vm, &sb->fault);
+	if (err == VMLET_PORT_READY)
+		return broke(sb, "the guest reported ready again during a call");
 	if (err != VMLET_PORT_RETURN)
-		return die(sb, err < 0 ? err : -VMLET_EPROTO);
+		return die(sb, err);
 	err = vmlet_frame_decode_ret(sb->out, sb->layout.out_size, index, fn->ret, &v, &status);
 	if (err == -VMLET_EREFUSED) {
 		sb->fault.error = err;
@@ -255,7 +265,7 @@ static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet
 		return err;
 	}
 	if (err)
-		return die(sb, err);
+		return broke(sb, "malformed return frame");
 	if (ret)
 		*ret = v;
 	return 0;

@@ -9,6 +9,7 @@
 #include <vmlet.h>
 
 #include "elf.h"
+#include "hostreq.h"
 #include "layout.h"
 #include "mem.h"
 #include "vm.h"
@@ -39,14 +40,6 @@ struct vmlet_snapshot {
 	struct vmlet_func *funcs;
 	unsigned int nfuncs;
 	enum vmlet_restore restore;
-};
-
-/* A host descriptor the guest may use as guest_fd (vmlet_sandbox_grant_fd). */
-struct vmlet_grant {
-	int guest_fd;
-	int host_fd;
-	unsigned int mode; /* VMLET_GRANT_* */
-	char *path;	   /* what open() names it by, or NULL */
 };
 
 struct vmlet_sandbox {

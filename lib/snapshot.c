@@ -237,8 +237,13 @@ static int restore_copy(struct vmlet_sandbox *sb)
 
 static int restore(struct vmlet_sandbox *sb)
 {
-	int err;
+	int err = 0;
 
+	/* Only a failed call can leave an instruction half done (vmlet_vm_settle). */
+	if (sb->state == SANDBOX_DEAD)
+		err = vmlet_vm_settle(&sb->vm);
+	if (err)
+		return err;
 	sb->state = SANDBOX_DEAD;
 	err = sb->snap->restore == VMLET_RESTORE_COPY ? restore_copy(sb) : restore_drop(sb);
 	if (!err)

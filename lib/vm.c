@@ -94,6 +94,28 @@ int vmlet_vm_complete_io(struct vmlet_vm *vm)
 	return 0;
 }
 
+/*
+ * KVM_RUNs that finishing one instruction can take: a string instruction
+ * (rep ins/outs, rep movs on MMIO) goes back to the guest at least every
+ * 1024 iterations (arch/x86/kvm/emulate.c), which ends the KVM_RUN here.
+ */
+#define SETTLE_MAX_RUNS 2048
+
+int vmlet_vm_settle(struct vmlet_vm *vm)
+{
+	for (int i = 0; i < SETTLE_MAX_RUNS; i++) {
+		int err;
+
+		if (vm->run->exit_reason != KVM_EXIT_IO && vm->run->exit_reason != KVM_EXIT_MMIO)
+			return 0;
+		err = vmlet_vm_complete_io(vm);
+		if (err != -EIO)
+			return err;
+		/* It wanted more I/O (the next piece of a string instruction): give it. */
+	}
+	return -EIO;
+}
+
 void vmlet_vm_destroy(struct vmlet_vm *vm)
 {
 	if (vm->run)

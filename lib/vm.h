@@ -56,6 +56,16 @@ void vmlet_vm_destroy(struct vmlet_vm *vm);
 int vmlet_vm_complete_io(struct vmlet_vm *vm);
 
 /*
+ * Let KVM finish whatever instruction the vCPU last exited on, if it
+ * exited for port I/O or MMIO, without running guest code. After a failed
+ * call the vCPU can be stopped in the middle of an instruction (an MMIO
+ * read, a rep insb) that KVM would complete at the next KVM_RUN, on top
+ * of any state loaded meanwhile: its register write and rip would land
+ * in the restored guest. Returns 0, or -EIO when KVM keeps asking for I/O.
+ */
+int vmlet_vm_settle(struct vmlet_vm *vm);
+
+/*
  * Run the vCPU until it reports at VMLET_PORT_READY or VMLET_PORT_RETURN
  * and return that port, or return a negative error with *fault filled:
  * also -VMLET_EINTR after vmlet_vm_interrupt() and -VMLET_ETIMEDOUT

@@ -45,6 +45,10 @@
 #define MSR_SFMASK	   0xc0000084
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define MSR_PAT		   0x00000277
+#define MSR_SYSENTER_CS	   0x00000174
+#define MSR_SYSENTER_ESP   0x00000175
+#define MSR_SYSENTER_EIP   0x00000176
+#define MSR_TSC_AUX	   0xc0000103
 
 #define NVECTORS    32
 #define STUB_SIZE   16
@@ -329,14 +333,30 @@ int vmlet_x86_cpuid(struct vmlet_vm *vm)
 		return err;
 	if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, kvm->cpuid) < 0)
 		return -errno;
+	/* KVM's PV MSRs and hypercalls only as CPUID says: none (lib/kvm.c). */
+	if (kvm->enforce_pv) {
+		struct kvm_enable_cap cap = {.cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args = {1}};
+
+		if (ioctl(vm->vcpu_fd, KVM_ENABLE_CAP, &cap) < 0)
+			return -errno;
+	}
 	return 0;
 }
 
 _Static_assert(sizeof(((struct vmlet_x86_state *)0)->xsave) == sizeof(struct kvm_xsave),
 	       "KVM_GET_XSAVE fills struct kvm_xsave");
 
+/*
+ * The MSRs a guest can write and a later call read back. The first ones
+ * every KVM has; the others only where KVM_GET_MSR_INDEX_LIST names them
+ * (TSC_AUX needs RDTSCP or RDPID on the host), or KVM_GET_MSRS would stop
+ * at the first it lacks. All of them go back with the one KVM_SET_MSRS
+ * that restore makes anyway.
+ */
+#define STATE_MSRS_ALWAYS 6
 static const uint32_t state_msrs[VMLET_X86_NMSRS] = {
-	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_KERNEL_GS_BASE, MSR_PAT,
+	MSR_STAR, MSR_LSTAR,	   MSR_CSTAR,	     MSR_SFMASK,       MSR_KERNEL_GS_BASE,
+	MSR_PAT,  MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP, MSR_TSC_AUX,
 };
 
 int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
@@ -351,14 +371,15 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &st->regs) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &st->sregs) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_VCPU_EVENTS, &st->events) < 0 ||
-	    ioctl(vm->vcpu_fd, KVM_GET_XSAVE, st->xsave) < 0)
+	    ioctl(vm->vcpu_fd, KVM_GET_XSAVE, st->xsave) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_DEBUGREGS, &st->debugregs) < 0)
 		return -errno;
 	if (kvm->xcrs && ioctl(vm->vcpu_fd, KVM_GET_XCRS, &st->xcrs) < 0)
 		return -errno;
-	msrs->nmsrs = VMLET_X86_NMSRS;
 	for (int i = 0; i < VMLET_X86_NMSRS; i++)
-		msrs->entries[i].index = state_msrs[i];
-	if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, msrs) != VMLET_X86_NMSRS)
+		if (i < STATE_MSRS_ALWAYS || vmlet_kvm_has_msr(kvm, state_msrs[i]))
+			msrs->entries[msrs->nmsrs++].index = state_msrs[i];
+	if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, msrs) != (int)msrs->nmsrs)
 		return -EIO;
 	return 0;
 }
@@ -366,16 +387,24 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, bool full)
 {
 	struct kvm_run *run = vm->run;
+	uint32_t nmsrs;
 	int n;
 
 	if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, st->xsave) < 0)
 		return -errno;
 	if (st->xcrs.nr_xcrs && ioctl(vm->vcpu_fd, KVM_SET_XCRS, &st->xcrs) < 0)
 		return -errno;
+	/*
+	 * DR0-DR3 hold any 64 bits a guest at CPL 0 writes, readable by the
+	 * next call: one more ioctl, as nothing tells whether they changed.
+	 */
+	if (ioctl(vm->vcpu_fd, KVM_SET_DEBUGREGS, &st->debugregs) < 0)
+		return -errno;
 	n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, st->msrs);
 	if (n < 0)
 		return -errno;
-	if (n != VMLET_X86_NMSRS)
+	memcpy(&nmsrs, st->msrs, sizeof(nmsrs)); /* struct kvm_msrs starts with it */
+	if ((uint32_t)n != nmsrs)
 		return -EIO;
 	run->s.regs.regs = st->regs;
 	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;

@@ -26,18 +26,20 @@ int vmlet_x86_boot(struct vmlet_vm *vm, const struct vmlet_layout *l, const stru
  * The vCPU state a snapshot keeps: everything a guest running at CPL 0 can
  * change and a later call could observe. regs, sregs and the pending
  * events go back through kvm_run's synced registers (no ioctl); XSAVE
- * (x87, SSE, AVX registers), XCR0 and the MSRs below take one ioctl each.
+ * (x87, SSE, AVX registers), XCR0, the MSRs below and the debug registers
+ * take one ioctl each.
  */
-#define VMLET_X86_NMSRS 6
+#define VMLET_X86_NMSRS 10 /* at most: those this KVM can save (lib/x86.c) */
 struct vmlet_x86_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_vcpu_events events;
 	struct kvm_xcrs xcrs;
+	struct kvm_debugregs debugregs;
 	/*
 	 * struct kvm_xsave and struct kvm_msrs end in flexible arrays, so
 	 * they are kept as their bytes: the 4 KiB legacy XSAVE area, and the
-	 * kvm_msrs header followed by VMLET_X86_NMSRS entries.
+	 * kvm_msrs header followed by up to VMLET_X86_NMSRS entries.
 	 */
 	uint32_t xsave[1024];
 	uint64_t msrs[(sizeof(struct kvm_msrs) + VMLET_X86_NMSRS * sizeof(struct kvm_msr_entry)) /

@@ -8,20 +8,6 @@
 
 #include "util.h"
 
-/* Lines in /proc/self/maps: a sandbox's memory or vCPU page left mapped adds one. */
-static int count_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	int n = 0, c;
-
-	if (!f)
-		return -1;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
 /*
  * VMLET_LEAK_CYCLES overrides the 1000 cycles. Under ASan the sanitizer
  * runtime's own anonymous mappings grow by some KiB per cycle (not its
