@@ -37,33 +37,6 @@ static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, ui
 	return NULL;
 }
 
-/* The MSRs KVM_GET_MSRS and KVM_SET_MSRS take on this host. */
-static int msr_list_read(void)
-{
-	struct kvm_msr_list probe = {.nmsrs = 0}, *l;
-
-	if (ioctl(kvm.fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
-		return -errno;
-	l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(l->indices[0]));
-	if (!l)
-		return -ENOMEM;
-	l->nmsrs = probe.nmsrs;
-	if (ioctl(kvm.fd, KVM_GET_MSR_INDEX_LIST, l) < 0) {
-		free(l);
-		return -errno;
-	}
-	kvm.msrs = l;
-	return 0;
-}
-
-bool vmlet_kvm_has_msr(const struct vmlet_kvm *k, uint32_t index)
-{
-	for (uint32_t i = 0; i < k->msrs->nmsrs; i++)
-		if (k->msrs->indices[i] == index)
-			return true;
-	return false;
-}
-
 static int cpuid_read(void)
 {
 	struct kvm_cpuid_entry2 *e;
@@ -138,17 +111,11 @@ static void kvm_open(void)
 	kvm.guest_debug = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;
 	kvm.xcrs = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
 	kvm.enforce_pv = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0;
-	kvm_err = msr_list_read();
-	if (kvm_err)
-		goto err_fd;
 	kvm_err = cpuid_read();
 	if (kvm_err)
-		goto err_msrs;
+		goto err_fd;
 	return;
 
-err_msrs:
-	free(kvm.msrs);
-	kvm.msrs = NULL;
 err_fd:
 	close(kvm.fd);
 	kvm.fd = -1;

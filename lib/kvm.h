@@ -16,18 +16,14 @@
 struct vmlet_kvm {
 	int fd;
 	int api_version;
-	int run_size;		   /* KVM_GET_VCPU_MMAP_SIZE */
-	bool guest_debug;	   /* KVM_CAP_SET_GUEST_DEBUG */
-	bool xcrs;		   /* KVM_CAP_XCRS */
-	bool enforce_pv;	   /* KVM_CAP_ENFORCE_PV_FEATURE_CPUID (Linux 5.10) */
-	uint64_t xcr0;		   /* the XCR0 guests get */
-	struct kvm_cpuid2 *cpuid;  /* KVM_GET_SUPPORTED_CPUID, adjusted */
-	struct kvm_msr_list *msrs; /* KVM_GET_MSR_INDEX_LIST */
+	int run_size;		  /* KVM_GET_VCPU_MMAP_SIZE */
+	bool guest_debug;	  /* KVM_CAP_SET_GUEST_DEBUG */
+	bool xcrs;		  /* KVM_CAP_XCRS */
+	bool enforce_pv;	  /* KVM_CAP_ENFORCE_PV_FEATURE_CPUID (Linux 5.10) */
+	uint64_t xcr0;		  /* the XCR0 guests get */
+	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, adjusted */
 	char vendor[13];
 };
-
-/* Can KVM_GET_MSRS/KVM_SET_MSRS save and restore this MSR here? */
-bool vmlet_kvm_has_msr(const struct vmlet_kvm *kvm, uint32_t index);
 
 /* The shared handle, or a negative error (-ENOENT without /dev/kvm). */
 int vmlet_kvm_get(const struct vmlet_kvm **out);

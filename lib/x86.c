@@ -49,6 +49,16 @@
 #define MSR_SYSENTER_ESP   0x00000175
 #define MSR_SYSENTER_EIP   0x00000176
 #define MSR_TSC_AUX	   0xc0000103
+#define MSR_IA32_TSC	   0x00000010
+#define MSR_TSC_ADJUST	   0x0000003b
+#define MSR_SPEC_CTRL	   0x00000048
+#define MSR_MISC_ENABLE	   0x000001a0
+#define MSR_DEBUGCTL	   0x000001d9
+#define MSR_MTRR_BASE0	   0x00000200 /* 8 base/mask pairs: 0x200-0x20f */
+#define MSR_MTRR_FIX64K	   0x00000250
+#define MSR_MTRR_FIX16K	   0x00000258 /* and 0x259 */
+#define MSR_MTRR_FIX4K	   0x00000268 /* 0x268-0x26f */
+#define MSR_MTRR_DEFTYPE   0x000002ff
 
 #define NVECTORS    32
 #define STUB_SIZE   16
@@ -347,17 +357,81 @@ _Static_assert(sizeof(((struct vmlet_x86_state *)0)->xsave) == sizeof(struct kvm
 	       "KVM_GET_XSAVE fills struct kvm_xsave");
 
 /*
- * The MSRs a guest can write and a later call read back. The first ones
- * every KVM has; the others only where KVM_GET_MSR_INDEX_LIST names them
- * (TSC_AUX needs RDTSCP or RDPID on the host), or KVM_GET_MSRS would stop
- * at the first it lacks. All of them go back with the one KVM_SET_MSRS
- * that restore makes anyway.
+ * The MSRs a guest can write and a later call read back: each is a
+ * channel from one call to the next unless restore puts it back. The
+ * first ones every KVM has; the others only where this vCPU reads them
+ * (TSC_AUX needs RDTSCP or RDPID on the host, SPEC_CTRL the host's
+ * support, ...), found by reading each once when the snapshot is taken:
+ * KVM_SET_MSRS stops at the first one it lacks. All go back with the one
+ * KVM_SET_MSRS restore makes anyway.
+ *
+ * The TSC: a guest can write it (and TSC_ADJUST), and the next call would
+ * read what it wrote. Restore writes the snapshot's value back; KVM may
+ * take a host write that close to its last one as a resynchronization
+ * and keep the TSC running from there instead, which drops the guest's
+ * write just the same. Either way guest time starts about where the
+ * snapshot was, and no call's TSC depends on another's.
  */
-#define STATE_MSRS_ALWAYS 6
-static const uint32_t state_msrs[VMLET_X86_NMSRS] = {
-	MSR_STAR, MSR_LSTAR,	   MSR_CSTAR,	     MSR_SFMASK,       MSR_KERNEL_GS_BASE,
-	MSR_PAT,  MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP, MSR_TSC_AUX,
+#define STATE_MSRS_ALWAYS 7
+static const uint32_t state_msrs[] = {
+	MSR_STAR,
+	MSR_LSTAR,
+	MSR_CSTAR,
+	MSR_SFMASK,
+	MSR_KERNEL_GS_BASE,
+	MSR_PAT,
+	MSR_IA32_TSC,
+	/* where this vCPU has them */
+	MSR_SYSENTER_CS,
+	MSR_SYSENTER_ESP,
+	MSR_SYSENTER_EIP,
+	MSR_TSC_AUX,
+	MSR_TSC_ADJUST,
+	MSR_SPEC_CTRL,
+	MSR_MISC_ENABLE,
+	MSR_DEBUGCTL,
+	MSR_MTRR_DEFTYPE,
+	MSR_MTRR_FIX64K,
+	MSR_MTRR_FIX16K,
+	MSR_MTRR_FIX16K + 1,
+	MSR_MTRR_FIX4K,
+	MSR_MTRR_FIX4K + 1,
+	MSR_MTRR_FIX4K + 2,
+	MSR_MTRR_FIX4K + 3,
+	MSR_MTRR_FIX4K + 4,
+	MSR_MTRR_FIX4K + 5,
+	MSR_MTRR_FIX4K + 6,
+	MSR_MTRR_FIX4K + 7,
+	MSR_MTRR_BASE0,
+	MSR_MTRR_BASE0 + 1,
+	MSR_MTRR_BASE0 + 2,
+	MSR_MTRR_BASE0 + 3,
+	MSR_MTRR_BASE0 + 4,
+	MSR_MTRR_BASE0 + 5,
+	MSR_MTRR_BASE0 + 6,
+	MSR_MTRR_BASE0 + 7,
+	MSR_MTRR_BASE0 + 8,
+	MSR_MTRR_BASE0 + 9,
+	MSR_MTRR_BASE0 + 10,
+	MSR_MTRR_BASE0 + 11,
+	MSR_MTRR_BASE0 + 12,
+	MSR_MTRR_BASE0 + 13,
+	MSR_MTRR_BASE0 + 14,
+	MSR_MTRR_BASE0 + 15,
 };
+_Static_assert(sizeof(state_msrs) / sizeof(state_msrs[0]) <= VMLET_X86_NMSRS,
+	       "vmlet_x86_state has room for every state MSR");
+
+/* Whether KVM_GET_MSRS reads index on this vCPU. */
+static bool msr_readable(struct vmlet_vm *vm, uint32_t index)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} one = {.h.nmsrs = 1, .e.index = index};
+
+	return ioctl(vm->vcpu_fd, KVM_GET_MSRS, &one) == 1;
+}
 
 int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 {
@@ -376,8 +450,8 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 		return -errno;
 	if (kvm->xcrs && ioctl(vm->vcpu_fd, KVM_GET_XCRS, &st->xcrs) < 0)
 		return -errno;
-	for (int i = 0; i < VMLET_X86_NMSRS; i++)
-		if (i < STATE_MSRS_ALWAYS || vmlet_kvm_has_msr(kvm, state_msrs[i]))
+	for (unsigned int i = 0; i < sizeof(state_msrs) / sizeof(state_msrs[0]); i++)
+		if (i < STATE_MSRS_ALWAYS || msr_readable(vm, state_msrs[i]))
 			msrs->entries[msrs->nmsrs++].index = state_msrs[i];
 	if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, msrs) != (int)msrs->nmsrs)
 		return -EIO;

@@ -29,7 +29,7 @@ int vmlet_x86_boot(struct vmlet_vm *vm, const struct vmlet_layout *l, const stru
  * (x87, SSE, AVX registers), XCR0, the MSRs below and the debug registers
  * take one ioctl each.
  */
-#define VMLET_X86_NMSRS 10 /* at most: those this KVM can save (lib/x86.c) */
+#define VMLET_X86_NMSRS 44 /* at most: those this KVM can save (lib/x86.c) */
 struct vmlet_x86_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;

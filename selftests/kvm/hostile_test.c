@@ -373,6 +373,73 @@ TEST(a_ring0_guest_unprotects_only_itself)
 	run_cases(cases, NCASES(cases));
 }
 
+static int msr_rd(struct vmlet_sandbox *sb, uint32_t msr, uint64_t *v)
+{
+	struct vmlet_value a = vmlet_u32(msr), r;
+	int err = vmlet_sandbox_call(sb, "rdmsr_", &a, 1, &r);
+
+	*v = r.u64;
+	return err;
+}
+
+static int msr_wr(struct vmlet_sandbox *sb, uint32_t msr, uint64_t v)
+{
+	struct vmlet_value a[2] = {vmlet_u32(msr), vmlet_u64(v)};
+
+	return vmlet_sandbox_call(sb, "wrmsr_", a, 2, NULL);
+}
+
+/*
+ * An MSR a guest writes is a channel to the next call unless restore
+ * puts it back. For each, where this vCPU lets the guest write it: the
+ * guest writes a value and reads it back, the sandbox is restored, and
+ * the next call reads the snapshot's value (the TSC: no longer the
+ * guest's, whose high bits it set). An MSR the guest cannot write here
+ * (#GP, or the write does not stick) carries nothing.
+ */
+TEST(guest_written_msrs_go_back_on_restore)
+{
+	static const struct {
+		uint32_t msr;
+		uint64_t v;
+	} msrs[] = {
+		{0x10, 1ULL << 62},		/* TSC */
+		{0x3b, 1ULL << 40},		/* TSC_ADJUST */
+		{0x48, 1},			/* SPEC_CTRL.IBRS */
+		{0x2ff, 0x806},			/* MTRRdefType: enabled, WB */
+		{0x200, 0x1006},		/* MTRRphysBase0 */
+		{0x268, 0x0505050505050505ULL}, /* MTRRfix4K_C0000: WP */
+		{0xc0000102, 0x7e0000001000ULL}, /* KERNEL_GS_BASE */
+		{0x175, 0x12345000},		/* SYSENTER_ESP */
+	};
+	struct vmlet_sandbox *sb = sandbox(INSN);
+	unsigned int tested = 0;
+
+	ASSERT_TRUE(sb);
+	for (unsigned int i = 0; i < NCASES(msrs); i++) {
+		uint64_t before, wrote, after;
+
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		if (msr_rd(sb, msrs[i].msr, &before) || msr_wr(sb, msrs[i].msr, msrs[i].v) ||
+		    msr_rd(sb, msrs[i].msr, &wrote) ||
+		    (msrs[i].msr == 0x10 ? wrote < msrs[i].v : wrote != msrs[i].v)) {
+			printf("# msr %#x: not writable by the guest here\n", msrs[i].msr);
+			continue;
+		}
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		ASSERT_OK(msr_rd(sb, msrs[i].msr, &after));
+		if (msrs[i].msr == 0x10)
+			EXPECT_LT(after, msrs[i].v >> 1);
+		else
+			EXPECT_EQ(after, before);
+		tested++;
+	}
+	printf("# %u of %zu MSRs writable here, each back to the snapshot's value\n", tested,
+	       NCASES(msrs));
+	EXPECT_GE(tested, 4); /* TSC, an MTRR, KERNEL_GS_BASE, SYSENTER_ESP at least */
+	vmlet_sandbox_destroy(sb);
+}
+
 /*
  * A CR3 beyond guest memory leaves KVM walking page tables in MMIO space
  * for ever, in the kernel: only a deadline gets the thread back. Then
