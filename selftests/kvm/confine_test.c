@@ -30,21 +30,13 @@
 
 #define CONTENT "confined read\n"
 
-static int inc(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
-{
-	(void)ctx;
-	(void)n;
-	r->u64 = a[0].u64 + 1;
-	return 0;
-}
-
 static const struct vmlet_host_func funcs[] = {
-	{.name = "inc", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = inc},
+	{.name = "inc", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = test_add1},
 	{.name = "inc_in",
 	 .ret = VMLET_U64,
 	 .nargs = 1,
 	 .args = {VMLET_U64},
-	 .fn = inc,
+	 .fn = test_add1,
 	 .flags = VMLET_HOST_INLINE},
 };
 

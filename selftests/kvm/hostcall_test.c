@@ -49,15 +49,6 @@ static int slow_add1(void *ctx, const struct vmlet_value *a, unsigned int n,
 	return add1(ctx, a, n, r);
 }
 
-static int eperm(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
-{
-	(void)ctx;
-	(void)a;
-	(void)n;
-	(void)r;
-	return -EPERM;
-}
-
 static int liar(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
 {
 	(void)ctx;
@@ -90,7 +81,7 @@ static const struct vmlet_host_func funcs[] = {
 	FN("add1", VMLET_U64, add1, 0),
 	FN("add1_in", VMLET_U64, add1, VMLET_HOST_INLINE),
 	FN("slow_add1", VMLET_U64, slow_add1, 0),
-	FN("eperm", VMLET_U32, eperm, 0),
+	FN("eperm", VMLET_U32, test_eperm, 0),
 	FN("liar", VMLET_U32, liar, VMLET_HOST_INLINE),
 };
 

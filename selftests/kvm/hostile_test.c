@@ -942,16 +942,8 @@ static void fix_size(struct fbuf *f)
 	memcpy(f->b, &size, sizeof(size));
 }
 
-static int add1(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
-{
-	(void)ctx;
-	(void)n;
-	r->u64 = a[0].u64 + 1;
-	return 0;
-}
-
 static const struct vmlet_host_func host_funcs[] = {
-	{.name = "add1", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = add1,
+	{.name = "add1", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = test_add1,
 	 .flags = VMLET_HOST_INLINE},
 };
 

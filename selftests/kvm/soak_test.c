@@ -24,28 +24,11 @@
 #define THREADS 4
 #define NOPS	5
 
-static int add1(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
-{
-	(void)ctx;
-	(void)n;
-	r->u64 = a[0].u64 + 1;
-	return 0;
-}
-
-static int eperm(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
-{
-	(void)ctx;
-	(void)a;
-	(void)n;
-	(void)r;
-	return -EPERM;
-}
-
 static const struct vmlet_host_func funcs[] = {
-	{.name = "add1", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = add1},
-	{.name = "add1_in", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = add1,
+	{.name = "add1", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = test_add1},
+	{.name = "add1_in", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = test_add1,
 	 .flags = VMLET_HOST_INLINE},
-	{.name = "eperm", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = eperm},
+	{.name = "eperm", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = test_eperm},
 };
 
 struct soak {

@@ -256,20 +256,12 @@ TEST(latency_counts_and_sums_match_the_workload)
 	free(out);
 }
 
-static int inc(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
-{
-	(void)ctx;
-	(void)n;
-	r->u64 = a[0].u64 + 1;
-	return 0;
-}
-
 /* Each host call is one hostcall phase, whether inline or on the service. */
 TEST(hostcall_phase_counts_each_host_call)
 {
 	static const struct vmlet_host_func funcs[] = {
-		{.name = "inc", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = inc},
-		{.name = "inc_in", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = inc,
+		{.name = "inc", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = test_add1},
+		{.name = "inc_in", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = test_add1,
 		 .flags = VMLET_HOST_INLINE},
 	};
 	struct vmlet_config cfg = {.sz = sizeof(cfg), .host_funcs = funcs, .nhost_funcs = 2};

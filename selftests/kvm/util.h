@@ -4,6 +4,7 @@
 #define VMLET_TEST_UTIL_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,26 @@ static inline long smaps_kib(const char *key)
 			v = strtol(line + klen + 1, NULL, 10);
 	fclose(f);
 	return v;
+}
+
+/* Host functions for the tests: u64 -> u64 + 1, and one that fails with -EPERM. */
+static inline int test_add1(void *ctx, const struct vmlet_value *a, unsigned int n,
+			    struct vmlet_value *r)
+{
+	(void)ctx;
+	(void)n;
+	r->u64 = a[0].u64 + 1;
+	return 0;
+}
+
+static inline int test_eperm(void *ctx, const struct vmlet_value *a, unsigned int n,
+			     struct vmlet_value *r)
+{
+	(void)ctx;
+	(void)a;
+	(void)n;
+	(void)r;
+	return -EPERM;
 }
 
 #define GUEST(name) GUEST_DIR "/" name "_guest.elf"
