@@ -47,6 +47,7 @@ VMLET_API int vmlet_platform_query(struct vmlet_platform *p)
 	p->sync_regs = true;
 	p->xsave = kvm->xcrs;
 	p->guest_debug = kvm->guest_debug;
+	p->pv_refused = kvm->enforce_pv;
 	p->xcr0 = kvm->xcr0;
 	p->vendor = kvm->vendor;
 	return 0;

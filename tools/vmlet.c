@@ -712,8 +712,11 @@ static int cmd_info(int argc, char **argv)
 	printf("guest code:      %s\n",
 	       p.emulated ? "emulated by KVM (no VMX/SVM visible to this kernel)"
 			  : "runs natively (VMX/SVM)");
-	printf("capabilities:    user-memory sync-regs%s%s\n", p.xsave ? " xcrs" : "",
-	       p.guest_debug ? " set-guest-debug" : "");
+	printf("capabilities:    user-memory sync-regs%s%s%s\n", p.xsave ? " xcrs" : "",
+	       p.guest_debug ? " set-guest-debug" : "", p.pv_refused ? " enforce-pv-cpuid" : "");
+	printf("kvm pv msrs:     %s\n",
+	       p.pv_refused ? "refused to guests"
+			    : "writable by guests (KVM lacks KVM_CAP_ENFORCE_PV_FEATURE_CPUID)");
 	printf("guest xcr0:      %#" PRIx64 "\n", p.xcr0);
 	printf("instruction counting: %s\n", p.guest_debug ? "single-step (exact)" : "unavailable");
 	return 0;

@@ -160,7 +160,8 @@ info_names_the_platform() {
 	grep -qx 'kvm api version: 12' "$tmp/info" &&
 		grep -Eq '^guest code: +(runs natively|emulated by KVM)' "$tmp/info" &&
 		grep -Eq '^memory backing: +(hugetlb-2M|shmem-thp|shmem-4k) \(' "$tmp/info" &&
-		grep -q '^capabilities: .*sync-regs' "$tmp/info"
+		grep -q '^capabilities: .*sync-regs' "$tmp/info" &&
+		grep -Eq '^kvm pv msrs: +(refused to guests|writable by guests \(KVM lacks)' "$tmp/info"
 }
 check info_names_the_platform info_names_the_platform
 sed 's/^/# /' "$tmp/info"
