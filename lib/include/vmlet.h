@@ -154,7 +154,7 @@ struct vmlet_platform {
 	enum vmlet_backing backing; /* what AUTO chooses now */
 	long hugepages_free;	    /* free 2 MiB hugetlb pages */
 	const char *vendor;	    /* CPUID vendor KVM reports */
-	bool pv_refused;	    /* KVM_CAP_ENFORCE_PV_FEATURE_CPUID: guests cannot use KVM's PV MSRs */
+	bool pv_refused;	    /* KVM_CAP_ENFORCE_PV_FEATURE_CPUID: PV MSRs refused */
 };
 
 /* A pool of ready sandboxes of one image; see vmlet_pool_create(). */
