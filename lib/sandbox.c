@@ -250,7 +250,6 @@ static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet
 
 	sb->fault.error = 0;
 	sb->vm.steps = 0;
-	sb->vm.printed = 0;
 	err = vmlet_vm_run(&sb->vm, &sb->fault);
 	if (err == VMLET_PORT_READY)
 		return broke(sb, "the guest reported ready again during a call");
@@ -295,7 +294,6 @@ int vmlet_sandbox_warm_up(struct vmlet_sandbox *sb)
 	if (size < 0)
 		return (int)size;
 	sb->in_used = (uint64_t)size;
-	sb->vm.printed = 0;
 	err = vmlet_vm_run(&sb->vm, &sb->fault);
 	if (err != VMLET_PORT_RETURN)
 		return err < 0 ? err : -VMLET_EPROTO;

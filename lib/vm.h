@@ -29,8 +29,8 @@ struct vmlet_vm {
 	uint64_t steps; /* KVM_EXIT_DEBUG exits counted */
 	void (*print)(void *ctx, const char *buf, size_t len);
 	void *print_ctx;
-	uint64_t print_limit; /* bytes of guest output per run of work */
-	uint64_t printed;     /* since the owner last reset it */
+	uint64_t print_limit; /* bytes of guest output per run */
+	uint64_t printed;     /* in the run going on */
 	/* VMLET_PORT_HOSTCALL and VMLET_PORT_IO: 0 to resume, or -errno. */
 	int (*hypercall)(struct vmlet_vm *vm, void *ctx, unsigned int port);
 	void *hypercall_ctx;
