@@ -181,35 +181,52 @@ static int wait_for(struct io_uring *ring, int fd, uint64_t want, int *res)
 	}
 }
 
+/* IO_REQ's completion, if it is there: 1 with *res set, else 0. */
+static int io_done(struct io_uring *ring, int *res)
+{
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(ring, &cqe) == 0) {
+		uint64_t data = io_uring_cqe_get_data64(cqe);
+
+		*res = cqe->res;
+		io_uring_cqe_seen(ring, cqe);
+		if (data == IO_REQ)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Submit the guest's I/O request (IO_REQ) and wait for it, unless a kick
  * (interrupt, deadline) stops the run first: then cancel it, wait for it
- * to end and return -VMLET_EINTR or -VMLET_ETIMEDOUT. As with ppoll(),
- * the kick signal stays blocked here except inside io_uring_enter(), so
- * one that lands between the check and the wait is not lost: the wait
- * returns -EINTR at once. Two sigprocmask calls per I/O request pay for it.
+ * to end and return -VMLET_EINTR or -VMLET_ETIMEDOUT.
+ *
+ * Most requests (a read from the page cache, a write) complete while they
+ * are submitted: that costs one io_uring_enter() and nothing else. One
+ * that has to wait does so as ppoll() does: the kick signal stays blocked
+ * except inside io_uring_enter(), so a kick that lands between the check
+ * and the wait is not lost (the wait returns -EINTR at once), for two
+ * sigprocmask calls around a wait that blocks anyway.
  */
 static int wait_io(struct io_uring *ring, struct vmlet_vm *vm, int *res)
 {
-	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	sigset_t kick, old;
 	int err, stop = 0;
 
+	err = io_uring_submit_and_get_events(ring);
+	if (err < 0)
+		return err;
+	if (io_done(ring, res))
+		return 0;
 	sigemptyset(&kick);
 	sigaddset(&kick, VMLET_KICK);
 	pthread_sigmask(SIG_BLOCK, &kick, &old);
-	err = io_uring_submit(ring);
+	err = 0;
 	while (err >= 0) {
-		if (io_uring_peek_cqe(ring, &cqe) == 0) {
-			uint64_t data = io_uring_cqe_get_data64(cqe);
-
-			*res = cqe->res;
-			io_uring_cqe_seen(ring, cqe);
-			if (data == IO_REQ)
-				break;
-			continue;
-		}
+		if (io_done(ring, res))
+			break;
 		if (!stop && (stop = vmlet_vm_stopped(vm))) {
 			sqe = get_sqe(ring);
 			io_uring_prep_cancel64(sqe, IO_REQ, 0);
@@ -632,7 +649,6 @@ int vmlet_hypercall(struct vmlet_vm *vm, void *ctx, unsigned int port)
 {
 	struct vmlet_sandbox *sb = ctx;
 	struct kvm_regs *r = &vm->run->s.regs.regs;
-
 	int64_t res;
 
 	if (port == VMLET_PORT_HOSTCALL)
@@ -678,9 +694,8 @@ VMLET_API int vmlet_sandbox_grant_fd(struct vmlet_sandbox *sb, int guest_fd, int
 	    (mode & ~(VMLET_GRANT_READ | VMLET_GRANT_WRITE)) ||
 	    (path && strlen(path) > VMLET_MAX_PATH))
 		return -EINVAL;
-	for (unsigned int i = 0; i < sb->ngrants; i++)
-		if (sb->grants[i].guest_fd == guest_fd)
-			return -EEXIST;
+	if (vmlet_grant_find(sb->grants, sb->ngrants, (uint64_t)guest_fd))
+		return -EEXIST;
 	if (sb->ngrants == VMLET_MAX_GRANTS)
 		return -ENOSPC;
 	g = &sb->grants[sb->ngrants];

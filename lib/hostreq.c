@@ -64,8 +64,8 @@ bool vmlet_hostreq_types_match(const struct vmlet_host_func *fn, const struct vm
 	return true;
 }
 
-static const struct vmlet_grant *grant_of(const struct vmlet_grant *grants, unsigned int n,
-					  uint64_t fd)
+const struct vmlet_grant *vmlet_grant_find(const struct vmlet_grant *grants, unsigned int n,
+					   uint64_t fd)
 {
 	for (unsigned int i = 0; i < n; i++)
 		if ((uint64_t)grants[i].guest_fd == fd)
@@ -92,7 +92,7 @@ int vmlet_ioreq_check(struct vmlet_ioreq *rq, const struct vmlet_grant *grants,
 	default:
 		return -ENOSYS;
 	}
-	g = grant_of(grants, ngrants, rq->fd);
+	g = vmlet_grant_find(grants, ngrants, rq->fd);
 	if (!g || !(g->mode & (reads ? VMLET_GRANT_READ : VMLET_GRANT_WRITE)))
 		return -EBADF;
 	if (!vmlet_mem_range_ok(&mem, rq->addr, rq->len))

@@ -38,6 +38,10 @@ struct vmlet_grant {
 int vmlet_hostreq_decode(const void *buf, uint64_t cap, const char **name, struct vmlet_value *args,
 			 unsigned int *nargs);
 
+/* The grant of guest fd among grants[0..n), or NULL. */
+const struct vmlet_grant *vmlet_grant_find(const struct vmlet_grant *grants, unsigned int n,
+					   uint64_t fd);
+
 /* Do the arguments have the function's signature? */
 bool vmlet_hostreq_types_match(const struct vmlet_host_func *fn, const struct vmlet_value *args,
 			       unsigned int nargs);
