@@ -148,6 +148,15 @@ static int allow(scmp_filter_ctx ctx, int nr, unsigned int n, const struct scmp_
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, n, cmp);
 }
 
+static int allow_ioctls(scmp_filter_ctx ctx, const unsigned long *req, unsigned int n)
+{
+	int err = 0;
+
+	for (unsigned int i = 0; !err && i < n; i++)
+		err = allow(ctx, SCMP_SYS(ioctl), 1, &SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)req[i]));
+	return err;
+}
+
 static int add_rules(scmp_filter_ctx ctx, unsigned int flags)
 {
 	const struct scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
@@ -157,13 +166,10 @@ static int add_rules(scmp_filter_ctx ctx, unsigned int flags)
 
 	for (unsigned int i = 0; !err && i < NELEM(plain); i++)
 		err = allow(ctx, plain[i], 0, NULL);
-	for (unsigned int i = 0; !err && i < NELEM(run_ioctls); i++)
-		err = allow(ctx, SCMP_SYS(ioctl), 1,
-			    &SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)run_ioctls[i]));
-	for (unsigned int i = 0; !err && (flags & VMLET_CONFINE_CREATE) && i < NELEM(create_ioctls);
-	     i++)
-		err = allow(ctx, SCMP_SYS(ioctl), 1,
-			    &SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)create_ioctls[i]));
+	if (!err)
+		err = allow_ioctls(ctx, run_ioctls, NELEM(run_ioctls));
+	if (!err && (flags & VMLET_CONFINE_CREATE))
+		err = allow_ioctls(ctx, create_ioctls, NELEM(create_ioctls));
 	for (int fd = 1; !err && fd <= 2; fd++) {
 		err = allow(ctx, SCMP_SYS(write), 1, &SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
 		if (!err)

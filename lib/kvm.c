@@ -4,8 +4,6 @@
  * 12, user memory, sync regs (the call path reads and writes registers
  * through kvm_run instead of ioctls). Optional capabilities (guest debug
  * for instruction counting, XCRs for AVX state) are recorded, not required.
- * The MSRs this KVM can save and restore are read once, so that snapshots
- * ask only for those (lib/x86.c).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -372,55 +372,18 @@ _Static_assert(sizeof(((struct vmlet_x86_state *)0)->xsave) == sizeof(struct kvm
  * write just the same. Either way guest time starts about where the
  * snapshot was, and no call's TSC depends on another's.
  */
-#define STATE_MSRS_ALWAYS 7
-static const uint32_t state_msrs[] = {
-	MSR_STAR,
-	MSR_LSTAR,
-	MSR_CSTAR,
-	MSR_SFMASK,
-	MSR_KERNEL_GS_BASE,
-	MSR_PAT,
-	MSR_IA32_TSC,
-	/* where this vCPU has them */
-	MSR_SYSENTER_CS,
-	MSR_SYSENTER_ESP,
-	MSR_SYSENTER_EIP,
-	MSR_TSC_AUX,
-	MSR_TSC_ADJUST,
-	MSR_SPEC_CTRL,
-	MSR_MISC_ENABLE,
-	MSR_DEBUGCTL,
-	MSR_MTRR_DEFTYPE,
-	MSR_MTRR_FIX64K,
-	MSR_MTRR_FIX16K,
-	MSR_MTRR_FIX16K + 1,
-	MSR_MTRR_FIX4K,
-	MSR_MTRR_FIX4K + 1,
-	MSR_MTRR_FIX4K + 2,
-	MSR_MTRR_FIX4K + 3,
-	MSR_MTRR_FIX4K + 4,
-	MSR_MTRR_FIX4K + 5,
-	MSR_MTRR_FIX4K + 6,
-	MSR_MTRR_FIX4K + 7,
-	MSR_MTRR_BASE0,
-	MSR_MTRR_BASE0 + 1,
-	MSR_MTRR_BASE0 + 2,
-	MSR_MTRR_BASE0 + 3,
-	MSR_MTRR_BASE0 + 4,
-	MSR_MTRR_BASE0 + 5,
-	MSR_MTRR_BASE0 + 6,
-	MSR_MTRR_BASE0 + 7,
-	MSR_MTRR_BASE0 + 8,
-	MSR_MTRR_BASE0 + 9,
-	MSR_MTRR_BASE0 + 10,
-	MSR_MTRR_BASE0 + 11,
-	MSR_MTRR_BASE0 + 12,
-	MSR_MTRR_BASE0 + 13,
-	MSR_MTRR_BASE0 + 14,
-	MSR_MTRR_BASE0 + 15,
+static const struct {
+	uint32_t first, n;
+	bool always; /* every KVM has them; the others only some vCPUs */
+} state_msrs[] = {
+	{MSR_STAR, 4, true}, /* STAR, LSTAR, CSTAR, SFMASK */
+	{MSR_KERNEL_GS_BASE, 1, true}, {MSR_PAT, 1, true},	    {MSR_IA32_TSC, 1, true},
+	{MSR_SYSENTER_CS, 3, false}, /* CS, ESP, EIP */
+	{MSR_TSC_AUX, 1, false},       {MSR_TSC_ADJUST, 1, false},  {MSR_SPEC_CTRL, 1, false},
+	{MSR_MISC_ENABLE, 1, false},   {MSR_DEBUGCTL, 1, false},    {MSR_MTRR_DEFTYPE, 1, false},
+	{MSR_MTRR_FIX64K, 1, false},   {MSR_MTRR_FIX16K, 2, false}, {MSR_MTRR_FIX4K, 8, false},
+	{MSR_MTRR_BASE0, 16, false},
 };
-_Static_assert(sizeof(state_msrs) / sizeof(state_msrs[0]) <= VMLET_X86_NMSRS,
-	       "vmlet_x86_state has room for every state MSR");
 
 /* Whether KVM_GET_MSRS reads index on this vCPU. */
 static bool msr_readable(struct vmlet_vm *vm, uint32_t index)
@@ -450,9 +413,16 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 		return -errno;
 	if (kvm->xcrs && ioctl(vm->vcpu_fd, KVM_GET_XCRS, &st->xcrs) < 0)
 		return -errno;
-	for (unsigned int i = 0; i < sizeof(state_msrs) / sizeof(state_msrs[0]); i++)
-		if (i < STATE_MSRS_ALWAYS || msr_readable(vm, state_msrs[i]))
-			msrs->entries[msrs->nmsrs++].index = state_msrs[i];
+	for (unsigned int i = 0; i < sizeof(state_msrs) / sizeof(state_msrs[0]); i++) {
+		for (uint32_t m = state_msrs[i].first; m < state_msrs[i].first + state_msrs[i].n;
+		     m++) {
+			if (!state_msrs[i].always && !msr_readable(vm, m))
+				continue;
+			if (msrs->nmsrs == VMLET_X86_NMSRS)
+				return -E2BIG; /* a list longer than the room for it */
+			msrs->entries[msrs->nmsrs++].index = m;
+		}
+	}
 	if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, msrs) != (int)msrs->nmsrs)
 		return -EIO;
 	return 0;
