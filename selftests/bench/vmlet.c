@@ -78,23 +78,10 @@ static void warm(struct bench *b, struct vmlet_image *img)
 		fig_fail(f, "vmlet_sandbox_create: %s", vmlet_strerror(err));
 		goto out;
 	}
-	add = vmlet_sandbox_func(sb, "add");
-	if (add < 0) {
-		fig_fail(f, "the image has no add()");
+	add_calls(f, sb, NULL, CALLS);
+	if (!fig_ok(f))
 		goto out_sb;
-	}
-	for (int i = 0; i < 100; i++)
-		vmlet_sandbox_call_index(sb, (unsigned int)add, args, 2, &r);
-	for (int i = 0; i < CALLS; i++) {
-		uint64_t t = now_ns();
-
-		err = vmlet_sandbox_call_index(sb, (unsigned int)add, args, 2, &r);
-		fig_add(f, (double)(now_ns() - t));
-		if (err || r.i32 != 3) {
-			fig_fail(f, "add(1, 2): %s, %d", vmlet_strerror(err), err ? 0 : r.i32);
-			goto out_sb;
-		}
-	}
+	add = vmlet_sandbox_func(sb, "add");
 	ctr_open(&c, false);
 	ctr_start(&c);
 	for (int i = 0; i < COUNTED; i++)
@@ -175,16 +162,7 @@ static void fresh(struct bench *b, struct vmlet_image *img, enum vmlet_restore m
 		fig_fail(f, "vmlet_pool_create: %s", vmlet_strerror(err));
 		goto out;
 	}
-	for (int i = 0; i < FRESH; i++) {
-		uint64_t t = now_ns();
-
-		err = vmlet_pool_call(pool, "add", args, 2, &r, NULL, 0);
-		fig_add(f, (double)(now_ns() - t));
-		if (err || r.i32 != 3) {
-			fig_fail(f, "add(1, 2): %s, %d", vmlet_strerror(err), err ? 0 : r.i32);
-			break;
-		}
-	}
+	add_calls(f, NULL, pool, FRESH);
 	ctr_open(&c, false);
 	ctr_start(&c);
 	for (int i = 0; i < COUNTED; i++)
@@ -340,17 +318,22 @@ static void restore_all(struct bench *b, const char *path)
 void add_calls(struct fig *f, struct vmlet_sandbox *sb, struct vmlet_pool *pool, int n)
 {
 	struct vmlet_value args[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
+	int add = sb ? vmlet_sandbox_func(sb, "add") : 0;
 
+	if (add < 0) {
+		fig_fail(f, "the image has no add()");
+		return;
+	}
 	for (int i = 0; i < (sb ? 100 : 0); i++)
-		vmlet_sandbox_call(sb, "add", args, 2, &r);
+		vmlet_sandbox_call_index(sb, (unsigned int)add, args, 2, &r);
 	for (int i = 0; i < n; i++) {
 		uint64_t t = now_ns();
-		int err = sb ? vmlet_sandbox_call(sb, "add", args, 2, &r)
+		int err = sb ? vmlet_sandbox_call_index(sb, (unsigned int)add, args, 2, &r)
 			     : vmlet_pool_call(pool, "add", args, 2, &r, NULL, 0);
 
 		fig_add(f, (double)(now_ns() - t));
 		if (err || r.i32 != 3) {
-			fig_fail(f, "add(1, 2): %s", vmlet_strerror(err));
+			fig_fail(f, "add(1, 2): %s, %d", vmlet_strerror(err), err ? 0 : r.i32);
 			return;
 		}
 	}

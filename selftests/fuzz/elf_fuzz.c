@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 
 #include "elf.h"
+#include "fuzz.h"
 #include "layout.h"
 #include "mem.h"
 #include "sandbox.h"
@@ -45,12 +46,6 @@
 #define PTE_PS	 (1ULL << 7)
 #define PTE_NX	 (1ULL << 63)
 #define PTE_ADDR 0x000ffffffffff000ULL
-
-#define check(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			__builtin_trap();                                                          \
-	} while (0)
 
 static int in_exec(const struct vmlet_elf *elf, uint64_t addr)
 {

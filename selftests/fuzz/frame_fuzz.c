@@ -21,12 +21,7 @@
 #include <string.h>
 
 #include "frame.h"
-
-#define check(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "fuzz.h"
 
 static uint32_t get32(const uint8_t *p)
 {

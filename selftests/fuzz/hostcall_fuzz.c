@@ -25,13 +25,8 @@
 #include <string.h>
 
 #include "frame.h"
+#include "fuzz.h"
 #include "hostreq.h"
-
-#define check(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			__builtin_trap();                                                          \
-	} while (0)
 
 struct input {
 	uint64_t op, fd, addr, len, off; /* VMLET_PORT_IO: rdi, rsi, rdx, rcx, r8 */

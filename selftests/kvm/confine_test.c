@@ -289,14 +289,6 @@ struct stoppers {
 	struct vmlet_sandbox *spin, *nap, *ask;
 };
 
-static int stop_me(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
-{
-	(void)a;
-	(void)n;
-	(void)r;
-	return vmlet_sandbox_interrupt(ctx);
-}
-
 static void stoppers_run(struct stoppers *s)
 {
 	struct vmlet_value a = vmlet_u64(60000000000ULL), r;
@@ -320,23 +312,24 @@ static void *stoppers_main(void *arg)
 
 TEST(deadlines_and_interrupts_work_on_a_confined_thread)
 {
-	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 50000};
 	struct vmlet_image *spin = test_image(GUEST("interrupt"));
 	struct vmlet_image *nap = test_image(GUEST("hostcall"));
 	struct vmlet_host_func fn = {
-		.name = "stop", .ret = VMLET_VOID, .fn = stop_me, .flags = VMLET_HOST_INLINE,
+		.name = "stop", .ret = VMLET_VOID, .fn = test_interrupt, .flags = VMLET_HOST_INLINE,
 	};
 	struct vmlet_snapshot *snap;
 	struct stoppers s;
 
 	ASSERT_TRUE(spin && nap);
-	s.spin = test_sandbox(spin, &cfg);
-	s.nap = test_sandbox(nap, &cfg);
+	s.spin = test_sandbox(spin, NULL);
+	s.nap = test_sandbox(nap, NULL);
 	ASSERT_OK(vmlet_snapshot_create(spin, NULL, &snap));
 	ASSERT_OK(vmlet_sandbox_create_from(snap, &s.ask));
 	fn.ctx = s.ask;
 	ASSERT_OK(vmlet_sandbox_add_host_func(s.ask, &fn));
 	ASSERT_TRUE(s.spin && s.nap);
+	ASSERT_OK(vmlet_sandbox_set_timeout(s.spin, 50000));
+	ASSERT_OK(vmlet_sandbox_set_timeout(s.nap, 50000));
 	in_thread(stoppers_main, &s);
 	vmlet_sandbox_destroy(s.ask);
 	vmlet_snapshot_destroy(snap);

@@ -19,8 +19,8 @@ TEST(create_destroy_1000_sandboxes_leaks_nothing)
 {
 	struct vmlet_image *img = test_image(GUEST("types"));
 	struct vmlet_value r;
-	long rss0, rss1;
-	int fds0, fds1, maps0, maps1, n = 1000;
+	struct footprint before, after;
+	int n = 1000;
 
 	if (!img)
 		return;
@@ -35,9 +35,7 @@ TEST(create_destroy_1000_sandboxes_leaks_nothing)
 	if (getenv("VMLET_LEAK_CYCLES"))
 		n = atoi(getenv("VMLET_LEAK_CYCLES"));
 	printf("# %d create/call/destroy cycles\n", n);
-	fds0 = count_fds();
-	maps0 = count_maps();
-	rss0 = smaps_kib("Rss");
+	before = footprint_take();
 	for (int i = 0; i < n; i++) {
 		struct vmlet_sandbox *sb = test_sandbox(img, NULL);
 
@@ -51,19 +49,9 @@ TEST(create_destroy_1000_sandboxes_leaks_nothing)
 			fflush(stdout);
 		}
 	}
-	fds1 = count_fds();
-	maps1 = count_maps();
-	rss1 = smaps_kib("Rss");
-	printf("# fds %d -> %d, mappings %d -> %d, rss %ld KiB -> %ld KiB\n", fds0, fds1, maps0,
-	       maps1, rss0, rss1);
-	EXPECT_EQ(fds1, fds0);
-	EXPECT_EQ(maps1, maps0);
-	if (__lsan_do_recoverable_leak_check) {
-		printf("# ASan build: RSS not bounded, LeakSanitizer checks the heap\n");
-		return;
-	}
+	after = footprint_take();
 	/* One leaked sandbox would hold at least its 4 MiB memfd pages touched. */
-	EXPECT_LT(rss1 - rss0, 512);
+	EXPECT_FOOTPRINT_BACK(before, after, 512);
 }
 
 int main(void)

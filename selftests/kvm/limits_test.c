@@ -322,8 +322,14 @@ static void storm_against(unsigned int nservice)
 		storms[i].sb = test_sandbox(img, &cfg);
 	for (int i = 0; i < STORMS; i++)
 		ASSERT_EQ(pthread_create(&threads[i], NULL, storm_main, &storms[i]), 0);
-	while (atomic_load(&storm_calls) < 10 * STORMS) /* under way */
+	for (int i = 0; atomic_load(&storm_calls) < 10 * STORMS; i++) { /* under way */
+		if (i == 60000) {
+			atomic_store(&stop, true);
+			ksft_fail_at("the storm never got going");
+			break;
+		}
 		usleep(1000);
+	}
 	before = atomic_load(&storm_calls);
 	last_storm = before;
 	err = prober ? vmlet_sandbox_call(prober, "chain", args, 3, &r) : -EINVAL;

@@ -334,14 +334,6 @@ static void *release_later(void *arg)
 	return NULL;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 TEST(empty_pool_fails_at_once_or_waits)
 {
 	struct vmlet_image *img = test_image(GUEST("state"));

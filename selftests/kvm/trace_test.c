@@ -39,14 +39,6 @@ struct tracer {
 	int out, err; /* its stdout and stderr */
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void read_all(int fd, char *buf, size_t size)
 {
 	size_t n = 0;

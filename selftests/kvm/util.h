@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <vmlet.h>
 
 #include "kselftest.h"
@@ -85,7 +86,55 @@ static inline long smaps_kib(const char *key)
 	return v;
 }
 
-/* Host functions for the tests: u64 -> u64 + 1, and one that fails with -EPERM. */
+/* CLOCK_MONOTONIC, in ns and in ms. */
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t now_ms(void)
+{
+	return now_ns() / 1000000;
+}
+
+/*
+ * What a leaked sandbox would grow: open descriptors, mappings (its
+ * memfd and kvm_run), resident memory.
+ */
+struct footprint {
+	int fds, maps;
+	long rss_kib;
+};
+
+static inline struct footprint footprint_take(void)
+{
+	return (struct footprint){count_fds(), count_maps(), smaps_kib("Rss")};
+}
+
+/*
+ * Descriptors and mappings back where they were, and RSS grown by less
+ * than slack KiB; under ASan RSS is not bounded (LeakSanitizer checks the
+ * heap at the end of each test, kselftest.h).
+ */
+#define EXPECT_FOOTPRINT_BACK(a, b, slack)                                                         \
+	do {                                                                                       \
+		printf("# fds %d -> %d, mappings %d -> %d, rss %ld KiB -> %ld KiB\n", (a).fds,     \
+		       (b).fds, (a).maps, (b).maps, (a).rss_kib, (b).rss_kib);                     \
+		EXPECT_EQ((b).fds, (a).fds);                                                       \
+		EXPECT_EQ((b).maps, (a).maps);                                                     \
+		if (__lsan_do_recoverable_leak_check)                                              \
+			printf("# ASan build: RSS not bounded, LeakSanitizer checks the heap\n");  \
+		else                                                                               \
+			EXPECT_LT((b).rss_kib - (a).rss_kib, (slack));                             \
+	} while (0)
+
+/*
+ * Host functions for the tests: u64 -> u64 + 1, one that fails with
+ * -EPERM, and one that interrupts the call that made it (ctx: the sandbox).
+ */
 static inline int test_add1(void *ctx, const struct vmlet_value *a, unsigned int n,
 			    struct vmlet_value *r)
 {
@@ -103,6 +152,15 @@ static inline int test_eperm(void *ctx, const struct vmlet_value *a, unsigned in
 	(void)n;
 	(void)r;
 	return -EPERM;
+}
+
+static inline int test_interrupt(void *ctx, const struct vmlet_value *a, unsigned int n,
+				 struct vmlet_value *r)
+{
+	(void)a;
+	(void)n;
+	(void)r;
+	return vmlet_sandbox_interrupt(ctx);
 }
 
 #define GUEST(name) GUEST_DIR "/" name "_guest.elf"
