@@ -52,6 +52,7 @@ TEST(create_destroy_1000_sandboxes_leaks_nothing)
 	after = footprint_take();
 	/* One leaked sandbox would hold at least its 4 MiB memfd pages touched. */
 	EXPECT_FOOTPRINT_BACK(before, after, 512);
+	vmlet_image_close(img);
 }
 
 int main(void)

@@ -383,6 +383,7 @@ TEST(calls_streams_one_record_per_call)
 	EXPECT_EQ(other, 0);
 	vmlet_pool_destroy(pool);
 	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
 	free(out);
 }
 
