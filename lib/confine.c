@@ -15,13 +15,14 @@
  *   ioctl        by request number only: KVM_RUN, KVM_GET_SREGS (the
  *                address of a guest #PF), KVM_SET_GUEST_DEBUG (instruction
  *                counts), KVM_GET_DIRTY_LOG, KVM_SET_XSAVE, KVM_SET_XCRS,
- *                KVM_SET_MSRS, KVM_SET_DEBUGREGS (restore)
+ *                KVM_SET_MSRS, KVM_SET_DEBUGREGS (restore), KVM_SET_SIGNAL_MASK
+ *                (the kick, when a vCPU moves to another thread)
  *   io_uring_enter     host calls, on the thread's ring
  *   pread64      on /proc/self/pagemap only (DROP restore)
  *   write, writev      on fds 1 and 2 only (the default print)
  *   futex, sched_yield, clock_gettime, gettimeofday, nanosleep,
  *   clock_nanosleep, getpid, gettid, tgkill (own process), rt_sigreturn,
- *   rt_sigprocmask, restart_syscall, exit, exit_group
+ *   rt_sigprocmask, rt_sigtimedwait (a kick), restart_syscall, exit, exit_group
  *   timer_create, timer_settime, timer_delete: call deadlines (lib/kick.c)
  *   brk, mmap (anonymous), mremap, munmap, madvise, mprotect: what malloc
  *                and free do; never PROT_EXEC
@@ -71,7 +72,9 @@
 #include <unistd.h>
 
 #include "kvm.h"
-#include "sandbox.h"
+#include "mem.h"
+#include "ring.h"
+#include "confine.h"
 
 #define CONFINE_FLAGS (VMLET_CONFINE_KILL | VMLET_CONFINE_LOG | VMLET_CONFINE_CREATE)
 
@@ -89,6 +92,7 @@ static const int plain[] = {
 	SCMP_SYS(gettid),
 	SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigtimedwait), /* a kick the thread blocks (lib/kick.c) */
 	/* Deadlines (lib/kick.c): the thread's timer, made on first use. */
 	SCMP_SYS(timer_create),
 	SCMP_SYS(timer_settime),
@@ -104,8 +108,8 @@ static const int plain[] = {
 };
 
 static const unsigned long run_ioctls[] = {
-	KVM_RUN,       KVM_GET_SREGS, KVM_SET_GUEST_DEBUG, KVM_GET_DIRTY_LOG,
-	KVM_SET_XSAVE, KVM_SET_XCRS,  KVM_SET_MSRS,	   KVM_SET_DEBUGREGS,
+	KVM_RUN,      KVM_GET_SREGS, KVM_SET_GUEST_DEBUG, KVM_GET_DIRTY_LOG,   KVM_SET_XSAVE,
+	KVM_SET_XCRS, KVM_SET_MSRS,  KVM_SET_DEBUGREGS,	  KVM_SET_SIGNAL_MASK,
 };
 
 static const unsigned long create_ioctls[] = {
@@ -161,7 +165,7 @@ static int add_rules(scmp_filter_ctx ctx, unsigned int flags)
 {
 	const struct scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	const struct scmp_arg_cmp anon = SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, MAP_ANONYMOUS);
-	int pagemap = vmlet_snapshot_pagemap_fd();
+	int pagemap = vmlet_mem_pagemap_fd();
 	int err = 0;
 
 	for (unsigned int i = 0; !err && i < NELEM(plain); i++)
@@ -196,7 +200,7 @@ static int add_rules(scmp_filter_ctx ctx, unsigned int flags)
 	return err;
 }
 
-int vmlet_confine_thread(unsigned int flags, bool ring)
+int __vmlet_thread_confine(unsigned int flags, bool ring)
 {
 	uint32_t action = SCMP_ACT_ERRNO(EPERM);
 	const struct vmlet_kvm *kvm;
@@ -219,7 +223,7 @@ int vmlet_confine_thread(unsigned int flags, bool ring)
 			return err;
 	}
 	if (ring) {
-		err = vmlet_thread_ring_restrict();
+		err = vmlet_ring_confine();
 		if (err)
 			return err;
 	}
@@ -243,5 +247,5 @@ int vmlet_confine_thread(unsigned int flags, bool ring)
 
 VMLET_API int vmlet_thread_confine(unsigned int flags)
 {
-	return vmlet_confine_thread(flags, true);
+	return __vmlet_thread_confine(flags, true);
 }

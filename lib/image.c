@@ -12,7 +12,7 @@
 
 #include "layout.h"
 #include "probes.h"
-#include "sandbox.h"
+#include "image.h"
 
 #define IMAGE_MAX_SIZE (256ULL << 20)
 

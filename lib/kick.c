@@ -10,7 +10,21 @@
  * -EINTR without entering the guest. The handler touches only that
  * thread-local pointer (initial-exec TLS: no allocation in a handler).
  * It is installed with SA_RESTART, so a kick that arrives after its call
- * ended does not fail the embedder's own syscalls with EINTR.
+ * ended does not fail the embedder's own syscalls with EINTR (KVM_RUN
+ * itself is never restarted: it returns -EINTR whatever the flags).
+ *
+ * A thread may block the signal (a signalfd-style server blocks real-time
+ * signals everywhere, and threads inherit the mask of their creator).
+ * KVM_RUN then runs with the mask that KVM_SET_SIGNAL_MASK gave the vCPU:
+ * the thread's own without the kick, as QEMU and kvmtool do, so a kick
+ * still ends it. vmlet_kick_run_mask() keeps that mask per thread, read
+ * from the kernel on the thread's first run and again on every run that
+ * arms a deadline (which pays for timer_settime() anyway), so a warm call
+ * without a deadline makes no extra syscall. A kick that a blocking
+ * thread receives stays pending when KVM_RUN returns (the handler does
+ * not run): vmlet_kick_eat() takes it, so the next KVM_RUN does not
+ * return -EINTR for it again. Waits on the vCPU thread during a run
+ * (lib/ring.c) take the same mask, as ppoll() takes one.
  *
  * Deadlines use one POSIX timer per thread (created on the thread's first
  * call with a deadline, deleted when the thread exits) that sends the
@@ -26,6 +40,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +52,9 @@
 static TLS struct kvm_run *volatile bound;
 static TLS int tid;
 static TLS timer_t *timer;
+static TLS sigset_t run_mask;	      /* this thread's mask as last read, without the kick */
+static TLS unsigned int run_mask_gen; /* 0: not read yet */
+static unsigned int last_gen;	      /* process-wide: a gen names one thread's one mask */
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t timer_key;
@@ -59,7 +77,7 @@ static void timer_free(void *p)
 
 static void init(void)
 {
-	struct sigaction sa = {.sa_handler = handler}, old;
+	struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESTART}, old;
 
 	init_err = -pthread_key_create(&timer_key, timer_free);
 	if (init_err)
@@ -83,11 +101,43 @@ int vmlet_kick_init(void)
 	return init_err;
 }
 
-void vmlet_kick_bind(struct kvm_run *run)
+struct kvm_run *vmlet_kick_bind(struct kvm_run *run)
 {
+	struct kvm_run *old = bound;
+
 	bound = run;
 	/* The handler runs on this thread: order against it, not other CPUs. */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	return old;
+}
+
+int vmlet_kick_run_mask(bool reread, const sigset_t **mask)
+{
+	sigset_t cur;
+
+	*mask = &run_mask;
+	if (run_mask_gen && !reread)
+		return (int)run_mask_gen;
+	if (pthread_sigmask(SIG_BLOCK, NULL, &cur))
+		return -EINVAL;
+	sigdelset(&cur, VMLET_KICK);
+	if (!run_mask_gen || memcmp(&cur, &run_mask, sizeof(cur))) {
+		run_mask = cur;
+		run_mask_gen = __atomic_add_fetch(&last_gen, 1, __ATOMIC_RELAXED);
+	}
+	return (int)run_mask_gen;
+}
+
+void vmlet_kick_eat(void)
+{
+	static const struct timespec now;
+	sigset_t kick;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, VMLET_KICK);
+	/* A kick the thread blocks waits here; one it does not block was handled. */
+	while (sigtimedwait(&kick, NULL, &now) == VMLET_KICK)
+		;
 }
 
 int vmlet_kick_tid(void)

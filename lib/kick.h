@@ -10,6 +10,7 @@
 #define VMLET_KICK_H
 
 #include <linux/kvm.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,10 +19,22 @@
 int vmlet_kick_init(void);
 
 /*
- * The kvm_run this thread runs from now on (NULL when it stops). The
- * signal handler sets immediate_exit there.
+ * The kvm_run this thread runs from now on (NULL when it stops); returns
+ * the one it ran before (a nested run puts it back). The signal handler
+ * sets immediate_exit there.
  */
-void vmlet_kick_bind(struct kvm_run *run);
+struct kvm_run *vmlet_kick_bind(struct kvm_run *run);
+
+/*
+ * This thread's signal mask without the kick: what KVM_RUN and waits
+ * during a run use. Read from the kernel the first time on a thread and
+ * when reread is set. Returns a generation that names this thread's mask
+ * (process-wide unique, never 0) or -errno.
+ */
+int vmlet_kick_run_mask(bool reread, const sigset_t **mask);
+
+/* Take the kicks pending on this thread (which it blocks outside KVM_RUN). */
+void vmlet_kick_eat(void);
 
 /* Send the signal to thread tid of this process. */
 int vmlet_kick(int tid);

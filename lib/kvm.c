@@ -81,8 +81,12 @@ static int cpuid_read(void)
 	return 0;
 }
 
+#define SYNC_NEEDED (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
+
 static void kvm_open(void)
 {
+	int sync;
+
 	kvm.fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm.fd < 0) {
 		kvm_err = -errno;
@@ -97,7 +101,9 @@ static void kvm_open(void)
 		kvm_err = -EOPNOTSUPP;
 		goto err_fd;
 	}
-	if ((ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS) == 0) {
+	/* The sync regs vm.c and snapshot.c use; -1 (an error) is not a set of them. */
+	sync = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+	if (sync < 0 || (sync & SYNC_NEEDED) != SYNC_NEEDED) {
 		kvm_err = -EOPNOTSUPP;
 		goto err_fd;
 	}

@@ -15,6 +15,17 @@ static int page_aligned(uint64_t v)
 	return (v & (VMLET_PAGE_SIZE - 1)) == 0;
 }
 
+bool vmlet_host_func_valid(const struct vmlet_host_func *fn)
+{
+	if (!fn || !fn->name || !fn->fn || fn->nargs > VMLET_MAX_ARGS ||
+	    (unsigned int)fn->ret >= VMLET_NTYPES)
+		return false;
+	for (unsigned int i = 0; i < fn->nargs; i++)
+		if (fn->args[i] == VMLET_VOID || (unsigned int)fn->args[i] >= VMLET_NTYPES)
+			return false;
+	return true;
+}
+
 int vmlet_config_normalize(const struct vmlet_config *in, struct vmlet_config *out)
 {
 	struct vmlet_config c = {.sz = sizeof(c)};
@@ -29,16 +40,9 @@ int vmlet_config_normalize(const struct vmlet_config *in, struct vmlet_config *o
 		return -EINVAL;
 	if (c.nhost_funcs && !c.host_funcs)
 		return -EINVAL;
-	for (unsigned int i = 0; i < c.nhost_funcs; i++) {
-		const struct vmlet_host_func *f = &c.host_funcs[i];
-
-		if (!f->name || !f->fn || f->nargs > VMLET_MAX_ARGS ||
-		    (unsigned int)f->ret >= VMLET_NTYPES)
+	for (unsigned int i = 0; i < c.nhost_funcs; i++)
+		if (!vmlet_host_func_valid(&c.host_funcs[i]))
 			return -EINVAL;
-		for (unsigned int j = 0; j < f->nargs; j++)
-			if (f->args[j] == VMLET_VOID || (unsigned int)f->args[j] >= VMLET_NTYPES)
-				return -EINVAL;
-	}
 	if (!c.mem_size)
 		c.mem_size = VMLET_DEFAULT_MEM;
 	if (!c.stack_size)
@@ -59,7 +63,7 @@ int vmlet_config_normalize(const struct vmlet_config *in, struct vmlet_config *o
 		return -EINVAL;
 	if ((unsigned int)c.backing > VMLET_BACKING_4K)
 		return -EINVAL;
-	if (c.timeout_us > UINT64_MAX / 1000) /* kept in ns */
+	if (c.timeout_us > VMLET_TIMEOUT_MAX_US)
 		return -EINVAL;
 	*out = c;
 	return 0;

@@ -8,6 +8,7 @@
 #ifndef VMLET_LAYOUT_H
 #define VMLET_LAYOUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <vmlet.h>
 
@@ -35,6 +36,18 @@ struct vmlet_layout {
  * Returns 0 or -EINVAL. cfg may be NULL (all defaults).
  */
 int vmlet_config_normalize(const struct vmlet_config *in, struct vmlet_config *out);
+
+/* Is fn a host function the embedder may register (name, fn, a signature of known types)? */
+bool vmlet_host_func_valid(const struct vmlet_host_func *fn);
+
+/* The longest per-call timeout: the VM keeps it in ns. */
+#define VMLET_TIMEOUT_MAX_US (UINT64_MAX / 1000)
+
+/* A timeout of at most VMLET_TIMEOUT_MAX_US, in ns. */
+static inline uint64_t vmlet_timeout_ns(uint64_t timeout_us)
+{
+	return timeout_us * 1000;
+}
 
 /*
  * Lay out a normalized configuration around an image spanning

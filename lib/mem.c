@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,20 @@ int vmlet_mem_create(uint64_t size, enum vmlet_backing backing, struct vmlet_mem
 	    shmem_thp_enabled() && madvise(mem->host, size, MADV_HUGEPAGE) == 0)
 		mem->backing = VMLET_BACKING_THP;
 	return 0;
+}
+
+static int pagemap_fd = -1;
+static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
+
+static void pagemap_open(void)
+{
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+int vmlet_mem_pagemap_fd(void)
+{
+	pthread_once(&pagemap_once, pagemap_open);
+	return pagemap_fd;
 }
 
 void vmlet_mem_destroy(struct vmlet_mem *mem)

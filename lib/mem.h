@@ -29,6 +29,9 @@ struct vmlet_mem {
 int vmlet_mem_create(uint64_t size, enum vmlet_backing backing, struct vmlet_mem *mem);
 void vmlet_mem_destroy(struct vmlet_mem *mem);
 
+/* /proc/self/pagemap, opened once (DROP restore reads it), or -1. */
+int vmlet_mem_pagemap_fd(void);
+
 /* What AUTO would choose now, and the free hugetlb page count. */
 enum vmlet_backing vmlet_mem_best_backing(long *hugepages_free);
 

@@ -3,6 +3,7 @@
  * What the host offers, for `vmlet info` and for embedders that log it.
  */
 #include <cpuid.h>
+#include <errno.h>
 #include <string.h>
 
 #include "kvm.h"
@@ -36,6 +37,8 @@ VMLET_API int vmlet_platform_query(struct vmlet_platform *p)
 	const struct vmlet_kvm *kvm;
 	int err;
 
+	if (!p)
+		return -EINVAL;
 	memset(p, 0, sizeof(*p));
 	p->backing = vmlet_mem_best_backing(&p->hugepages_free);
 	p->nested = under_hypervisor();

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "probes.h"
+#include "confine.h"
 #include "sandbox.h"
 
 struct vmlet_pool {
@@ -75,7 +76,7 @@ static void *refill_main(void *arg)
 	int err = 0;
 
 	if (!(p->cfg.flags & VMLET_POOL_UNCONFINED))
-		err = vmlet_confine_thread(VMLET_CONFINE_CREATE, false);
+		err = __vmlet_thread_confine(VMLET_CONFINE_CREATE, false);
 	pthread_mutex_lock(&p->lock);
 	p->started = true;
 	p->confine_err = err;

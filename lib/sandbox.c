@@ -19,18 +19,35 @@
 #include <string.h>
 
 #include "frame.h"
+#include "hostcall.h"
+#include "hostio.h"
+#include "service.h"
 #include "probes.h"
 #include "sandbox.h"
 #include "x86.h"
 
-void vmlet_sandbox_bind_vm(struct vmlet_sandbox *sb)
+int __vmlet_sandbox_vm_create(struct vmlet_sandbox *sb, uint32_t slot_flags)
 {
-	sb->vm.print = sb->cfg.print;
-	sb->vm.print_ctx = sb->cfg.print_ctx;
-	sb->vm.print_limit = sb->cfg.print_limit;
-	sb->vm.hypercall = vmlet_hypercall;
-	sb->vm.hypercall_ctx = sb;
-	sb->vm.timeout_ns = sb->cfg.timeout_us * 1000;
+	struct vmlet_vm *vm = &sb->vm;
+	int err;
+
+	sb->in = sb->mem.host + sb->layout.in_addr;
+	sb->out = sb->mem.host + sb->layout.out_addr;
+	sb->host.mem = &sb->mem;
+	sb->host.out = sb->out;
+	sb->host.out_addr = sb->layout.out_addr;
+	sb->host.out_size = sb->layout.out_size;
+	err = vmlet_vm_create(vm, &sb->mem, slot_flags);
+	if (err)
+		return err;
+	vm->print = sb->cfg.print;
+	vm->print_ctx = sb->cfg.print_ctx;
+	vm->print_limit = sb->cfg.print_limit;
+	vm->timeout_ns = vmlet_timeout_ns(sb->cfg.timeout_us);
+	err = vmlet_hostcall_attach(vm, &sb->host);
+	if (!err)
+		err = vmlet_hostio_attach(vm, &sb->host);
+	return err;
 }
 
 static int boot(struct vmlet_sandbox *sb)
@@ -45,10 +62,9 @@ static int boot(struct vmlet_sandbox *sb)
 	cr3 = vmlet_mem_build_page_tables(&sb->mem, &sb->layout, &img->elf);
 	if (cr3 < 0)
 		return (int)cr3;
-	ret = vmlet_vm_create(&sb->vm, &sb->mem, 0);
+	ret = __vmlet_sandbox_vm_create(sb, 0);
 	if (ret)
 		return ret;
-	vmlet_sandbox_bind_vm(sb);
 	ret = vmlet_x86_boot(&sb->vm, &sb->layout, &img->elf, (uint64_t)cr3);
 	if (ret)
 		return ret;
@@ -60,61 +76,66 @@ static int boot(struct vmlet_sandbox *sb)
 	return vmlet_frame_decode_table(sb->out, sb->layout.out_size, &sb->funcs, &sb->nfuncs);
 }
 
-uint64_t vmlet_sandbox_next_id(void)
+uint64_t __vmlet_sandbox_next_id(void)
 {
 	static uint64_t last;
 
 	return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
 }
 
+int __vmlet_sandbox_new(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
+			struct vmlet_sandbox **out)
+{
+	struct vmlet_sandbox *sb = calloc(1, sizeof(*sb));
+
+	if (!sb)
+		return -ENOMEM;
+	sb->id = id;
+	sb->image = img;
+	sb->cfg = *cfg;
+	sb->vm.vm_fd = sb->vm.vcpu_fd = -1;
+	sb->mem.fd = -1;
+	vmlet_service_get(sb->cfg.host);
+	sb->host.id = id;
+	sb->host.service = sb->cfg.host;
+	sb->host.funcs = sb->cfg.host_funcs;
+	sb->host.nfuncs = sb->cfg.nhost_funcs;
+	*out = sb;
+	return 0;
+}
+
 static int create(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
 		  struct vmlet_sandbox **out)
 {
+	struct vmlet_config c;
 	struct vmlet_sandbox *sb;
 	int err;
 
 	if (!img || !out)
 		return -EINVAL;
-	sb = calloc(1, sizeof(*sb));
-	if (!sb)
-		return -ENOMEM;
-	sb->id = id;
-	sb->image = img;
-	sb->vm.vm_fd = sb->vm.vcpu_fd = -1;
-	err = vmlet_config_normalize(cfg, &sb->cfg);
-	if (err) {
-		sb->cfg.host = NULL;
-		goto err_sb;
-	}
-	vmlet_host_get(sb->cfg.host);
+	err = vmlet_config_normalize(cfg, &c);
+	if (!err)
+		err = __vmlet_sandbox_new(img, &c, id, &sb);
+	if (err)
+		return err;
 	err = vmlet_layout_compute(&sb->cfg, img->elf.lo, img->elf.hi, &sb->layout);
-	if (err)
-		goto err_sb;
-	err = vmlet_mem_create(sb->layout.mem_size, sb->cfg.backing, &sb->mem);
-	if (err)
-		goto err_sb;
-	sb->in = sb->mem.host + sb->layout.in_addr;
-	sb->out = sb->mem.host + sb->layout.out_addr;
-	err = boot(sb);
-	if (err)
-		goto err_vm;
+	if (!err)
+		err = vmlet_mem_create(sb->layout.mem_size, sb->cfg.backing, &sb->mem);
+	if (!err)
+		err = boot(sb);
+	if (err) {
+		vmlet_sandbox_destroy(sb);
+		return err;
+	}
 	sb->state = SANDBOX_READY;
 	*out = sb;
 	return 0;
-
-err_vm:
-	vmlet_vm_destroy(&sb->vm);
-	vmlet_mem_destroy(&sb->mem);
-err_sb:
-	vmlet_host_put(sb->cfg.host);
-	free(sb);
-	return err;
 }
 
 VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_config *cfg,
 				   struct vmlet_sandbox **out)
 {
-	uint64_t id = vmlet_sandbox_next_id();
+	uint64_t id = __vmlet_sandbox_next_id();
 	int err;
 
 	vmlet_probe_create_begin(id, (uint32_t)VMLET_PROBE_CREATE_COLD);
@@ -125,7 +146,7 @@ VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_c
 
 VMLET_API uint64_t vmlet_sandbox_id(const struct vmlet_sandbox *sb)
 {
-	return sb->id;
+	return sb ? sb->id : 0;
 }
 
 VMLET_API void vmlet_sandbox_destroy(struct vmlet_sandbox *sb)
@@ -133,38 +154,38 @@ VMLET_API void vmlet_sandbox_destroy(struct vmlet_sandbox *sb)
 	if (!sb)
 		return;
 	vmlet_vm_destroy(&sb->vm);
-	vmlet_mem_destroy(&sb->mem);
+	/* A request still in flight may write there: leave it mapped, lost. */
+	if (!sb->host.lost)
+		vmlet_mem_destroy(&sb->mem);
 	if (!sb->snap)
 		free(sb->funcs);
-	vmlet_sandbox_forget_host(sb);
-	free(sb->xfuncs);
+	vmlet_hoststate_free(&sb->host);
 	free(sb->dirty);
-	free(sb->hdirty);
-	vmlet_host_put(sb->cfg.host);
+	vmlet_service_put(sb->cfg.host);
 	free(sb);
 }
 
 VMLET_API const void *vmlet_sandbox_memory(const struct vmlet_sandbox *sb, size_t *size)
 {
 	if (size)
-		*size = sb->mem.size;
-	return sb->mem.host;
+		*size = sb ? sb->mem.size : 0;
+	return sb ? sb->mem.host : NULL;
 }
 
 VMLET_API int vmlet_sandbox_nfuncs(const struct vmlet_sandbox *sb)
 {
-	return (int)sb->nfuncs;
+	return sb ? (int)sb->nfuncs : -EINVAL;
 }
 
 VMLET_API const struct vmlet_func *vmlet_sandbox_func_at(const struct vmlet_sandbox *sb,
 							 unsigned int index)
 {
-	return index < sb->nfuncs ? &sb->funcs[index] : NULL;
+	return sb && index < sb->nfuncs ? &sb->funcs[index] : NULL;
 }
 
 VMLET_API int vmlet_sandbox_func(const struct vmlet_sandbox *sb, const char *name)
 {
-	if (!name)
+	if (!sb || !name)
 		return -EINVAL;
 	for (unsigned int i = 0; i < sb->nfuncs; i++)
 		if (!strcmp(sb->funcs[i].name, name))
@@ -174,12 +195,12 @@ VMLET_API int vmlet_sandbox_func(const struct vmlet_sandbox *sb, const char *nam
 
 VMLET_API const struct vmlet_fault *vmlet_sandbox_fault(const struct vmlet_sandbox *sb)
 {
-	return &sb->fault;
+	return sb ? &sb->fault : NULL;
 }
 
 VMLET_API enum vmlet_backing vmlet_sandbox_backing(const struct vmlet_sandbox *sb)
 {
-	return sb->mem.backing;
+	return sb ? sb->mem.backing : VMLET_BACKING_AUTO;
 }
 
 VMLET_API int vmlet_sandbox_interrupt(struct vmlet_sandbox *sb)
@@ -191,20 +212,22 @@ VMLET_API int vmlet_sandbox_interrupt(struct vmlet_sandbox *sb)
 
 VMLET_API int vmlet_sandbox_set_timeout(struct vmlet_sandbox *sb, uint64_t timeout_us)
 {
-	if (!sb || timeout_us > UINT64_MAX / 1000)
+	if (!sb || timeout_us > VMLET_TIMEOUT_MAX_US)
 		return -EINVAL;
-	sb->vm.timeout_ns = timeout_us * 1000;
+	sb->vm.timeout_ns = vmlet_timeout_ns(timeout_us);
 	return 0;
 }
 
 VMLET_API int vmlet_sandbox_count_insns(struct vmlet_sandbox *sb, bool on)
 {
+	if (!sb)
+		return -EINVAL;
 	return vmlet_vm_single_step(&sb->vm, on);
 }
 
 VMLET_API uint64_t vmlet_sandbox_insns(const struct vmlet_sandbox *sb)
 {
-	return sb->vm.steps;
+	return sb ? sb->vm.steps : 0;
 }
 
 static int die(struct vmlet_sandbox *sb, int err)
@@ -234,6 +257,9 @@ static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet
 
 	if (sb->state != SANDBOX_READY)
 		return -VMLET_EDEAD;
+	/* A host function of this very call: its frames are in use. */
+	if (vmlet_vm_running(&sb->vm))
+		return -EBUSY;
 	if (index >= sb->nfuncs)
 		return -ENOENT;
 	fn = &sb->funcs[index];
@@ -274,16 +300,19 @@ VMLET_API int vmlet_sandbox_call_index(struct vmlet_sandbox *sb, unsigned int in
 				       const struct vmlet_value *args, unsigned int nargs,
 				       struct vmlet_value *ret)
 {
-	const char *name = index < sb->nfuncs ? sb->funcs[index].name : NULL;
+	const char *name;
 	int err;
 
+	if (!sb)
+		return -EINVAL;
+	name = index < sb->nfuncs ? sb->funcs[index].name : NULL;
 	vmlet_probe_call_begin(sb->id, (uint32_t)index, name);
 	err = call(sb, index, args, nargs, ret);
 	vmlet_probe_call_end(sb->id, (uint32_t)index, (int32_t)err);
 	return err;
 }
 
-int vmlet_sandbox_warm_up(struct vmlet_sandbox *sb)
+int __vmlet_sandbox_warm_up(struct vmlet_sandbox *sb)
 {
 	int64_t size;
 	int32_t status;
@@ -311,4 +340,20 @@ VMLET_API int vmlet_sandbox_call(struct vmlet_sandbox *sb, const char *name,
 	if (index < 0)
 		return index;
 	return vmlet_sandbox_call_index(sb, (unsigned int)index, args, nargs, ret);
+}
+
+VMLET_API int vmlet_sandbox_add_host_func(struct vmlet_sandbox *sb,
+					  const struct vmlet_host_func *fn)
+{
+	if (!sb)
+		return -EINVAL;
+	return vmlet_hoststate_add_func(&sb->host, fn);
+}
+
+VMLET_API int vmlet_sandbox_grant_fd(struct vmlet_sandbox *sb, int guest_fd, int host_fd,
+				     unsigned int mode, const char *path)
+{
+	if (!sb)
+		return -EINVAL;
+	return vmlet_hoststate_grant(&sb->host, guest_fd, host_fd, mode, path);
 }

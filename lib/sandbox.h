@@ -8,18 +8,12 @@
 
 #include <vmlet.h>
 
-#include "elf.h"
-#include "hostreq.h"
+#include "image.h"
+#include "hoststate.h"
 #include "layout.h"
 #include "mem.h"
 #include "vm.h"
 #include "x86.h"
-
-struct vmlet_image {
-	uint8_t *data;
-	size_t len;
-	struct vmlet_elf elf;
-};
 
 enum sandbox_state {
 	SANDBOX_READY, /* parked in the dispatch loop, callable */
@@ -43,17 +37,13 @@ struct vmlet_snapshot {
 };
 
 struct vmlet_sandbox {
-	struct vmlet_image *image;	/* borrowed: must outlive the sandbox */
-	struct vmlet_snapshot *snap;	/* borrowed, or NULL for a cold sandbox */
-	uint64_t id;			/* vmlet_sandbox_id(): joins trace events */
-	uint64_t in_used;		/* bytes of the input buffer the host wrote */
-	bool pooled;			/* idle in its pool: not the caller's to use */
-	uint64_t *dirty;		/* VMLET_RESTORE_COPY: KVM's dirty bitmap */
-	uint64_t *hdirty;		/* VMLET_RESTORE_COPY: pages the host wrote */
-	struct vmlet_host_func *xfuncs; /* added with vmlet_sandbox_add_host_func */
-	unsigned int nxfuncs;
-	struct vmlet_grant grants[VMLET_MAX_GRANTS];
-	unsigned int ngrants;
+	struct vmlet_image *image;   /* borrowed: must outlive the sandbox */
+	struct vmlet_snapshot *snap; /* borrowed, or NULL for a cold sandbox */
+	uint64_t id;		     /* vmlet_sandbox_id(): joins trace events */
+	uint64_t in_used;	     /* bytes of the input buffer the host wrote */
+	bool pooled;		     /* idle in its pool: not the caller's to use */
+	uint64_t *dirty;	     /* VMLET_RESTORE_COPY: KVM's dirty bitmap */
+	struct vmlet_hoststate host; /* host functions, grants, host writes */
 	struct vmlet_config cfg;
 	struct vmlet_layout layout;
 	struct vmlet_mem mem;
@@ -65,26 +55,29 @@ struct vmlet_sandbox {
 	struct vmlet_fault fault;
 };
 
-/* Serve VMLET_PORT_HOSTCALL and VMLET_PORT_IO (lib/hostcall.c). */
-int vmlet_hypercall(struct vmlet_vm *vm, void *ctx, unsigned int port);
-/* References to a host-call service, held by sandboxes and snapshots. */
-void vmlet_host_get(struct vmlet_host *h);
-void vmlet_host_put(struct vmlet_host *h);
-/* Drop the grants and host functions added to sb (restore, destroy). */
-void vmlet_sandbox_forget_host(struct vmlet_sandbox *sb);
-/* A new sandbox id: process-wide, from 1, never reused (lib/probes.h). */
-uint64_t vmlet_sandbox_next_id(void);
+/*
+ * Internal to the sandbox objects (sandbox.c, snapshot.c, pool.c), named
+ * apart from the API as liburing names its helpers.
+ */
 
-/* Point sb's VM at its config's print, host calls and timeout. */
-void vmlet_sandbox_bind_vm(struct vmlet_sandbox *sb);
-/* This thread's host-call ring, made anew and limited to what hostcall.c issues. */
-int vmlet_thread_ring_restrict(void);
-/* /proc/self/pagemap, which DROP restore reads (opened once), or -1. */
-int vmlet_snapshot_pagemap_fd(void);
-/* Confine a library thread (lib/confine.c); no ring for threads that make no host calls. */
-int vmlet_confine_thread(unsigned int flags, bool ring);
+/*
+ * A sandbox of img (cfg normalized, copied) with neither memory nor VM
+ * yet: the start of both constructors. vmlet_sandbox_destroy() frees it
+ * at any stage.
+ */
+int __vmlet_sandbox_new(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
+			struct vmlet_sandbox **out);
+
+/*
+ * Create sb's VM over its memory (mapped by then) and attach the print,
+ * host-call and I/O ports and the config's deadline.
+ */
+int __vmlet_sandbox_vm_create(struct vmlet_sandbox *sb, uint32_t slot_flags);
+
+/* A new sandbox id: process-wide, from 1, never reused (lib/probes.h). */
+uint64_t __vmlet_sandbox_next_id(void);
 
 /* Run the guest's dispatcher once on a call it refuses (warm-up). */
-int vmlet_sandbox_warm_up(struct vmlet_sandbox *sb);
+int __vmlet_sandbox_warm_up(struct vmlet_sandbox *sb);
 
 #endif /* VMLET_SANDBOX_H */

@@ -53,23 +53,10 @@
 
 #include "probes.h"
 #include "sandbox.h"
+#include "service.h"
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_FILE	   (1ULL << 61)
-
-static int pagemap_fd = -1;
-static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
-
-static void pagemap_open(void)
-{
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-}
-
-int vmlet_snapshot_pagemap_fd(void)
-{
-	pthread_once(&pagemap_once, pagemap_open);
-	return pagemap_fd;
-}
 
 VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_config *cfg,
 				    struct vmlet_snapshot **out)
@@ -91,8 +78,7 @@ VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_
 		c.backing = VMLET_BACKING_4K;
 	if (c.restore == VMLET_RESTORE_AUTO)
 		c.restore = VMLET_RESTORE_COPY;
-	pthread_once(&pagemap_once, pagemap_open);
-	if (c.restore == VMLET_RESTORE_DROP && pagemap_fd < 0)
+	if (c.restore == VMLET_RESTORE_DROP && vmlet_mem_pagemap_fd() < 0)
 		return -ENOTSUP;
 	snap = calloc(1, sizeof(*snap));
 	if (!snap)
@@ -127,7 +113,7 @@ VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_
 	snap->image = img;
 	snap->cfg = sb->cfg;
 	snap->cfg.restore = c.restore;
-	vmlet_host_get(snap->cfg.host);
+	vmlet_service_get(snap->cfg.host);
 	snap->layout = sb->layout;
 	snap->restore = c.restore;
 	snap->funcs = sb->funcs;
@@ -151,7 +137,7 @@ VMLET_API void vmlet_snapshot_destroy(struct vmlet_snapshot *snap)
 	if (!snap)
 		return;
 	vmlet_mem_destroy(&snap->mem);
-	vmlet_host_put(snap->cfg.host);
+	vmlet_service_put(snap->cfg.host);
 	free(snap->funcs);
 	free(snap);
 }
@@ -159,18 +145,18 @@ VMLET_API void vmlet_snapshot_destroy(struct vmlet_snapshot *snap)
 VMLET_API const void *vmlet_snapshot_memory(const struct vmlet_snapshot *snap, size_t *size)
 {
 	if (size)
-		*size = snap->mem.size;
-	return snap->mem.host;
+		*size = snap ? snap->mem.size : 0;
+	return snap ? snap->mem.host : NULL;
 }
 
 VMLET_API enum vmlet_backing vmlet_snapshot_backing(const struct vmlet_snapshot *snap)
 {
-	return snap->mem.backing;
+	return snap ? snap->mem.backing : VMLET_BACKING_AUTO;
 }
 
 VMLET_API enum vmlet_restore vmlet_snapshot_restore_method(const struct vmlet_snapshot *snap)
 {
-	return snap->restore;
+	return snap ? snap->restore : VMLET_RESTORE_AUTO;
 }
 
 static int restore_cpu(struct vmlet_sandbox *sb, bool full)
@@ -189,7 +175,7 @@ static int restore_drop(struct vmlet_sandbox *sb)
 	for (uint64_t pg = 0; pg < npages;) {
 		uint64_t n = npages - pg < 512 ? npages - pg : 512;
 		off_t off = (off_t)(((uintptr_t)host / VMLET_PAGE_SIZE + pg) * sizeof(uint64_t));
-		ssize_t got = pread(pagemap_fd, pm, n * sizeof(uint64_t), off);
+		ssize_t got = pread(vmlet_mem_pagemap_fd(), pm, n * sizeof(uint64_t), off);
 
 		if (got != (ssize_t)(n * sizeof(uint64_t)))
 			return got < 0 ? -errno : -EIO;
@@ -222,9 +208,9 @@ static int restore_copy(struct vmlet_sandbox *sb)
 	if (ioctl(sb->vm.vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
 		return -errno;
 	for (uint64_t w = 0; w < (npages + 63) / 64; w++) {
-		uint64_t bits = sb->dirty[w] | sb->hdirty[w];
+		uint64_t bits = sb->dirty[w] | sb->host.hdirty[w];
 
-		sb->hdirty[w] = 0;
+		sb->host.hdirty[w] = 0;
 		for (; bits; bits &= bits - 1) {
 			uint64_t off = (w * 64 + (uint64_t)__builtin_ctzll(bits)) * VMLET_PAGE_SIZE;
 
@@ -239,6 +225,8 @@ static int restore(struct vmlet_sandbox *sb)
 {
 	int err = 0;
 
+	if (sb->host.lost)
+		return -EIO; /* a request in flight may still write its memory */
 	/* Only a failed call can leave an instruction half done (vmlet_vm_settle). */
 	if (sb->state == SANDBOX_DEAD)
 		err = vmlet_vm_settle(&sb->vm);
@@ -251,8 +239,8 @@ static int restore(struct vmlet_sandbox *sb)
 	if (err)
 		return err;
 	sb->in_used = 0;
-	sb->vm.timeout_ns = sb->cfg.timeout_us * 1000;
-	vmlet_sandbox_forget_host(sb);
+	sb->vm.timeout_ns = vmlet_timeout_ns(sb->cfg.timeout_us);
+	vmlet_hoststate_reset(&sb->host);
 	memset(&sb->fault, 0, sizeof(sb->fault));
 	sb->state = SANDBOX_READY;
 	return 0;
@@ -281,27 +269,21 @@ static int create_from(struct vmlet_snapshot *snap, uint64_t id, struct vmlet_sa
 
 	if (!snap || !out)
 		return -EINVAL;
-	sb = calloc(1, sizeof(*sb));
-	if (!sb)
-		return -ENOMEM;
-	sb->id = id;
-	sb->image = snap->image;
+	err = __vmlet_sandbox_new(snap->image, &snap->cfg, id, &sb);
+	if (err)
+		return err;
 	sb->snap = snap;
-	sb->cfg = snap->cfg;
-	vmlet_host_get(sb->cfg.host);
 	sb->layout = snap->layout;
 	sb->funcs = snap->funcs;
 	sb->nfuncs = snap->nfuncs;
-	sb->vm.vm_fd = sb->vm.vcpu_fd = -1;
-	sb->mem.fd = -1;
 	sb->mem.size = snap->mem.size;
 	sb->mem.backing = snap->mem.backing;
 	if (snap->restore == VMLET_RESTORE_COPY) {
 		size_t words = (sb->mem.size / VMLET_PAGE_SIZE + 63) / 64;
 
 		sb->dirty = calloc(words, sizeof(uint64_t));
-		sb->hdirty = calloc(words, sizeof(uint64_t));
-		if (!sb->dirty || !sb->hdirty) {
+		sb->host.hdirty = calloc(words, sizeof(uint64_t));
+		if (!sb->dirty || !sb->host.hdirty) {
 			err = -ENOMEM;
 			goto err_sb;
 		}
@@ -313,40 +295,30 @@ static int create_from(struct vmlet_snapshot *snap, uint64_t id, struct vmlet_sa
 		goto err_sb;
 	}
 	sb->mem.host = p;
-	sb->in = sb->mem.host + sb->layout.in_addr;
-	sb->out = sb->mem.host + sb->layout.out_addr;
-	err = vmlet_vm_create(&sb->vm, &sb->mem, flags);
+	err = __vmlet_sandbox_vm_create(sb, flags);
 	if (err)
-		goto err_mem;
-	vmlet_sandbox_bind_vm(sb);
+		goto err_sb;
 	sb->vm.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
 	err = vmlet_x86_cpuid(&sb->vm);
 	if (!err)
 		err = restore_cpu(sb, true);
 	if (!err)
-		err = vmlet_sandbox_warm_up(sb);
+		err = __vmlet_sandbox_warm_up(sb);
 	if (!err)
 		err = restore(sb);
 	if (err)
-		goto err_vm;
+		goto err_sb;
 	*out = sb;
 	return 0;
 
-err_vm:
-	vmlet_vm_destroy(&sb->vm);
-err_mem:
-	vmlet_mem_destroy(&sb->mem);
 err_sb:
-	vmlet_host_put(sb->cfg.host);
-	free(sb->dirty);
-	free(sb->hdirty);
-	free(sb);
+	vmlet_sandbox_destroy(sb);
 	return err;
 }
 
 VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmlet_sandbox **out)
 {
-	uint64_t id = vmlet_sandbox_next_id();
+	uint64_t id = __vmlet_sandbox_next_id();
 	int err;
 
 	vmlet_probe_create_begin(id, (uint32_t)VMLET_PROBE_CREATE_FROM);

@@ -12,16 +12,36 @@
  * marks it kicked and signals its thread; a deadline's timer signals it
  * too. Either way KVM_RUN returns -EINTR, and the loop ends the run only
  * if the kick or the deadline is for this run: a late signal from an
- * earlier one just goes round the loop again. The hot path pays two plain
- * stores and a thread-local write per run, and nothing at all per exit.
+ * earlier one just goes round the loop again. KVM_RUN runs with the
+ * thread's signal mask minus the kick (KVM_SET_SIGNAL_MASK, set again only
+ * when the vCPU moves to a thread with another mask), so a thread that
+ * blocks the signal can still be kicked. The hot path pays a few plain
+ * stores and thread-local writes per run, and nothing at all per exit.
+ *
+ * Runs nest: a port handler (an inline host function) may run another
+ * VM on the same thread. The inner run ends at the earliest deadline of
+ * the runs it is nested in and when any of them is interrupted; when it
+ * returns, the outer run's timer and kick binding are put back, and a
+ * kick the outer run missed meanwhile ends it at its next KVM_RUN.
+ *
+ * Ports that higher layers serve (host calls, guest I/O) are a table of
+ * handlers they register, as in Solo5's hvt: the loop only looks the port
+ * up. Nothing outside this file touches kvm_run or the kick signal.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* The innermost run going on on this thread. */
+static TLS struct vmlet_vm *running;
 
 #include "kick.h"
 #include "kvm.h"
@@ -140,6 +160,21 @@ int vmlet_vm_single_step(struct vmlet_vm *vm, bool on)
 	return 0;
 }
 
+int vmlet_vm_set_port(struct vmlet_vm *vm, unsigned int port, vmlet_port_fn *fn, void *ctx)
+{
+	if (port < VMLET_PORT_HOSTCALL || port >= VM_PORT_BASE + VM_NPORTS)
+		return -EINVAL; /* below: the ports the loop serves itself */
+	vm->ports[port - VM_PORT_BASE].fn = fn;
+	vm->ports[port - VM_PORT_BASE].ctx = ctx;
+	return 0;
+}
+
+void vmlet_vm_set_rax(struct vmlet_vm *vm, uint64_t rax)
+{
+	vm->run->s.regs.regs.rax = rax;
+	vm->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+}
+
 static int fail(struct vmlet_fault *f, int err, uint64_t rip, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -155,9 +190,6 @@ static int fail(struct vmlet_fault *f, int err, uint64_t rip, const char *fmt, .
 	return err;
 }
 
-#define VM_RUNNING 1U
-#define VM_KICKED  2U
-
 int vmlet_vm_interrupt(struct vmlet_vm *vm)
 {
 	unsigned int old = __atomic_fetch_or(&vm->kick, VM_KICKED, __ATOMIC_SEQ_CST);
@@ -169,11 +201,33 @@ int vmlet_vm_interrupt(struct vmlet_vm *vm)
 
 int vmlet_vm_stopped(struct vmlet_vm *vm)
 {
-	if (__atomic_load_n(&vm->kick, __ATOMIC_RELAXED) & VM_KICKED)
-		return -VMLET_EINTR;
-	if (vm->deadline && vmlet_now_ns() >= vm->deadline)
-		return -VMLET_ETIMEDOUT;
+	uint64_t now = 0;
+
+	for (; vm; vm = vm->outer) {
+		if (__atomic_load_n(&vm->kick, __ATOMIC_RELAXED) & VM_KICKED)
+			return -VMLET_EINTR;
+		if (vm->deadline && !now)
+			now = vmlet_now_ns();
+		if (vm->deadline && now >= vm->deadline)
+			return -VMLET_ETIMEDOUT;
+	}
 	return 0;
+}
+
+void vmlet_vm_wait_begin(struct vmlet_vm_wait *w)
+{
+	sigset_t kick;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, VMLET_KICK);
+	pthread_sigmask(SIG_BLOCK, &kick, &w->old); /* fails only for a bad how */
+	w->mask = w->old;
+	sigdelset(&w->mask, VMLET_KICK);
+}
+
+void vmlet_vm_wait_end(struct vmlet_vm_wait *w)
+{
+	pthread_sigmask(SIG_SETMASK, &w->old, NULL);
 }
 
 static int stop(struct vmlet_vm *vm, int err, struct vmlet_fault *f)
@@ -264,11 +318,11 @@ static int io(struct vmlet_vm *vm, struct vmlet_fault *f)
 			    (long long)r->rdi);
 	case VMLET_PORT_FAULT:
 		return exception(vm, r, f);
-	case VMLET_PORT_HOSTCALL:
-	case VMLET_PORT_IO:
-		if (!vm->hypercall)
-			break;
-		ret = vm->hypercall(vm, vm->hypercall_ctx, run->io.port);
+	}
+	if (run->io.port >= VM_PORT_BASE && run->io.port < VM_PORT_BASE + VM_NPORTS &&
+	    vm->ports[run->io.port - VM_PORT_BASE].fn) {
+		ret = vm->ports[run->io.port - VM_PORT_BASE].fn(
+			vm, vm->ports[run->io.port - VM_PORT_BASE].ctx);
 		if (ret == -VMLET_EINTR || ret == -VMLET_ETIMEDOUT)
 			return stop(vm, ret, f);
 		return ret;
@@ -288,6 +342,7 @@ static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 				return fail(f, -errno, 0, "KVM_RUN: %s", strerror(errno));
 			/* Cleared first: a kick from now on sets it again. */
 			run->immediate_exit = 0;
+			vmlet_kick_eat();
 			ret = vmlet_vm_stopped(vm);
 			if (ret)
 				return stop(vm, ret, f);
@@ -334,23 +389,51 @@ static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 	}
 }
 
+/* Give KVM_RUN this thread's mask without the kick, if the vCPU lacks it. */
+static int set_sigmask(struct vmlet_vm *vm)
+{
+	/* The kernel's sigset_t (the first 64 bits of glibc's) right after len. */
+	_Alignas(struct kvm_signal_mask) uint8_t buf[sizeof(struct kvm_signal_mask) + 8];
+	struct kvm_signal_mask *km = (struct kvm_signal_mask *)buf;
+	const sigset_t *mask;
+	int gen = vmlet_kick_run_mask(vm->timeout_ns != 0, &mask);
+
+	if (gen < 0 || gen == vm->mask_gen)
+		return gen < 0 ? gen : 0;
+	km->len = 8;
+	memcpy(km->sigset, mask, 8);
+	if (ioctl(vm->vcpu_fd, KVM_SET_SIGNAL_MASK, km) < 0)
+		return -errno;
+	vm->mask_gen = gen;
+	return 0;
+}
+
 int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 {
-	uint64_t now;
+	struct vmlet_vm *outer = running;
+	uint64_t outer_armed = outer ? outer->armed : 0;
 	int ret;
 
+	if (vmlet_vm_running(vm))
+		return -EBUSY;
+	ret = set_sigmask(vm);
+	if (ret)
+		return fail(f, ret, 0, "cannot set the vCPU's signal mask: %s", strerror(-ret));
 	vm->deadline = 0;
-	if (vm->timeout_ns) {
-		now = vmlet_now_ns();
-		if (__builtin_add_overflow(now, vm->timeout_ns, &vm->deadline))
-			vm->deadline = UINT64_MAX;
-		ret = vmlet_kick_at(vm->deadline);
+	if (vm->timeout_ns && __builtin_add_overflow(vmlet_now_ns(), vm->timeout_ns, &vm->deadline))
+		vm->deadline = UINT64_MAX;
+	vm->armed = vm->deadline && (!outer_armed || vm->deadline < outer_armed) ? vm->deadline
+										 : outer_armed;
+	if (vm->armed != outer_armed) {
+		ret = vmlet_kick_at(vm->armed);
 		if (ret) {
 			vm->deadline = 0;
 			return fail(f, ret, 0, "cannot arm the deadline: %s", strerror(-ret));
 		}
 	}
 	vm->printed = 0;
+	vm->outer = outer;
+	running = vm;
 	/*
 	 * Release stores, no barrier: vmlet_vm_interrupt()'s read-modify-write
 	 * of kick is ordered against them by kick alone, and sees tid when it
@@ -362,9 +445,14 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 	__atomic_store_n(&vm->kick, VM_RUNNING, __ATOMIC_RELEASE);
 	ret = run_loop(vm, f);
 	__atomic_store_n(&vm->kick, 0, __ATOMIC_RELEASE);
-	vmlet_kick_bind(NULL);
+	vmlet_kick_bind(outer ? outer->run : NULL);
+	running = outer;
+	vm->outer = NULL;
 	vm->run->immediate_exit = 0;
-	if (vm->deadline)
-		vmlet_kick_at(0);
+	if (vm->armed != outer_armed)
+		vmlet_kick_at(outer_armed);
+	/* A kick for the outer run landed in this one's kvm_run: pass it on. */
+	if (outer && vmlet_vm_stopped(outer))
+		outer->run->immediate_exit = 1;
 	return ret;
 }

@@ -12,12 +12,25 @@
 #define VMLET_VM_H
 
 #include <linux/kvm.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <vmlet.h>
 
 #include "mem.h"
+
+struct vmlet_vm;
+
+/*
+ * A handler for a guest port that a higher layer serves (VMLET_PORT_HOSTCALL,
+ * VMLET_PORT_IO): 0 to resume the guest, or a negative error that ends the
+ * run (-VMLET_EINTR and -VMLET_ETIMEDOUT when a kick stopped it meanwhile).
+ */
+typedef int vmlet_port_fn(struct vmlet_vm *vm, void *ctx);
+
+#define VM_PORT_BASE VMLET_PORT_READY
+#define VM_NPORTS    16
 
 struct vmlet_vm {
 	int vm_fd;
@@ -31,14 +44,18 @@ struct vmlet_vm {
 	void *print_ctx;
 	uint64_t print_limit; /* bytes of guest output per run */
 	uint64_t printed;     /* in the run going on */
-	/* VMLET_PORT_HOSTCALL and VMLET_PORT_IO: 0 to resume, or -errno. */
-	int (*hypercall)(struct vmlet_vm *vm, void *ctx, unsigned int port);
-	void *hypercall_ctx;
+	struct {
+		vmlet_port_fn *fn;
+		void *ctx;
+	} ports[VM_NPORTS]; /* VM_PORT_BASE + i, set by vmlet_vm_set_port() */
 	/* Stopping a run from outside (lib/kick.h). */
-	uint64_t timeout_ns; /* each run's deadline from its start; 0: none */
-	uint64_t deadline;   /* of the run going on (CLOCK_MONOTONIC), or 0 */
-	unsigned int kick;   /* VM_RUNNING | VM_KICKED, atomic */
-	int tid;	     /* the thread in vmlet_vm_run(), while VM_RUNNING */
+	uint64_t timeout_ns;	/* each run's deadline from its start; 0: none */
+	uint64_t deadline;	/* of the run going on (CLOCK_MONOTONIC), or 0 */
+	uint64_t armed;		/* the thread's timer: this or an outer run's deadline */
+	unsigned int kick;	/* VM_RUNNING | VM_KICKED, atomic */
+	int tid;		/* the thread in vmlet_vm_run(), while VM_RUNNING */
+	int mask_gen;		/* the signal mask KVM_RUN has (lib/kick.h), or 0 */
+	struct vmlet_vm *outer; /* the run this one is nested in, while running */
 };
 
 /*
@@ -69,23 +86,64 @@ int vmlet_vm_settle(struct vmlet_vm *vm);
  * Run the vCPU until it reports at VMLET_PORT_READY or VMLET_PORT_RETURN
  * and return that port, or return a negative error with *fault filled:
  * also -VMLET_EINTR after vmlet_vm_interrupt() and -VMLET_ETIMEDOUT
- * when vm->timeout_ns passed.
+ * when vm->timeout_ns passed. A run may nest in another on the same
+ * thread (from a port handler): it ends at the outer run's deadline too,
+ * and the outer run's deadline and kicks survive it. -EBUSY (no fault)
+ * when vm itself is running.
  */
 int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *fault);
 
 /*
  * Make the run going on in another thread (or this one, from a host
  * function) end with -VMLET_EINTR: 0, or -ESRCH when no run is going on.
- * Thread-safe; vm must stay alive meanwhile.
+ * Thread-safe; vm must stay alive meanwhile. A run nested in it (an
+ * inline host function that calls another sandbox) ends too.
  */
 int vmlet_vm_interrupt(struct vmlet_vm *vm);
 
 /*
- * Whether the run must end now: -VMLET_EINTR (interrupted),
- * -VMLET_ETIMEDOUT (its deadline passed) or 0. For code that waits on
- * the vCPU thread during a run and gets EINTR (lib/hostcall.c).
+ * Whether the run must end now: -VMLET_EINTR (it or a run it is nested
+ * in was interrupted), -VMLET_ETIMEDOUT (a deadline of theirs passed) or
+ * 0. For code that waits on the vCPU thread during a run (lib/ring.c).
  */
 int vmlet_vm_stopped(struct vmlet_vm *vm);
+
+/*
+ * Serve port (one of VM_NPORTS from VM_PORT_BASE that the run loop does
+ * not serve itself) with fn(vm, ctx), or stop serving it (fn NULL).
+ */
+int vmlet_vm_set_port(struct vmlet_vm *vm, unsigned int port, vmlet_port_fn *fn, void *ctx);
+
+/* The guest's general registers at the exit being served. */
+static inline const struct kvm_regs *vmlet_vm_regs(const struct vmlet_vm *vm)
+{
+	return &vm->run->s.regs.regs;
+}
+
+/* Set the guest's rax before it resumes (a port handler's result). */
+void vmlet_vm_set_rax(struct vmlet_vm *vm, uint64_t rax);
+
+/*
+ * Block on the vCPU thread during a run the way ppoll() does: between
+ * begin and end the kick is blocked, except inside a wait that takes
+ * w->mask, which then returns -EINTR; vmlet_vm_stopped() says whether the
+ * run must end. No kick is lost between that check and the wait.
+ */
+struct vmlet_vm_wait {
+	sigset_t old;
+	sigset_t mask; /* old without the kick */
+};
+void vmlet_vm_wait_begin(struct vmlet_vm_wait *w);
+void vmlet_vm_wait_end(struct vmlet_vm_wait *w);
+
+#define VM_RUNNING 1U
+#define VM_KICKED  2U
+
+/* Whether vm runs now (on this thread: a port handler of its own run asks). */
+static inline bool vmlet_vm_running(const struct vmlet_vm *vm)
+{
+	return __atomic_load_n(&vm->kick, __ATOMIC_RELAXED) & VM_RUNNING;
+}
 
 /* Single-step the guest and count its instructions (KVM_GUESTDBG_SINGLESTEP). */
 int vmlet_vm_single_step(struct vmlet_vm *vm, bool on);
