@@ -156,67 +156,24 @@ static void publish(void)
 	out->nargs = nfns;
 }
 
-/*
- * Write a string or bytes record at rec from src (which may overlap it:
- * results are often already in place), NUL and padding included; the
- * caller checked that it fits. Returns the record's size.
- */
-static uint64_t buf_rec(struct vmlet_rec *rec, uint32_t type, const void *src, uint64_t len)
-{
-	uint8_t *data = (uint8_t *)(rec + 1);
-	uint64_t size = vmlet_rec_size(type, (uint32_t)len);
-
-	memmove(data, src, len);
-	memset(data + len, 0, size - sizeof(*rec) - len);
-	rec->type = type;
-	rec->len = (uint32_t)len;
-	return size;
-}
-
 /* Append one record at *off of the output buffer: 0, -E2BIG or -EINVAL. */
 static int put_rec(uint64_t *off, const struct vmlet_value *v)
 {
-	struct vmlet_rec *rec = (struct vmlet_rec *)((uint8_t *)out + *off);
-	uint64_t size, bits = 0;
+	uint8_t *p = (uint8_t *)out + *off;
 
-	if (v->type == VMLET_STRING || v->type == VMLET_BYTES) {
-		if (v->buf.len > UINT32_MAX || (v->buf.len && !v->buf.ptr))
-			return -EINVAL;
-		size = vmlet_rec_size(v->type, (uint32_t)v->buf.len);
-		if (size > out_size - *off)
+	if (vmlet_type_is_scalar(v->type)) {
+		if (sizeof(struct vmlet_rec) + 8 > out_size - *off)
 			return -E2BIG;
-		*off += buf_rec(rec, v->type, v->buf.ptr, v->buf.len);
+		*off += vmlet_rec_put_scalar(p, v->type, vmlet_scalar_bits(v));
 		return 0;
 	}
-	switch (v->type) {
-	case VMLET_BOOL:
-		bits = v->b;
-		break;
-	case VMLET_I32:
-		bits = (uint64_t)(int64_t)v->i32;
-		break;
-	case VMLET_U32:
-		bits = v->u32;
-		break;
-	case VMLET_I64:
-	case VMLET_U64:
-		bits = v->u64;
-		break;
-	case VMLET_F32:
-		memcpy(&bits, &v->f32, 4);
-		break;
-	case VMLET_F64:
-		memcpy(&bits, &v->f64, 8);
-		break;
-	default:
+	if (v->type != VMLET_STRING && v->type != VMLET_BYTES)
 		return -EINVAL;
-	}
-	if (sizeof(*rec) + 8 > out_size - *off)
+	if (v->buf.len > UINT32_MAX || (v->buf.len && !v->buf.ptr))
+		return -EINVAL;
+	if (vmlet_rec_size(v->type, (uint32_t)v->buf.len) > out_size - *off)
 		return -E2BIG;
-	rec->type = v->type;
-	rec->len = 8;
-	memcpy(rec + 1, &bits, 8);
-	*off += sizeof(*rec) + 8;
+	*off += vmlet_rec_put_buf(p, v->type, v->buf.ptr, (uint32_t)v->buf.len);
 	return 0;
 }
 
@@ -307,7 +264,7 @@ static void put_buf(uint32_t func, uint32_t type, const void *src, uint64_t len)
 		refuse(func, -E2BIG);
 		return;
 	}
-	out->size = (uint32_t)(sizeof(*out) + buf_rec(rec, type, src, len));
+	out->size = (uint32_t)(sizeof(*out) + vmlet_rec_put_buf(rec, type, src, (uint32_t)len));
 	out->func = func;
 	out->status = 0;
 	out->nargs = 1;
@@ -392,10 +349,7 @@ static void serve(void)
 	default:
 		v = r.rax;
 	}
-	rec->type = f->ret;
-	rec->len = 8;
-	*(uint64_t *)(rec + 1) = v;
-	out->size = sizeof(*out) + sizeof(*rec) + 8;
+	out->size = (uint32_t)(sizeof(*out) + vmlet_rec_put_scalar(rec, f->ret, v));
 	out->func = func;
 	out->status = 0;
 	out->nargs = 1;

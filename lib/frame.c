@@ -20,49 +20,12 @@
 
 #include "frame.h"
 
-/* The 64-bit image of a scalar (abi.h): sign- or zero-extended. */
-static uint64_t scalar_bits(const struct vmlet_value *v)
-{
-	uint32_t f32;
-	uint8_t b;
-
-	switch (v->type) {
-	case VMLET_BOOL:
-		/* As a byte: a caller that filled the union another way is no UB. */
-		memcpy(&b, &v->b, 1);
-		return b != 0;
-	case VMLET_I32:
-		return (uint64_t)(int64_t)v->i32;
-	case VMLET_U32:
-		return v->u32;
-	case VMLET_F32:
-		memcpy(&f32, &v->f32, sizeof(f32));
-		return f32;
-	case VMLET_I64:
-		return (uint64_t)v->i64;
-	case VMLET_F64:
-	case VMLET_U64:
-	default:
-		/* f64 and u64 share the union's storage: copy the bits. */
-		return v->u64;
-	}
-}
-
 int64_t vmlet_rec_encode(void *buf, size_t cap, const struct vmlet_value *v)
 {
-	const size_t hdr = sizeof(struct vmlet_rec);
-	struct vmlet_rec rec = {.type = v->type};
-	uint8_t *p = buf;
-	uint64_t size, bits;
-
 	if (vmlet_type_is_scalar(v->type)) {
-		if (cap < hdr + 8)
+		if (cap < sizeof(struct vmlet_rec) + 8)
 			return -E2BIG;
-		rec.len = 8;
-		bits = scalar_bits(v);
-		memcpy(p, &rec, hdr);
-		memcpy(p + hdr, &bits, 8);
-		return hdr + 8;
+		return (int64_t)vmlet_rec_put_scalar(buf, v->type, vmlet_scalar_bits(v));
 	}
 	if (v->type != VMLET_STRING && v->type != VMLET_BYTES)
 		return -EINVAL;
@@ -71,17 +34,9 @@ int64_t vmlet_rec_encode(void *buf, size_t cap, const struct vmlet_value *v)
 	/* The format has 32 bits of length; anything longer fits no frame. */
 	if (v->buf.len > UINT32_MAX)
 		return -E2BIG;
-	rec.len = (uint32_t)v->buf.len;
-	size = vmlet_rec_size(rec.type, rec.len);
-	if (size > cap)
+	if (vmlet_rec_size(v->type, (uint32_t)v->buf.len) > cap)
 		return -E2BIG;
-	memcpy(p, &rec, hdr);
-	/* memmove: a host-call answer may be its own argument, in place. */
-	if (rec.len)
-		memmove(p + hdr, v->buf.ptr, rec.len);
-	/* A string's NUL and the padding are both zeroes up to the boundary. */
-	memset(p + hdr + rec.len, 0, size - hdr - rec.len);
-	return (int64_t)size;
+	return (int64_t)vmlet_rec_put_buf(buf, v->type, v->buf.ptr, (uint32_t)v->buf.len);
 }
 
 /* Is bits the one encoding abi.h allows for a scalar of this type? */

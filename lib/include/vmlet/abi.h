@@ -228,4 +228,65 @@ static inline int vmlet_type_is_scalar(uint32_t type)
 	return type >= VMLET_BOOL && type <= VMLET_F64;
 }
 
+/*
+ * Record encoding, shared by the host (lib/frame.c) and the guest runtime
+ * (guest/runtime.c) so that both write records the one way: inline, with
+ * memcpy for the header (a host buffer need not be aligned; an aligned
+ * guest store compiles to the same instructions).
+ */
+
+/* The 64-bit image of a scalar value: sign- or zero-extended, bool 0 or 1. */
+static inline uint64_t vmlet_scalar_bits(const struct vmlet_value *v)
+{
+	uint32_t f32;
+	uint8_t b;
+
+	switch (v->type) {
+	case VMLET_BOOL:
+		/* As a byte: a caller that filled the union another way is no UB. */
+		__builtin_memcpy(&b, &v->b, 1);
+		return b != 0;
+	case VMLET_I32:
+		return (uint64_t)(int64_t)v->i32;
+	case VMLET_U32:
+		return v->u32;
+	case VMLET_F32:
+		__builtin_memcpy(&f32, &v->f32, sizeof(f32));
+		return f32;
+	default:
+		/* i64, u64 and f64 share the union's storage: copy the bits. */
+		return v->u64;
+	}
+}
+
+/* Write a scalar record with these bits at p; returns its size (16). */
+static inline uint64_t vmlet_rec_put_scalar(void *p, uint32_t type, uint64_t bits)
+{
+	const uint32_t len = 8;
+
+	/* Three stores, as the fields are: no vector register to build them in. */
+	__builtin_memcpy(p, &type, 4);
+	__builtin_memcpy((uint8_t *)p + 4, &len, 4);
+	__builtin_memcpy((uint8_t *)p + 8, &bits, 8);
+	return sizeof(struct vmlet_rec) + 8;
+}
+
+/*
+ * Write a string or bytes record at p from src (which may overlap it: an
+ * answer is often its own argument, in place), the NUL and padding zeroed;
+ * the caller checked that vmlet_rec_size() bytes fit. Returns that size.
+ */
+static inline uint64_t vmlet_rec_put_buf(void *p, uint32_t type, const void *src, uint32_t len)
+{
+	struct vmlet_rec rec = {.type = type, .len = len};
+	uint64_t size = vmlet_rec_size(type, len);
+	uint8_t *data = (uint8_t *)p + sizeof(rec);
+
+	if (len)
+		__builtin_memmove(data, src, len);
+	__builtin_memset(data + len, 0, size - sizeof(rec) - len);
+	__builtin_memcpy(p, &rec, sizeof(rec));
+	return size;
+}
+
 #endif /* VMLET_ABI_H */
