@@ -118,6 +118,8 @@ int vmlet_kick_run_mask(bool reread, const sigset_t **mask)
 	*mask = &run_mask;
 	if (run_mask_gen && !reread)
 		return (int)run_mask_gen;
+	/* The kernel writes its 64 bits of glibc's 1024: the rest must compare equal. */
+	sigemptyset(&cur);
 	if (pthread_sigmask(SIG_BLOCK, NULL, &cur))
 		return -EINVAL;
 	sigdelset(&cur, VMLET_KICK);

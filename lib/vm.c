@@ -220,6 +220,7 @@ void vmlet_vm_wait_begin(struct vmlet_vm_wait *w)
 
 	sigemptyset(&kick);
 	sigaddset(&kick, VMLET_KICK);
+	sigemptyset(&w->old); /* the kernel fills 64 of its bits */
 	pthread_sigmask(SIG_BLOCK, &kick, &w->old); /* fails only for a bad how */
 	w->mask = w->old;
 	sigdelset(&w->mask, VMLET_KICK);

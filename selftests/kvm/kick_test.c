@@ -52,7 +52,6 @@ struct job {
 	int err;
 	int kick_pending; /* after the call, in the thread's pending set */
 	int mask_kept;	  /* the thread's mask is what it was */
-	volatile int started;
 };
 
 static void *call_main(void *arg)
@@ -61,8 +60,10 @@ static void *call_main(void *arg)
 	struct vmlet_value r;
 	sigset_t before, after, pending;
 
+	/* The kernel writes 64 bits of glibc's 1024: clear the rest first. */
+	sigemptyset(&before);
+	sigemptyset(&after);
 	pthread_sigmask(SIG_BLOCK, NULL, &before);
-	j->started = 1;
 	j->err = vmlet_sandbox_call(j->sb, j->func, &j->arg, j->nargs, &r);
 	pthread_sigmask(SIG_BLOCK, NULL, &after);
 	sigpending(&pending);
