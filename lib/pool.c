@@ -17,6 +17,12 @@
  * sandbox, unless the pool is VMLET_POOL_UNCONFINED; vmlet_pool_create()
  * fails with its error when that is impossible. It costs the call path
  * nothing: no caller's thread is touched.
+ *
+ * The pool knows every sandbox it owns by address: idle[] holds the idle
+ * ones, lent[] the acquired ones. Release looks sb up in lent[] before it
+ * touches *sb, so a sandbox the pool never handed out (one made from its
+ * snapshot with vmlet_sandbox_create_from(), or one of another pool) or
+ * one released twice is refused without being read, restored or counted.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,7 +41,8 @@ struct vmlet_pool {
 	pthread_cond_t refill; /* the refill thread has work, or must stop */
 	pthread_t thread;
 	struct vmlet_sandbox **idle; /* a stack of cfg.size slots */
-	unsigned int nidle, live, creating;
+	struct vmlet_sandbox **lent; /* acquired, not yet released: cfg.size slots */
+	unsigned int nidle, nlent, live, creating;
 	bool stop;
 	bool started;	 /* the refill thread confined itself (or failed to) */
 	int confine_err; /* why it could not */
@@ -60,7 +67,6 @@ static int make_one(struct vmlet_pool *p)
 	p->creating--;
 	p->refill_err = err;
 	if (!err) {
-		sb->pooled = true;
 		p->idle[p->nidle++] = sb;
 		p->live++;
 		p->stats.created++;
@@ -134,7 +140,8 @@ VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_conf
 	p->cfg = c;
 	p->stats.size = c.size;
 	p->idle = calloc(c.size, sizeof(*p->idle));
-	if (!p->idle) {
+	p->lent = calloc(c.size, sizeof(*p->lent));
+	if (!p->idle || !p->lent) {
 		err = -ENOMEM;
 		goto err_pool;
 	}
@@ -180,6 +187,7 @@ err_drain:
 	pthread_mutex_destroy(&p->lock);
 	vmlet_snapshot_destroy(p->snap);
 err_idle:
+	free(p->lent);
 	free(p->idle);
 err_pool:
 	free(p);
@@ -204,6 +212,7 @@ VMLET_API int vmlet_pool_destroy(struct vmlet_pool *p)
 	pthread_cond_destroy(&p->ready);
 	pthread_mutex_destroy(&p->lock);
 	vmlet_snapshot_destroy(p->snap);
+	free(p->lent);
 	free(p->idle);
 	free(p);
 	return 0;
@@ -244,7 +253,7 @@ static int acquire(struct vmlet_pool *p, int timeout_ms, struct vmlet_sandbox **
 	}
 	if (!err) {
 		*out = p->idle[--p->nidle];
-		(*out)->pooled = false;
+		p->lent[p->nlent++] = *out; /* nlent + nidle <= live <= size */
 		if (want_more(p))
 			pthread_cond_signal(&p->refill);
 	}
@@ -264,20 +273,33 @@ VMLET_API int vmlet_pool_acquire(struct vmlet_pool *p, int timeout_ms, struct vm
 	return err;
 }
 
+/* Take sb off lent[]: 0, -EALREADY when it is idle here, -EINVAL when it is not the pool's. */
+static int take_back(struct vmlet_pool *p, const struct vmlet_sandbox *sb)
+{
+	for (unsigned int i = 0; i < p->nlent; i++) {
+		if (p->lent[i] == sb) {
+			p->lent[i] = p->lent[--p->nlent];
+			return 0;
+		}
+	}
+	for (unsigned int i = 0; i < p->nidle; i++)
+		if (p->idle[i] == sb)
+			return -EALREADY;
+	return -EINVAL;
+}
+
 VMLET_API int vmlet_pool_release(struct vmlet_pool *p, struct vmlet_sandbox *sb)
 {
 	uint64_t id;
 	int err;
 
-	if (!p || !sb || sb->snap != p->snap)
+	if (!p || !sb)
 		return -EINVAL;
 	pthread_mutex_lock(&p->lock);
-	if (sb->pooled) {
-		pthread_mutex_unlock(&p->lock);
-		return -EALREADY;
-	}
-	sb->pooled = true;
+	err = take_back(p, sb);
 	pthread_mutex_unlock(&p->lock);
+	if (err)
+		return err;
 	id = sb->id;
 	err = vmlet_sandbox_restore(sb);
 	if (err)
@@ -288,7 +310,7 @@ VMLET_API int vmlet_pool_release(struct vmlet_pool *p, struct vmlet_sandbox *sb)
 		p->stats.discarded++;
 		pthread_cond_signal(&p->refill);
 	} else {
-		p->idle[p->nidle++] = sb; /* pooled since the check above */
+		p->idle[p->nidle++] = sb; /* its lent[] slot was freed above */
 		p->stats.restored++;
 		pthread_cond_signal(&p->ready);
 	}

@@ -295,7 +295,8 @@ VMLET_API int vmlet_pool_acquire(struct vmlet_pool *pool, int timeout_ms,
 				 struct vmlet_sandbox **out);
 /*
  * Restore sb and give it back; the restore error if it had to go.
- * -EINVAL for a sandbox of another pool, -EALREADY if it was released.
+ * -EINVAL for a sandbox this pool did not lend (another pool's, or one made
+ * from its snapshot), -EALREADY if it was released; both change nothing.
  */
 VMLET_API int vmlet_pool_release(struct vmlet_pool *pool, struct vmlet_sandbox *sb);
 /*
