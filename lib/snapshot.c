@@ -248,6 +248,9 @@ static int restore(struct vmlet_sandbox *sb)
 	err = sb->snap->restore == VMLET_RESTORE_COPY ? restore_copy(sb) : restore_drop(sb);
 	if (!err)
 		err = restore_cpu(sb, false);
+	/* Counting stays on (vmlet_sandbox_restore(3)): re-armed at the snapshot's rip. */
+	if (!err && sb->vm.single_step)
+		err = vmlet_sandbox_count_insns(sb, true);
 	if (err)
 		return err;
 	sb->in_used = 0;

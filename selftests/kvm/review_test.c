@@ -64,6 +64,65 @@ TEST(pool_release_refuses_a_sandbox_it_never_lent)
 	vmlet_image_close(img);
 }
 
+/* The guest instructions of add(1, 2) on sb, or 0 with the test failed. */
+static uint64_t add_insns(struct vmlet_sandbox *sb)
+{
+	struct vmlet_value a[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
+	int err = vmlet_sandbox_call(sb, "add", a, 2, &r);
+
+	if (err || r.i32 != 3) {
+		ksft_fail_at("add(1, 2): %d (%s), %d", err, vmlet_strerror(err), r.i32);
+		return 0;
+	}
+	return vmlet_sandbox_insns(sb);
+}
+
+/*
+ * A sandbox from a pool counted 0 instructions: KVM took the trap flag away
+ * when the snapshot's registers, pending since the restore, reached it.
+ * Every call from the snapshot's state runs the same instructions, so the
+ * count is the same after every restore, after a successful call too:
+ * which also says that restore leaves rip exactly at the snapshot's (KVM
+ * drops the last call's pending `out` instead of stepping past it).
+ */
+TEST(count_insns_counts_calls_on_sandboxes_from_a_snapshot)
+{
+	struct vmlet_image *img = test_image(DEMO_ELF);
+	struct vmlet_pool *pool = img ? review_pool(img, 1, VMLET_RESTORE_AUTO) : NULL;
+	struct vmlet_sandbox *cold, *sb;
+	uint64_t first, warm, fresh;
+
+	if (!pool)
+		return;
+	cold = test_sandbox(img, NULL);
+	ASSERT_TRUE(cold);
+	ASSERT_OK(vmlet_sandbox_count_insns(cold, true));
+	first = add_insns(cold);
+	warm = add_insns(cold);
+	vmlet_sandbox_destroy(cold);
+
+	ASSERT_OK(vmlet_pool_acquire(pool, 0, &sb));
+	ASSERT_OK(vmlet_sandbox_count_insns(sb, true));
+	fresh = add_insns(sb);
+	printf("# add: %llu instructions fresh from the snapshot; cold: %llu first, %llu warm\n",
+	       (unsigned long long)fresh, (unsigned long long)first, (unsigned long long)warm);
+	EXPECT_NE(fresh, 0);
+	/*
+	 * A cold sandbox's first call starts on the ready point's `out`, which
+	 * KVM steps past as one step; a sandbox at the snapshot starts right
+	 * after it, where the snapshot was taken.
+	 */
+	EXPECT_EQ(fresh, first - 1);
+	EXPECT_EQ(add_insns(sb), warm);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		EXPECT_EQ(add_insns(sb), fresh);
+	}
+	ASSERT_OK(vmlet_pool_release(pool, sb));
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	vmlet_image_close(img);
+}
+
 int main(void)
 {
 	return ksft_run();
