@@ -301,7 +301,10 @@ VMLET_API int vmlet_pool_release(struct vmlet_pool *p, struct vmlet_sandbox *sb)
 	if (err)
 		return err;
 	id = sb->id;
-	err = vmlet_sandbox_restore(sb);
+	/* The next user did not ask to be single-stepped (restore keeps it on). */
+	err = sb->vm.single_step ? vmlet_sandbox_count_insns(sb, false) : 0;
+	if (!err)
+		err = vmlet_sandbox_restore(sb);
 	if (err)
 		vmlet_sandbox_destroy(sb);
 	pthread_mutex_lock(&p->lock);

@@ -123,6 +123,27 @@ TEST(count_insns_counts_calls_on_sandboxes_from_a_snapshot)
 	vmlet_image_close(img);
 }
 
+/* The next user of a pooled sandbox ran single-stepped, and counted. */
+TEST(pool_release_turns_instruction_counting_off)
+{
+	struct vmlet_image *img = test_image(DEMO_ELF);
+	struct vmlet_pool *pool = img ? review_pool(img, 1, VMLET_RESTORE_AUTO) : NULL;
+	struct vmlet_sandbox *sb, *again;
+
+	if (!pool)
+		return;
+	ASSERT_OK(vmlet_pool_acquire(pool, 0, &sb));
+	ASSERT_OK(vmlet_sandbox_count_insns(sb, true));
+	ASSERT_NE(add_insns(sb), 0);
+	ASSERT_OK(vmlet_pool_release(pool, sb));
+	ASSERT_OK(vmlet_pool_acquire(pool, 0, &again));
+	ASSERT_TRUE(again == sb); /* a pool of one */
+	EXPECT_EQ(add_insns(again), 0);
+	ASSERT_OK(vmlet_pool_release(pool, again));
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	vmlet_image_close(img);
+}
+
 int main(void)
 {
 	return ksft_run();
