@@ -16,6 +16,8 @@
  *  MADV_DONTNEED on exactly those drops the copies, so they read as the
  *  snapshot again. KVM's MMU notifier unmaps them from the guest; the
  *  next call faults them back in. The idle sandbox holds no private page.
+ *  A copy need not be mapped to be there: swapped out or under migration
+ *  it is a swap entry, and written() below says how each entry reads.
  *  (With hugetlb backing, pagemap reports every 4 KiB piece of a copied
  *  2 MiB page, so the runs dropped are whole 2 MiB pages.)
  *
@@ -55,6 +57,7 @@
 #include "sandbox.h"
 
 #define PM_PRESENT (1ULL << 63)
+#define PM_SWAP	   (1ULL << 62)
 #define PM_FILE	   (1ULL << 61)
 
 static int pagemap_fd = -1;
@@ -179,12 +182,44 @@ static int restore_cpu(struct vmlet_sandbox *sb, bool full)
 	return vmlet_x86_state_load(&sb->vm, &sb->snap->cpu, full);
 }
 
-/* Drop the anonymous (written) pages of the private mapping. */
+/*
+ * Whether a pagemap entry of the private mapping of the snapshot's memfd
+ * is a page written since the snapshot: a private copy, which DROP must
+ * drop (fs/proc/task_mmu.c says how entries read).
+ *
+ * PTE- and PMD-mapped (4 KiB and THP backing), an entry is one of:
+ *  - 0: nothing mapped: never touched, or the file's page unmapped after
+ *    reclaim (shmem swaps its page cache from the file, leaving no entry
+ *    here): the snapshot's, nothing to drop;
+ *  - PM_PRESENT | PM_FILE: the snapshot's page, mapped for reading;
+ *  - PM_PRESENT: a private copy (anonymous), mapped;
+ *  - PM_SWAP: a private copy swapped out or under migration (a migration
+ *    entry names an anonymous page), or a poisoned or failed swap-in
+ *    copy's marker: all private, all must go;
+ *  - PM_SWAP | PM_FILE: the snapshot's page under migration.
+ * So written means PM_PRESENT or PM_SWAP, without PM_FILE. Testing
+ * PM_PRESENT alone missed swapped copies: the next call swapped the last
+ * call's data back in.
+ *
+ * hugetlb entries say PM_PRESENT (and PM_FILE) or nothing: a copy under
+ * migration or poisoned reads 0 like an untouched page. So there anything
+ * but the snapshot's mapped page is dropped; dropping an untouched 2 MiB
+ * page unmaps nothing and costs no fault.
+ */
+static inline bool written(uint64_t pm, bool hugetlb)
+{
+	if (hugetlb)
+		return !(pm & PM_FILE);
+	return (pm & (PM_PRESENT | PM_SWAP)) && !(pm & PM_FILE);
+}
+
+/* Drop the private copies (written pages) of the private mapping. */
 static int restore_drop(struct vmlet_sandbox *sb)
 {
 	uint64_t pm[512], npages = sb->mem.size / VMLET_PAGE_SIZE;
 	uint64_t run = 0, nrun = 0;
 	uint8_t *host = sb->mem.host;
+	bool hugetlb = sb->mem.backing == VMLET_BACKING_HUGETLB;
 
 	for (uint64_t pg = 0; pg < npages;) {
 		uint64_t n = npages - pg < 512 ? npages - pg : 512;
@@ -194,7 +229,7 @@ static int restore_drop(struct vmlet_sandbox *sb)
 		if (got != (ssize_t)(n * sizeof(uint64_t)))
 			return got < 0 ? -errno : -EIO;
 		for (uint64_t i = 0; i < n; i++, pg++) {
-			if ((pm[i] & (PM_PRESENT | PM_FILE)) == PM_PRESENT) {
+			if (written(pm[i], hugetlb)) {
 				if (!nrun)
 					run = pg;
 				nrun = pg + 1 - run;

@@ -5,6 +5,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/swap.h>
 #include <vmlet.h>
 
 #include "util.h"
@@ -142,6 +148,263 @@ TEST(pool_release_turns_instruction_counting_off)
 	ASSERT_OK(vmlet_pool_release(pool, again));
 	ASSERT_OK(vmlet_pool_destroy(pool));
 	vmlet_image_close(img);
+}
+
+/*
+ * Swap space for a test that pages guest memory out. A private copy of a
+ * page of the snapshot is anonymous memory, which goes nowhere without
+ * swap. Where there is none, root adds a swap file and takes it away after;
+ * where the file system cannot hold a swap file (tmpfs, 9p: the vmtest VM's
+ * /var/tmp), the file goes behind a loop device. Under CI=true, a test that
+ * cannot get swap fails instead of skipping.
+ */
+struct test_swap {
+	char path[64]; /* our swap file, or "" */
+	char dev[32];  /* its loop device, or "" */
+	int loop_fd;
+};
+
+#define SWAP_MIB 16
+
+static bool swap_present(void)
+{
+	char line[256];
+	int n = 0;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n > 1; /* a header, then one line per area */
+}
+
+/* A file of SWAP_MIB MiB with the header mkswap(8) writes (version 1, no bad pages). */
+static int swap_file_write(int fd)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint32_t npages = (uint32_t)(SWAP_MIB * 1024 * 1024 / pg);
+	char *buf = calloc(1, (size_t)pg);
+	uint32_t hdr[3] = {1, npages - 1, 0}; /* version, last_page, nr_badpages */
+
+	if (!buf)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < npages; i++) {
+		if (i == 0) {
+			memcpy(buf + 1024, hdr, sizeof(hdr));
+			memcpy(buf + pg - 10, "SWAPSPACE2", 10);
+		}
+		if (write(fd, buf, (size_t)pg) != pg) {
+			free(buf);
+			return -EIO;
+		}
+		if (i == 0)
+			memset(buf, 0, (size_t)pg);
+	}
+	free(buf);
+	return fsync(fd) ? -errno : 0;
+}
+
+/* Put the file behind a free loop device and swap on that. */
+static int swap_on_loop(struct test_swap *sw, int file_fd)
+{
+	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC), n, err = 0;
+
+	if (ctl < 0 && errno == ENOENT && system("modprobe loop 2>/dev/null") == 0)
+		ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		return -errno;
+	n = ioctl(ctl, LOOP_CTL_GET_FREE);
+	close(ctl);
+	if (n < 0)
+		return -errno;
+	snprintf(sw->dev, sizeof(sw->dev), "/dev/loop%d", n);
+	sw->loop_fd = open(sw->dev, O_RDWR | O_CLOEXEC);
+	if (sw->loop_fd < 0 || ioctl(sw->loop_fd, LOOP_SET_FD, file_fd) < 0)
+		err = -errno;
+	else if (swapon(sw->dev, 0) < 0)
+		err = -errno;
+	if (err) {
+		if (sw->loop_fd >= 0) {
+			ioctl(sw->loop_fd, LOOP_CLR_FD, 0);
+			close(sw->loop_fd);
+		}
+		sw->loop_fd = -1;
+		sw->dev[0] = '\0';
+	}
+	return err;
+}
+
+static void swap_teardown(struct test_swap *sw)
+{
+	if (sw->dev[0]) {
+		if (swapoff(sw->dev) < 0)
+			ksft_fail_at("swapoff(%s): %s", sw->dev, strerror(errno));
+		ioctl(sw->loop_fd, LOOP_CLR_FD, 0);
+		close(sw->loop_fd);
+	} else if (sw->path[0] && swapoff(sw->path) < 0) {
+		ksft_fail_at("swapoff(%s): %s", sw->path, strerror(errno));
+	}
+	if (sw->path[0])
+		unlink(sw->path);
+	sw->path[0] = sw->dev[0] = '\0';
+}
+
+/* 0 with swap on (sw says what to undo), or an error and why. */
+static int swap_setup(struct test_swap *sw, char *why, size_t len)
+{
+	int fd, err;
+
+	*sw = (struct test_swap){.loop_fd = -1};
+	if (swap_present())
+		return 0;
+	if (geteuid()) {
+		snprintf(why, len, "no swap, and only root can add some");
+		return -EPERM;
+	}
+	snprintf(sw->path, sizeof(sw->path), "/var/tmp/vmlet-swap.XXXXXX");
+	fd = mkstemp(sw->path);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, len, "cannot make a swap file in /var/tmp: %s", strerror(-err));
+		sw->path[0] = '\0';
+		return err;
+	}
+	err = swap_file_write(fd);
+	if (!err && swapon(sw->path, 0) < 0) {
+		err = -errno;
+		if (err == -EINVAL) /* the file system cannot hold a swap file */
+			err = swap_on_loop(sw, fd);
+	}
+	close(fd);
+	if (err) {
+		snprintf(why, len, "cannot swap on %s (%s): %s", sw->path,
+			 sw->dev[0] ? sw->dev : "file, then loop device", strerror(-err));
+		swap_teardown(sw);
+	}
+	return err;
+}
+
+static bool under_ci(void)
+{
+	const char *ci = getenv("CI");
+
+	return ci && !strcmp(ci, "true");
+}
+
+/* The pagemap entry of the page at p. */
+static uint64_t pagemap_entry(const void *p)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (pread(fd, &e, sizeof(e), (off_t)((uintptr_t)p / 4096 * sizeof(e))) != sizeof(e))
+			e = 0;
+		close(fd);
+	}
+	return e;
+}
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAP	   (1ULL << 62)
+
+/*
+ * Page p out (MADV_PAGEOUT) until pagemap says swapped: reclaim passes
+ * over a page it finds referenced (KVM's accessed bit counts) and clears
+ * that, so it may take more than one try. Bounded by tries, not time.
+ */
+static bool page_out(void *p)
+{
+	for (int i = 0; i < 100; i++) {
+		uint64_t e;
+
+		if (madvise(p, 4096, MADV_PAGEOUT) < 0)
+			return false;
+		e = pagemap_entry(p);
+		if ((e & PM_SWAP) && !(e & PM_PRESENT))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A sandbox of a DROP snapshot stashes a secret, every page holding it is
+ * paged out, restore, and the secret must be gone. *paged is false when
+ * MADV_PAGEOUT did not swap the pages (not the library's fault).
+ */
+static void drop_after_page_out(struct vmlet_image *img, bool *paged)
+{
+	static const char secret[] = "swapped-s3cr3t-0123456789";
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = VMLET_RESTORE_DROP};
+	struct vmlet_value arg = vmlet_str(secret), r;
+	struct vmlet_snapshot *snap = NULL;
+	struct vmlet_sandbox *sb = NULL;
+	unsigned int nout = 0;
+	uint8_t *mem;
+	size_t size;
+
+	*paged = false;
+	ASSERT_OK(vmlet_snapshot_create(img, &cfg, &snap));
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+	ASSERT_OK(vmlet_sandbox_call(sb, "stash", &arg, 1, NULL));
+
+	/* Every page that holds the secret (the input buffer, stash_buf) goes to swap. */
+	mem = (uint8_t *)vmlet_sandbox_memory(sb, &size);
+	for (size_t off = 0; off < size; off += 4096) {
+		if (!memmem(mem + off, 4096, secret, sizeof(secret) - 1))
+			continue;
+		if (!page_out(mem + off)) {
+			printf("# cannot page out guest page %#zx: pagemap %#llx\n", off,
+			       (unsigned long long)pagemap_entry(mem + off));
+			goto out;
+		}
+		nout++;
+	}
+	printf("# %u guest pages with the secret paged out\n", nout);
+	*paged = true;
+	EXPECT_GE(nout, 2);
+
+	EXPECT_EQ(vmlet_sandbox_restore(sb), 0);
+	EXPECT_EQ(vmlet_sandbox_call(sb, "peek", NULL, 0, &r), 0);
+	EXPECT_EQ(r.buf.len, 0);
+	EXPECT_TRUE(!memmem(mem, size, secret, sizeof(secret) - 1));
+out:
+	vmlet_sandbox_destroy(sb);
+	vmlet_snapshot_destroy(snap);
+}
+
+/*
+ * DROP restore dropped only the copies pagemap said were present: a
+ * written page that was swapped out stayed, and the next call swapped the
+ * last call's data back in. That is one tenant's data in the next
+ * tenant's call under memory pressure.
+ */
+TEST(drop_restore_drops_written_pages_that_are_swapped_out)
+{
+	struct vmlet_image *img = test_image(GUEST("state"));
+	struct test_swap sw;
+	bool paged = false;
+	char why[256];
+	int err;
+
+	if (!img)
+		return;
+	err = swap_setup(&sw, why, sizeof(why));
+	if (err && under_ci()) {
+		ksft_fail_at("CI=true and no swap to page guest memory out to: %s", why);
+		return;
+	}
+	if (err)
+		SKIP("%s", why);
+	drop_after_page_out(img, &paged);
+	swap_teardown(&sw);
+	vmlet_image_close(img);
+	if (!paged && under_ci())
+		ksft_fail_at("CI=true and MADV_PAGEOUT did not swap guest pages out");
+	else if (!paged && !ksft_failed)
+		SKIP("MADV_PAGEOUT did not swap guest pages out");
 }
 
 int main(void)
