@@ -274,7 +274,26 @@ static int restore(struct vmlet_sandbox *sb)
 {
 	int err = 0;
 
-	/* Only a failed call can leave an instruction half done (vmlet_vm_settle). */
+	/*
+	 * Every run stops in the middle of an instruction: KVM completes the
+	 * `out` (or MMIO access) it exited on at the next KVM_RUN, after
+	 * applying the registers loaded meanwhile. After a call that returned
+	 * (VMLET_PORT_RETURN, also a refused one) that is a plain `out imm8`,
+	 * which KVM completes in complete_fast_pio_out(): it steps rip past
+	 * the `out` only if rip is still the one it exited at (cui_linear_rip,
+	 * pio.linear_rip in older kernels), and otherwise drops it. The
+	 * snapshot's rip, just past the ready point's `out`, is never the
+	 * return's, so restore relies on KVM dropping it and pays no KVM_RUN
+	 * for it: review_test counts the instructions of calls made after
+	 * restores to check that rip lands exactly on the snapshot's.
+	 * A failed call can stop in an instruction that KVM completes in its
+	 * emulator (MMIO, string I/O), whose completion writes back its own
+	 * rip and registers whatever was loaded: those are settled first.
+	 * (A guest that returns through a string `outs` to the port looks the
+	 * same in kvm_run as one that used `out`, and is not settled: only a
+	 * KVM_RUN on every restore, or decoding the guest's instruction,
+	 * would tell.)
+	 */
 	if (sb->state == SANDBOX_DEAD)
 		err = vmlet_vm_settle(&sb->vm);
 	if (err)

@@ -407,6 +407,46 @@ TEST(drop_restore_drops_written_pages_that_are_swapped_out)
 		SKIP("MADV_PAGEOUT did not swap guest pages out");
 }
 
+/*
+ * Restore after a call that returned leaves the vCPU with KVM's pending
+ * completion of the return's `out`, which KVM must drop rather than step
+ * rip past (lib/snapshot.c, restore()). A restored sandbox then runs
+ * exactly the instructions of a sandbox fresh from the snapshot, after
+ * calls that returned and after one that failed (which restore settles),
+ * with either restore method. One instruction off would change the count.
+ */
+TEST(restore_puts_rip_exactly_at_the_snapshot_after_any_call)
+{
+	static const enum vmlet_restore methods[] = {VMLET_RESTORE_DROP, VMLET_RESTORE_COPY};
+	struct vmlet_image *img = test_image(GUEST("state"));
+
+	for (unsigned int m = 0; img && m < 2; m++) {
+		struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = methods[m]};
+		struct vmlet_snapshot *snap = NULL;
+		struct vmlet_sandbox *sb = NULL;
+		uint64_t fresh;
+
+		ASSERT_OK(vmlet_snapshot_create(img, &cfg, &snap));
+		ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+		ASSERT_OK(vmlet_sandbox_count_insns(sb, true));
+		fresh = add_insns(sb);
+		ASSERT_NE(fresh, 0);
+		for (int i = 0; i < 3; i++) {
+			ASSERT_OK(vmlet_sandbox_restore(sb)); /* after add, which returned */
+			EXPECT_EQ(add_insns(sb), fresh);
+			ASSERT_OK(vmlet_sandbox_restore(sb));
+			ASSERT_OK(vmlet_sandbox_call(sb, "count", NULL, 0, NULL));
+			EXPECT_EQ(vmlet_sandbox_call(sb, "crash", NULL, 0, NULL),
+				  -VMLET_EEXCEPTION);
+			ASSERT_OK(vmlet_sandbox_restore(sb));
+			EXPECT_EQ(add_insns(sb), fresh);
+		}
+		vmlet_sandbox_destroy(sb);
+		vmlet_snapshot_destroy(snap);
+	}
+	vmlet_image_close(img);
+}
+
 int main(void)
 {
 	return ksft_run();
