@@ -335,26 +335,56 @@ static int copy_result(struct vmlet_value *ret, void *buf, size_t size)
 	return 0;
 }
 
-VMLET_API int vmlet_pool_call(struct vmlet_pool *p, const char *name,
-			      const struct vmlet_value *args, unsigned int nargs,
-			      struct vmlet_value *ret, void *buf, size_t size)
+/*
+ * The fault record goes out through opts, copied before the release clears
+ * it: the sandbox is restored, and another caller may hold it, by the time
+ * the caller could ask vmlet_sandbox_fault(). An out pointer in an options
+ * struct that starts with its size, as libbpf grows its calls
+ * (bpf_prog_test_run_opts()), rather than one more positional parameter
+ * for each new need; vmlet_pool_call() stays as it was, a wrapper.
+ */
+VMLET_API int vmlet_pool_call_opts(struct vmlet_pool *p, const char *name,
+				   const struct vmlet_value *args, unsigned int nargs,
+				   struct vmlet_value *ret, const struct vmlet_pool_call_opts *opts)
 {
+	struct vmlet_pool_call_opts o = {.sz = sizeof(o)};
 	struct vmlet_sandbox *sb;
 	struct vmlet_value v;
 	int err, rerr;
 
-	if (!p)
-		return -EINVAL;
-	err = vmlet_pool_acquire(p, p->cfg.timeout_ms, &sb);
+	if (opts) {
+		if (opts->sz < sizeof(opts->sz) || opts->sz > sizeof(o))
+			return -EINVAL;
+		memcpy(&o, opts, opts->sz);
+	}
+	if (o.fault)
+		memset(o.fault, 0, sizeof(*o.fault));
+	err = p ? vmlet_pool_acquire(p, p->cfg.timeout_ms, &sb) : -EINVAL;
 	if (err)
-		return err;
+		goto err_acquire;
 	err = vmlet_sandbox_call(sb, name, args, nargs, &v);
+	if (o.fault)
+		*o.fault = *vmlet_sandbox_fault(sb);
 	if (!err)
-		err = copy_result(&v, buf, size);
+		err = copy_result(&v, o.buf, o.size);
 	if (!err && ret)
 		*ret = v;
 	rerr = vmlet_pool_release(p, sb);
 	return err ? err : rerr;
+
+err_acquire:
+	if (o.fault)
+		o.fault->error = err; /* no call ran */
+	return err;
+}
+
+VMLET_API int vmlet_pool_call(struct vmlet_pool *p, const char *name,
+			      const struct vmlet_value *args, unsigned int nargs,
+			      struct vmlet_value *ret, void *buf, size_t size)
+{
+	struct vmlet_pool_call_opts o = {.sz = sizeof(o), .buf = buf, .size = size};
+
+	return vmlet_pool_call_opts(p, name, args, nargs, ret, &o);
 }
 
 VMLET_API void vmlet_pool_stats(struct vmlet_pool *p, struct vmlet_pool_stats *st)

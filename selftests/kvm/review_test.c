@@ -447,6 +447,58 @@ TEST(restore_puts_rip_exactly_at_the_snapshot_after_any_call)
 	vmlet_image_close(img);
 }
 
+/*
+ * vmlet_pool_call() could only return an error code: the release wiped
+ * the fault record before the caller could read it. vmlet_pool_call_opts()
+ * returns it.
+ */
+TEST(pool_call_opts_says_why_a_fresh_call_failed)
+{
+	struct vmlet_image *img = test_image(GUEST("state"));
+	struct vmlet_pool *pool = img ? review_pool(img, 1, VMLET_RESTORE_AUTO) : NULL;
+	struct vmlet_value arg = vmlet_str("kept"), r;
+	struct vmlet_fault f;
+	struct vmlet_pool_call_opts o = {.sz = sizeof(o), .fault = &f};
+	char buf[64];
+
+	if (!pool)
+		return;
+	EXPECT_EQ(vmlet_pool_call_opts(pool, "crash", NULL, 0, &r, &o), -VMLET_EEXCEPTION);
+	EXPECT_EQ(f.error, -VMLET_EEXCEPTION);
+	EXPECT_EQ(f.vector, 14);
+	EXPECT_EQ(f.address, 0);
+	EXPECT_NE(f.rip, 0);
+
+	EXPECT_EQ(vmlet_pool_call_opts(pool, "die", NULL, 0, NULL, &o), -VMLET_EABORT);
+	EXPECT_EQ(f.error, -VMLET_EABORT);
+	EXPECT_EQ(f.code, 7);
+	EXPECT_STREQ(f.message, "state_guest gives up");
+
+	/* A call that succeeds clears it; a result still needs its buffer. */
+	EXPECT_EQ(vmlet_pool_call_opts(pool, "stash", &arg, 1, NULL, &o), 0);
+	EXPECT_EQ(f.error, 0);
+	EXPECT_EQ(vmlet_pool_call_opts(pool, "peek", NULL, 0, &r, &o), -ENOSPC);
+	EXPECT_EQ(f.error, 0);
+	o.buf = buf;
+	o.size = sizeof(buf);
+	ASSERT_OK(vmlet_pool_call_opts(pool, "peek", NULL, 0, &r, &o));
+	EXPECT_EQ(r.buf.len, 0); /* a fresh VM: nothing stashed */
+	EXPECT_TRUE(r.buf.ptr == buf);
+
+	/* No options at all, options of an older caller, and ones from the future. */
+	EXPECT_EQ(vmlet_pool_call_opts(pool, "count", NULL, 0, &r, NULL), 0);
+	EXPECT_EQ(r.u64, 1);
+	o.sz = sizeof(size_t);
+	EXPECT_EQ(vmlet_pool_call_opts(pool, "crash", NULL, 0, NULL, &o), -VMLET_EEXCEPTION);
+	o.sz = sizeof(o) + 8;
+	EXPECT_EQ(vmlet_pool_call_opts(pool, "count", NULL, 0, NULL, &o), -EINVAL);
+	o.sz = sizeof(o);
+	EXPECT_EQ(vmlet_pool_call_opts(NULL, "count", NULL, 0, NULL, &o), -EINVAL);
+	EXPECT_EQ(f.error, -EINVAL);
+	ASSERT_OK(vmlet_pool_destroy(pool));
+	vmlet_image_close(img);
+}
+
 int main(void)
 {
 	return ksft_run();
