@@ -275,24 +275,21 @@ static int restore(struct vmlet_sandbox *sb)
 	int err = 0;
 
 	/*
-	 * Every run stops in the middle of an instruction: KVM completes the
-	 * `out` (or MMIO access) it exited on at the next KVM_RUN, after
-	 * applying the registers loaded meanwhile. After a call that returned
-	 * (VMLET_PORT_RETURN, also a refused one) that is a plain `out imm8`,
-	 * which KVM completes in complete_fast_pio_out(): it steps rip past
-	 * the `out` only if rip is still the one it exited at (cui_linear_rip,
-	 * pio.linear_rip in older kernels), and otherwise drops it. The
-	 * snapshot's rip, just past the ready point's `out`, is never the
-	 * return's, so restore relies on KVM dropping it and pays no KVM_RUN
-	 * for it: review_test counts the instructions of calls made after
-	 * restores to check that rip lands exactly on the snapshot's.
-	 * A failed call can stop in an instruction that KVM completes in its
-	 * emulator (MMIO, string I/O), whose completion writes back its own
-	 * rip and registers whatever was loaded: those are settled first.
-	 * (A guest that returns through a string `outs` to the port looks the
-	 * same in kvm_run as one that used `out`, and is not settled: only a
-	 * KVM_RUN on every restore, or decoding the guest's instruction,
-	 * would tell.)
+	 * A run that ends on a port exit leaves KVM something to finish at
+	 * the next KVM_RUN, after the registers loaded meanwhile. A call that
+	 * returned (VMLET_PORT_RETURN, or a refusal) ended on an OUT, which
+	 * leaves nothing that could land on the restored state: `out imm8`
+	 * leaves complete_fast_pio_out(), which steps rip past the `out` only
+	 * if rip is still the one it exited at (cui_linear_rip, pio.linear_rip
+	 * in older kernels) and otherwise drops it, and the snapshot's rip,
+	 * just past the ready point's `out`, never is; an `outs` is run by the
+	 * emulator, which retires it before the exit and leaves nothing. So
+	 * restore relies on KVM dropping the pending step and pays no KVM_RUN
+	 * for it: review_test counts the instructions of calls after restores
+	 * (rip exactly at the snapshot's) and returns through `outs`.
+	 * Only a failed call can stop in an instruction that KVM completes in
+	 * its emulator and writes back over what was loaded (an IN, an MMIO
+	 * access): those are settled first.
 	 */
 	if (sb->state == SANDBOX_DEAD)
 		err = vmlet_vm_settle(&sb->vm);

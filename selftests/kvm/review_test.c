@@ -448,6 +448,51 @@ TEST(restore_puts_rip_exactly_at_the_snapshot_after_any_call)
 }
 
 /*
+ * A guest that returns through `outsb` (guest/tests/outs.c) instead of
+ * `out` exits alike, but KVM completes `outs` in its emulator, which
+ * writes back its own rip at the next KVM_RUN over the one restore
+ * loaded: the next call would resume inside the hostile function, not at
+ * the snapshot. Restore must leave the next call at the snapshot.
+ */
+TEST(restore_after_a_return_through_outs_starts_at_the_snapshot)
+{
+	static const enum vmlet_restore methods[] = {VMLET_RESTORE_DROP, VMLET_RESTORE_COPY};
+	struct vmlet_image *img = test_image(HOSTILE_DIR "/outs.elf");
+
+	for (unsigned int m = 0; img && m < 2; m++) {
+		struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = methods[m]};
+		struct vmlet_value a[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
+		struct vmlet_snapshot *snap = NULL;
+		struct vmlet_sandbox *sb = NULL;
+		struct {
+			struct vmlet_frame h;
+			struct vmlet_rec r;
+			uint64_t v;
+		} fr;
+		struct vmlet_value f = vmlet_bytes(&fr, sizeof(fr));
+
+		ASSERT_OK(vmlet_snapshot_create(img, &cfg, &snap));
+		ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+		fr.h = (struct vmlet_frame){sizeof(fr),
+					    (uint32_t)vmlet_sandbox_func(sb, "ret_outs"), 0, 1};
+		fr.r = (struct vmlet_rec){VMLET_U32, 8};
+		fr.v = 99;
+		for (int i = 0; i < 3; i++) {
+			ASSERT_OK(vmlet_sandbox_call(sb, "ret_outs", &f, 1, &r));
+			EXPECT_EQ(r.u32, 99);
+			ASSERT_OK(vmlet_sandbox_restore(sb));
+			r.i32 = 0;
+			EXPECT_EQ(vmlet_sandbox_call(sb, "add", a, 2, &r), 0);
+			EXPECT_EQ(r.i32, 3);
+			ASSERT_OK(vmlet_sandbox_restore(sb));
+		}
+		vmlet_sandbox_destroy(sb);
+		vmlet_snapshot_destroy(snap);
+	}
+	vmlet_image_close(img);
+}
+
+/*
  * vmlet_pool_call() could only return an error code: the release wiped
  * the fault record before the caller could read it. vmlet_pool_call_opts()
  * returns it.
