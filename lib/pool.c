@@ -17,6 +17,12 @@
  * sandbox, unless the pool is VMLET_POOL_UNCONFINED; vmlet_pool_create()
  * fails with its error when that is impossible. It costs the call path
  * nothing: no caller's thread is touched.
+ *
+ * The pool knows every sandbox it owns by address: idle[] holds the idle
+ * ones, lent[] the acquired ones. Release looks sb up in lent[] before it
+ * touches *sb, so a sandbox the pool never handed out (one made from its
+ * snapshot with vmlet_sandbox_create_from(), or one of another pool) or
+ * one released twice is refused without being read, restored or counted.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,7 +42,8 @@ struct vmlet_pool {
 	pthread_cond_t refill; /* the refill thread has work, or must stop */
 	pthread_t thread;
 	struct vmlet_sandbox **idle; /* a stack of cfg.size slots */
-	unsigned int nidle, live, creating;
+	struct vmlet_sandbox **lent; /* acquired, not yet released: cfg.size slots */
+	unsigned int nidle, nlent, live, creating;
 	bool stop;
 	bool started;	 /* the refill thread confined itself (or failed to) */
 	int confine_err; /* why it could not */
@@ -61,7 +68,6 @@ static int make_one(struct vmlet_pool *p)
 	p->creating--;
 	p->refill_err = err;
 	if (!err) {
-		sb->pooled = true;
 		p->idle[p->nidle++] = sb;
 		p->live++;
 		p->stats.created++;
@@ -135,7 +141,8 @@ VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_conf
 	p->cfg = c;
 	p->stats.size = c.size;
 	p->idle = calloc(c.size, sizeof(*p->idle));
-	if (!p->idle) {
+	p->lent = calloc(c.size, sizeof(*p->lent));
+	if (!p->idle || !p->lent) {
 		err = -ENOMEM;
 		goto err_pool;
 	}
@@ -181,6 +188,7 @@ err_drain:
 	pthread_mutex_destroy(&p->lock);
 	vmlet_snapshot_destroy(p->snap);
 err_idle:
+	free(p->lent);
 	free(p->idle);
 err_pool:
 	free(p);
@@ -205,6 +213,7 @@ VMLET_API int vmlet_pool_destroy(struct vmlet_pool *p)
 	pthread_cond_destroy(&p->ready);
 	pthread_mutex_destroy(&p->lock);
 	vmlet_snapshot_destroy(p->snap);
+	free(p->lent);
 	free(p->idle);
 	free(p);
 	return 0;
@@ -245,7 +254,7 @@ static int acquire(struct vmlet_pool *p, int timeout_ms, struct vmlet_sandbox **
 	}
 	if (!err) {
 		*out = p->idle[--p->nidle];
-		(*out)->pooled = false;
+		p->lent[p->nlent++] = *out; /* nlent + nidle <= live <= size */
 		if (want_more(p))
 			pthread_cond_signal(&p->refill);
 	}
@@ -265,22 +274,38 @@ VMLET_API int vmlet_pool_acquire(struct vmlet_pool *p, int timeout_ms, struct vm
 	return err;
 }
 
+/* Take sb off lent[]: 0, -EALREADY when it is idle here, -EINVAL when it is not the pool's. */
+static int take_back(struct vmlet_pool *p, const struct vmlet_sandbox *sb)
+{
+	for (unsigned int i = 0; i < p->nlent; i++) {
+		if (p->lent[i] == sb) {
+			p->lent[i] = p->lent[--p->nlent];
+			return 0;
+		}
+	}
+	for (unsigned int i = 0; i < p->nidle; i++)
+		if (p->idle[i] == sb)
+			return -EALREADY;
+	return -EINVAL;
+}
+
 VMLET_API int vmlet_pool_release(struct vmlet_pool *p, struct vmlet_sandbox *sb)
 {
 	uint64_t id;
 	int err;
 
-	if (!p || !sb || sb->snap != p->snap)
+	if (!p || !sb)
 		return -EINVAL;
 	pthread_mutex_lock(&p->lock);
-	if (sb->pooled) {
-		pthread_mutex_unlock(&p->lock);
-		return -EALREADY;
-	}
-	sb->pooled = true;
+	err = take_back(p, sb);
 	pthread_mutex_unlock(&p->lock);
+	if (err)
+		return err;
 	id = sb->id;
-	err = vmlet_sandbox_restore(sb);
+	/* The next user did not ask to be single-stepped (restore keeps it on). */
+	err = sb->vm.single_step ? vmlet_sandbox_count_insns(sb, false) : 0;
+	if (!err)
+		err = vmlet_sandbox_restore(sb);
 	if (err)
 		vmlet_sandbox_destroy(sb);
 	pthread_mutex_lock(&p->lock);
@@ -289,7 +314,7 @@ VMLET_API int vmlet_pool_release(struct vmlet_pool *p, struct vmlet_sandbox *sb)
 		p->stats.discarded++;
 		pthread_cond_signal(&p->refill);
 	} else {
-		p->idle[p->nidle++] = sb; /* pooled since the check above */
+		p->idle[p->nidle++] = sb; /* its lent[] slot was freed above */
 		p->stats.restored++;
 		pthread_cond_signal(&p->ready);
 	}
@@ -311,30 +336,66 @@ static int copy_result(struct vmlet_value *ret, void *buf, size_t size)
 	return 0;
 }
 
-VMLET_API int vmlet_pool_call(struct vmlet_pool *p, const char *name,
-			      const struct vmlet_value *args, unsigned int nargs,
-			      struct vmlet_value *ret, void *buf, size_t size)
+/*
+ * The fault record goes out through opts, copied before the release clears
+ * it: the sandbox is restored, and another caller may hold it, by the time
+ * the caller could ask vmlet_sandbox_fault(). An out pointer in an options
+ * struct that starts with its size, as libbpf grows its calls
+ * (bpf_prog_test_run_opts()), rather than one more positional parameter
+ * for each new need; vmlet_pool_call() stays as it was, a wrapper.
+ */
+VMLET_API int vmlet_pool_call_opts(struct vmlet_pool *p, const char *name,
+				   const struct vmlet_value *args, unsigned int nargs,
+				   struct vmlet_value *ret, const struct vmlet_pool_call_opts *opts)
 {
+	struct vmlet_pool_call_opts o = {.sz = sizeof(o)};
 	struct vmlet_sandbox *sb;
 	struct vmlet_value v;
 	int err, rerr;
 
-	if (!p)
-		return -EINVAL;
-	err = vmlet_pool_acquire(p, p->cfg.timeout_ms, &sb);
+	if (opts) {
+		if (opts->sz < sizeof(opts->sz) || opts->sz > sizeof(o))
+			return -EINVAL;
+		memcpy(&o, opts, opts->sz);
+	}
+	if (o.fault)
+		memset(o.fault, 0, sizeof(*o.fault));
+	err = p ? vmlet_pool_acquire(p, p->cfg.timeout_ms, &sb) : -EINVAL;
 	if (err)
-		return err;
+		goto err_acquire;
 	err = vmlet_sandbox_call(sb, name, args, nargs, &v);
+	if (o.fault)
+		*o.fault = *vmlet_sandbox_fault(sb);
 	if (!err)
-		err = copy_result(&v, buf, size);
+		err = copy_result(&v, o.buf, o.size);
 	if (!err && ret)
 		*ret = v;
 	rerr = vmlet_pool_release(p, sb);
 	return err ? err : rerr;
+
+err_acquire:
+	if (o.fault)
+		o.fault->error = err; /* no call ran */
+	return err;
+}
+
+VMLET_API int vmlet_pool_call(struct vmlet_pool *p, const char *name,
+			      const struct vmlet_value *args, unsigned int nargs,
+			      struct vmlet_value *ret, void *buf, size_t size)
+{
+	struct vmlet_pool_call_opts o = {.sz = sizeof(o), .buf = buf, .size = size};
+
+	return vmlet_pool_call_opts(p, name, args, nargs, ret, &o);
 }
 
 VMLET_API void vmlet_pool_stats(struct vmlet_pool *p, struct vmlet_pool_stats *st)
 {
+	if (!st)
+		return;
+	if (!p) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
 	pthread_mutex_lock(&p->lock);
 	*st = p->stats;
 	st->live = p->live;
@@ -344,5 +405,5 @@ VMLET_API void vmlet_pool_stats(struct vmlet_pool *p, struct vmlet_pool_stats *s
 
 VMLET_API const struct vmlet_snapshot *vmlet_pool_snapshot(const struct vmlet_pool *p)
 {
-	return p->snap;
+	return p ? p->snap : NULL;
 }

@@ -218,10 +218,27 @@ VMLET_API int vmlet_sandbox_set_timeout(struct vmlet_sandbox *sb, uint64_t timeo
 	return 0;
 }
 
+/*
+ * KVM sets the trap flag for single-stepping only while rip is the one it
+ * saw at KVM_SET_GUEST_DEBUG (singlestep_rip), and takes it away when
+ * registers are set at any other rip. A restore leaves the snapshot's
+ * registers pending in kvm_run until the next KVM_RUN: turned on there,
+ * stepping recorded the last call's rip, the snapshot's registers then
+ * cleared the flag, and the next call ran unstepped and counted 0 (every
+ * sandbox from a pool starts that way). So pending registers go to KVM
+ * first, with a KVM_RUN that runs no guest code.
+ */
 VMLET_API int vmlet_sandbox_count_insns(struct vmlet_sandbox *sb, bool on)
 {
+	int err;
+
 	if (!sb)
 		return -EINVAL;
+	if (on && sb->vm.run->kvm_dirty_regs) {
+		err = vmlet_vm_complete_io(&sb->vm);
+		if (err)
+			return err;
+	}
 	return vmlet_vm_single_step(&sb->vm, on);
 }
 

@@ -16,6 +16,8 @@
  *  MADV_DONTNEED on exactly those drops the copies, so they read as the
  *  snapshot again. KVM's MMU notifier unmaps them from the guest; the
  *  next call faults them back in. The idle sandbox holds no private page.
+ *  A copy need not be mapped to be there: swapped out or under migration
+ *  it is a swap entry, and written() below says how each entry reads.
  *  (With hugetlb backing, pagemap reports every 4 KiB piece of a copied
  *  2 MiB page, so the runs dropped are whole 2 MiB pages.)
  *
@@ -56,6 +58,7 @@
 #include "service.h"
 
 #define PM_PRESENT (1ULL << 63)
+#define PM_SWAP	   (1ULL << 62)
 #define PM_FILE	   (1ULL << 61)
 
 VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_config *cfg,
@@ -165,12 +168,44 @@ static int restore_cpu(struct vmlet_sandbox *sb, bool full)
 	return vmlet_x86_state_load(&sb->vm, &sb->snap->cpu, full);
 }
 
-/* Drop the anonymous (written) pages of the private mapping. */
+/*
+ * Whether a pagemap entry of the private mapping of the snapshot's memfd
+ * is a page written since the snapshot: a private copy, which DROP must
+ * drop (fs/proc/task_mmu.c says how entries read).
+ *
+ * PTE- and PMD-mapped (4 KiB and THP backing), an entry is one of:
+ *  - 0: nothing mapped: never touched, or the file's page unmapped after
+ *    reclaim (shmem swaps its page cache from the file, leaving no entry
+ *    here): the snapshot's, nothing to drop;
+ *  - PM_PRESENT | PM_FILE: the snapshot's page, mapped for reading;
+ *  - PM_PRESENT: a private copy (anonymous), mapped;
+ *  - PM_SWAP: a private copy swapped out or under migration (a migration
+ *    entry names an anonymous page), or a poisoned or failed swap-in
+ *    copy's marker: all private, all must go;
+ *  - PM_SWAP | PM_FILE: the snapshot's page under migration.
+ * So written means PM_PRESENT or PM_SWAP, without PM_FILE. Testing
+ * PM_PRESENT alone missed swapped copies: the next call swapped the last
+ * call's data back in.
+ *
+ * hugetlb entries say PM_PRESENT (and PM_FILE) or nothing: a copy under
+ * migration or poisoned reads 0 like an untouched page. So there anything
+ * but the snapshot's mapped page is dropped; dropping an untouched 2 MiB
+ * page unmaps nothing and costs no fault.
+ */
+static inline bool written(uint64_t pm, bool hugetlb)
+{
+	if (hugetlb)
+		return !(pm & PM_FILE);
+	return (pm & (PM_PRESENT | PM_SWAP)) && !(pm & PM_FILE);
+}
+
+/* Drop the private copies (written pages) of the private mapping. */
 static int restore_drop(struct vmlet_sandbox *sb)
 {
 	uint64_t pm[512], npages = sb->mem.size / VMLET_PAGE_SIZE;
 	uint64_t run = 0, nrun = 0;
 	uint8_t *host = sb->mem.host;
+	bool hugetlb = sb->mem.backing == VMLET_BACKING_HUGETLB;
 
 	for (uint64_t pg = 0; pg < npages;) {
 		uint64_t n = npages - pg < 512 ? npages - pg : 512;
@@ -180,7 +215,7 @@ static int restore_drop(struct vmlet_sandbox *sb)
 		if (got != (ssize_t)(n * sizeof(uint64_t)))
 			return got < 0 ? -errno : -EIO;
 		for (uint64_t i = 0; i < n; i++, pg++) {
-			if ((pm[i] & (PM_PRESENT | PM_FILE)) == PM_PRESENT) {
+			if (written(pm[i], hugetlb)) {
 				if (!nrun)
 					run = pg;
 				nrun = pg + 1 - run;
@@ -227,7 +262,23 @@ static int restore(struct vmlet_sandbox *sb)
 
 	if (sb->host.lost)
 		return -EIO; /* a request in flight may still write its memory */
-	/* Only a failed call can leave an instruction half done (vmlet_vm_settle). */
+	/*
+	 * A run that ends on a port exit leaves KVM something to finish at
+	 * the next KVM_RUN, after the registers loaded meanwhile. A call that
+	 * returned (VMLET_PORT_RETURN, or a refusal) ended on an OUT, which
+	 * leaves nothing that could land on the restored state: `out imm8`
+	 * leaves complete_fast_pio_out(), which steps rip past the `out` only
+	 * if rip is still the one it exited at (cui_linear_rip, pio.linear_rip
+	 * in older kernels) and otherwise drops it, and the snapshot's rip,
+	 * just past the ready point's `out`, never is; an `outs` is run by the
+	 * emulator, which retires it before the exit and leaves nothing. So
+	 * restore relies on KVM dropping the pending step and pays no KVM_RUN
+	 * for it: review_test counts the instructions of calls after restores
+	 * (rip exactly at the snapshot's) and returns through `outs`.
+	 * Only a failed call can stop in an instruction that KVM completes in
+	 * its emulator and writes back over what was loaded (an IN, an MMIO
+	 * access): those are settled first.
+	 */
 	if (sb->state == SANDBOX_DEAD)
 		err = vmlet_vm_settle(&sb->vm);
 	if (err)
@@ -236,6 +287,9 @@ static int restore(struct vmlet_sandbox *sb)
 	err = sb->snap->restore == VMLET_RESTORE_COPY ? restore_copy(sb) : restore_drop(sb);
 	if (!err)
 		err = restore_cpu(sb, false);
+	/* Counting stays on (vmlet_sandbox_restore(3)): re-armed at the snapshot's rip. */
+	if (!err && sb->vm.single_step)
+		err = vmlet_sandbox_count_insns(sb, true);
 	if (err)
 		return err;
 	sb->in_used = 0;

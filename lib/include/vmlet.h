@@ -295,7 +295,8 @@ VMLET_API int vmlet_pool_acquire(struct vmlet_pool *pool, int timeout_ms,
 				 struct vmlet_sandbox **out);
 /*
  * Restore sb and give it back; the restore error if it had to go.
- * -EINVAL for a sandbox of another pool, -EALREADY if it was released.
+ * -EINVAL for a sandbox this pool did not lend (another pool's, or one made
+ * from its snapshot), -EALREADY if it was released; both change nothing.
  */
 VMLET_API int vmlet_pool_release(struct vmlet_pool *pool, struct vmlet_sandbox *sb);
 /*
@@ -307,6 +308,21 @@ VMLET_API int vmlet_pool_release(struct vmlet_pool *pool, struct vmlet_sandbox *
 VMLET_API int vmlet_pool_call(struct vmlet_pool *pool, const char *name,
 			      const struct vmlet_value *args, unsigned int nargs,
 			      struct vmlet_value *ret, void *buf, size_t size);
+/*
+ * vmlet_pool_call() with options that may grow (sz first, as in
+ * struct vmlet_config): the result buffer, and where to store the call's
+ * fault record, which the release would otherwise clear. opts may be NULL.
+ */
+struct vmlet_pool_call_opts {
+	size_t sz;		   /* sizeof(struct vmlet_pool_call_opts) */
+	void *buf;		   /* a string or bytes result is copied here... */
+	size_t size;		   /* ...when it fits in size bytes */
+	struct vmlet_fault *fault; /* out, may be NULL: error 0 when the call succeeded */
+};
+VMLET_API int vmlet_pool_call_opts(struct vmlet_pool *pool, const char *name,
+				   const struct vmlet_value *args, unsigned int nargs,
+				   struct vmlet_value *ret,
+				   const struct vmlet_pool_call_opts *opts);
 VMLET_API void vmlet_pool_stats(struct vmlet_pool *pool, struct vmlet_pool_stats *st);
 VMLET_API const struct vmlet_snapshot *vmlet_pool_snapshot(const struct vmlet_pool *pool);
 

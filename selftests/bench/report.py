@@ -184,6 +184,9 @@ def full_table(res):
     note = hostcall_note(res)
     if note:
         out.append(note + "\n")
+    qemu = res.get("qemu", {})
+    if qemu.get("command"):
+        out.append(f"QEMU ran as `{qemu['command']}` (CPU model `{qemu.get('cpu', 'host')}`).\n")
     tp = res.get("vmlet", {}).get("hostcall", {}).get("throughput")
     if tp:
         out.append("Host-call throughput (" + tp.get("unit", "") + "): " + ", ".join(
