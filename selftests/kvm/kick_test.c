@@ -74,7 +74,7 @@ static void *call_main(void *arg)
 
 TEST(deadline_ends_a_call_on_a_thread_that_blocks_the_kick)
 {
-	struct vmlet_image *img = test_image(GUEST("kick"));
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
 	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
 	struct job j = {.sb = sb, .func = "spin"};
 	uint64_t t;
@@ -94,7 +94,7 @@ TEST(deadline_ends_a_call_on_a_thread_that_blocks_the_kick)
 
 TEST(interrupt_ends_a_call_on_a_thread_that_blocks_the_kick)
 {
-	struct vmlet_image *img = test_image(GUEST("kick"));
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
 	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
 	struct job j = {.sb = sb, .func = "spin"};
 	sigset_t all, old;
@@ -191,7 +191,7 @@ static int pending_for(pid_t tid, int sig)
 
 TEST(late_kick_does_not_fail_the_embedders_read)
 {
-	struct vmlet_image *img = test_image(GUEST("kick"));
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
 	struct vmlet_sandbox *sb = test_sandbox(img, NULL); /* installs the handler */
 	struct reader r = {0};
 	pthread_t t;
@@ -218,7 +218,7 @@ TEST(late_kick_does_not_fail_the_embedders_read)
 	vmlet_image_close(img);
 }
 
-/* The inline host function "nest": runs inner's func, records the result. */
+/* The inline host function "stop" (for interrupt_guest's ask, ask_spin): runs inner's func. */
 struct nest {
 	struct vmlet_sandbox *outer, *inner;
 	const char *func;
@@ -245,7 +245,7 @@ static int nest_fn(void *ctx, const struct vmlet_value *a, unsigned int n, struc
 static struct vmlet_host_func nest_func(struct nest *x)
 {
 	return (struct vmlet_host_func){
-		.name = "nest",
+		.name = "stop",
 		.ret = VMLET_VOID,
 		.fn = nest_fn,
 		.ctx = x,
@@ -255,7 +255,7 @@ static struct vmlet_host_func nest_func(struct nest *x)
 
 TEST(nested_run_keeps_the_outer_deadline)
 {
-	struct vmlet_image *img = test_image(GUEST("kick"));
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
 	struct vmlet_sandbox *outer = test_sandbox(img, NULL);
 	struct vmlet_sandbox *inner = test_sandbox(img, NULL);
 	struct nest x = {.inner = inner, .func = "turns", .n = 10};
@@ -277,7 +277,7 @@ TEST(nested_run_keeps_the_outer_deadline)
 
 TEST(nested_run_ends_at_the_outer_deadline)
 {
-	struct vmlet_image *img = test_image(GUEST("kick"));
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
 	struct vmlet_sandbox *outer = test_sandbox(img, NULL);
 	struct vmlet_sandbox *inner = test_sandbox(img, NULL);
 	struct nest x = {.inner = inner, .func = "spin"};
@@ -306,7 +306,7 @@ static void *interrupt_when_nested(void *arg)
 
 TEST(interrupting_the_outer_run_ends_the_nested_one)
 {
-	struct vmlet_image *img = test_image(GUEST("kick"));
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
 	struct vmlet_sandbox *outer = test_sandbox(img, NULL);
 	struct vmlet_sandbox *inner = test_sandbox(img, NULL);
 	struct nest x = {.outer = outer, .inner = inner, .func = "spin"};
@@ -328,7 +328,7 @@ TEST(interrupting_the_outer_run_ends_the_nested_one)
 
 TEST(a_host_function_cannot_run_its_own_sandbox)
 {
-	struct vmlet_image *img = test_image(GUEST("kick"));
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
 	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
 	struct nest x = {.func = "turns", .n = 3};
 	struct vmlet_host_func fn = nest_func(&x);
