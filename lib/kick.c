@@ -24,7 +24,8 @@
  * thread receives stays pending when KVM_RUN returns (the handler does
  * not run): vmlet_kick_eat() takes it, so the next KVM_RUN does not
  * return -EINTR for it again. Waits on the vCPU thread during a run
- * (lib/ring.c) take the same mask, as ppoll() takes one.
+ * (lib/ring.c, through vmlet_vm_wait_begin()) block the kick and wait
+ * with the mask they found minus the kick, as ppoll() does.
  *
  * Deadlines use one POSIX timer per thread (created on the thread's first
  * call with a deadline, deleted when the thread exits) that sends the
@@ -52,9 +53,8 @@
 static TLS struct kvm_run *volatile bound;
 static TLS int tid;
 static TLS timer_t *timer;
-static TLS sigset_t run_mask;	      /* this thread's mask as last read, without the kick */
-static TLS unsigned int run_mask_gen; /* 0: not read yet */
-static unsigned int last_gen;	      /* process-wide: a gen names one thread's one mask */
+static TLS uint64_t run_mask; /* this thread's mask as last read, without the kick */
+static TLS bool run_mask_read;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t timer_key;
@@ -111,23 +111,21 @@ struct kvm_run *vmlet_kick_bind(struct kvm_run *run)
 	return old;
 }
 
-int vmlet_kick_run_mask(bool reread, const sigset_t **mask)
+int vmlet_kick_run_mask(bool reread, uint64_t *mask)
 {
 	sigset_t cur;
 
-	*mask = &run_mask;
-	if (run_mask_gen && !reread)
-		return (int)run_mask_gen;
-	/* The kernel writes its 64 bits of glibc's 1024: the rest must compare equal. */
-	sigemptyset(&cur);
-	if (pthread_sigmask(SIG_BLOCK, NULL, &cur))
-		return -EINVAL;
-	sigdelset(&cur, VMLET_KICK);
-	if (!run_mask_gen || memcmp(&cur, &run_mask, sizeof(cur))) {
-		run_mask = cur;
-		run_mask_gen = __atomic_add_fetch(&last_gen, 1, __ATOMIC_RELAXED);
+	if (!run_mask_read || reread) {
+		/* The kernel's sigset_t is glibc's first 64 bits; clear the rest. */
+		sigemptyset(&cur);
+		if (pthread_sigmask(SIG_BLOCK, NULL, &cur))
+			return -EINVAL;
+		sigdelset(&cur, VMLET_KICK);
+		memcpy(&run_mask, &cur, sizeof(run_mask));
+		run_mask_read = true;
 	}
-	return (int)run_mask_gen;
+	*mask = run_mask;
+	return 0;
 }
 
 void vmlet_kick_eat(void)

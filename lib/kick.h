@@ -26,12 +26,11 @@ int vmlet_kick_init(void);
 struct kvm_run *vmlet_kick_bind(struct kvm_run *run);
 
 /*
- * This thread's signal mask without the kick: what KVM_RUN and waits
- * during a run use. Read from the kernel the first time on a thread and
- * when reread is set. Returns a generation that names this thread's mask
- * (process-wide unique, never 0) or -errno.
+ * This thread's signal mask without the kick, as the kernel's 64-bit
+ * sigset_t: what KVM_RUN runs with. Read from the kernel the first time
+ * on a thread and when reread is set. 0 or -errno.
  */
-int vmlet_kick_run_mask(bool reread, const sigset_t **mask);
+int vmlet_kick_run_mask(bool reread, uint64_t *mask);
 
 /* Take the kicks pending on this thread (which it blocks outside KVM_RUN). */
 void vmlet_kick_eat(void);

@@ -220,7 +220,7 @@ void vmlet_vm_wait_begin(struct vmlet_vm_wait *w)
 
 	sigemptyset(&kick);
 	sigaddset(&kick, VMLET_KICK);
-	sigemptyset(&w->old); /* the kernel fills 64 of its bits */
+	sigemptyset(&w->old);			    /* the kernel fills 64 of its bits */
 	pthread_sigmask(SIG_BLOCK, &kick, &w->old); /* fails only for a bad how */
 	w->mask = w->old;
 	sigdelset(&w->mask, VMLET_KICK);
@@ -390,22 +390,26 @@ static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 	}
 }
 
-/* Give KVM_RUN this thread's mask without the kick, if the vCPU lacks it. */
+/*
+ * Give KVM_RUN this thread's mask without the kick, if the vCPU has
+ * another: a vCPU that moves between threads with one mask (a pool's
+ * refill thread and its callers) sets it once.
+ */
 static int set_sigmask(struct vmlet_vm *vm)
 {
-	/* The kernel's sigset_t (the first 64 bits of glibc's) right after len. */
 	_Alignas(struct kvm_signal_mask) uint8_t buf[sizeof(struct kvm_signal_mask) + 8];
 	struct kvm_signal_mask *km = (struct kvm_signal_mask *)buf;
-	const sigset_t *mask;
-	int gen = vmlet_kick_run_mask(vm->timeout_ns != 0, &mask);
+	uint64_t mask;
+	int err = vmlet_kick_run_mask(vm->timeout_ns != 0, &mask);
 
-	if (gen < 0 || gen == vm->mask_gen)
-		return gen < 0 ? gen : 0;
-	km->len = 8;
-	memcpy(km->sigset, mask, 8);
+	if (err || (vm->sigmask_set && mask == vm->sigmask))
+		return err;
+	km->len = sizeof(mask); /* the kernel's sigset_t, right after len */
+	memcpy(km->sigset, &mask, sizeof(mask));
 	if (ioctl(vm->vcpu_fd, KVM_SET_SIGNAL_MASK, km) < 0)
 		return -errno;
-	vm->mask_gen = gen;
+	vm->sigmask = mask;
+	vm->sigmask_set = true;
 	return 0;
 }
 

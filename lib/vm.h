@@ -49,12 +49,13 @@ struct vmlet_vm {
 		void *ctx;
 	} ports[VM_NPORTS]; /* VM_PORT_BASE + i, set by vmlet_vm_set_port() */
 	/* Stopping a run from outside (lib/kick.h). */
-	uint64_t timeout_ns;	/* each run's deadline from its start; 0: none */
-	uint64_t deadline;	/* of the run going on (CLOCK_MONOTONIC), or 0 */
-	uint64_t armed;		/* the thread's timer: this or an outer run's deadline */
-	unsigned int kick;	/* VM_RUNNING | VM_KICKED, atomic */
-	int tid;		/* the thread in vmlet_vm_run(), while VM_RUNNING */
-	int mask_gen;		/* the signal mask KVM_RUN has (lib/kick.h), or 0 */
+	uint64_t timeout_ns; /* each run's deadline from its start; 0: none */
+	uint64_t deadline;   /* of the run going on (CLOCK_MONOTONIC), or 0 */
+	uint64_t armed;	     /* the thread's timer: this or an outer run's deadline */
+	unsigned int kick;   /* VM_RUNNING | VM_KICKED, atomic */
+	int tid;	     /* the thread in vmlet_vm_run(), while VM_RUNNING */
+	bool sigmask_set;    /* KVM_RUN runs with sigmask (lib/kick.h) */
+	uint64_t sigmask;
 	struct vmlet_vm *outer; /* the run this one is nested in, while running */
 };
 
