@@ -297,6 +297,9 @@ VMLET_API uint64_t vmlet_snapshot_own_size(const struct vmlet_snapshot *snap);
  */
 VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_config *cfg,
 				const struct vmlet_pool_config *pcfg, struct vmlet_pool **out);
+/* A pool of sandboxes of snap, which it holds a reference on (not owns). */
+VMLET_API int vmlet_pool_create_from(struct vmlet_snapshot *snap,
+				     const struct vmlet_pool_config *pcfg, struct vmlet_pool **out);
 /* -EBUSY (and nothing done) while sandboxes are acquired. */
 VMLET_API int vmlet_pool_destroy(struct vmlet_pool *pool);
 /*
