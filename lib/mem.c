@@ -150,6 +150,57 @@ int vmlet_mem_pagemap_fd(void)
 	return pagemap_fd;
 }
 
+#define PM_PRESENT (1ULL << 63)
+#define PM_FILE	   (1ULL << 61)
+
+int vmlet_mem_anon_pages(const uint8_t *host, uint64_t size, uint64_t *bits)
+{
+	uint64_t first = (uintptr_t)host / VMLET_PAGE_SIZE, npages = size / VMLET_PAGE_SIZE;
+	uint64_t pm[512];
+	int fd = vmlet_mem_pagemap_fd();
+
+	if (fd < 0)
+		return -EOPNOTSUPP;
+	for (uint64_t pg = 0; pg < npages;) {
+		uint64_t n = npages - pg < 512 ? npages - pg : 512;
+		off_t off = (off_t)((first + pg) * sizeof(pm[0]));
+		ssize_t got = pread(fd, pm, n * sizeof(pm[0]), off);
+
+		if (got != (ssize_t)(n * sizeof(pm[0])))
+			return got < 0 ? -errno : -EIO;
+		for (uint64_t i = 0; i < n; i++, pg++)
+			if ((pm[i] & (PM_PRESENT | PM_FILE)) == PM_PRESENT)
+				bits[pg / 64] |= 1ULL << (pg % 64);
+	}
+	return 0;
+}
+
+int vmlet_mem_map_layers(int base_fd, uint64_t size, const struct vmlet_mem_run *runs,
+			 unsigned int nruns, int prot, int flags, uint8_t **out)
+{
+	uint8_t *p = mmap(NULL, size, prot, flags, base_fd, 0);
+	int err;
+
+	if (p == MAP_FAILED)
+		goto err;
+	for (unsigned int i = 0; i < nruns; i++) {
+		off_t off = (off_t)(runs[i].pg * VMLET_PAGE_SIZE);
+
+		if (mmap(p + off, runs[i].npages * VMLET_PAGE_SIZE, prot, flags | MAP_FIXED,
+			 runs[i].fd, off) == MAP_FAILED) {
+			err = errno;
+			munmap(p, size);
+			errno = err;
+			goto err;
+		}
+	}
+	*out = p;
+	return 0;
+
+err:
+	return errno == EINVAL || errno == ENOMEM ? -ENOMEM : -errno;
+}
+
 void vmlet_mem_destroy(struct vmlet_mem *mem)
 {
 	if (mem->host)

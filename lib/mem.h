@@ -32,6 +32,29 @@ void vmlet_mem_destroy(struct vmlet_mem *mem);
 /* /proc/self/pagemap, opened once (DROP restore reads it), or -1. */
 int vmlet_mem_pagemap_fd(void);
 
+/*
+ * Set bit pg of bits (zeroed by the caller) for each 4 KiB page of
+ * [host, host + size) that is anonymous: a private mapping's copy of a
+ * page written since it was mapped. 0, or -EOPNOTSUPP without pagemap.
+ */
+int vmlet_mem_anon_pages(const uint8_t *host, uint64_t size, uint64_t *bits);
+
+/* Pages [pg, pg + npages) of fd, mapped over a layer below at the same offsets. */
+struct vmlet_mem_run {
+	uint64_t pg, npages;
+	int fd;
+};
+
+/*
+ * Map size bytes of base_fd with prot and flags (MAP_SHARED or
+ * MAP_PRIVATE), then each run over it with MAP_FIXED: memory whose pages
+ * come from several memfds, one VMA per run (a KVM memslot may span
+ * them). Stores the mapping in *out; 0 or a negative errno (-ENOMEM when
+ * the address space or the map count runs out).
+ */
+int vmlet_mem_map_layers(int base_fd, uint64_t size, const struct vmlet_mem_run *runs,
+			 unsigned int nruns, int prot, int flags, uint8_t **out);
+
 /* What AUTO would choose now, and the free hugetlb page count. */
 enum vmlet_backing vmlet_mem_best_backing(long *hugepages_free);
 

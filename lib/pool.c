@@ -111,33 +111,44 @@ static void drain(struct vmlet_pool *p)
 		vmlet_sandbox_destroy(p->idle[--p->nidle]);
 }
 
-VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_config *cfg,
-				const struct vmlet_pool_config *pcfg, struct vmlet_pool **out)
+static int pool_config(const struct vmlet_pool_config *pcfg, struct vmlet_pool_config *c)
 {
-	struct vmlet_pool_config c = {.sz = sizeof(c), .timeout_ms = -1};
-	struct vmlet_pool *p;
-	int err;
-
-	if (!img || !out)
-		return -EINVAL;
+	*c = (struct vmlet_pool_config){.sz = sizeof(*c), .timeout_ms = -1};
 	if (pcfg) {
 		if (pcfg->sz < offsetof(struct vmlet_pool_config, timeout_ms) ||
-		    pcfg->sz > sizeof(c))
+		    pcfg->sz > sizeof(*c))
 			return -EINVAL;
-		memcpy(&c, pcfg, pcfg->sz);
-		c.sz = sizeof(c);
+		memcpy(c, pcfg, pcfg->sz);
+		c->sz = sizeof(*c);
 	}
-	if (!c.size)
-		c.size = 8;
-	if (!c.min_ready)
-		c.min_ready = c.size;
-	if (!c.low_water)
-		c.low_water = c.size;
-	if (c.min_ready > c.size || c.low_water > c.size || (c.flags & ~VMLET_POOL_UNCONFINED))
+	if (!c->size)
+		c->size = 8;
+	if (!c->min_ready)
+		c->min_ready = c->size;
+	if (!c->low_water)
+		c->low_water = c->size;
+	if (c->min_ready > c->size || c->low_water > c->size || (c->flags & ~VMLET_POOL_UNCONFINED))
 		return -EINVAL;
+	return 0;
+}
+
+/*
+ * A pool of sandboxes of snap, taking over one reference to it: the pool
+ * drops it when it is destroyed, or here when it fails to start.
+ */
+static int start(struct vmlet_snapshot *snap, const struct vmlet_pool_config *pcfg,
+		 struct vmlet_pool **out)
+{
+	struct vmlet_pool_config c = *pcfg;
+	struct vmlet_pool *p;
+	int err = 0;
+
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p) {
+		vmlet_snapshot_destroy(snap);
 		return -ENOMEM;
+	}
+	p->snap = snap;
 	p->cfg = c;
 	p->stats.size = c.size;
 	p->idle = calloc(c.size, sizeof(*p->idle));
@@ -146,9 +157,6 @@ VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_conf
 		err = -ENOMEM;
 		goto err_pool;
 	}
-	err = vmlet_snapshot_create(img, cfg, &p->snap);
-	if (err)
-		goto err_idle;
 	pthread_mutex_init(&p->lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -186,13 +194,44 @@ err_drain:
 	pthread_cond_destroy(&p->refill);
 	pthread_cond_destroy(&p->ready);
 	pthread_mutex_destroy(&p->lock);
-	vmlet_snapshot_destroy(p->snap);
-err_idle:
+err_pool:
 	free(p->lent);
 	free(p->idle);
-err_pool:
+	vmlet_snapshot_destroy(p->snap);
 	free(p);
 	return err;
+}
+
+VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_config *cfg,
+				const struct vmlet_pool_config *pcfg, struct vmlet_pool **out)
+{
+	struct vmlet_pool_config c;
+	struct vmlet_snapshot *snap;
+	int err;
+
+	if (!img || !out)
+		return -EINVAL;
+	err = pool_config(pcfg, &c);
+	if (!err)
+		err = vmlet_snapshot_create(img, cfg, &snap);
+	if (!err)
+		err = start(snap, &c, out);
+	return err;
+}
+
+VMLET_API int vmlet_pool_create_from(struct vmlet_snapshot *snap,
+				     const struct vmlet_pool_config *pcfg, struct vmlet_pool **out)
+{
+	struct vmlet_pool_config c;
+	int err;
+
+	if (!snap || !out)
+		return -EINVAL;
+	err = pool_config(pcfg, &c);
+	if (err)
+		return err;
+	__vmlet_snapshot_get(snap);
+	return start(snap, &c, out);
 }
 
 VMLET_API int vmlet_pool_destroy(struct vmlet_pool *p)

@@ -21,19 +21,29 @@ enum sandbox_state {
 };
 
 /*
- * A booted guest kept at its ready point: the memory as a sealed memfd
- * (mapped read-only here, to copy from), the vCPU state and the guest's
- * function table, which its sandboxes share.
+ * A booted guest kept at its ready point, or a live sandbox kept between
+ * calls (lib/livesnap.c): the memory as a sealed memfd (mapped read-only
+ * here, to copy from), the vCPU state and the guest's function table,
+ * which its sandboxes share.
+ *
+ * A live snapshot of a sandbox made from a snapshot is a layer: its memfd
+ * holds only the pages that differ from its parent's, and its memory (the
+ * view in mem.host, and every sandbox's) is the root's memfd with the runs
+ * of every layer above mapped over it (vmlet_mem_map_layers()).
  */
 struct vmlet_snapshot {
 	struct vmlet_image *image; /* borrowed */
 	struct vmlet_config cfg;
 	struct vmlet_layout layout;
-	struct vmlet_mem mem; /* host: PROT_READ, MAP_SHARED */
+	struct vmlet_mem mem; /* host: PROT_READ, MAP_SHARED; fd: this layer's pages */
 	struct vmlet_x86_state cpu;
 	struct vmlet_func *funcs;
 	unsigned int nfuncs;
 	enum vmlet_restore restore;
+	unsigned int refs;	       /* the creator's, its children's, its pools' */
+	struct vmlet_snapshot *parent; /* a layer's: referenced, else NULL */
+	struct vmlet_mem_run *runs;    /* what is mapped over the root's memfd, by page */
+	unsigned int nruns;
 };
 
 struct vmlet_sandbox {
@@ -78,5 +88,14 @@ uint64_t __vmlet_sandbox_next_id(void);
 
 /* Run the guest's dispatcher once on a call it refuses (warm-up). */
 int __vmlet_sandbox_warm_up(struct vmlet_sandbox *sb);
+
+/* One more reference to snap (vmlet_snapshot_destroy() drops one). */
+void __vmlet_snapshot_get(struct vmlet_snapshot *snap);
+
+/*
+ * Map snap's memory with prot and flags: the root snapshot's memfd with
+ * the layers above it (MAP_PRIVATE for a sandbox, MAP_SHARED for a view).
+ */
+int __vmlet_snapshot_map(const struct vmlet_snapshot *snap, int prot, int flags, uint8_t **out);
 
 #endif /* VMLET_SANDBOX_H */

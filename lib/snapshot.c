@@ -122,6 +122,7 @@ VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_
 	snap->funcs = sb->funcs;
 	snap->nfuncs = sb->nfuncs;
 	sb->funcs = NULL;
+	snap->refs = 1;
 	vmlet_sandbox_destroy(sb);
 	*out = snap;
 	return 0;
@@ -137,11 +138,14 @@ err_snap:
 
 VMLET_API void vmlet_snapshot_destroy(struct vmlet_snapshot *snap)
 {
-	if (!snap)
+	/* The last reference goes: the creator's, a child's or a pool's. */
+	if (!snap || __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	vmlet_mem_destroy(&snap->mem);
 	vmlet_service_put(snap->cfg.host);
 	free(snap->funcs);
+	free(snap->runs);
+	vmlet_snapshot_destroy(snap->parent);
 	free(snap);
 }
 
@@ -318,7 +322,6 @@ static int create_from(struct vmlet_snapshot *snap, uint64_t id, struct vmlet_sa
 {
 	struct vmlet_sandbox *sb;
 	uint32_t flags = 0;
-	void *p;
 	int err;
 
 	if (!snap || !out)
@@ -343,12 +346,9 @@ static int create_from(struct vmlet_snapshot *snap, uint64_t id, struct vmlet_sa
 		}
 		flags = KVM_MEM_LOG_DIRTY_PAGES;
 	}
-	p = mmap(NULL, sb->mem.size, PROT_READ | PROT_WRITE, MAP_PRIVATE, snap->mem.fd, 0);
-	if (p == MAP_FAILED) {
-		err = errno == EINVAL || errno == ENOMEM ? -ENOMEM : -errno;
+	err = __vmlet_snapshot_map(snap, PROT_READ | PROT_WRITE, MAP_PRIVATE, &sb->mem.host);
+	if (err)
 		goto err_sb;
-	}
-	sb->mem.host = p;
 	err = __vmlet_sandbox_vm_create(sb, flags);
 	if (err)
 		goto err_sb;

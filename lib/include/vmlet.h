@@ -254,7 +254,9 @@ VMLET_API uint64_t vmlet_sandbox_insns(const struct vmlet_sandbox *sb);
  * cfg->backing AUTO means 4 KiB pages here (copy-on-write of 2 MiB pages
  * costs 2 MiB per written page); cfg->restore picks the restore method.
  * A snapshot must outlive its sandboxes; distinct threads may create
- * sandboxes from one snapshot at once.
+ * sandboxes from one snapshot at once. vmlet_snapshot_destroy() drops the
+ * caller's reference: live snapshots of its sandboxes and pools made from
+ * it hold their own, and the memory goes with the last.
  */
 VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_config *cfg,
 				    struct vmlet_snapshot **out);
@@ -274,6 +276,17 @@ VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmle
 VMLET_API int vmlet_sandbox_restore(struct vmlet_sandbox *sb);
 /* The sandbox's guest memory as the host sees it; *size gets its length. */
 VMLET_API const void *vmlet_sandbox_memory(const struct vmlet_sandbox *sb, size_t *size);
+/*
+ * A snapshot of sb as it stands between calls (cold or made from a
+ * snapshot): sandboxes, pools and restore then start from that state. It
+ * keeps sb's config and function table, not the host functions added to
+ * sb nor its grants. One of a sandbox made from a snapshot keeps only the
+ * pages that differ and a reference on that snapshot. -VMLET_EDEAD for a
+ * failed sandbox, -EBUSY during its call (from a host function).
+ */
+VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snapshot **out);
+/* Bytes of memory the snapshot holds of its own (not shared with its parent). */
+VMLET_API uint64_t vmlet_snapshot_own_size(const struct vmlet_snapshot *snap);
 
 /*
  * Pools: a snapshot of img (made with cfg) and up to pcfg->size sandboxes
@@ -284,6 +297,9 @@ VMLET_API const void *vmlet_sandbox_memory(const struct vmlet_sandbox *sb, size_
  */
 VMLET_API int vmlet_pool_create(struct vmlet_image *img, const struct vmlet_config *cfg,
 				const struct vmlet_pool_config *pcfg, struct vmlet_pool **out);
+/* A pool of sandboxes of snap, which it holds a reference on (not owns). */
+VMLET_API int vmlet_pool_create_from(struct vmlet_snapshot *snap,
+				     const struct vmlet_pool_config *pcfg, struct vmlet_pool **out);
 /* -EBUSY (and nothing done) while sandboxes are acquired. */
 VMLET_API int vmlet_pool_destroy(struct vmlet_pool *pool);
 /*

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Snapshots of live sandboxes: a sandbox as it stands between calls,
+ * after calls that loaded state, kept so that sandboxes (and pools) made
+ * from it start with that work done.
+ *
+ * The vCPU of a sandbox between calls is parked after its OUT to the
+ * return (or ready) port; finishing that OUT without running guest code
+ * (vmlet_vm_complete_io()) leaves a state from which the next call works,
+ * exactly as vmlet_snapshot_create() takes it at the ready point. The
+ * sandbox goes on working afterwards.
+ *
+ * Memory is layered. The snapshot of a sandbox made from a snapshot keeps
+ * in its own memfd only the pages that differ from its parent (pwrite()
+ * of those pages into a sparse memfd: the others cost nothing) and holds
+ * a reference on the parent. Its memory is the root snapshot's memfd with
+ * the runs of every layer mapped over it (one flattened list of runs, the
+ * upper layer winning), MAP_PRIVATE for its sandboxes and MAP_SHARED,
+ * PROT_READ for the view that COPY restore reads; DROP restore falls back
+ * to whichever file page lies under each address. Only a page the
+ * sandbox wrote, anonymous in its private mapping, can differ from the
+ * parent, so pagemap narrows the comparison to those (every page is
+ * compared when pagemap is unavailable).
+ *
+ * The snapshot of a cold sandbox is a root: its memfd holds the pages that
+ * are not zero. On hugetlb 2 MiB pages there is no layering (a 2 MiB page
+ * differs as soon as 4 KiB of it do): the snapshot is a full copy in its
+ * own hugetlb memfd, with no parent.
+ *
+ * What the snapshot keeps besides memory and vCPU: the sandbox's config
+ * (host functions of the config, print, limits, restore method) and the
+ * guest's function table, copied. Host functions added with
+ * vmlet_sandbox_add_host_func(), grants and a vmlet_sandbox_set_timeout()
+ * are the current user's and stay behind, as restore drops them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+#include "service.h"
+
+#define SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+void __vmlet_snapshot_get(struct vmlet_snapshot *snap)
+{
+	__atomic_add_fetch(&snap->refs, 1, __ATOMIC_RELAXED);
+}
+
+int __vmlet_snapshot_map(const struct vmlet_snapshot *snap, int prot, int flags, uint8_t **out)
+{
+	const struct vmlet_snapshot *root = snap;
+
+	while (root->parent)
+		root = root->parent;
+	return vmlet_mem_map_layers(root->mem.fd, snap->mem.size, snap->runs, snap->nruns, prot,
+				    flags, out);
+}
+
+/*
+ * Why sb cannot be snapshotted now, or 0. A sandbox released to its pool
+ * is not checked for: the pool may restore, lend or destroy it at any
+ * moment, and only the pool knows it (by address, lib/pool.c), so any use
+ * of it after the release is the caller's bug, as a call would be.
+ */
+static int check(const struct vmlet_sandbox *sb)
+{
+	if (vmlet_vm_running(&sb->vm))
+		return -EBUSY; /* a host function of its own call asks */
+	if (sb->state != SANDBOX_READY || sb->host.lost)
+		return -VMLET_EDEAD;
+	return 0;
+}
+
+/* The function table in one allocation with its names, as the frame decoder makes it. */
+static struct vmlet_func *copy_funcs(const struct vmlet_func *f, unsigned int n)
+{
+	size_t size = n * sizeof(*f);
+	struct vmlet_func *c;
+	char *s;
+
+	for (unsigned int i = 0; i < n; i++)
+		size += strlen(f[i].name) + 1;
+	c = malloc(size ? size : 1);
+	if (!c)
+		return NULL;
+	memcpy(c, f, n * sizeof(*f));
+	s = (char *)(c + n);
+	for (unsigned int i = 0; i < n; i++) {
+		size_t len = strlen(f[i].name) + 1;
+
+		memcpy(s, f[i].name, len);
+		c[i].name = s;
+		s += len;
+	}
+	return c;
+}
+
+static bool zero_page(const uint8_t *p)
+{
+	static const uint8_t zero[VMLET_PAGE_SIZE];
+
+	return !memcmp(p, zero, VMLET_PAGE_SIZE);
+}
+
+/*
+ * Mark in bits the pages of sb that differ from base (its snapshot's view)
+ * or, without one, that are not zero.
+ */
+static int differing_pages(const struct vmlet_sandbox *sb, const uint8_t *base, uint64_t *bits)
+{
+	uint64_t npages = sb->mem.size / VMLET_PAGE_SIZE, words = (npages + 63) / 64;
+	const uint8_t *mem = sb->mem.host;
+	int err = base ? vmlet_mem_anon_pages(mem, sb->mem.size, bits) : -EOPNOTSUPP;
+
+	if (err == -EOPNOTSUPP)
+		memset(bits, 0xff, words * sizeof(*bits));
+	else if (err)
+		return err;
+	for (uint64_t pg = 0; pg < npages; pg++) {
+		uint64_t off = pg * VMLET_PAGE_SIZE;
+
+		if (!(bits[pg / 64] & 1ULL << (pg % 64)))
+			continue;
+		if (base ? !memcmp(mem + off, base + off, VMLET_PAGE_SIZE) : zero_page(mem + off))
+			bits[pg / 64] &= ~(1ULL << (pg % 64));
+	}
+	return 0;
+}
+
+static bool bit(const uint64_t *bits, uint64_t pg)
+{
+	return bits[pg / 64] & 1ULL << (pg % 64);
+}
+
+/* Write the marked pages of src into fd at their own offsets: a sparse file. */
+static int write_pages(int fd, const uint8_t *src, const uint64_t *bits, uint64_t npages)
+{
+	for (uint64_t pg = 0, end; pg < npages; pg = end) {
+		if (!bit(bits, pg)) {
+			end = pg + 1;
+			continue;
+		}
+		for (end = pg; end < npages && bit(bits, end);)
+			end++;
+		for (uint64_t off = pg * VMLET_PAGE_SIZE; off < end * VMLET_PAGE_SIZE;) {
+			ssize_t n = pwrite(fd, src + off, end * VMLET_PAGE_SIZE - off, (off_t)off);
+
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			off += (uint64_t)n;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The runs of snap: its parent's with the marked pages taken out, and the
+ * marked pages from snap's own memfd. Each page gets the memfd of the
+ * topmost layer that has it, then equal neighbours become one run.
+ */
+static int layer_runs(struct vmlet_snapshot *snap, const uint64_t *bits)
+{
+	const struct vmlet_snapshot *parent = snap->parent;
+	uint64_t npages = snap->mem.size / VMLET_PAGE_SIZE;
+	unsigned int n = 0, max = 0;
+	int *owner = malloc(npages * sizeof(*owner));
+
+	if (!owner)
+		return -ENOMEM;
+	for (uint64_t pg = 0; pg < npages; pg++)
+		owner[pg] = bit(bits, pg) ? snap->mem.fd : -1;
+	for (unsigned int i = 0; i < parent->nruns; i++) {
+		const struct vmlet_mem_run *r = &parent->runs[i];
+
+		for (uint64_t pg = r->pg; pg < r->pg + r->npages; pg++)
+			if (owner[pg] < 0)
+				owner[pg] = r->fd;
+	}
+	for (uint64_t pg = 0; pg < npages; pg++) {
+		struct vmlet_mem_run *r = n ? &snap->runs[n - 1] : NULL;
+
+		if (owner[pg] < 0)
+			continue;
+		if (r && r->fd == owner[pg] && r->pg + r->npages == pg) {
+			r->npages++;
+			continue;
+		}
+		if (n == max) {
+			struct vmlet_mem_run *runs;
+
+			max = max ? 2 * max : 16;
+			runs = realloc(snap->runs, max * sizeof(*runs));
+			if (!runs) {
+				free(owner);
+				return -ENOMEM;
+			}
+			snap->runs = runs;
+		}
+		snap->runs[n++] = (struct vmlet_mem_run){.pg = pg, .npages = 1, .fd = owner[pg]};
+	}
+	snap->nruns = n;
+	free(owner);
+	return 0;
+}
+
+/* A layer over sb's snapshot, or a root of a cold sandbox: the pages that differ. */
+static int take_pages(struct vmlet_snapshot *snap, const struct vmlet_sandbox *sb)
+{
+	uint64_t npages = sb->mem.size / VMLET_PAGE_SIZE;
+	uint64_t *bits = calloc((npages + 63) / 64, sizeof(*bits));
+	int fd, err;
+
+	if (!bits)
+		return -ENOMEM;
+	fd = memfd_create("vmlet", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	snap->mem.fd = fd;
+	snap->mem.backing = sb->snap ? sb->snap->mem.backing : VMLET_BACKING_4K;
+	if (ftruncate(fd, (off_t)sb->mem.size) < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = differing_pages(sb, sb->snap ? sb->snap->mem.host : NULL, bits);
+	if (!err)
+		err = write_pages(fd, sb->mem.host, bits, npages);
+	if (!err && sb->snap) {
+		snap->parent = sb->snap;
+		__vmlet_snapshot_get(snap->parent);
+		err = layer_runs(snap, bits);
+	}
+out:
+	free(bits);
+	return err;
+}
+
+/* A full copy on hugetlb pages: no layers. */
+static int copy_huge(struct vmlet_snapshot *snap, const struct vmlet_sandbox *sb)
+{
+	int err = vmlet_mem_create(sb->mem.size, VMLET_BACKING_HUGETLB, &snap->mem);
+
+	if (err)
+		return err;
+	memcpy(snap->mem.host, sb->mem.host, sb->mem.size);
+	munmap(snap->mem.host, snap->mem.size);
+	snap->mem.host = NULL;
+	return 0;
+}
+
+VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snapshot **out)
+{
+	struct vmlet_snapshot *snap;
+	int err;
+
+	if (!sb || !out)
+		return -EINVAL;
+	err = check(sb);
+	if (err)
+		return err;
+	snap = calloc(1, sizeof(*snap));
+	if (!snap)
+		return -ENOMEM;
+	snap->refs = 1;
+	snap->mem.fd = -1;
+	snap->mem.size = sb->mem.size;
+	snap->image = sb->image;
+	snap->cfg = sb->cfg;
+	snap->restore = sb->snap ? sb->snap->restore : sb->cfg.restore;
+	if (snap->restore == VMLET_RESTORE_AUTO)
+		snap->restore = VMLET_RESTORE_COPY;
+	snap->cfg.restore = snap->restore;
+	vmlet_service_get(snap->cfg.host);
+	snap->layout = sb->layout;
+	snap->nfuncs = sb->nfuncs;
+	snap->funcs = copy_funcs(sb->funcs, sb->nfuncs);
+	if (!snap->funcs) {
+		err = -ENOMEM;
+		goto err_snap;
+	}
+	err = -ENOTSUP;
+	if (snap->restore == VMLET_RESTORE_DROP && vmlet_mem_pagemap_fd() < 0)
+		goto err_snap;
+	err = vmlet_vm_complete_io(&sb->vm);
+	if (!err)
+		err = vmlet_x86_state_save(&sb->vm, &snap->cpu);
+	if (!err && sb->mem.backing == VMLET_BACKING_HUGETLB)
+		err = copy_huge(snap, sb);
+	else if (!err)
+		err = take_pages(snap, sb);
+	if (err)
+		goto err_snap;
+	if (fcntl(snap->mem.fd, F_ADD_SEALS, SEALS) < 0) {
+		err = -errno;
+		goto err_snap;
+	}
+	err = __vmlet_snapshot_map(snap, PROT_READ, MAP_SHARED, &snap->mem.host);
+	if (err)
+		goto err_snap;
+	*out = snap;
+	return 0;
+
+err_snap:
+	vmlet_snapshot_destroy(snap);
+	return err;
+}
+
+VMLET_API uint64_t vmlet_snapshot_own_size(const struct vmlet_snapshot *snap)
+{
+	struct stat st;
+
+	if (!snap || fstat(snap->mem.fd, &st) < 0)
+		return 0;
+	return (uint64_t)st.st_blocks * 512;
+}
