@@ -323,7 +323,7 @@ int64_t vmlet_service_call(struct vmlet_host *h, struct vmlet_ring *r, struct vm
 			s = NULL;
 	}
 	rq->reply_fd = r->uring.ring_fd;
-	err = s ? vmlet_ring_call(r, s->ring.ring_fd, (uintptr_t)rq) : -EIO;
+	err = s ? vmlet_ring_call(r, s->ring.ring_fd, (uintptr_t)rq) : -EPIPE;
 	leave(h);
 	return err ? err : rq->size;
 }
