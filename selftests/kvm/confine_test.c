@@ -76,6 +76,19 @@ static struct vmlet_config config(struct world *w, enum vmlet_restore restore)
 	};
 }
 
+/*
+ * Make everything the test needs; any failure fails the test (through
+ * ksft_fail_at, test_image or test_sandbox) and returns -1.
+ */
+#define SETUP_OK(expr)                                                                             \
+	do {                                                                                       \
+		int _e = (expr);                                                                   \
+		if (_e) {                                                                          \
+			ksft_fail_at("%s: %d (%s)", #expr, _e, vmlet_strerror(_e));                \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+
 static int setup(struct world *w)
 {
 	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
@@ -91,25 +104,27 @@ static int setup(struct world *w)
 	}
 	lseek(w->file, 0, SEEK_SET);
 	w->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	w->img = test_image(GUEST("limits"));
-	if (w->kvm < 0 || !w->img || vmlet_host_create(2, &w->host))
+	if (w->kvm < 0) {
+		ksft_fail_at("open(/dev/kvm): %s", strerror(errno));
 		return -1;
+	}
+	w->img = test_image(GUEST("limits"));
+	if (!w->img)
+		return -1;
+	SETUP_OK(vmlet_host_create(2, &w->host));
 	cfg = config(w, VMLET_RESTORE_COPY);
 	w->cold = test_sandbox(w->img, &cfg);
 	cfg.print = NULL; /* the default: the host's stdout */
 	w->quiet = test_sandbox(w->img, &cfg);
 	if (!w->cold || !w->quiet)
 		return -1;
-	if (vmlet_sandbox_grant_fd(w->cold, 3, w->file, VMLET_GRANT_READ, "/granted"))
-		return -1;
+	SETUP_OK(vmlet_sandbox_grant_fd(w->cold, 3, w->file, VMLET_GRANT_READ, "/granted"));
 	cfg = config(w, VMLET_RESTORE_COPY);
-	if (vmlet_snapshot_create(w->img, &cfg, &w->snap) ||
-	    vmlet_sandbox_create_from(w->snap, &w->kept))
-		return -1;
+	SETUP_OK(vmlet_snapshot_create(w->img, &cfg, &w->snap));
+	SETUP_OK(vmlet_sandbox_create_from(w->snap, &w->kept));
 	for (int i = 0; i < 2; i++) {
 		cfg = config(w, i ? VMLET_RESTORE_DROP : VMLET_RESTORE_COPY);
-		if (vmlet_pool_create(w->img, &cfg, &pc, &w->pool[i]))
-			return -1;
+		SETUP_OK(vmlet_pool_create(w->img, &cfg, &pc, &w->pool[i]));
 	}
 	return 0;
 }
