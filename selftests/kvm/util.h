@@ -41,14 +41,21 @@ static inline struct vmlet_sandbox *test_sandbox(struct vmlet_image *img,
 	return sb;
 }
 
+/*
+ * The footprint readings below fail the test when they cannot read (and
+ * return -1): a failed reading must not pass a leak check as -1 == -1.
+ */
+
 /* Open file descriptors of this process, for leak checks. */
 static inline int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	int n = 0;
 
-	if (!d)
+	if (!d) {
+		ksft_fail_at("opendir(/proc/self/fd): %s", strerror(errno));
 		return -1;
+	}
 	while (readdir(d))
 		n++;
 	closedir(d);
@@ -61,8 +68,10 @@ static inline int count_maps(void)
 	FILE *f = fopen("/proc/self/maps", "r");
 	int n = 0, c;
 
-	if (!f)
+	if (!f) {
+		ksft_fail_at("fopen(/proc/self/maps): %s", strerror(errno));
 		return -1;
+	}
 	while ((c = fgetc(f)) != EOF)
 		n += c == '\n';
 	fclose(f);
@@ -77,12 +86,16 @@ static inline long smaps_kib(const char *key)
 	size_t klen = strlen(key);
 	FILE *f = fopen("/proc/self/smaps_rollup", "r");
 
-	if (!f)
+	if (!f) {
+		ksft_fail_at("fopen(/proc/self/smaps_rollup): %s", strerror(errno));
 		return -1;
+	}
 	while (fgets(line, sizeof(line), f))
 		if (!strncmp(line, key, klen) && line[klen] == ':')
 			v = strtol(line + klen + 1, NULL, 10);
 	fclose(f);
+	if (v < 0)
+		ksft_fail_at("no \"%s:\" in /proc/self/smaps_rollup", key);
 	return v;
 }
 
