@@ -4,8 +4,8 @@
  * calls (service and inline), a granted-descriptor read, restores, pool
  * acquire/call/release and destroy; the system calls outside its filter
  * (open, socket, execve, an unlisted ioctl, io_uring_setup, an executable
- * mapping, a write to another descriptor) fail with EPERM there and
- * nowhere else; VMLET_CONFINE_KILL kills the process with SIGSYS;
+ * mapping or mprotect, a write to another descriptor) fail with EPERM
+ * there and nowhere else, while writes to fds 1 and 2 work; VMLET_CONFINE_KILL kills the process with SIGSYS;
  * VMLET_CONFINE_CREATE adds vmlet_sandbox_create_from(); pools confine
  * their refill thread unless told not to; deadlines and interrupts stop
  * calls on a confined thread.
@@ -219,8 +219,11 @@ static void run_everything(struct world *w)
 /* The calls the filter refuses: -1 and EPERM each. */
 static void refused(struct world *w)
 {
+	static const char msg1[] = "# written to fd 1 by a confined thread\n";
+	static const char msg2[] = "# written to fd 2 by a confined thread\n";
 	struct io_uring_params up = {0};
 	char *argv[] = {"/bin/true", NULL};
+	void *page;
 	int one = 1;
 
 #define EXPECT_EPERM(call)                                                                         \
@@ -251,6 +254,17 @@ static void refused(struct world *w)
 	EXPECT_EPERM((long)mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 				0));
 	EXPECT_EPERM(syscall(SYS_fork));
+	/* Memory without PROT_EXEC is the thread's; making it executable is not. */
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	EXPECT_TRUE(page != MAP_FAILED);
+	if (page != MAP_FAILED) {
+		EXPECT_EPERM(mprotect(page, 4096, PROT_READ | PROT_EXEC));
+		EXPECT_EQ(mprotect(page, 4096, PROT_READ), 0);
+		EXPECT_EQ(munmap(page, 4096), 0);
+	}
+	/* Writes to fds 1 and 2 are allowed. */
+	EXPECT_EQ(write(2, msg2, strlen(msg2)), (ssize_t)strlen(msg2));
+	EXPECT_EQ(write(1, msg1, strlen(msg1)), (ssize_t)strlen(msg1));
 #undef EXPECT_EPERM
 }
 
@@ -365,23 +379,50 @@ TEST(bad_flags_are_refused_before_any_filter)
 	close(fd);
 }
 
+/* This thread's seccomp mode, from /proc (2: a filter is installed), or -1. */
+static int seccomp_mode(void)
+{
+	char path[64], line[128];
+	int mode = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)gettid());
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp: %d", &mode) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return mode;
+}
+
+struct log_arg {
+	int fd, sock, mode;
+};
+
 static void *log_main(void *arg)
 {
-	int *fd = arg;
+	struct log_arg *l = arg;
 
 	if (vmlet_thread_confine(VMLET_CONFINE_LOG))
 		return NULL;
-	*fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	l->mode = seccomp_mode();
+	l->fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	l->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	return NULL;
 }
 
-TEST(log_mode_refuses_nothing)
+/* LOG installs the filter (it is not a no-op) and lets the calls it would refuse through. */
+TEST(log_mode_installs_the_filter_and_refuses_nothing)
 {
-	int fd = -2;
+	struct log_arg l = {-2, -2, -2};
 
-	in_thread(log_main, &fd);
-	EXPECT_GE(fd, 0);
-	close(fd);
+	in_thread(log_main, &l);
+	EXPECT_EQ(l.mode, 2);
+	EXPECT_GE(l.fd, 0);
+	EXPECT_GE(l.sock, 0);
+	close(l.fd);
+	close(l.sock);
 }
 
 static void *kill_main(void *arg)
