@@ -178,4 +178,10 @@ static inline int test_interrupt(void *ctx, const struct vmlet_value *a, unsigne
 
 #define GUEST(name) GUEST_DIR "/" name "_guest.elf"
 
+/*
+ * What a test stores in an out parameter before a call that must fail:
+ * the library leaves *out untouched then, and NULL would not tell.
+ */
+#define UNTOUCHED ((void *)0x5a5a5a5a5a5a5a5aULL)
+
 #endif /* VMLET_TEST_UTIL_H */
