@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <vmlet.h>
 
 #include "kselftest.h"
@@ -97,6 +98,43 @@ static inline long smaps_kib(const char *key)
 	if (v < 0)
 		ksft_fail_at("no \"%s:\" in /proc/self/smaps_rollup", key);
 	return v;
+}
+
+/*
+ * This process's descriptors whose /proc/self/fd link starts with what
+ * ("anon_inode:kvm-vm", "anon_inode:kvm-vcpu:"): KVM's own objects, to ask
+ * KVM about a sandbox rather than the library. Up to max in fds; how many
+ * there are, or -1 (and the test fails) when /proc cannot be read.
+ */
+static inline int kvm_fds(const char *what, int *fds, int max)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d) {
+		ksft_fail_at("opendir(/proc/self/fd): %s", strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		char path[300], link[256];
+		ssize_t len;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len < 0)
+			continue;
+		link[len] = '\0';
+		if (strncmp(link, what, strlen(what)))
+			continue;
+		if (n < max)
+			fds[n] = atoi(e->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
 }
 
 /* CLOCK_MONOTONIC, in ns and in ms. */
