@@ -150,6 +150,34 @@ TEST(guest_memory_is_fixed_at_creation)
 	vmlet_image_close(img);
 }
 
+/*
+ * README: brk, mmap and malloc fail with ENOMEM when the heap is used up,
+ * with no fault. Checked for each errno, then the sandbox works on.
+ */
+TEST(guest_brk_mmap_and_malloc_fail_with_enomem_when_the_heap_is_used_up)
+{
+	struct vmlet_image *img = test_image(GUEST("limits"));
+	struct vmlet_value args[2] = {vmlet_i32(40), vmlet_i32(2)}, r;
+	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
+	uint64_t e;
+
+	if (!sb)
+		return;
+	ASSERT_OK(vmlet_sandbox_call(sb, "enomem", NULL, 0, &r));
+	e = r.u64;
+	printf("# errno: malloc %llu, mmap %llu, huge malloc %llu; brk moved: %s\n",
+	       (unsigned long long)(e & 0xff), (unsigned long long)(e >> 8 & 0xff),
+	       (unsigned long long)(e >> 16 & 0xff), e >> 24 & 0xff ? "yes" : "no");
+	EXPECT_EQ(e & 0xff, ENOMEM);
+	EXPECT_EQ(e >> 8 & 0xff, ENOMEM);
+	EXPECT_EQ(e >> 16 & 0xff, ENOMEM);
+	EXPECT_EQ(e >> 24 & 0xff, 0);
+	ASSERT_OK(vmlet_sandbox_call(sb, "add", args, 2, &r));
+	EXPECT_EQ(r.i32, 42);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
 /* --- host-call frames ------------------------------------------------------ */
 
 static atomic_ulong sunk;
