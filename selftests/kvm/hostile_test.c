@@ -1033,6 +1033,12 @@ TEST(host_call_frames_that_lie_are_refused)
 	/* A good one first: add1(1) answers 2. */
 	FRAME(put_frame(&f, 0, VMLET_HOSTCALL_FUNC, 1); NAME("add1"); ARG_U64; fix_size(&f));
 	EXPECT_EQ(hostcall_raw(sb, &f), 0);
+	{
+		struct vmlet_value a = vmlet_bytes(f.b, f.n);
+
+		ASSERT_OK(vmlet_sandbox_call(sb, "hostcall_raw_u64", &a, 1, &r));
+		EXPECT_EQ(r.i64, 2);
+	}
 	/* The frame's size: past the buffer, under the header, past what was written. */
 	FRAME(put_frame(&f, (uint32_t)out_size + 8, VMLET_HOSTCALL_FUNC, 1); NAME("add1"); ARG_U64);
 	EXPECT_EQ(hostcall_raw(sb, &f), -E2BIG);
@@ -1241,8 +1247,13 @@ TEST(output_flood_stops_at_the_limit_and_never_piles_up)
 	host_is_fine("flood");
 }
 
-/* guest/tests/early.c picks its failure by the memory size it is given. */
-TEST(failing_before_ready_fails_creation)
+/*
+ * guest/tests/early.c picks its failure by the memory size it is given.
+ * Creation fails with that failure's error; the guest's own exit and
+ * abort codes (5, 9) are not checked: a failed creation keeps no sandbox
+ * and so no fault to read them from (vmlet_sandbox_create(3)).
+ */
+TEST(failing_before_ready_fails_creation_with_that_error)
 {
 	static const struct {
 		unsigned int mib;
