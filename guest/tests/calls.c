@@ -12,6 +12,7 @@
  * in_write() writes the read-only input buffer, in_rewrite() does it past
  * CR0.WP. flood() writes MiBs to stdout.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,6 +65,25 @@ static int32_t hostcall_raw(const void *frame, size_t len)
 	memcpy(f, frame, len);
 	__asm__ volatile("out %%al, %0" : : "i"(VMLET_PORT_HOSTCALL) : "memory");
 	return f->status;
+}
+
+/*
+ * The same, and the answer's first record as a u64: the status when it
+ * is not 0, -EPROTO when the record is not a u64.
+ */
+static int64_t hostcall_raw_u64(const void *frame, size_t len)
+{
+	const struct vmlet_frame *f = out();
+	const struct vmlet_rec *r = (const struct vmlet_rec *)(f + 1);
+	int32_t status = hostcall_raw(frame, len);
+	int64_t v;
+
+	if (status)
+		return status;
+	if (r->type != VMLET_U64 || r->len != 8)
+		return -EPROTO;
+	memcpy(&v, r + 1, sizeof(v));
+	return v;
 }
 
 /* A host call over whatever the output buffer holds (the last answer). */
@@ -139,6 +159,7 @@ int main(void)
 	VMLET_REGISTER(raw, VMLET_U64, VMLET_U32, VMLET_U64, VMLET_U64, VMLET_U64, VMLET_U64,
 		       VMLET_U64);
 	VMLET_REGISTER(hostcall_raw, VMLET_I32, VMLET_BYTES);
+	VMLET_REGISTER(hostcall_raw_u64, VMLET_I64, VMLET_BYTES);
 	VMLET_REGISTER(hostcall_again, VMLET_I32);
 	VMLET_REGISTER(ret_raw, VMLET_U32, VMLET_BYTES);
 	VMLET_REGISTER(forge_fault, VMLET_VOID, VMLET_U64, VMLET_U64, VMLET_U64);

@@ -14,7 +14,9 @@
  *
  * Beyond not crashing, an image that parses must keep every promise
  * vmlet_elf_parse() makes (sorted segments in separate pages inside
- * [VMLET_IMAGE_BASE, VMLET_MAX_MEM), entry points in executable ones), its
+ * [VMLET_IMAGE_BASE, VMLET_MAX_MEM), entry points in executable ones),
+ * agree with its own headers as read here without the parser (entry,
+ * machine and type, its segments exactly its non-empty PT_LOADs), its
  * bytes must land where its segments say, and the page tables must map
  * each of its pages with its segment's permissions and no others.
  *
@@ -79,6 +81,45 @@ static void check_parsed(const struct vmlet_elf *elf, size_t len)
 	check(in_exec(elf, elf->entry) && in_exec(elf, elf->note.syscall_entry));
 	check(elf->note.abi_version == VMLET_ABI_VERSION && elf->note.reserved == 0);
 	check(elf->phnum >= 1);
+}
+
+/*
+ * An accepted image against its own headers, read here without the
+ * parser: an x86-64 ET_EXEC ELF64 whose entry is e_entry and whose
+ * segments are exactly its non-empty PT_LOADs (each once, same vaddr,
+ * offset, sizes and R/W/X flags), with no PT_INTERP or PT_DYNAMIC.
+ */
+static void check_headers(const uint8_t *data, size_t len, const struct vmlet_elf *elf)
+{
+	unsigned int loads = 0, matched = 0;
+	Elf64_Ehdr eh;
+
+	check(len >= sizeof(eh));
+	memcpy(&eh, data, sizeof(eh));
+	check(!memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	      eh.e_ident[EI_DATA] == ELFDATA2LSB);
+	check(eh.e_machine == EM_X86_64 && eh.e_type == ET_EXEC);
+	check(eh.e_entry == elf->entry);
+	check(eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum >= 1);
+	check(eh.e_phoff <= len && (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) <= len - eh.e_phoff);
+	for (unsigned int i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		memcpy(&ph, data + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+		check(ph.p_type != PT_INTERP && ph.p_type != PT_DYNAMIC);
+		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
+			continue;
+		loads++;
+		for (unsigned int j = 0; j < elf->nsegs; j++) {
+			const struct vmlet_elf_seg *s = &elf->segs[j];
+
+			if (s->vaddr == ph.p_vaddr && s->offset == ph.p_offset &&
+			    s->filesz == ph.p_filesz && s->memsz == ph.p_memsz &&
+			    s->flags == (ph.p_flags & (PF_R | PF_W | PF_X)))
+				matched++;
+		}
+	}
+	check(loads == elf->nsegs && matched == loads);
 }
 
 /* The leaf entry mapping addr, or 0; every table walked must be in memory. */
@@ -202,6 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(img != NULL && img->len == size && img->elf.nsegs == elf.nsegs);
 	check(img->elf.entry == elf.entry && img->elf.lo == elf.lo && img->elf.hi == elf.hi);
 	check_parsed(&img->elf, size);
+	check_headers(data, size, &img->elf);
 	run_image(img);
 	vmlet_image_close(img);
 	return 0;

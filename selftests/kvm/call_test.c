@@ -261,28 +261,74 @@ TEST(demo_functions)
 	EXPECT_TRUE(vmlet_sandbox_func_at(s, 14) == NULL);
 }
 
-static long free_hugepages(void)
-{
-	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
-	long n = 0;
+/*
+ * The backing VMLET_BACKING_AUTO picks follows what the system offers. The
+ * test sets what it offers (root only: vm.nr_hugepages for the free 2 MiB
+ * pages, shmem_enabled for shmem THP), rather than computing its
+ * expectation from the same sysfs files the library reads, and puts both
+ * back.
+ */
+static const char nr_hugepages[] = "/proc/sys/vm/nr_hugepages";
+static const char shmem_enabled[] = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
 
-	if (f && fscanf(f, "%ld", &n) != 1)
-		n = 0;
+static long meminfo(const char *field)
+{
+	char line[256];
+	size_t len = strlen(field);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			v = strtol(line + len + 1, NULL, 10);
+			break;
+		}
 	if (f)
 		fclose(f);
-	return n;
+	return v;
 }
 
-static bool shmem_thp(void)
+static int write_str(const char *path, const char *s)
 {
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
-	char buf[128] = "";
+	FILE *f = fopen(path, "w");
+	int err = 0;
 
-	if (f && !fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
+	if (!f)
+		return -errno;
+	if (fputs(s, f) < 0)
+		err = -EIO;
+	if (fclose(f))
+		err = -errno;
+	return err;
+}
+
+/* Exactly n free 2 MiB hugetlb pages (the default size here), or -1. */
+static int set_free_hugepages(long n)
+{
+	long free_ = meminfo("HugePages_Free"), total = meminfo("HugePages_Total");
+	char buf[32];
+
+	if (free_ < 0 || total < 0 || meminfo("Hugepagesize") != 2048)
+		return -1;
+	snprintf(buf, sizeof(buf), "%ld\n", total + n - free_);
+	if (write_str(nr_hugepages, buf))
+		return -1;
+	return meminfo("HugePages_Free") == n ? 0 : -1;
+}
+
+/* The bracketed word of shmem_enabled ("never", "advise", ...), or "". */
+static void shmem_mode(char *out, size_t len)
+{
+	char buf[256] = "", *a, *b;
+	FILE *f = fopen(shmem_enabled, "r");
+
+	out[0] = '\0';
+	if (f && fgets(buf, sizeof(buf), f) && (a = strchr(buf, '[')) && (b = strchr(a, ']'))) {
+		*b = '\0';
+		snprintf(out, len, "%s", a + 1);
+	}
 	if (f)
 		fclose(f);
-	return f && !strstr(buf, "[never]") && !strstr(buf, "[deny]");
 }
 
 /* Make a sandbox of the demo with this backing; its backing, or the error. */
@@ -299,27 +345,53 @@ static int backing_of(struct vmlet_image *image, enum vmlet_backing b)
 	return (int)b;
 }
 
-TEST(backing_is_the_best_the_system_offers_and_a_forced_one_holds)
+/* What the library picks and reports with free hugepages and shmem THP as given. */
+static void backing_case(struct vmlet_image *image, long free_, const char *thp)
 {
-	struct vmlet_image *image = test_image(DEMO_ELF);
-	long free = free_hugepages(); /* a default 4 MiB sandbox takes 2 */
-	bool thp = shmem_thp();
-	enum vmlet_backing best = free >= 2 ? VMLET_BACKING_HUGETLB
-				  : thp	    ? VMLET_BACKING_THP
-					    : VMLET_BACKING_4K;
+	enum vmlet_backing best = free_ >= 2		    ? VMLET_BACKING_HUGETLB
+				  : strcmp(thp, "never") ? VMLET_BACKING_THP
+							 : VMLET_BACKING_4K;
 	struct vmlet_platform p;
 
-	ASSERT_TRUE(image);
-	printf("# %ld free hugetlb pages, shmem THP %s: want %s\n", free, thp ? "on" : "off",
+	if (set_free_hugepages(free_)) {
+		ksft_fail_at("cannot make %ld hugetlb pages free", free_);
+		return;
+	}
+	if (write_str(shmem_enabled, thp)) {
+		ksft_fail_at("cannot write %s to %s", thp, shmem_enabled);
+		return;
+	}
+	printf("# %ld free hugetlb pages, shmem THP %s: want %s\n", free_, thp,
 	       vmlet_backing_name(best));
 	ASSERT_OK(vmlet_platform_query(&p));
 	EXPECT_EQ(p.backing, best);
-	EXPECT_EQ(p.hugepages_free, free);
+	EXPECT_EQ(p.hugepages_free, free_);
 	EXPECT_EQ(backing_of(image, VMLET_BACKING_AUTO), best);
 	EXPECT_EQ(backing_of(image, VMLET_BACKING_4K), VMLET_BACKING_4K);
 	EXPECT_EQ(backing_of(image, VMLET_BACKING_HUGETLB),
-		  free >= 2 ? VMLET_BACKING_HUGETLB : -ENOMEM);
-	EXPECT_EQ(backing_of(image, VMLET_BACKING_THP), thp ? VMLET_BACKING_THP : -EOPNOTSUPP);
+		  free_ >= 2 ? VMLET_BACKING_HUGETLB : -ENOMEM);
+	EXPECT_EQ(backing_of(image, VMLET_BACKING_THP),
+		  strcmp(thp, "never") ? VMLET_BACKING_THP : -EOPNOTSUPP);
+}
+
+TEST(backing_is_the_best_the_system_offers_and_a_forced_one_holds)
+{
+	struct vmlet_image *image = test_image(DEMO_ELF);
+	long old_nr = meminfo("HugePages_Total");
+	char old_thp[32], buf[32];
+
+	ASSERT_TRUE(image);
+	shmem_mode(old_thp, sizeof(old_thp));
+	if (getuid() != 0 || old_nr < 0 || !old_thp[0] || access(shmem_enabled, W_OK) ||
+	    access(nr_hugepages, W_OK))
+		SKIP("needs root, hugetlb and shmem THP to set what the system offers");
+	backing_case(image, 4, "always"); /* a default 4 MiB sandbox takes 2 */
+	backing_case(image, 0, "always");
+	backing_case(image, 0, "advise");
+	backing_case(image, 0, "never");
+	snprintf(buf, sizeof(buf), "%ld\n", old_nr);
+	EXPECT_EQ(write_str(nr_hugepages, buf), 0);
+	EXPECT_EQ(write_str(shmem_enabled, old_thp), 0);
 	vmlet_image_close(image);
 }
 

@@ -4,19 +4,23 @@
  * calls (service and inline), a granted-descriptor read, restores, pool
  * acquire/call/release and destroy; the system calls outside its filter
  * (open, socket, execve, an unlisted ioctl, io_uring_setup, an executable
- * mapping, a write to another descriptor) fail with EPERM there and
- * nowhere else; VMLET_CONFINE_KILL kills the process with SIGSYS;
- * VMLET_CONFINE_CREATE adds vmlet_sandbox_create_from(); pools confine
- * their refill thread unless told not to; deadlines and interrupts stop
- * calls on a confined thread.
+ * mapping or mprotect, a write to another descriptor) fail with EPERM
+ * there and nowhere else, while writes to fds 1 and 2 work; the thread's
+ * io_uring refuses operations host calls do not use; VMLET_CONFINE_KILL
+ * kills the process with SIGSYS; VMLET_CONFINE_LOG installs the filter
+ * and refuses nothing; VMLET_CONFINE_CREATE adds
+ * vmlet_sandbox_create_from(); pools confine their refill thread unless
+ * told not to; deadlines and interrupts stop calls on a confined thread.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/io_uring.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -76,6 +80,19 @@ static struct vmlet_config config(struct world *w, enum vmlet_restore restore)
 	};
 }
 
+/*
+ * Make everything the test needs; any failure fails the test (through
+ * ksft_fail_at, test_image or test_sandbox) and returns -1.
+ */
+#define SETUP_OK(expr)                                                                             \
+	do {                                                                                       \
+		int _e = (expr);                                                                   \
+		if (_e) {                                                                          \
+			ksft_fail_at("%s: %d (%s)", #expr, _e, vmlet_strerror(_e));                \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+
 static int setup(struct world *w)
 {
 	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
@@ -91,25 +108,27 @@ static int setup(struct world *w)
 	}
 	lseek(w->file, 0, SEEK_SET);
 	w->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	w->img = test_image(GUEST("limits"));
-	if (w->kvm < 0 || !w->img || vmlet_host_create(2, &w->host))
+	if (w->kvm < 0) {
+		ksft_fail_at("open(/dev/kvm): %s", strerror(errno));
 		return -1;
+	}
+	w->img = test_image(GUEST("limits"));
+	if (!w->img)
+		return -1;
+	SETUP_OK(vmlet_host_create(2, &w->host));
 	cfg = config(w, VMLET_RESTORE_COPY);
 	w->cold = test_sandbox(w->img, &cfg);
 	cfg.print = NULL; /* the default: the host's stdout */
 	w->quiet = test_sandbox(w->img, &cfg);
 	if (!w->cold || !w->quiet)
 		return -1;
-	if (vmlet_sandbox_grant_fd(w->cold, 3, w->file, VMLET_GRANT_READ, "/granted"))
-		return -1;
+	SETUP_OK(vmlet_sandbox_grant_fd(w->cold, 3, w->file, VMLET_GRANT_READ, "/granted"));
 	cfg = config(w, VMLET_RESTORE_COPY);
-	if (vmlet_snapshot_create(w->img, &cfg, &w->snap) ||
-	    vmlet_sandbox_create_from(w->snap, &w->kept))
-		return -1;
+	SETUP_OK(vmlet_snapshot_create(w->img, &cfg, &w->snap));
+	SETUP_OK(vmlet_sandbox_create_from(w->snap, &w->kept));
 	for (int i = 0; i < 2; i++) {
 		cfg = config(w, i ? VMLET_RESTORE_DROP : VMLET_RESTORE_COPY);
-		if (vmlet_pool_create(w->img, &cfg, &pc, &w->pool[i]))
-			return -1;
+		SETUP_OK(vmlet_pool_create(w->img, &cfg, &pc, &w->pool[i]));
 	}
 	return 0;
 }
@@ -204,8 +223,11 @@ static void run_everything(struct world *w)
 /* The calls the filter refuses: -1 and EPERM each. */
 static void refused(struct world *w)
 {
+	static const char msg1[] = "# written to fd 1 by a confined thread\n";
+	static const char msg2[] = "# written to fd 2 by a confined thread\n";
 	struct io_uring_params up = {0};
 	char *argv[] = {"/bin/true", NULL};
+	void *page;
 	int one = 1;
 
 #define EXPECT_EPERM(call)                                                                         \
@@ -236,6 +258,17 @@ static void refused(struct world *w)
 	EXPECT_EPERM((long)mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 				0));
 	EXPECT_EPERM(syscall(SYS_fork));
+	/* Memory without PROT_EXEC is the thread's; making it executable is not. */
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	EXPECT_TRUE(page != MAP_FAILED);
+	if (page != MAP_FAILED) {
+		EXPECT_EPERM(mprotect(page, 4096, PROT_READ | PROT_EXEC));
+		EXPECT_EQ(mprotect(page, 4096, PROT_READ), 0);
+		EXPECT_EQ(munmap(page, 4096), 0);
+	}
+	/* Writes to fds 1 and 2 are allowed. */
+	EXPECT_EQ(write(2, msg2, strlen(msg2)), (ssize_t)strlen(msg2));
+	EXPECT_EQ(write(1, msg1, strlen(msg1)), (ssize_t)strlen(msg1));
 #undef EXPECT_EPERM
 }
 
@@ -350,23 +383,50 @@ TEST(bad_flags_are_refused_before_any_filter)
 	close(fd);
 }
 
+/* This thread's seccomp mode, from /proc (2: a filter is installed), or -1. */
+static int seccomp_mode(void)
+{
+	char path[64], line[128];
+	int mode = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)gettid());
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp: %d", &mode) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return mode;
+}
+
+struct log_arg {
+	int fd, sock, mode;
+};
+
 static void *log_main(void *arg)
 {
-	int *fd = arg;
+	struct log_arg *l = arg;
 
 	if (vmlet_thread_confine(VMLET_CONFINE_LOG))
 		return NULL;
-	*fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	l->mode = seccomp_mode();
+	l->fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	l->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	return NULL;
 }
 
-TEST(log_mode_refuses_nothing)
+/* LOG installs the filter (it is not a no-op) and lets the calls it would refuse through. */
+TEST(log_mode_installs_the_filter_and_refuses_nothing)
 {
-	int fd = -2;
+	struct log_arg l = {-2, -2, -2};
 
-	in_thread(log_main, &fd);
-	EXPECT_GE(fd, 0);
-	close(fd);
+	in_thread(log_main, &l);
+	EXPECT_EQ(l.mode, 2);
+	EXPECT_GE(l.fd, 0);
+	EXPECT_GE(l.sock, 0);
+	close(l.fd);
+	close(l.sock);
 }
 
 static void *kill_main(void *arg)
@@ -436,6 +496,193 @@ TEST(create_from_needs_the_create_flag)
 	EXPECT_EQ(c.err, 0);
 	EXPECT_EQ(c.sum, 42);
 	vmlet_snapshot_destroy(c.snap);
+	vmlet_image_close(img);
+}
+
+/*
+ * The confined thread's io_uring is restricted to what host calls use
+ * (lib/hostcall.c): an operation outside that list submitted on it, by
+ * the thread itself (the ring is single-issuer), completes with -EACCES.
+ * This thread finds the ring (the io_uring descriptor the confined thread
+ * added), maps it and writes the SQE; the confined thread submits it.
+ */
+struct ring_probe {
+	struct vmlet_sandbox *sb;
+	_Atomic uint32_t stage; /* 1: confined and ring used, 2: SQE placed, 3: submitted */
+	int fd, err;
+	long submitted;
+};
+
+static void stage_set(struct ring_probe *r, uint32_t v)
+{
+	atomic_store(&r->stage, v);
+	syscall(SYS_futex, &r->stage, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void stage_wait(struct ring_probe *r, uint32_t v)
+{
+	uint32_t cur;
+
+	while ((cur = atomic_load(&r->stage)) != v)
+		syscall(SYS_futex, &r->stage, FUTEX_WAIT_PRIVATE, cur, NULL, NULL, 0);
+}
+
+static void *ring_main(void *arg)
+{
+	struct ring_probe *r = arg;
+	uint64_t v = 0;
+
+	r->err = vmlet_thread_confine(0);
+	if (!r->err)
+		r->err = chain(r->sb, "inc", 3, 0, &v); /* the ring in use */
+	if (!r->err && v != 3)
+		r->err = -EPROTO;
+	stage_set(r, 1);
+	if (r->err)
+		return NULL;
+	stage_wait(r, 2);
+	r->submitted = syscall(SYS_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0);
+	stage_set(r, 3);
+	return NULL;
+}
+
+struct ring_map {
+	uint8_t *ring, *sqes;
+	size_t ring_len, sqes_len;
+	uint32_t *ktail, *mask, *array, *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_cqe *cqes;
+};
+
+/* Map the ring behind fd; p: the offsets of a ring of this kernel (they do not vary). */
+static int ring_map(int fd, const struct io_uring_params *p, struct ring_map *m)
+{
+	uint32_t sq_entries, cq_entries;
+	size_t array_off;
+	uint8_t *hdr;
+
+	hdr = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, IORING_OFF_SQ_RING);
+	if (hdr == MAP_FAILED)
+		return -errno;
+	sq_entries = *(uint32_t *)(hdr + p->sq_off.ring_entries);
+	cq_entries = *(uint32_t *)(hdr + p->cq_off.ring_entries);
+	munmap(hdr, 4096);
+	/* The SQ array follows the CQEs, cacheline-aligned (io_uring's rings_size()). */
+	array_off = (p->cq_off.cqes + cq_entries * sizeof(struct io_uring_cqe) + 63) & ~(size_t)63;
+	m->ring_len = array_off + sq_entries * sizeof(uint32_t);
+	m->sqes_len = sq_entries * sizeof(struct io_uring_sqe);
+	m->ring = mmap(NULL, m->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, IORING_OFF_SQ_RING);
+	if (m->ring == MAP_FAILED)
+		return -errno;
+	m->sqes = mmap(NULL, m->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, IORING_OFF_SQES);
+	if (m->sqes == MAP_FAILED) {
+		munmap(m->ring, m->ring_len);
+		return -errno;
+	}
+	m->ktail = (uint32_t *)(m->ring + p->sq_off.tail);
+	m->mask = (uint32_t *)(m->ring + p->sq_off.ring_mask);
+	m->array = (uint32_t *)(m->ring + array_off);
+	m->cq_head = (uint32_t *)(m->ring + p->cq_off.head);
+	m->cq_tail = (uint32_t *)(m->ring + p->cq_off.tail);
+	m->cq_mask = (uint32_t *)(m->ring + p->cq_off.ring_mask);
+	m->cqes = (struct io_uring_cqe *)(m->ring + p->cq_off.cqes);
+	return 0;
+}
+
+#define PROBE_DATA 0x5a5a0000feedULL
+
+/* Queue a NOP (no submit) on a mapped ring. */
+static void queue_nop(struct ring_map *m)
+{
+	uint32_t tail = atomic_load_explicit((_Atomic uint32_t *)m->ktail, memory_order_acquire);
+	uint32_t idx = tail & *m->mask;
+	struct io_uring_sqe *sqe = (struct io_uring_sqe *)m->sqes + idx;
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_NOP;
+	sqe->user_data = PROBE_DATA;
+	m->array[idx] = idx;
+	atomic_store_explicit((_Atomic uint32_t *)m->ktail, tail + 1, memory_order_release);
+}
+
+/* The result of the NOP's completion, or 1 when there is none. */
+static int nop_result(struct ring_map *m)
+{
+	uint32_t head = *m->cq_head;
+	uint32_t tail = atomic_load_explicit((_Atomic uint32_t *)m->cq_tail, memory_order_acquire);
+
+	for (; head != tail; head++) {
+		struct io_uring_cqe *c = &m->cqes[head & *m->cq_mask];
+
+		if (c->user_data == PROBE_DATA) {
+			atomic_store_explicit((_Atomic uint32_t *)m->cq_head, head + 1,
+					      memory_order_release);
+			return c->res;
+		}
+	}
+	return 1;
+}
+
+TEST(the_confined_threads_ring_refuses_operations_host_calls_do_not_use)
+{
+	struct vmlet_image *img = test_image(GUEST("limits"));
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .host_funcs = funcs, .nhost_funcs = 2};
+	struct ring_probe r = {.fd = -1};
+	struct io_uring_params p = {0};
+	struct ring_map m, mp;
+	int before[64], after[64], nb, na, probe;
+	pthread_t t;
+
+	ASSERT_TRUE(img);
+	ASSERT_OK(vmlet_host_create(1, &cfg.host));
+	r.sb = test_sandbox(img, &cfg);
+	ASSERT_TRUE(r.sb);
+	/* A ring of our own: this kernel's offsets, and a NOP that works. */
+	probe = (int)syscall(SYS_io_uring_setup, 4, &p);
+	ASSERT_GE(probe, 0);
+	ASSERT_TRUE(p.features & IORING_FEAT_SINGLE_MMAP);
+	ASSERT_EQ(ring_map(probe, &p, &mp), 0);
+	queue_nop(&mp);
+	ASSERT_EQ(syscall(SYS_io_uring_enter, probe, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0), 1);
+	EXPECT_EQ(nop_result(&mp), 0);
+
+	nb = kvm_fds("anon_inode:[io_uring]", before, 64);
+	ASSERT_GE(nb, 1);
+	ASSERT_LT(nb, 65);
+	ASSERT_EQ(pthread_create(&t, NULL, ring_main, &r), 0);
+	stage_wait(&r, 1);
+	if (r.err) {
+		pthread_join(t, NULL);
+		ksft_fail_at("confined thread: %d (%s)", r.err, vmlet_strerror(r.err));
+		return;
+	}
+	na = kvm_fds("anon_inode:[io_uring]", after, 64);
+	for (int i = 0; i < na && i < 64; i++) {
+		bool old = false;
+
+		for (int j = 0; j < nb; j++)
+			old |= after[i] == before[j];
+		if (!old) {
+			EXPECT_EQ(r.fd, -1); /* one new ring only */
+			r.fd = after[i];
+		}
+	}
+	if (r.fd < 0 || ring_map(r.fd, &p, &m)) {
+		ksft_fail_at("no new io_uring descriptor from the confined thread (%d, %d)", nb, na);
+		r.fd = -1;
+		stage_set(&r, 2);
+		pthread_join(t, NULL);
+		return;
+	}
+	queue_nop(&m);
+	stage_set(&r, 2);
+	stage_wait(&r, 3);
+	pthread_join(t, NULL);
+	EXPECT_EQ(r.submitted, 1);
+	EXPECT_EQ(nop_result(&m), -EACCES);
+
+	close(probe);
+	vmlet_sandbox_destroy(r.sb);
+	vmlet_host_destroy(cfg.host);
 	vmlet_image_close(img);
 }
 

@@ -10,12 +10,19 @@
 
 #include "guest_util.h"
 
-extern char ud_site[], div_site[];
+extern char ud_site[], div_site[], null_site[];
 static const uint64_t rodata_word = 42;
 
 static uint64_t null_read(void)
 {
-	return *(volatile uint64_t *)0;
+	uint64_t v;
+
+	__asm__ volatile(".globl null_site\n"
+			 "null_site: movq 0, %0\n"
+			 : "=r"(v)
+			 :
+			 : "memory");
+	return v;
 }
 
 static void ro_write(void)
@@ -90,6 +97,8 @@ static uint64_t site(const char *name)
 		return (uint64_t)ud_site;
 	if (!strcmp(name, "div"))
 		return (uint64_t)div_site;
+	if (!strcmp(name, "null"))
+		return (uint64_t)null_site;
 	if (!strcmp(name, "rodata"))
 		return (uint64_t)&rodata_word;
 	if (!strcmp(name, "guard"))

@@ -61,9 +61,12 @@ TEST(guest_null_deref_reports_pf)
 {
 	struct vmlet_sandbox *sb = setup();
 	const struct vmlet_fault *f;
+	uint64_t rip;
 
 	if (!sb)
 		return;
+	rip = site(sb, "null");
+	EXPECT_NE(rip, 0);
 	f = fail_call(sb, "null_read", NULL, -VMLET_EEXCEPTION);
 	if (!f)
 		return;
@@ -72,6 +75,7 @@ TEST(guest_null_deref_reports_pf)
 	EXPECT_EQ(f->error_code & PF_ERR_WRITE, 0);
 	EXPECT_EQ(f->error_code & PF_ERR_PRESENT, 0);
 	EXPECT_GE(f->rip, VMLET_IMAGE_BASE);
+	EXPECT_EQ(f->rip, rip); /* the load itself */
 	vmlet_sandbox_destroy(sb);
 }
 

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -395,6 +396,7 @@ TEST(one_host_call_costs_two_exits)
 	struct vmlet_sandbox *sb;
 	struct vmlet_value r;
 	uint64_t n = 0;
+	int ok = 0;
 
 	if (pfd < 0) {
 		SKIP("kvm:kvm_userspace_exit is not available (not root, no tracefs)");
@@ -409,9 +411,13 @@ TEST(one_host_call_costs_two_exits)
 		ASSERT_OK(relay(sb, "relay_u64", fn, vmlet_u64(1), &r)); /* warm */
 		ioctl(pfd, PERF_EVENT_IOC_RESET, 0);
 		ioctl(pfd, PERF_EVENT_IOC_ENABLE, 0);
-		for (int i = 0; i < 100; i++)
-			relay(sb, "relay_u64", fn, vmlet_u64(1), &r);
+		for (int i = 0; i < 100; i++) {
+			r.u64 = 0;
+			ok += relay(sb, "relay_u64", fn, vmlet_u64(i), &r) == 0 && r.u64 == i + 1ULL;
+		}
 		ioctl(pfd, PERF_EVENT_IOC_DISABLE, 0);
+		EXPECT_EQ(ok, 100); /* 100 calls that each made their host call */
+		ok = 0;
 		ASSERT_EQ(read(pfd, &n, sizeof(n)), (ssize_t)sizeof(n));
 		printf("# %s: %llu exits for 100 calls\n", fn, (unsigned long long)n);
 		EXPECT_EQ(n, 200);
@@ -483,7 +489,9 @@ TEST(eight_threads_sixteen_sandboxes_500_calls_each)
 
 struct inflight {
 	struct vmlet_sandbox *sb;
-	int ok, shut, other;
+	atomic_int ok;
+	int shut, other;
+	atomic_bool finished;
 };
 
 static void *inflight_main(void *arg)
@@ -495,7 +503,7 @@ static void *inflight_main(void *arg)
 		args[0] = vmlet_str("slow_add1");
 		args[1] = vmlet_u64(7);
 		if (vmlet_sandbox_call(f->sb, "relay_u64", args, 2, &r) == 0 && r.u64 == 8)
-			f->ok++;
+			atomic_fetch_add(&f->ok, 1);
 		else if (vmlet_sandbox_fault(f->sb)->code == ESHUTDOWN)
 			f->shut++;
 		else
@@ -503,6 +511,7 @@ static void *inflight_main(void *arg)
 		if (f->shut)
 			break;
 	}
+	atomic_store(&f->finished, true);
 	return NULL;
 }
 
@@ -511,7 +520,7 @@ TEST(shutdown_with_calls_in_flight_completes_or_fails_each)
 	struct inflight f[4] = {0};
 	pthread_t t[4];
 	struct vmlet_config cfg;
-	struct timespec d = {0, 100 * 1000000};
+	int answered;
 
 	if (setup())
 		return;
@@ -520,13 +529,17 @@ TEST(shutdown_with_calls_in_flight_completes_or_fails_each)
 		ASSERT_OK(vmlet_sandbox_create(img, &cfg, &f[i].sb));
 		ASSERT_EQ(pthread_create(&t[i], NULL, inflight_main, &f[i]), 0);
 	}
-	nanosleep(&d, NULL);
+	/* Shut down once every thread has had a host call answered. */
+	for (int i = 0; i < 4; i++)
+		while (!atomic_load(&f[i].ok) && !atomic_load(&f[i].finished))
+			sched_yield();
 	vmlet_host_destroy(host); /* waits for the calls in flight */
 	for (int i = 0; i < 4; i++) {
 		pthread_join(t[i], NULL);
-		printf("# thread %d: %d answered, %d refused after shutdown\n", i, f[i].ok,
+		answered = atomic_load(&f[i].ok);
+		printf("# thread %d: %d answered, %d refused after shutdown\n", i, answered,
 		       f[i].shut);
-		EXPECT_GE(f[i].ok, 1);
+		EXPECT_GE(answered, 1);
 		EXPECT_EQ(f[i].shut, 1);
 		EXPECT_EQ(f[i].other, 0);
 		vmlet_sandbox_destroy(f[i].sb);

@@ -137,6 +137,35 @@ static uint64_t grow(void)
 	return total;
 }
 
+/*
+ * Use the heap up, then the errno of each way to ask for more, a byte
+ * each: a malloc that finds nothing left (bits 0-7), a 64 GiB mmap
+ * (8-15), a 256 GiB malloc (16-23); 0xff where the call did not fail.
+ * Bits 24-31: 0 when the raw brk past the end kept the break where it
+ * was (the kernel's way for brk to fail), 0xff when it moved it.
+ * (Past 1 TiB the runtime's mmap says EINVAL, not ENOMEM: not asked here.)
+ */
+static uint64_t enomem(void)
+{
+	uint64_t e = 0, cur;
+	void *p;
+
+	while ((p = malloc(64 * 1024)))
+		((char *)p)[0] = 1;
+	errno = 0;
+	p = malloc(64 * 1024);
+	e |= (uint64_t)(p ? 0xff : errno & 0xff);
+	errno = 0;
+	p = mmap(NULL, 1ULL << 36, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	e |= (uint64_t)(p != MAP_FAILED ? 0xff : errno & 0xff) << 8;
+	errno = 0;
+	p = malloc(1ULL << 38);
+	e |= (uint64_t)(p ? 0xff : errno & 0xff) << 16;
+	cur = (uint64_t)syscall(SYS_brk, 0);
+	e |= (uint64_t)((uint64_t)syscall(SYS_brk, cur + (1ULL << 40)) == cur ? 0 : 0xff) << 24;
+	return e;
+}
+
 /* The heap the host laid out for this guest. */
 static uint64_t heap_size(void)
 {
@@ -184,6 +213,7 @@ int main(void)
 	VMLET_REGISTER(big_answer, VMLET_I64, VMLET_U64);
 	VMLET_REGISTER(grow, VMLET_U64);
 	VMLET_REGISTER(heap_size, VMLET_U64);
+	VMLET_REGISTER(enomem, VMLET_U64);
 	VMLET_REGISTER(read_path, VMLET_I64, VMLET_STRING);
 	VMLET_REGISTER(scribble, VMLET_U32, VMLET_U32);
 	vmlet_ready();

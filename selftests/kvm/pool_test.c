@@ -7,10 +7,14 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 #include <vmlet.h>
 
 #include "util.h"
@@ -125,7 +129,10 @@ TEST(a_secret_never_reaches_the_next_fresh_call)
 	vmlet_image_close(img);
 }
 
-/* A sandbox of snap goes back to every byte and register of it. */
+/*
+ * A sandbox of snap goes back to every byte of it, xmm7 and
+ * KERNEL_GS_BASE (restore_test checks every register README lists).
+ */
 static void restore_everything(struct vmlet_snapshot *snap)
 {
 	struct vmlet_sandbox *sb = NULL;
@@ -160,7 +167,7 @@ static void restore_everything(struct vmlet_snapshot *snap)
 	vmlet_sandbox_destroy(sb);
 }
 
-TEST(restore_brings_back_every_byte_and_register)
+TEST(restore_brings_back_every_byte_xmm7_and_kernel_gs_base)
 {
 	struct vmlet_image *img = test_image(GUEST("state"));
 
@@ -177,25 +184,117 @@ TEST(restore_brings_back_every_byte_and_register)
 	vmlet_image_close(img);
 }
 
-/* The same on 2 MiB hugetlb pages, which scripts/vmtest.sh reserves. */
-TEST(restore_on_hugetlb_pages_brings_back_every_byte_and_register)
+#define HUGEPAGES 16
+static const char nr_hugepages[] = "/proc/sys/vm/nr_hugepages";
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static int write_long(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%ld\n", v) < 0)
+		err = -EIO;
+	if (fclose(f))
+		err = -errno;
+	return err;
+}
+
+static long meminfo_kib(const char *field)
+{
+	char line[256];
+	size_t len = strlen(field);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			v = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/*
+ * Make sure HUGEPAGES 2 MiB pages are free, as selftests/bench does: raise
+ * vm.nr_hugepages (root only); *old gets the value to put back (-1: none
+ * changed). NULL, or why there are none.
+ */
+static const char *reserve_hugepages(long *old, char *why, size_t len)
+{
+	long free_ = meminfo_kib("HugePages_Free"), want;
+	int err;
+
+	*old = -1;
+	if (free_ >= HUGEPAGES)
+		return NULL;
+	if (free_ < 0)
+		return "this kernel has no hugetlb pages";
+	*old = read_long(nr_hugepages);
+	if (*old < 0) {
+		snprintf(why, len, "cannot read %s", nr_hugepages);
+		return why;
+	}
+	want = *old + HUGEPAGES - free_;
+	err = write_long(nr_hugepages, want);
+	free_ = meminfo_kib("HugePages_Free");
+	if (free_ >= HUGEPAGES)
+		return NULL;
+	snprintf(why, len, "could not reserve %d 2 MiB hugepages (%s%s%ld free after writing %ld to %s)",
+		 HUGEPAGES, err ? strerror(-err) : "", err ? ", " : "", free_, want, nr_hugepages);
+	return why;
+}
+
+/* The same on 2 MiB hugetlb pages, reserved here when too few are free. */
+TEST(restore_on_hugetlb_pages_brings_back_every_byte_xmm7_and_kernel_gs_base)
 {
 	struct vmlet_image *img = test_image(GUEST("state"));
+	char whybuf[256];
+	const char *why;
+	long old;
 
-	for (unsigned int m = 0; img && m < 2; m++) {
+	if (!img)
+		return;
+	why = reserve_hugepages(&old, whybuf, sizeof(whybuf));
+	if (why) {
+		if (old >= 0)
+			write_long(nr_hugepages, old);
+		SKIP("%s", why);
+	}
+	for (unsigned int m = 0; m < 2; m++) {
 		struct vmlet_config cfg = {
 			.sz = sizeof(cfg), .restore = methods[m], .backing = VMLET_BACKING_HUGETLB,
 		};
 		struct vmlet_snapshot *snap = NULL;
 		int err = vmlet_snapshot_create(img, &cfg, &snap);
 
-		if (err == -ENOMEM)
-			SKIP("no free 2 MiB hugetlb pages");
-		ASSERT_OK(err);
+		if (err) {
+			ksft_fail_at("vmlet_snapshot_create(hugetlb): %s", vmlet_strerror(err));
+			break;
+		}
 		EXPECT_EQ(vmlet_snapshot_backing(snap), VMLET_BACKING_HUGETLB);
 		restore_everything(snap);
 		vmlet_snapshot_destroy(snap);
 	}
+	if (old >= 0)
+		EXPECT_EQ(write_long(nr_hugepages, old), 0);
 	vmlet_image_close(img);
 }
 
@@ -320,17 +419,52 @@ TEST(four_threads_times_2000_fresh_calls)
 	rss1 = smaps_kib("Rss");
 	printf("# fds %d -> %d, rss %ld KiB -> %ld KiB\n", fds0, count_fds(), rss0, rss1);
 	EXPECT_EQ(count_fds(), fds0);
-	EXPECT_LT(rss1 - rss0, 1024);
+	if (__lsan_do_recoverable_leak_check)
+		printf("# ASan build: RSS not bounded (shadow and quarantine grow it), "
+		       "LeakSanitizer checks the heap\n");
+	else
+		EXPECT_LT(rss1 - rss0, 1024);
 	vmlet_image_close(img);
 }
 
-static void *release_later(void *arg)
+/*
+ * Whether thread tid sleeps in a futex wait of a condition variable
+ * (FUTEX_WAIT_BITSET, what pthread_cond_wait and timedwait use; a
+ * contended mutex waits with FUTEX_WAIT): /proc's syscall file gives the
+ * number and arguments of the system call a blocked thread is in.
+ */
+static bool in_cond_wait(pid_t tid)
 {
-	void **a = arg;
-	struct timespec t = {0, 100 * 1000000};
+	char path[64], buf[256];
+	unsigned long nr, addr, op;
+	FILE *f;
+	bool yes;
 
-	nanosleep(&t, NULL);
-	vmlet_pool_release(a[0], a[1]);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	yes = fgets(buf, sizeof(buf), f) && sscanf(buf, "%lu %lx %lx", &nr, &addr, &op) == 3 &&
+	      nr == SYS_futex && (op & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET;
+	fclose(f);
+	return yes;
+}
+
+struct release_arg {
+	struct vmlet_pool *pool;
+	struct vmlet_sandbox *sb;
+	pid_t waiter;
+	int err;
+};
+
+/* Release sb once the waiter is blocked in vmlet_pool_acquire(), not before. */
+static void *release_when_waited_for(void *arg)
+{
+	struct release_arg *a = arg;
+
+	while (!in_cond_wait(a->waiter))
+		sched_yield();
+	a->err = vmlet_pool_release(a->pool, a->sb);
 	return NULL;
 }
 
@@ -339,8 +473,8 @@ TEST(empty_pool_fails_at_once_or_waits)
 	struct vmlet_image *img = test_image(GUEST("state"));
 	struct vmlet_pool *pool = img ? test_pool(img, 1, VMLET_RESTORE_AUTO) : NULL;
 	struct vmlet_sandbox *sb, *sb2;
+	struct release_arg a;
 	pthread_t t;
-	void *a[2];
 	uint64_t t0;
 
 	if (!pool)
@@ -351,12 +485,15 @@ TEST(empty_pool_fails_at_once_or_waits)
 	EXPECT_EQ(vmlet_pool_acquire(pool, 200, &sb2), -ETIMEDOUT);
 	EXPECT_GE(now_ms() - t0, 200);
 	EXPECT_EQ(vmlet_pool_destroy(pool), -EBUSY);
-	/* A waiter gets the sandbox another thread releases. */
-	a[0] = pool;
-	a[1] = sb;
-	ASSERT_EQ(pthread_create(&t, NULL, release_later, a), 0);
+	/*
+	 * A waiter gets the sandbox another thread releases: the release
+	 * comes only once this thread sleeps in the acquire.
+	 */
+	a = (struct release_arg){.pool = pool, .sb = sb, .waiter = gettid(), .err = 1};
+	ASSERT_EQ(pthread_create(&t, NULL, release_when_waited_for, &a), 0);
 	ASSERT_OK(vmlet_pool_acquire(pool, -1, &sb2));
 	pthread_join(t, NULL);
+	EXPECT_EQ(a.err, 0);
 	EXPECT_TRUE(sb2 == sb);
 	ASSERT_OK(vmlet_pool_release(pool, sb2));
 	EXPECT_EQ(vmlet_pool_release(pool, sb2), -EALREADY);
@@ -440,11 +577,14 @@ TEST(a_failed_fresh_call_leaves_the_pool_whole)
 
 /*
  * 1000 pooled sandboxes of the demo image. Private memory (PSS) per idle
- * sandbox must stay under 256 KiB; the kernel's memory for each VM (vCPU,
- * page tables) is not in PSS and is printed from MemAvailable, not
- * asserted (it is the kernel's, and differs between kernels).
+ * sandbox must stay under 64 KiB (README measures 29 KiB; the room is for
+ * other kernels and libcs, not for a sandbox that keeps a copy of its
+ * 4 MiB); the kernel's memory for each VM (vCPU, page tables) is not in
+ * PSS and is printed from MemAvailable, not asserted (it is the kernel's,
+ * and differs between kernels). Under ASan the runtime's shadow and
+ * quarantine grow PSS: the bound is printed as not applied.
  */
-TEST(thousand_pooled_demo_sandboxes_in_little_memory)
+TEST(thousand_pooled_demo_sandboxes_under_64_kib_pss_each)
 {
 	struct vmlet_image *img = test_image(DEMO_ELF);
 	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 1000, .timeout_ms = 0};
@@ -473,7 +613,10 @@ TEST(thousand_pooled_demo_sandboxes_in_little_memory)
 	       "sandbox; system memory %ld KiB per sandbox\n",
 	       (unsigned long long)(now_ms() - t0), pss0, pss1, (pss1 - pss0) / 1000,
 	       (avail0 - avail1) / 1000);
-	EXPECT_LT((pss1 - pss0) / 1000, 256);
+	if (__lsan_do_recoverable_leak_check)
+		printf("# ASan build: the 64 KiB PSS bound is not applied\n");
+	else
+		EXPECT_LT((pss1 - pss0) / 1000, 64);
 	for (int i = 0; i < 10; i++) {
 		ASSERT_OK(vmlet_pool_call(pool, "add", args, 2, &r, NULL, 0));
 		EXPECT_EQ(r.i32, 42);

@@ -20,14 +20,23 @@ version=$(sed -n 's/^VERSION_MAJOR := *//p' "$src/Makefile")$(sed -n \
 # shellcheck source=tap.sh
 . "$src/selftests/scripts/tap.sh"
 
+# Every file: the library, headers, tools (vmlet-trace too) and every man
+# page in the source tree.
 files_installed() {
-	local f ok=0
+	local f ok=0 man=()
+	for f in "$src"/man/man[137]/*.[137]; do
+		man+=("/usr/share/man/$(basename "$(dirname "$f")")/$(basename "$f")")
+	done
+	[ "${#man[@]}" -gt 40 ] || {
+		echo "# only ${#man[@]} man pages in $src/man"
+		ok=1
+	}
 	for f in $libdir/libvmlet.a $libdir/libvmlet.so.$version $libdir/pkgconfig/libvmlet.pc \
-		/usr/include/vmlet.h /usr/include/vmlet/abi.h /usr/bin/vmlet /usr/bin/vmlet-guest-cc \
+		/usr/include/vmlet.h /usr/include/vmlet/abi.h /usr/bin/vmlet /usr/bin/vmlet-trace \
+		/usr/bin/vmlet-guest-cc \
 		$libdir/vmlet-guest/libvmlet-guest.a $libdir/vmlet-guest/vmlet-guest.ld \
 		$libdir/vmlet-guest/include/vmlet/guest.h $libdir/vmlet-guest/include/vmlet/abi.h \
-		/usr/share/man/man1/vmlet.1 /usr/share/man/man3/vmlet_sandbox_call.3 \
-		/usr/share/man/man7/vmlet.7; do
+		"${man[@]}"; do
 		[ -f "$stage$f" ] || {
 			echo "# missing $f"
 			ok=1
