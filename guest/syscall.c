@@ -161,8 +161,10 @@ static long sys_mmap(uint64_t addr, uint64_t len, long flags, long fd)
 	(void)addr;
 	if (!(flags & MAP_ANONYMOUS) || fd != -1)
 		return -ENODEV;
-	if ((flags & MAP_FIXED) || len == 0 || len > (1ULL << 40))
+	if ((flags & MAP_FIXED) || len == 0)
 		return -EINVAL;
+	if (len > (1ULL << 40)) /* more than any guest has, as Linux says it */
+		return -ENOMEM;
 	if (heap_init())
 		return -ENOMEM;
 	n = page_up(len) / PAGE;

@@ -73,13 +73,14 @@ static int shmem_thp_enabled(void)
 	return ok;
 }
 
-enum vmlet_backing vmlet_mem_best_backing(long *hugepages_free)
+enum vmlet_backing vmlet_mem_best_backing(uint64_t size, long *hugepages_free)
 {
 	long n = read_long("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
 
 	if (hugepages_free)
 		*hugepages_free = n < 0 ? 0 : n;
-	if (n > 0)
+	/* What AUTO would get: hugetlb only with a free 2 MiB page for every 2 MiB. */
+	if (n > 0 && (uint64_t)n >= size / VMLET_HUGE_SIZE)
 		return VMLET_BACKING_HUGETLB;
 	return shmem_thp_enabled() ? VMLET_BACKING_THP : VMLET_BACKING_4K;
 }

@@ -55,8 +55,8 @@ struct vmlet_mem_run {
 int vmlet_mem_map_layers(int base_fd, uint64_t size, const struct vmlet_mem_run *runs,
 			 unsigned int nruns, int prot, int flags, uint8_t **out);
 
-/* What AUTO would choose now, and the free hugetlb page count. */
-enum vmlet_backing vmlet_mem_best_backing(long *hugepages_free);
+/* What AUTO would choose now for size bytes of memory, and the free hugetlb page count. */
+enum vmlet_backing vmlet_mem_best_backing(uint64_t size, long *hugepages_free);
 
 /* True when [addr, addr + len) lies inside guest memory; never wraps. */
 static inline int vmlet_mem_range_ok(const struct vmlet_mem *mem, uint64_t addr, uint64_t len)

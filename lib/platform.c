@@ -40,7 +40,7 @@ VMLET_API int vmlet_platform_query(struct vmlet_platform *p)
 	if (!p)
 		return -EINVAL;
 	memset(p, 0, sizeof(*p));
-	p->backing = vmlet_mem_best_backing(&p->hugepages_free);
+	p->backing = vmlet_mem_best_backing(VMLET_DEFAULT_MEM, &p->hugepages_free);
 	p->nested = under_hypervisor();
 	p->emulated = !host_virt_ext();
 	err = vmlet_kvm_get(&kvm);

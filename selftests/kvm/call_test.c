@@ -386,6 +386,7 @@ TEST(backing_is_the_best_the_system_offers_and_a_forced_one_holds)
 	    access(nr_hugepages, W_OK))
 		SKIP("needs root, hugetlb and shmem THP to set what the system offers");
 	backing_case(image, 4, "always"); /* a default 4 MiB sandbox takes 2 */
+	backing_case(image, 1, "always"); /* one is not enough: neither says hugetlb */
 	backing_case(image, 0, "always");
 	backing_case(image, 0, "advise");
 	backing_case(image, 0, "never");

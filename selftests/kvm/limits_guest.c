@@ -143,7 +143,7 @@ static uint64_t grow(void)
  * (8-15), a 256 GiB malloc (16-23); 0xff where the call did not fail.
  * Bits 24-31: 0 when the raw brk past the end kept the break where it
  * was (the kernel's way for brk to fail), 0xff when it moved it.
- * (Past 1 TiB the runtime's mmap says EINVAL, not ENOMEM: not asked here.)
+ * Bits 32-39: a 2 TiB mmap, past any guest's memory.
  */
 static uint64_t enomem(void)
 {
@@ -163,6 +163,9 @@ static uint64_t enomem(void)
 	e |= (uint64_t)(p ? 0xff : errno & 0xff) << 16;
 	cur = (uint64_t)syscall(SYS_brk, 0);
 	e |= (uint64_t)((uint64_t)syscall(SYS_brk, cur + (1ULL << 40)) == cur ? 0 : 0xff) << 24;
+	errno = 0;
+	p = mmap(NULL, 1ULL << 41, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	e |= (uint64_t)(p != MAP_FAILED ? 0xff : errno & 0xff) << 32;
 	return e;
 }
 
