@@ -13,6 +13,8 @@
 #include <sys/types.h>
 #include <vmlet.h>
 
+#include "../hugepages.h" /* read_long(), write_long(), meminfo_kib() */
+
 /* --- counts: kernel tracepoints read with counting perf events --------- */
 
 enum {
@@ -128,10 +130,6 @@ static inline bool more(int i, int min, int max, uint64_t t0, uint64_t budget_ns
 	return i < max && (i < min || now_ns() - t0 < budget_ns);
 }
 long smaps_kib(pid_t pid, const char *field); /* from smaps_rollup; -1 on error */
-long meminfo_kib(const char *field);
-/* Write a decimal to a /proc or /sys file; read one back. */
-int write_long(const char *path, long v);
-long read_long(const char *path);
 /*
  * fork and exec argv (argv[0] looked up in PATH) with stdin from /dev/null
  * and stdout, stderr on the given descriptors (-1: /dev/null).

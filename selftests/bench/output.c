@@ -383,41 +383,6 @@ long smaps_kib(pid_t pid, const char *field)
 	return field_kib(path, field);
 }
 
-long meminfo_kib(const char *field)
-{
-	return field_kib("/proc/meminfo", field);
-}
-
-int write_long(const char *path, long v)
-{
-	char buf[32];
-	int fd = open(path, O_WRONLY | O_CLOEXEC), len, err = 0;
-
-	if (fd < 0)
-		return -errno;
-	len = snprintf(buf, sizeof(buf), "%ld\n", v);
-	if (write(fd, buf, (size_t)len) != len)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-long read_long(const char *path)
-{
-	char buf[32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
 pid_t spawn(char *const argv[], int stdout_fd, int stderr_fd)
 {
 	pid_t pid = fork();

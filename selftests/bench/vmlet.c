@@ -33,8 +33,6 @@
 #define COUNTED	    500
 #define HUGEPAGES   16
 
-static const char nr_hugepages[] = "/proc/sys/vm/nr_hugepages";
-
 static void cold(struct bench *b, struct vmlet_image *img)
 {
 	struct fig *f = fig_new("cold", CREATES, "vmlet: create sandbox (to ready)");
@@ -238,36 +236,6 @@ static void restores(struct bench *b, struct vmlet_snapshot *snap, const char *s
 		vmlet_sandbox_destroy(sb);
 }
 
-/*
- * Make sure HUGEPAGES 2 MiB pages are free; *old gets nr_hugepages to put
- * back (-1: nothing changed). NULL, or why there are none.
- */
-static const char *reserve_hugepages(long *old, char *why, size_t len)
-{
-	long free_ = meminfo_kib("HugePages_Free"), want;
-	int err;
-
-	*old = -1;
-	if (free_ >= HUGEPAGES)
-		return NULL;
-	if (free_ < 0)
-		return "this kernel has no hugetlb pages";
-	*old = read_long(nr_hugepages);
-	if (*old < 0) {
-		snprintf(why, len, "cannot read %s", nr_hugepages);
-		return why;
-	}
-	want = *old + HUGEPAGES - free_;
-	err = write_long(nr_hugepages, want);
-	free_ = meminfo_kib("HugePages_Free");
-	if (free_ >= HUGEPAGES)
-		return NULL;
-	snprintf(why, len,
-		 "could not reserve %d 2 MiB hugepages (%s%ld free after writing %ld to %s)",
-		 HUGEPAGES, err ? strerror(-err) : "", free_, want, nr_hugepages);
-	return why;
-}
-
 static void restore_all(struct bench *b, const char *path)
 {
 	static const enum vmlet_backing backings[] = {VMLET_BACKING_4K, VMLET_BACKING_HUGETLB};
@@ -283,7 +251,7 @@ static void restore_all(struct bench *b, const char *path)
 		fprintf(stderr, "bench: %s: %s\n", path, vmlet_strerror(err));
 		img = NULL;
 	}
-	why = reserve_hugepages(&old, huge_why, sizeof(huge_why));
+	why = reserve_hugepages(HUGEPAGES, &old, huge_why, sizeof(huge_why));
 	for (unsigned int k = 0; k < 2; k++) {
 		for (unsigned int m = 0; m < 2; m++) {
 			struct vmlet_config cfg = {

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <vmlet.h>
 
+#include "../hugepages.h"
 #include "util.h"
 
 struct capture {
@@ -268,25 +269,7 @@ TEST(demo_functions)
  * expectation from the same sysfs files the library reads, and puts both
  * back.
  */
-static const char nr_hugepages[] = "/proc/sys/vm/nr_hugepages";
 static const char shmem_enabled[] = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
-
-static long meminfo(const char *field)
-{
-	char line[256];
-	size_t len = strlen(field);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, len) && line[len] == ':') {
-			v = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	if (f)
-		fclose(f);
-	return v;
-}
 
 static int write_str(const char *path, const char *s)
 {
@@ -305,15 +288,15 @@ static int write_str(const char *path, const char *s)
 /* Exactly n free 2 MiB hugetlb pages (the default size here), or -1. */
 static int set_free_hugepages(long n)
 {
-	long free_ = meminfo("HugePages_Free"), total = meminfo("HugePages_Total");
+	long free_ = meminfo_kib("HugePages_Free"), total = meminfo_kib("HugePages_Total");
 	char buf[32];
 
-	if (free_ < 0 || total < 0 || meminfo("Hugepagesize") != 2048)
+	if (free_ < 0 || total < 0 || meminfo_kib("Hugepagesize") != 2048)
 		return -1;
 	snprintf(buf, sizeof(buf), "%ld\n", total + n - free_);
 	if (write_str(nr_hugepages, buf))
 		return -1;
-	return meminfo("HugePages_Free") == n ? 0 : -1;
+	return meminfo_kib("HugePages_Free") == n ? 0 : -1;
 }
 
 /* The bracketed word of shmem_enabled ("never", "advise", ...), or "". */
@@ -377,7 +360,7 @@ static void backing_case(struct vmlet_image *image, long free_, const char *thp)
 TEST(backing_is_the_best_the_system_offers_and_a_forced_one_holds)
 {
 	struct vmlet_image *image = test_image(DEMO_ELF);
-	long old_nr = meminfo("HugePages_Total");
+	long old_nr = meminfo_kib("HugePages_Total");
 	char old_thp[32], buf[32];
 
 	ASSERT_TRUE(image);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <vmlet.h>
 
+#include "../hugepages.h"
 #include "util.h"
 
 static const enum vmlet_restore methods[] = {VMLET_RESTORE_DROP, VMLET_RESTORE_COPY};
@@ -185,83 +186,6 @@ TEST(restore_brings_back_every_byte_xmm7_and_kernel_gs_base)
 }
 
 #define HUGEPAGES 16
-static const char nr_hugepages[] = "/proc/sys/vm/nr_hugepages";
-
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
-static int write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (fprintf(f, "%ld\n", v) < 0)
-		err = -EIO;
-	if (fclose(f))
-		err = -errno;
-	return err;
-}
-
-static long meminfo_kib(const char *field)
-{
-	char line[256];
-	size_t len = strlen(field);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, len) && line[len] == ':') {
-			v = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/*
- * Make sure HUGEPAGES 2 MiB pages are free, as selftests/bench does: raise
- * vm.nr_hugepages (root only); *old gets the value to put back (-1: none
- * changed). NULL, or why there are none.
- */
-static const char *reserve_hugepages(long *old, char *why, size_t len)
-{
-	long free_ = meminfo_kib("HugePages_Free"), want;
-	int err;
-
-	*old = -1;
-	if (free_ >= HUGEPAGES)
-		return NULL;
-	if (free_ < 0)
-		return "this kernel has no hugetlb pages";
-	*old = read_long(nr_hugepages);
-	if (*old < 0) {
-		snprintf(why, len, "cannot read %s", nr_hugepages);
-		return why;
-	}
-	want = *old + HUGEPAGES - free_;
-	err = write_long(nr_hugepages, want);
-	free_ = meminfo_kib("HugePages_Free");
-	if (free_ >= HUGEPAGES)
-		return NULL;
-	snprintf(why, len, "could not reserve %d 2 MiB hugepages (%s%s%ld free after writing %ld to %s)",
-		 HUGEPAGES, err ? strerror(-err) : "", err ? ", " : "", free_, want, nr_hugepages);
-	return why;
-}
-
 /* The same on 2 MiB hugetlb pages, reserved here when too few are free. */
 TEST(restore_on_hugetlb_pages_brings_back_every_byte_xmm7_and_kernel_gs_base)
 {
@@ -272,7 +196,7 @@ TEST(restore_on_hugetlb_pages_brings_back_every_byte_xmm7_and_kernel_gs_base)
 
 	if (!img)
 		return;
-	why = reserve_hugepages(&old, whybuf, sizeof(whybuf));
+	why = reserve_hugepages(HUGEPAGES, &old, whybuf, sizeof(whybuf));
 	if (why) {
 		if (old >= 0)
 			write_long(nr_hugepages, old);
