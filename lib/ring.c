@@ -87,7 +87,7 @@ struct vmlet_ring *vmlet_ring_peek(void)
  */
 static const uint8_t ring_ops[] = {
 	IORING_OP_READ,	    IORING_OP_WRITE,	    IORING_OP_TIMEOUT,
-	IORING_OP_MSG_RING, IORING_OP_ASYNC_CANCEL, IORING_OP_NOP,
+	IORING_OP_MSG_RING, IORING_OP_ASYNC_CANCEL,
 };
 
 /* Restrict a ring made disabled (which then cannot lose them) to ring_ops, and enable it. */
@@ -191,16 +191,18 @@ int vmlet_ring_send(struct io_uring *ring, int fd, uint64_t data)
 }
 
 /*
- * Make sure a queued SQE never goes: when the kernel did not take it,
- * it becomes a NOP that posts nothing. True if it was still queued.
+ * Make sure a queued SQE never goes: when the kernel did not take it (it
+ * is in the ring all the same, and goes with the next submission), it
+ * becomes the cancellation of user_data 0, which no request has: an
+ * operation a confined ring allows, whose -ENOENT every wait here passes
+ * over. True if it was still queued.
  */
 static bool withdraw(struct io_uring *ring, struct io_uring_sqe *sqe)
 {
 	if (!io_uring_sq_ready(ring))
 		return false;
-	io_uring_prep_nop(sqe);
+	io_uring_prep_cancel64(sqe, 0, 0);
 	io_uring_sqe_set_data64(sqe, 0);
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	return true;
 }
 
