@@ -44,13 +44,13 @@ static inline int write_long(const char *path, long v)
 	return err;
 }
 
-/* A /proc/meminfo field (kB, or a count), or -1. */
-static inline long meminfo_kib(const char *field)
+/* The number after "field:" in a file of such lines (kB, or a count); -1 on error. */
+static inline long field_kib(const char *path, const char *field)
 {
 	char line[256];
 	size_t len = strlen(field);
 	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;
@@ -61,6 +61,12 @@ static inline long meminfo_kib(const char *field)
 		}
 	fclose(f);
 	return v;
+}
+
+/* A /proc/meminfo field, or -1. */
+static inline long meminfo_kib(const char *field)
+{
+	return field_kib("/proc/meminfo", field);
 }
 
 /*

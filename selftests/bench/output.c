@@ -353,25 +353,6 @@ int json_file(struct json *j, const char *k, const char *path)
 
 /* --- /proc and process helpers ---------------------------------------------- */
 
-/* The number after "field:" in a file of such lines, in KiB; -1 on error. */
-static long field_kib(const char *path, const char *field)
-{
-	char line[256];
-	size_t len = strlen(field);
-	long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, len) && line[len] == ':') {
-			v = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 long smaps_kib(pid_t pid, const char *field)
 {
 	char path[64];

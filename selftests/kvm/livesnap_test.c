@@ -42,17 +42,6 @@ static uint32_t load(struct vmlet_sandbox *sb, uint32_t first, uint32_t n, uint6
 	return err ? 0 : r.u32;
 }
 
-static struct vmlet_snapshot *ready_snapshot(struct vmlet_image *img, enum vmlet_restore m)
-{
-	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = m};
-	struct vmlet_snapshot *snap = NULL;
-	int err = vmlet_snapshot_create(img, &cfg, &snap);
-
-	if (err)
-		ksft_fail_at("vmlet_snapshot_create: %s", vmlet_strerror(err));
-	return snap;
-}
-
 static struct vmlet_snapshot *live_snapshot(struct vmlet_sandbox *sb)
 {
 	struct vmlet_snapshot *snap = NULL;
@@ -102,7 +91,7 @@ static bool source_make(struct source *s, struct vmlet_image *img, bool cold, en
 {
 	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = m, .backing = VMLET_BACKING_4K};
 
-	s->parent = cold ? NULL : ready_snapshot(img, m);
+	s->parent = cold ? NULL : test_snapshot(img, m);
 	s->sb = cold ? test_sandbox(img, &cfg) : from(s->parent);
 	return s->sb && (cold || s->parent);
 }
@@ -224,7 +213,7 @@ TEST(a_chain_of_snapshots_stores_only_the_pages_that_differ)
 	struct vmlet_image *img = test_image(GUEST("livesnap"));
 
 	for (unsigned int m = 0; img && m < 2; m++) {
-		struct vmlet_snapshot *snap[4] = {ready_snapshot(img, methods[m])};
+		struct vmlet_snapshot *snap[4] = {test_snapshot(img, methods[m])};
 		struct vmlet_sandbox *sb;
 		size_t size;
 
@@ -282,7 +271,7 @@ TEST(snapshot_of_an_unused_sandbox_holds_no_page_of_its_own)
 	struct vmlet_image *img = test_image(GUEST("livesnap"));
 
 	for (unsigned int m = 0; img && m < 2; m++) {
-		struct vmlet_snapshot *root = ready_snapshot(img, methods[m]), *a, *b;
+		struct vmlet_snapshot *root = test_snapshot(img, methods[m]), *a, *b;
 		struct vmlet_sandbox *sb = from(root), *t;
 		size_t size;
 
@@ -382,7 +371,7 @@ TEST(pool_from_live_snapshot_starts_each_call_from_it)
 TEST(pool_from_snapshot_checks_its_arguments)
 {
 	struct vmlet_image *img = test_image(GUEST("livesnap"));
-	struct vmlet_snapshot *snap = img ? ready_snapshot(img, VMLET_RESTORE_COPY) : NULL;
+	struct vmlet_snapshot *snap = img ? test_snapshot(img, VMLET_RESTORE_COPY) : NULL;
 	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 1, .min_ready = 2};
 	struct vmlet_pool *pool = NULL;
 	struct vmlet_sandbox *sb;

@@ -22,17 +22,6 @@
 
 static const enum vmlet_restore methods[] = {VMLET_RESTORE_DROP, VMLET_RESTORE_COPY};
 
-static struct vmlet_snapshot *test_snapshot(struct vmlet_image *img, enum vmlet_restore m)
-{
-	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = m};
-	struct vmlet_snapshot *snap = NULL;
-	int err = vmlet_snapshot_create(img, &cfg, &snap);
-
-	if (err)
-		ksft_fail_at("vmlet_snapshot_create: %s", vmlet_strerror(err));
-	return snap;
-}
-
 static struct vmlet_pool *test_pool(struct vmlet_image *img, unsigned int size, enum vmlet_restore m)
 {
 	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = m};

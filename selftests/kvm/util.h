@@ -47,6 +47,21 @@ static inline struct vmlet_sandbox *test_sandbox(struct vmlet_image *img,
  * return -1): a failed reading must not pass a leak check as -1 == -1.
  */
 
+/* A snapshot of img at its ready point restored by method m, or NULL (the test failed). */
+static inline struct vmlet_snapshot *test_snapshot(struct vmlet_image *img, enum vmlet_restore m)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = m};
+	struct vmlet_snapshot *snap = NULL;
+	int err;
+
+	if (!img)
+		return NULL;
+	err = vmlet_snapshot_create(img, &cfg, &snap);
+	if (err)
+		ksft_fail_at("vmlet_snapshot_create: %s", vmlet_strerror(err));
+	return snap;
+}
+
 /* Open file descriptors of this process, for leak checks. */
 static inline int count_fds(void)
 {
