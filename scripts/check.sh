@@ -23,8 +23,11 @@ export VMLET_OBJ=$obj # for the tests that need the build: passed into the VM to
 "$src/scripts/run-tests.sh" unit "$results" "$obj"/selftests/unit/*_test || status=1
 "$src/scripts/run-tests.sh" scripts "$results" "$src"/selftests/scripts/*_test.sh || status=1
 
-force=()
-[ "${VM:-}" = 1 ] && force=(env VMTEST_FORCE=1)
+# One VM runs every KVM test; VMLET_CHECK_VM_SECS bounds it (default 30 min:
+# the nested VM runs the JS, Wasm and service tests too, and a loaded
+# 2-core host is slow).
+force=(env VMTEST_TIMEOUT="${VMLET_CHECK_VM_SECS:-1800}")
+[ "${VM:-}" = 1 ] && force+=(VMTEST_FORCE=1)
 vmres=$(mktemp /tmp/vmlet-check-vm.XXXXXX)
 "${force[@]}" "$src/scripts/vmtest.sh" "$src/scripts/run-tests.sh" kvm "$vmres" \
 	"$obj"/selftests/kvm/*_test "$src"/selftests/kvm/*_test.sh || status=1
