@@ -14,8 +14,9 @@
  *
  *   ioctl        by request number only: KVM_RUN, KVM_GET_SREGS (the
  *                address of a guest #PF), KVM_SET_GUEST_DEBUG (instruction
- *                counts), KVM_GET_DIRTY_LOG, KVM_SET_XSAVE, KVM_SET_XCRS,
- *                KVM_SET_MSRS, KVM_SET_DEBUGREGS (restore), KVM_SET_SIGNAL_MASK
+ *                counts), KVM_GET_DIRTY_LOG or KVM_RESET_DIRTY_RINGS,
+ *                KVM_SET_XSAVE, KVM_SET_XCRS, KVM_SET_MSRS,
+ *                KVM_SET_DEBUGREGS (restore), KVM_SET_SIGNAL_MASK
  *                (the kick, when a vCPU moves to another thread)
  *   io_uring_enter     host calls, on the thread's ring
  *   pread64      on /proc/self/pagemap only (DROP restore)
@@ -30,8 +31,9 @@
  *
  * VMLET_CONFINE_CREATE adds vmlet_sandbox_create_from(): KVM_CREATE_VM,
  * KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_SET_CPUID2 and
- * KVM_ENABLE_CAP (KVM_CAP_ENFORCE_PV_FEATURE_CPUID on the vCPU), and
- * mmap of descriptors (the snapshot's memfd, the vCPU's kvm_run). Cold
+ * KVM_ENABLE_CAP (KVM_CAP_ENFORCE_PV_FEATURE_CPUID on the vCPU,
+ * KVM_CAP_DIRTY_LOG_RING on the VM), and mmap of descriptors (the
+ * snapshot's memfd, the vCPU's kvm_run and dirty ring). Cold
  * creation (vmlet_sandbox_create) and snapshots read files and are not
  * allowed on a confined thread. Everything else fails with EPERM, or
  * kills the process (VMLET_CONFINE_KILL, SECCOMP_RET_KILL_PROCESS); in
@@ -108,8 +110,8 @@ static const int plain[] = {
 };
 
 static const unsigned long run_ioctls[] = {
-	KVM_RUN,      KVM_GET_SREGS, KVM_SET_GUEST_DEBUG, KVM_GET_DIRTY_LOG,   KVM_SET_XSAVE,
-	KVM_SET_XCRS, KVM_SET_MSRS,  KVM_SET_DEBUGREGS,	  KVM_SET_SIGNAL_MASK,
+	KVM_RUN,       KVM_GET_SREGS, KVM_SET_GUEST_DEBUG, KVM_GET_DIRTY_LOG, KVM_RESET_DIRTY_RINGS,
+	KVM_SET_XSAVE, KVM_SET_XCRS,  KVM_SET_MSRS,	   KVM_SET_DEBUGREGS, KVM_SET_SIGNAL_MASK,
 };
 
 static const unsigned long create_ioctls[] = {

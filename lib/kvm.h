@@ -11,6 +11,7 @@
 
 #include <linux/kvm.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vmlet_kvm {
@@ -20,6 +21,7 @@ struct vmlet_kvm {
 	bool guest_debug;	  /* KVM_CAP_SET_GUEST_DEBUG */
 	bool xcrs;		  /* KVM_CAP_XCRS */
 	bool enforce_pv;	  /* KVM_CAP_ENFORCE_PV_FEATURE_CPUID (Linux 5.10) */
+	size_t dirty_ring;	  /* KVM_CAP_DIRTY_LOG_RING's largest ring, bytes; 0: none */
 	uint64_t xcr0;		  /* the XCR0 guests get */
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, adjusted */
 	char vendor[13];

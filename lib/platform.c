@@ -51,6 +51,7 @@ VMLET_API int vmlet_platform_query(struct vmlet_platform *p)
 	p->xsave = kvm->xcrs;
 	p->guest_debug = kvm->guest_debug;
 	p->pv_refused = kvm->enforce_pv;
+	p->dirty_ring = kvm->dirty_ring > 0;
 	p->xcr0 = kvm->xcr0;
 	p->vendor = kvm->vendor;
 	return 0;

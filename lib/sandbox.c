@@ -160,7 +160,6 @@ VMLET_API void vmlet_sandbox_destroy(struct vmlet_sandbox *sb)
 	if (!sb->snap)
 		free(sb->funcs);
 	vmlet_hoststate_free(&sb->host);
-	free(sb->dirty);
 	vmlet_service_put(sb->cfg.host);
 	free(sb);
 }

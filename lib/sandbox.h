@@ -51,7 +51,6 @@ struct vmlet_sandbox {
 	struct vmlet_snapshot *snap; /* borrowed, or NULL for a cold sandbox */
 	uint64_t id;		     /* vmlet_sandbox_id(): joins trace events */
 	uint64_t in_used;	     /* bytes of the input buffer the host wrote */
-	uint64_t *dirty;	     /* VMLET_RESTORE_COPY: KVM's dirty bitmap */
 	struct vmlet_hoststate host; /* host functions, grants, host writes */
 	struct vmlet_config cfg;
 	struct vmlet_layout layout;

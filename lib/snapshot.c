@@ -21,12 +21,15 @@
  *  (With hugetlb backing, pagemap reports every 4 KiB piece of a copied
  *  2 MiB page, so the runs dropped are whole 2 MiB pages.)
  *
- *  COPY: the memslot logs dirty pages; KVM_GET_DIRTY_LOG names the pages
- *  the guest wrote (and write-protects them again) and each is copied back
- *  from the snapshot, plus the pages the host wrote (the input buffer,
- *  host-call answers, reads into guest memory), which KVM does not log. The
- *  private copies stay mapped, in the guest too, so the next call takes no
- *  page faults for them, only KVM's write-protection faults.
+ *  COPY: the memslot tracks dirty pages (lib/dirty.h: KVM's dirty ring,
+ *  else its dirty log) and each page the guest wrote is copied back from
+ *  the snapshot, plus the pages the host wrote (the input buffer,
+ *  host-call answers, reads into guest memory), which KVM does not track.
+ *  The private copies stay mapped, in the guest too, so the next call
+ *  takes no page faults for them. With the dirty log it takes KVM's
+ *  write-protection faults (KVM_GET_DIRTY_LOG protects them again); with
+ *  the ring, the few pages every call writes stay writable and are copied
+ *  back at every restore, so it takes none and restore makes no syscall.
  *
  * COPY is the default. `make bench` on this project's CI machine (nested
  * KVM inside QEMU/TCG, 6.1 kernel; p50, 4 KiB backing) measured a fresh-VM
@@ -236,28 +239,43 @@ static int restore_drop(struct vmlet_sandbox *sb)
 	return 0;
 }
 
-/* Copy back the pages KVM logged as dirty and the input bytes the host wrote. */
+static inline void copy_page(struct vmlet_sandbox *sb, uint64_t pg)
+{
+	uint64_t off = pg * VMLET_PAGE_SIZE;
+
+	memcpy(sb->mem.host + off, sb->snap->mem.host + off, VMLET_PAGE_SIZE);
+}
+
+/*
+ * Copy back the pages the guest wrote (lib/dirty.h) and those the host
+ * wrote, which KVM does not track: the input bytes, host-call answers and
+ * reads into guest memory (hdirty).
+ */
 static int restore_copy(struct vmlet_sandbox *sb)
 {
-	const uint8_t *src = sb->snap->mem.host;
-	uint8_t *dst = sb->mem.host;
-	uint64_t npages = sb->mem.size / VMLET_PAGE_SIZE;
-	struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = sb->dirty};
+	struct vmlet_dirty *d = &sb->vm.dirty;
+	uint64_t words = (sb->mem.size / VMLET_PAGE_SIZE + 63) / 64;
+	int err = vmlet_dirty_collect(d, sb->vm.vm_fd);
 
-	if (ioctl(sb->vm.vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
-		return -errno;
-	for (uint64_t w = 0; w < (npages + 63) / 64; w++) {
-		uint64_t bits = sb->dirty[w] | sb->host.hdirty[w];
-
-		sb->host.hdirty[w] = 0;
-		for (; bits; bits &= bits - 1) {
-			uint64_t off = (w * 64 + (uint64_t)__builtin_ctzll(bits)) * VMLET_PAGE_SIZE;
-
-			memcpy(dst + off, src + off, VMLET_PAGE_SIZE);
-		}
+	if (err)
+		return err;
+	if (vmlet_dirty_listed(d)) {
+		for (uint32_t i = 0; i < d->nlist; i++)
+			copy_page(sb, d->list[i]);
 	}
-	memcpy(sb->in, src + sb->layout.in_addr, sb->in_used);
-	return 0;
+	for (uint64_t w = 0; w < words; w++) {
+		uint64_t bits = sb->host.hdirty[w];
+
+		if (!vmlet_dirty_listed(d))
+			bits |= d->bitmap[w];
+		else
+			bits &= ~d->bitmap[w];
+		sb->host.hdirty[w] = 0;
+		for (; bits; bits &= bits - 1)
+			copy_page(sb, w * 64 + (uint64_t)__builtin_ctzll(bits));
+	}
+	memcpy(sb->in, sb->snap->mem.host + sb->layout.in_addr, sb->in_used);
+	return vmlet_dirty_done(d, sb->vm.vm_fd);
 }
 
 static int restore(struct vmlet_sandbox *sb)
@@ -338,9 +356,8 @@ static int create_from(struct vmlet_snapshot *snap, uint64_t id, struct vmlet_sa
 	if (snap->restore == VMLET_RESTORE_COPY) {
 		size_t words = (sb->mem.size / VMLET_PAGE_SIZE + 63) / 64;
 
-		sb->dirty = calloc(words, sizeof(uint64_t));
 		sb->host.hdirty = calloc(words, sizeof(uint64_t));
-		if (!sb->dirty || !sb->host.hdirty) {
+		if (!sb->host.hdirty) {
 			err = -ENOMEM;
 			goto err_sb;
 		}

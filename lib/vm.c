@@ -58,7 +58,7 @@ int vmlet_vm_create(struct vmlet_vm *vm, struct vmlet_mem *mem, uint32_t slot_fl
 		.memory_size = mem->size,
 		.userspace_addr = (uintptr_t)mem->host,
 	};
-	int err;
+	int err, ring = 0;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->vm_fd = vm->vcpu_fd = -1;
@@ -77,6 +77,14 @@ int vmlet_vm_create(struct vmlet_vm *vm, struct vmlet_mem *mem, uint32_t slot_fl
 		return -errno;
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		goto err_vm;
+	/* The ring must be on before the vCPU exists. */
+	if (slot_flags & KVM_MEM_LOG_DIRTY_PAGES) {
+		ring = vmlet_dirty_enable(vm->vm_fd);
+		if (ring < 0) {
+			err = ring;
+			goto err_close_vm;
+		}
+	}
 	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
 	if (vm->vcpu_fd < 0)
 		goto err_vm;
@@ -85,6 +93,14 @@ int vmlet_vm_create(struct vmlet_vm *vm, struct vmlet_mem *mem, uint32_t slot_fl
 	if (vm->run == MAP_FAILED)
 		goto err_vcpu;
 	vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	if (slot_flags & KVM_MEM_LOG_DIRTY_PAGES) {
+		err = vmlet_dirty_init(&vm->dirty, vm->vcpu_fd, (size_t)ring,
+				       mem->size / VMLET_PAGE_SIZE);
+		if (err) {
+			vmlet_vm_destroy(vm);
+			return err;
+		}
+	}
 	return 0;
 
 err_vcpu:
@@ -138,6 +154,7 @@ int vmlet_vm_settle(struct vmlet_vm *vm)
 
 void vmlet_vm_destroy(struct vmlet_vm *vm)
 {
+	vmlet_dirty_free(&vm->dirty);
 	if (vm->run)
 		munmap(vm->run, vm->run_size);
 	if (vm->vcpu_fd >= 0)
@@ -361,6 +378,12 @@ static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 			if (!vm->single_step)
 				return fail(f, -VMLET_EVMEXIT, r->rip, "unexpected debug exit");
 			vm->steps++;
+			break;
+		case KVM_EXIT_DIRTY_RING_FULL:
+			/* Harvested into the set restore copies back, then reset. */
+			ret = vmlet_dirty_ring_full(&vm->dirty, vm->vm_fd);
+			if (ret)
+				return fail(f, ret, r->rip, "dirty ring full: %s", strerror(-ret));
 			break;
 		case KVM_EXIT_SHUTDOWN:
 			return fail(f, -VMLET_ESHUTDOWN, r->rip, "triple fault");

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <vmlet.h>
 
+#include "dirty.h"
 #include "mem.h"
 
 struct vmlet_vm;
@@ -37,7 +38,8 @@ struct vmlet_vm {
 	int vcpu_fd;
 	struct kvm_run *run;
 	size_t run_size;
-	struct vmlet_mem *mem; /* borrowed from the owner */
+	struct vmlet_mem *mem;	  /* borrowed from the owner */
+	struct vmlet_dirty dirty; /* with KVM_MEM_LOG_DIRTY_PAGES: what the guest wrote */
 	bool single_step;
 	uint64_t steps; /* KVM_EXIT_DEBUG exits counted */
 	void (*print)(void *ctx, const char *buf, size_t len);
@@ -61,7 +63,8 @@ struct vmlet_vm {
 
 /*
  * Create the VM, map mem as memslot 0 at guest address 0 with slot_flags
- * (KVM_MEM_LOG_DIRTY_PAGES or 0), create vCPU 0.
+ * (KVM_MEM_LOG_DIRTY_PAGES or 0), create vCPU 0. With dirty logging,
+ * vm->dirty tracks the pages the guest writes (ring or log, lib/dirty.h).
  */
 int vmlet_vm_create(struct vmlet_vm *vm, struct vmlet_mem *mem, uint32_t slot_flags);
 void vmlet_vm_destroy(struct vmlet_vm *vm);

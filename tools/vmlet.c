@@ -712,8 +712,12 @@ static int cmd_info(int argc, char **argv)
 	printf("guest code:      %s\n",
 	       p.emulated ? "emulated by KVM (no VMX/SVM visible to this kernel)"
 			  : "runs natively (VMX/SVM)");
-	printf("capabilities:    user-memory sync-regs%s%s%s\n", p.xsave ? " xcrs" : "",
-	       p.guest_debug ? " set-guest-debug" : "", p.pv_refused ? " enforce-pv-cpuid" : "");
+	printf("capabilities:    user-memory sync-regs%s%s%s%s\n", p.xsave ? " xcrs" : "",
+	       p.guest_debug ? " set-guest-debug" : "", p.pv_refused ? " enforce-pv-cpuid" : "",
+	       p.dirty_ring ? " dirty-log-ring" : "");
+	printf("copy restore:    %s\n",
+	       p.dirty_ring ? "dirty ring (KVM_CAP_DIRTY_LOG_RING)"
+			    : "dirty log (KVM_GET_DIRTY_LOG, one ioctl per restore)");
 	printf("kvm pv msrs:     %s\n",
 	       p.pv_refused ? "refused to guests"
 			    : "writable by guests (KVM lacks KVM_CAP_ENFORCE_PV_FEATURE_CPUID)");

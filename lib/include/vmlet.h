@@ -155,6 +155,7 @@ struct vmlet_platform {
 	long hugepages_free;	    /* free 2 MiB hugetlb pages */
 	const char *vendor;	    /* CPUID vendor KVM reports */
 	bool pv_refused;	    /* KVM_CAP_ENFORCE_PV_FEATURE_CPUID: PV MSRs refused */
+	bool dirty_ring;	    /* KVM_CAP_DIRTY_LOG_RING: COPY restore's dirty ring */
 };
 
 /* A pool of ready sandboxes of one image; see vmlet_pool_create(). */

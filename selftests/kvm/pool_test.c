@@ -211,6 +211,70 @@ TEST(restore_on_hugetlb_pages_brings_back_every_byte_xmm7_and_kernel_gs_base)
 	vmlet_image_close(img);
 }
 
+/*
+ * COPY restore with the dirty ring (a call that writes more pages than the
+ * ring holds exits to reset it, and the pages of both halves go back) and
+ * with the dirty log that replaces it (VMLET_DIRTY_RING=0, this test's
+ * process only). Small calls in between: with the ring their pages stay
+ * writable and are copied back at every restore, written again or not.
+ */
+static void copy_restore_many_pages(bool ring)
+{
+	struct vmlet_config cfg = {
+		.sz = sizeof(cfg),
+		.restore = VMLET_RESTORE_COPY,
+		.mem_size = 16 << 20,
+	};
+	struct vmlet_image *img = test_image(GUEST("state"));
+	struct vmlet_snapshot *snap = NULL;
+	struct vmlet_sandbox *sb = NULL;
+	struct vmlet_platform p;
+	const void *smem, *mem;
+	size_t size;
+
+	if (!ring)
+		setenv("VMLET_DIRTY_RING", "0", 1); /* before the library opens /dev/kvm */
+	ASSERT_OK(vmlet_platform_query(&p));
+	if (ring && !p.dirty_ring)
+		SKIP("KVM here has no KVM_CAP_DIRTY_LOG_RING");
+	EXPECT_EQ(p.dirty_ring, ring);
+	ASSERT_TRUE(img);
+	ASSERT_OK(vmlet_snapshot_create(img, &cfg, &snap));
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+	smem = vmlet_snapshot_memory(snap, &size);
+	mem = vmlet_sandbox_memory(sb, NULL);
+	for (unsigned int round = 0; round < 3; round++) {
+		struct vmlet_value a = vmlet_u32(6144), r;
+
+		/* 6 MiB: 1536 pages, more than the ring's 1024 entries. */
+		ASSERT_OK(vmlet_sandbox_call(sb, "scribble", &a, 1, &r));
+		ASSERT_NE(r.u64, 0);
+		ASSERT_TRUE(memcmp(mem, smem, size) != 0);
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		ASSERT_TRUE(!memcmp(mem, smem, size));
+		for (uint32_t n = 1; n <= 8; n++) {
+			a = vmlet_u32(n % 4 + 1);
+			ASSERT_OK(vmlet_sandbox_call(sb, "touch", &a, 1, &r));
+			EXPECT_EQ(r.u32, n % 4 + 1);
+			ASSERT_OK(vmlet_sandbox_restore(sb));
+			ASSERT_TRUE(!memcmp(mem, smem, size));
+		}
+	}
+	vmlet_sandbox_destroy(sb);
+	vmlet_snapshot_destroy(snap);
+	vmlet_image_close(img);
+}
+
+TEST(copy_restore_with_the_dirty_ring_survives_a_full_ring)
+{
+	copy_restore_many_pages(true);
+}
+
+TEST(copy_restore_with_the_dirty_log_brings_back_every_page)
+{
+	copy_restore_many_pages(false);
+}
+
 TEST(restore_revives_a_sandbox_after_each_failure)
 {
 	static const struct {
@@ -256,9 +320,9 @@ TEST(cold_sandbox_cannot_restore)
 	vmlet_image_close(img);
 }
 
-#define POOL_SIZE     3
-#define LOAD_THREADS  4
-#define LOAD_CALLS    2000
+#define POOL_SIZE    3
+#define LOAD_THREADS 4
+#define LOAD_CALLS   2000
 
 struct load {
 	struct vmlet_pool *pool;
@@ -275,8 +339,8 @@ static void *load_main(void *arg)
 	for (int i = 0; i < LOAD_CALLS; i++) {
 		struct vmlet_value args[2] = {vmlet_i32(l->id), vmlet_i32(i)}, r;
 		const char *fn = i % 2 ? "add" : "count";
-		int err = vmlet_pool_call(l->pool, fn, i % 2 ? args : NULL, i % 2 ? 2 : 0, &r,
-					  NULL, 0);
+		int err = vmlet_pool_call(l->pool, fn, i % 2 ? args : NULL, i % 2 ? 2 : 0, &r, NULL,
+					  0);
 
 		if (err || (i % 2 ? r.i32 != l->id + i : r.u64 != 1))
 			l->bad++;
@@ -436,7 +500,11 @@ static bool wait_stats(struct vmlet_pool *pool, unsigned int idle, unsigned int 
 TEST(refill_tops_the_pool_up_to_low_water_and_no_further)
 {
 	struct vmlet_pool_config pc = {
-		.sz = sizeof(pc), .size = 4, .min_ready = 1, .low_water = 3, .timeout_ms = -1,
+		.sz = sizeof(pc),
+		.size = 4,
+		.min_ready = 1,
+		.low_water = 3,
+		.timeout_ms = -1,
 	};
 	struct vmlet_image *img = test_image(GUEST("state"));
 	struct vmlet_sandbox *sb[2];
