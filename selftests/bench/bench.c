@@ -227,6 +227,7 @@ int main(int argc, char **argv)
 	}
 	fig_free(b.floor_create);
 	fig_free(b.floor_out);
+	fig_free(b.floor_reentry);
 	err = json_close(&j);
 	if (err) {
 		fprintf(stderr, "bench: writing %s: %s\n", out, strerror(-err));

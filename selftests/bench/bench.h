@@ -21,6 +21,8 @@ enum {
 	EV_UEXIT,   /* kvm:kvm_userspace_exit: KVM_RUN returning to user space */
 	EV_INSN,    /* kvm:kvm_emulate_insn: guest instructions KVM emulated */
 	EV_SYSCALL, /* raw_syscalls:sys_enter */
+	EV_EXIT,    /* kvm:kvm_exit: every exit from the guest, user space's or not */
+	EV_NPF,	    /* kvm:kvm_page_fault: exits for nested page faults (EPT/NPT) */
 	NEV
 };
 
@@ -112,6 +114,7 @@ struct bench {
 	const char *self;		      /* this program, for running it in the VM */
 	const char *outdir;		      /* where results.json goes: scratch files too */
 	struct fig *floor_create, *floor_out; /* kept for ratios */
+	struct fig *floor_reentry;
 };
 
 /* Progress on stderr: the group and what it is doing, with elapsed time. */

@@ -6,10 +6,13 @@
  * fires per guest instruction where KVM runs guest code through its
  * instruction emulator (as on the machine this was written on), so there
  * it counts guest instructions exactly; raw_syscalls:sys_enter counts
- * host system calls. Counters follow this thread, or with inherit this
- * thread and every thread and process it starts after opening them (a
- * QEMU, a forked process, the host-call service threads): read() sums
- * them all, live or exited.
+ * host system calls; kvm:kvm_exit fires at every exit from the guest, the
+ * ones KVM handles itself too, and kvm:kvm_page_fault at each exit for a
+ * nested page fault (EPT violation, NPF): dirty tracking's write
+ * protection, and pages not yet mapped for the guest. Counters follow
+ * this thread, or with inherit this thread and every thread and process
+ * it starts after opening them (a QEMU, a forked process, the host-call
+ * service threads): read() sums them all, live or exited.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,9 +27,8 @@
 #include "bench.h"
 
 const char *const ev_names[NEV] = {
-	"kvm/kvm_userspace_exit",
-	"kvm/kvm_emulate_insn",
-	"raw_syscalls/sys_enter",
+	"kvm/kvm_userspace_exit", "kvm/kvm_emulate_insn", "raw_syscalls/sys_enter",
+	"kvm/kvm_exit",		  "kvm/kvm_page_fault",
 };
 
 static int tp_open(const char *event, bool inherit)

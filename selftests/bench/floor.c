@@ -189,7 +189,7 @@ static int floors(struct bench *b, bool create)
 		close(kvm);
 	fig_emit(b->j, fo);
 	fig_emit(b->j, fr);
-	fig_free(fr);
+	b->floor_reentry = fr;
 	b->floor_create = fc;
 	b->floor_out = fo;
 	return fig_ok(fo) ? 0 : -EIO;

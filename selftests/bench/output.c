@@ -56,8 +56,8 @@ void progress(const char *fmt, ...)
 void section(const char *title)
 {
 	fflush(stderr);
-	printf("\n%-40s %10s %10s %10s %9s %9s %9s %9s\n", title, "min", "p50", "p99", "ratio",
-	       "exits", "insns", "syscalls");
+	printf("\n%-40s %10s %10s %10s %9s %9s %9s %9s %9s %9s\n", title, "min", "p50", "p99",
+	       "ratio", "exits", "insns", "syscalls", "vm-exits", "pf-exits");
 	fflush(stdout);
 }
 
@@ -212,7 +212,8 @@ void fig_emit(struct json *j, struct fig *f)
 		json_str(j, "ratio_to", f->ratio_to);
 		json_num(j, "ratio", f->s.p50 / f->base_p50);
 	}
-	if (f->counts[EV_UEXIT] >= 0 || f->counts[EV_INSN] >= 0 || f->counts[EV_SYSCALL] >= 0) {
+	if (f->counts[EV_UEXIT] >= 0 || f->counts[EV_INSN] >= 0 || f->counts[EV_SYSCALL] >= 0 ||
+	    f->counts[EV_EXIT] >= 0) {
 		json_obj(j, "counts");
 		if (f->counts[EV_UEXIT] >= 0)
 			json_num(j, "kvm_exits", f->counts[EV_UEXIT]);
@@ -224,6 +225,10 @@ void fig_emit(struct json *j, struct fig *f)
 			json_num(j, "guest_insns_single_step", f->insns_ss);
 		if (f->counts[EV_SYSCALL] >= 0)
 			json_num(j, "syscalls", f->counts[EV_SYSCALL]);
+		if (f->counts[EV_EXIT] >= 0)
+			json_num(j, "vm_exits", f->counts[EV_EXIT]);
+		if (f->counts[EV_NPF] >= 0)
+			json_num(j, "page_fault_exits", f->counts[EV_NPF]);
 		json_end(j);
 	}
 	fprintf(j->f, ",\n%*s\"cdf\": [", 2 * j->depth, "");
@@ -242,6 +247,8 @@ void fig_emit(struct json *j, struct fig *f)
 	print_count(f->counts[EV_UEXIT]);
 	print_count(f->insns_ss >= 0 ? f->insns_ss : insns_exact ? f->counts[EV_INSN] : -1);
 	print_count(f->counts[EV_SYSCALL]);
+	print_count(f->counts[EV_EXIT]);
+	print_count(f->counts[EV_NPF]);
 	printf("\n");
 	fflush(stdout);
 }

@@ -104,20 +104,22 @@ def where_note(res, path):
 def row(res, path, f):
     name = f["label"] + where_note(res, path)
     if "error" in f:
-        return f"| {name} | FAILED: {f['error']} | | | | | | |"
+        return f"| {name} | FAILED: {f['error']} | | | | | | | | |"
     if "skipped" in f:
-        return f"| {name} | not run: {f['skipped']} | | | | | | |"
+        return f"| {name} | not run: {f['skipped']} | | | | | | | | |"
     ratio = ""
     if "ratio" in f:
         ratio = f"{f['ratio']:.2f}x" if f["ratio"] >= 0.1 else f"{f['ratio']:.2g}x"
     c = f.get("counts")
     insns = count(c, "guest_insns_single_step", "guest_insns")
     return (f"| {name} | {us(f['p50'])} | {us(f['min'])} | {us(f['p99'])} | {ratio} | "
-            f"{count(c, 'kvm_exits')} | {insns} | {count(c, 'syscalls')} |")
+            f"{count(c, 'kvm_exits')} | {insns} | {count(c, 'syscalls')} | "
+            f"{count(c, 'vm_exits')} | {count(c, 'page_fault_exits')} |")
 
 
 HEAD = ("| scenario | p50 (us) | min (us) | p99 (us) | p50 vs floor | KVM exits | "
-        "guest insns | syscalls |\n|---|--:|--:|--:|--:|--:|--:|--:|")
+        "guest insns | syscalls | all VM exits | page-fault exits |\n"
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 
 
 def density_table(res):

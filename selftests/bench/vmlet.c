@@ -10,7 +10,9 @@
  * - fresh: vmlet_pool_call() of add(1, 2), that is acquire, call,
  *   restore, release, under each restore method;
  * - restore: vmlet_sandbox_restore() after a call of the state guest's
- *   touch(n) dirtied n pages, per method and backing. 2 MiB hugetlb
+ *   touch(n) dirtied n pages, per method and backing, against
+ *   floor.reentry (a KVM_RUN that enters no guest: what a restore folded
+ *   into the next KVM_RUN would cost at best). 2 MiB hugetlb
  *   pages are reserved for it (bench runs as root) and the old
  *   vm.nr_hugepages put back; where none can be had it says so.
  *
@@ -228,7 +230,7 @@ static void restores(struct bench *b, struct vmlet_snapshot *snap, const char *s
 			ctr_stop(&c, f->counts, COUNTED / 10);
 			ctr_close(&c);
 		}
-		fig_ratio(f, b->floor_out, "floor.out");
+		fig_ratio(f, b->floor_reentry, "floor.reentry");
 		fig_emit(b->j, f);
 		fig_free(f);
 	}
