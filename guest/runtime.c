@@ -12,6 +12,7 @@
  * passed in place in the read-only input buffer).
  */
 #include <errno.h>
+#include <setjmp.h>
 #include <stdbool.h>
 #include <string.h>
 #include <vmlet/guest.h>
@@ -32,6 +33,9 @@ static unsigned int nfns;
 static const struct vmlet_frame *in;
 static struct vmlet_frame *out;
 static uint64_t in_size, out_size;
+/* Where vmlet_fail() goes back to: set once at the ready point, so no call pays for it. */
+static jmp_buf serving;
+static bool ready;
 
 /* Registers for vmlet_invoke: six integer, then eight SSE (entry.S). */
 #define NREGS (VMLET_MAX_INT_REGS + VMLET_MAX_SSE_REGS + 1) /* +1: 16-byte loads */
@@ -270,6 +274,30 @@ static void put_buf(uint32_t func, uint32_t type, const void *src, uint64_t len)
 	out->nargs = 1;
 }
 
+/*
+ * End the current call with VMLET_STATUS_FAIL and go back to the serving
+ * loop, dropping the call's stack. Before the ready point there is no call
+ * to fail: the start-up aborts instead.
+ */
+_Noreturn void vmlet_fail(int code, const char *msg)
+{
+	struct vmlet_value c = {.type = VMLET_I32, .i32 = code};
+	struct vmlet_value m = vmlet_hstr(msg ? msg : "");
+	uint64_t off = sizeof(*out);
+
+	if (!ready)
+		vmlet_abort(code, m.buf.ptr);
+	if (m.buf.len > out_size / 2)
+		m.buf.len = out_size / 2;
+	put_rec(&off, &c);
+	put_rec(&off, &m);
+	out->size = (uint32_t)off;
+	out->func = in->func; /* the input buffer still holds the call */
+	out->status = VMLET_STATUS_FAIL;
+	out->nargs = 2;
+	longjmp(serving, 1);
+}
+
 static void serve(void)
 {
 	const uint8_t *p = (const uint8_t *)(in + 1), *end;
@@ -364,7 +392,13 @@ _Noreturn void vmlet_ready(void)
 	out = (struct vmlet_frame *)boot->out_addr;
 	out_size = boot->out_size;
 	publish();
-	vmlet_hypercall(VMLET_PORT_READY, 0, 0, 0);
+	/* A failed call comes back here with its return frame written. */
+	if (!setjmp(serving)) {
+		ready = true;
+		vmlet_hypercall(VMLET_PORT_READY, 0, 0, 0);
+	} else {
+		vmlet_hypercall(VMLET_PORT_RETURN, 0, 0, 0);
+	}
 	for (;;) {
 		serve();
 		vmlet_hypercall(VMLET_PORT_RETURN, 0, 0, 0);

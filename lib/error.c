@@ -21,6 +21,7 @@ static const char *const vmlet_errors[VMLET_ELAST - VMLET_EEXCEPTION] = {
 	[VMLET_EINTR - VMLET_EEXCEPTION] = "Guest interrupted",
 	[VMLET_ETIMEDOUT - VMLET_EEXCEPTION] = "Guest ran past its deadline",
 	[VMLET_EOUTPUT - VMLET_EEXCEPTION] = "Guest output exceeded the call's print limit",
+	[VMLET_EFAIL - VMLET_EEXCEPTION] = "Guest function failed",
 };
 
 VMLET_API const char *vmlet_strerror(int err)

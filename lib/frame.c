@@ -152,6 +152,28 @@ static int refusal_ok(const struct vmlet_frame *f)
 	       f->size == sizeof(*f);
 }
 
+/* A failure: an i32 code and a string message, nothing else. */
+static int decode_fail(const uint8_t *p, const struct vmlet_frame *f, struct vmlet_value *ret,
+		       int32_t *status)
+{
+	struct vmlet_value code, msg;
+	size_t off = sizeof(*f);
+	int64_t n;
+
+	if (f->nargs != 2)
+		return -VMLET_EPROTO;
+	n = vmlet_rec_decode(p + off, f->size - off, &code);
+	if (n < 0 || code.type != VMLET_I32)
+		return -VMLET_EPROTO;
+	off += (size_t)n;
+	n = vmlet_rec_decode(p + off, f->size - off, &msg);
+	if (n < 0 || msg.type != VMLET_STRING || off + (size_t)n != f->size)
+		return -VMLET_EPROTO;
+	*status = code.i32;
+	*ret = msg;
+	return -VMLET_EFAIL;
+}
+
 int vmlet_frame_decode_ret(const void *buf, size_t cap, uint32_t func, enum vmlet_type ret_type,
 			   struct vmlet_value *ret, int32_t *status)
 {
@@ -167,6 +189,8 @@ int vmlet_frame_decode_ret(const void *buf, size_t cap, uint32_t func, enum vmle
 	memcpy(&f, p, sizeof(f));
 	if (f.size < sizeof(f) || f.size > cap || f.func != func)
 		return -VMLET_EPROTO;
+	if (f.status == VMLET_STATUS_FAIL)
+		return decode_fail(p, &f, ret, status);
 	if (f.status) {
 		if (!refusal_ok(&f))
 			return -VMLET_EPROTO;

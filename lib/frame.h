@@ -54,8 +54,11 @@ int64_t vmlet_frame_encode_call(void *buf, size_t cap, uint32_t func,
  * func, a record count other than 1 (0 for void or refused), a record of
  * another type or that vmlet_rec_decode() rejects, or bytes left over. A
  * refusal's status must be an errno (-4095..-1) and its frame bare (nargs 0,
- * size of the header). -EINVAL for a ret_type that is no type. *ret and
- * *status are written only when the return says so.
+ * size of the header). -VMLET_EFAIL when the function failed
+ * (VMLET_STATUS_FAIL): *status gets the failure's code and *ret its message
+ * (a string in buf); the frame then holds exactly an i32 and a string
+ * record. -EINVAL for a ret_type that is no type. *ret and *status are
+ * written only when the return says so.
  */
 int vmlet_frame_decode_ret(const void *buf, size_t cap, uint32_t func, enum vmlet_type ret_type,
 			   struct vmlet_value *ret, int32_t *status);

@@ -305,6 +305,17 @@ static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet
 			 vmlet_strerror(status));
 		return err;
 	}
+	if (err == -VMLET_EFAIL) {
+		/* The guest is back at its serving loop: the sandbox lives on. */
+		sb->fault.error = err;
+		sb->fault.code = status;
+		sb->fault.rip = 0;
+		snprintf(sb->fault.message, sizeof(sb->fault.message), "%.*s",
+			 (int)(v.buf.len < sizeof(sb->fault.message) ? v.buf.len
+								       : sizeof(sb->fault.message)),
+			 (const char *)v.buf.ptr);
+		return err;
+	}
 	if (err)
 		return broke(sb, "malformed return frame");
 	if (ret)

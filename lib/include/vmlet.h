@@ -43,6 +43,7 @@ enum vmlet_error {
 	VMLET_EINTR,		 /* vmlet_sandbox_interrupt() stopped the call */
 	VMLET_ETIMEDOUT,	 /* the call (or boot) ran past its deadline */
 	VMLET_EOUTPUT,		 /* the guest printed more than the call's print_limit */
+	VMLET_EFAIL,		 /* the function failed (vmlet_fail()); the sandbox lives on */
 	VMLET_ELAST
 };
 

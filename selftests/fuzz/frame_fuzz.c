@@ -84,6 +84,11 @@ static void fuzz_ret(const uint8_t *buf, size_t cap)
 			check(v.type == (enum vmlet_type)0xff);
 			continue;
 		}
+		if (err == -VMLET_EFAIL) {
+			check(get32(buf + 8) == VMLET_STATUS_FAIL && get32(buf + 12) == 2);
+			check(v.type == VMLET_STRING && v.buf.len < size);
+			continue;
+		}
 		check(err == 0 && status == 1 && v.type == t);
 		check(get32(buf + 8) == 0);
 		if (t == VMLET_VOID) {

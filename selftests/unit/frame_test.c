@@ -965,6 +965,49 @@ START_TEST(ret_refused)
 }
 END_TEST
 
+START_TEST(ret_failed)
+{
+	struct fb f = { 0 };
+	struct decoded d;
+
+	/* An i32 code and a string message, whatever the result type. */
+	fb_frame(&f, 0, 9, VMLET_STATUS_FAIL, 2);
+	fb_scalar(&f, VMLET_I32, (uint64_t)(int64_t)-3);
+	fb_buf(&f, VMLET_STRING, "wasm trap: unreachable", 22);
+	fb_seal(&f);
+	d = ret_decode(&f, 9, VMLET_I32);
+	ck_assert_int_eq(d.err, -VMLET_EFAIL);
+	ck_assert_int_eq(d.status, -3);
+	ck_assert_int_eq(d.v.type, VMLET_STRING);
+	ck_assert_uint_eq(d.v.buf.len, 22);
+	ck_assert(!memcmp(d.v.buf.ptr, "wasm trap: unreachable", 23));
+	ck_assert_int_eq(ret_decode(&f, 9, VMLET_VOID).err, -VMLET_EFAIL);
+	assert_proto(ret_decode(&f, 8, VMLET_I32));
+	/* Cut short, one record, records swapped or of other types, bytes over. */
+	assert_proto(ret_decode_cap(&f, f.n - 8, 9, VMLET_I32));
+	fb_frame(&f, 0, 9, VMLET_STATUS_FAIL, 1);
+	fb_scalar(&f, VMLET_I32, 1);
+	fb_seal(&f);
+	assert_proto(ret_decode(&f, 9, VMLET_I32));
+	fb_frame(&f, 0, 9, VMLET_STATUS_FAIL, 2);
+	fb_buf(&f, VMLET_STRING, "x", 1);
+	fb_scalar(&f, VMLET_I32, 1);
+	fb_seal(&f);
+	assert_proto(ret_decode(&f, 9, VMLET_I32));
+	fb_frame(&f, 0, 9, VMLET_STATUS_FAIL, 2);
+	fb_scalar(&f, VMLET_I64, 1);
+	fb_buf(&f, VMLET_BYTES, "x", 1);
+	fb_seal(&f);
+	assert_proto(ret_decode(&f, 9, VMLET_I32));
+	fb_frame(&f, 0, 9, VMLET_STATUS_FAIL, 2);
+	fb_scalar(&f, VMLET_I32, 1);
+	fb_buf(&f, VMLET_STRING, "x", 1);
+	fb_zero(&f, 8);
+	fb_seal(&f);
+	assert_proto(ret_decode(&f, 9, VMLET_I32));
+}
+END_TEST
+
 START_TEST(ret_refused_malformed)
 {
 	static const int32_t bad[] = { 1, INT32_MAX, -4096, -VMLET_EPROTO, INT32_MIN };
@@ -1463,6 +1506,7 @@ static Suite *frame_suite(void)
 	tcase_add_test(tc, ret_record_count);
 	tcase_add_test(tc, ret_wrong_func);
 	tcase_add_test(tc, ret_refused);
+	tcase_add_test(tc, ret_failed);
 	tcase_add_test(tc, ret_refused_malformed);
 	tcase_add_test(tc, ret_bad_ret_type_is_einval);
 	suite_add_tcase(s, tc);

@@ -62,6 +62,16 @@ _Noreturn void vmlet_ready(void);
 /* End the current call (or start-up) with -VMLET_EABORT, code and message. */
 _Noreturn void vmlet_abort(int code, const char *msg);
 
+/*
+ * Fail the current call: the host's call returns -VMLET_EFAIL with this code
+ * and message in its struct vmlet_fault (message cut to fit), and the guest
+ * goes back to serving calls, dropping the failed call's stack (nothing
+ * on it is unwound: locks, buffers and the like stay as they are). The
+ * sandbox lives on; its memory keeps what the call changed. Before
+ * vmlet_ready() there is no call to fail and this is vmlet_abort().
+ */
+_Noreturn void vmlet_fail(int code, const char *msg);
+
 /* Send text to the host's print callback, unbuffered. */
 void vmlet_print(const char *buf, size_t len);
 

@@ -57,6 +57,10 @@
  * host) and its arguments. A return frame carries the same index, a status
  * (0, or a negative errno for a call the guest refused) and, when the status
  * is 0 and the function is not void, exactly one record with the result.
+ * A function that failed (vmlet_fail() in the guest: a Wasm trap, for
+ * example) returns status VMLET_STATUS_FAIL with two records, an i64 code
+ * and a string message; the guest is back at its serving loop and takes
+ * the next call.
  *
  * A host-call frame has func = VMLET_HOSTCALL_FUNC, then a string record
  * with the host function's name, then `nargs` argument records (the name
@@ -101,6 +105,9 @@ enum vmlet_port {
 };
 
 #define VMLET_HOSTCALL_FUNC 0xffffffffU
+
+/* A return frame's status for a function that failed (see above). */
+#define VMLET_STATUS_FAIL 1
 
 /* VMLET_PORT_IO operations, on descriptors the host granted. */
 enum vmlet_io {
