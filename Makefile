@@ -70,6 +70,21 @@ GUEST_OBJS := $(addprefix $(objtree)/guest/,runtime.o syscall.o entry.o)
 GUEST_LIB := $(objtree)/guest/libvmlet-guest.a
 DEMO := $(objtree)/guest/examples/demo.elf
 
+# Wasm guests (vmlet-wasm-cc): the runtime that implements Debian's
+# wasm-rt.h in the guest, and the glue generator the wrapper runs.
+WASM_RT_H ?= /usr/include/wasm-rt.h
+WASM_OBJS := $(addprefix $(objtree)/guest/wasm/,rt.o wasi.o)
+WASM_LIB := $(objtree)/guest/libvmlet-wasm.a
+WASM_INC := $(objtree)/guest/wasm/include
+WASM_WRAPPER := $(objtree)/guest/vmlet-wasm-cc
+# The guest toolchain as installed, for the tests: bin/ and the guest
+# directory where the wrappers look for it.
+GUESTREL := $(shell realpath -m --relative-to=$(BINDIR) $(GUESTDIR))
+LOCAL := $(objtree)/guest/local
+LOCAL_GUESTDIR := $(abspath $(LOCAL)/bin/$(GUESTREL))
+LOCAL_STAMP := $(LOCAL)/.stamp
+WASM_CC := $(LOCAL)/bin/vmlet-wasm-cc
+
 TOOLS := $(objtree)/tools/vmlet $(objtree)/tools/vmlet-trace
 PC := $(objtree)/lib/libvmlet.pc
 GUEST_WRAPPER := $(objtree)/guest/vmlet-guest-cc
@@ -95,6 +110,15 @@ UNIT_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(UNIT_SRCS))
 KVM_SRCS := $(wildcard $(srctree)/selftests/kvm/*_test.c)
 KVM_TESTS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(KVM_SRCS))
 KVM_GUESTS := $(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(wildcard $(srctree)/selftests/kvm/*_guest.c))
+# Wasm test modules (wasm_test): hand-written (.wat, wat2wasm) and C
+# programs for WASI (clang --target=wasm32-wasi with Debian's wasi-libc),
+# each compiled into a guest image with the staged vmlet-wasm-cc.
+WASI_SYSROOT ?= /usr/share/wasi-sysroot
+WASM_WATS := $(wildcard $(srctree)/selftests/kvm/wasm/*.wat)
+WASM_CS := $(wildcard $(srctree)/selftests/kvm/wasm/*.c)
+WASM_TESTS := $(patsubst $(srctree)/%.wat,$(objtree)/%.elf,$(WASM_WATS)) \
+	$(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(WASM_CS))
+.SECONDARY: $(WASM_TESTS:.elf=.wasm)
 # bench: its host program, and what it runs besides vmlet (see
 # selftests/bench/bench.c): the QEMU guest, the process, the Wasm module.
 BENCH_SRCS := $(wildcard $(srctree)/selftests/bench/*.c)
@@ -133,7 +157,8 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 .PHONY: all run check tests examples bench fuzz fuzzers clean install uninstall help deps \
 	format-check FORCE
 
-all: $(LIBA) $(LIBSO) $(PC) $(GUEST_LIB) $(GUEST_WRAPPER) $(DEMO) $(BPF_SKELS) $(TOOLS)
+all: $(LIBA) $(LIBSO) $(PC) $(GUEST_LIB) $(GUEST_WRAPPER) $(WASM_LIB) $(WASM_WRAPPER) $(DEMO) \
+	$(BPF_SKELS) $(TOOLS)
 
 help:
 	@echo 'Targets:'
@@ -190,6 +215,30 @@ $(GUEST_LIB): $(GUEST_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+# Debian's wasm-rt.h, alone in a directory: not the rest of /usr/include.
+$(WASM_INC)/wasm-rt.h:
+	$(Q)mkdir -p $(@D)
+	$(Q)ln -sf $(WASM_RT_H) $@
+
+$(WASM_OBJS): GUEST_EXTRA := -I$(WASM_INC)
+$(WASM_OBJS): | $(WASM_INC)/wasm-rt.h
+
+$(WASM_LIB): $(WASM_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LOCAL_STAMP): $(GUEST_LIB) $(WASM_LIB) $(GUEST_WRAPPER) $(WASM_WRAPPER) $(GUEST_LDS) \
+		$(srctree)/guest/wasm/glue.awk $(srctree)/lib/include/vmlet/abi.h \
+		$(wildcard $(srctree)/guest/include/vmlet/*.h)
+	$(call msg,STAGE,$(LOCAL))
+	$(Q)install -d $(LOCAL)/bin $(LOCAL_GUESTDIR)/include/vmlet
+	$(Q)install -m 755 $(GUEST_WRAPPER) $(WASM_WRAPPER) $(LOCAL)/bin/
+	$(Q)install -m 644 $(GUEST_LIB) $(WASM_LIB) $(GUEST_LDS) $(LOCAL_GUESTDIR)/
+	$(Q)install -m 644 $(srctree)/guest/wasm/glue.awk $(LOCAL_GUESTDIR)/vmlet-wasm-glue.awk
+	$(Q)install -m 644 $(srctree)/lib/include/vmlet/abi.h $(srctree)/guest/include/vmlet/*.h \
+		$(LOCAL_GUESTDIR)/include/vmlet/
+	$(Q)touch $@
+
 $(objtree)/%.elf: $(srctree)/%.c $(GUEST_LIB) $(GUEST_LDS)
 	$(call msg,GUESTLD,$@)
 	$(Q)mkdir -p $(@D)
@@ -202,7 +251,7 @@ $(objtree)/%.elf: $(srctree)/%.c $(GUEST_LIB) $(GUEST_LDS)
 # rewrites libvmlet.pc and nothing depends on a stale one.
 SUBST := -e 's|@VERSION@|$(VERSION)|g' -e 's|@PREFIX@|$(PREFIX)|g' \
 	-e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-	-e 's|@GUESTREL@|$(shell realpath -m --relative-to=$(BINDIR) $(GUESTDIR))|g' \
+	-e 's|@GUESTREL@|$(GUESTREL)|g' -e 's|@WASM_RT_H@|$(WASM_RT_H)|g' \
 	-e 's|@MUSL_GCC@|$(GUEST_CC)|g' -e 's|@GUEST_CFLAGS@|$(GUEST_ARCH_CFLAGS)|g' \
 	-e 's|@GUEST_LDFLAGS@|$(GUEST_LINK_FLAGS)|g'
 
@@ -217,6 +266,9 @@ $(PC): $(srctree)/lib/libvmlet.pc.in FORCE
 	$(call gen,644)
 
 $(GUEST_WRAPPER): $(srctree)/guest/vmlet-guest-cc.in FORCE
+	$(call gen,755)
+
+$(WASM_WRAPPER): $(srctree)/guest/vmlet-wasm-cc.in FORCE
 	$(call gen,755)
 
 # --- BPF programs -----------------------------------------------------------
@@ -261,7 +313,8 @@ $(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
-		-DHOSTILE_DIR='"$(objtree)/guest/tests"' -DDEMO_ELF='"$(DEMO)"' -MMD -MP -o $@ $< \
+		-DHOSTILE_DIR='"$(objtree)/guest/tests"' -DDEMO_ELF='"$(DEMO)"' \
+		-DWASM_DIR='"$(objtree)/selftests/kvm/wasm"' -MMD -MP -o $@ $< \
 		$(LIBA) $(HOST_LDFLAGS) $(LIB_LIBS) -lm
 
 # trace_test links libvmlet.so, so that vmlet-trace finds the probes in the
@@ -296,12 +349,26 @@ $(BENCH_PROCESS): $(srctree)/selftests/bench/process/add.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(GUEST_CC) -std=gnu11 -O2 $(WARN) -static -o $@ $<
 
+$(objtree)/selftests/kvm/wasm/%.wasm: $(srctree)/selftests/kvm/wasm/%.wat
+	$(call msg,WAT2WASM,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)wat2wasm -o $@ $<
+
+$(objtree)/selftests/kvm/wasm/%.wasm: $(srctree)/selftests/kvm/wasm/%.c
+	$(call msg,WASMCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) -O2 $(WARN) -o $@ $<
+
+$(objtree)/selftests/kvm/wasm/%.elf: $(objtree)/selftests/kvm/wasm/%.wasm $(LOCAL_STAMP)
+	$(call msg,WASM2VM,$@)
+	$(Q)$(WASM_CC) $< -o $@
+
 $(BENCH_WASM): $(srctree)/selftests/bench/wasm/add.wat
 	$(call msg,WAT2WASM,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)wat2wasm -o $@ $<
 
-tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) $(HOSTILE_GUESTS)
+tests: all $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) $(HOSTILE_GUESTS) $(WASM_TESTS)
 
 $(objtree)/selftests/fuzz/lib/%.o: $(srctree)/lib/%.c
 	$(call msg,FUZZCC,$@)
@@ -361,8 +428,8 @@ format-check:
 INSTALLED := $(addprefix $(LIBDIR)/,libvmlet.a libvmlet.so.$(VERSION) $(LIBSO_MAJOR) libvmlet.so) \
 	$(PKGCONFIGDIR)/libvmlet.pc $(INCLUDEDIR)/vmlet.h $(INCLUDEDIR)/vmlet/abi.h \
 	$(addprefix $(GUESTDIR)/,libvmlet-guest.a vmlet-guest.ld include/vmlet/abi.h \
-		include/vmlet/guest.h) \
-	$(BINDIR)/vmlet $(BINDIR)/vmlet-trace $(BINDIR)/vmlet-guest-cc \
+		include/vmlet/guest.h libvmlet-wasm.a vmlet-wasm-glue.awk include/vmlet/wasm.h) \
+	$(BINDIR)/vmlet $(BINDIR)/vmlet-trace $(BINDIR)/vmlet-guest-cc $(BINDIR)/vmlet-wasm-cc \
 	$(patsubst $(srctree)/man/%,$(MANDIR)/%,$(MAN1) $(MAN3) $(MAN7))
 INSTALLED_DIRS := $(GUESTDIR)/include/vmlet $(GUESTDIR)/include $(GUESTDIR) $(INCLUDEDIR)/vmlet
 
@@ -378,10 +445,11 @@ install: all
 	$(Q)install -m 644 $(PC) $(DESTDIR)$(PKGCONFIGDIR)/
 	$(Q)install -m 644 $(srctree)/lib/include/vmlet.h $(DESTDIR)$(INCLUDEDIR)/
 	$(Q)install -m 644 $(srctree)/lib/include/vmlet/abi.h $(DESTDIR)$(INCLUDEDIR)/vmlet/
-	$(Q)install -m 644 $(GUEST_LIB) $(GUEST_LDS) $(DESTDIR)$(GUESTDIR)/
+	$(Q)install -m 644 $(GUEST_LIB) $(WASM_LIB) $(GUEST_LDS) $(DESTDIR)$(GUESTDIR)/
+	$(Q)install -m 644 $(srctree)/guest/wasm/glue.awk $(DESTDIR)$(GUESTDIR)/vmlet-wasm-glue.awk
 	$(Q)install -m 644 $(srctree)/lib/include/vmlet/abi.h $(srctree)/guest/include/vmlet/guest.h \
-		$(DESTDIR)$(GUESTDIR)/include/vmlet/
-	$(Q)install -m 755 $(TOOLS) $(GUEST_WRAPPER) $(DESTDIR)$(BINDIR)/
+		$(srctree)/guest/include/vmlet/wasm.h $(DESTDIR)$(GUESTDIR)/include/vmlet/
+	$(Q)install -m 755 $(TOOLS) $(GUEST_WRAPPER) $(WASM_WRAPPER) $(DESTDIR)$(BINDIR)/
 	$(Q)install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	$(Q)install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
 	$(Q)install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
@@ -394,12 +462,13 @@ uninstall:
 
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
+		$(WASM_OBJS) $(WASM_LIB) $(WASM_WRAPPER) $(WASM_INC)/wasm-rt.h $(WASM_TESTS) \
 		$(DEMO) $(TOOLS) $(PC) $(GUEST_WRAPPER) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
 		$(HOSTILE_GUESTS) $(BENCH) $(BENCH_OBJS) $(BENCH_QEMU_BOOT) $(BENCH_QEMU_BOOT:.bin=.o) \
 		$(BENCH_PROCESS) $(BENCH_WASM) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
 		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS) $(BPF_OBJS) $(BPF_SKELS) \
 		$(objtree)/bpf/vmlinux.h
-	$(Q)rm -rf $(STAGE)
+	$(Q)rm -rf $(STAGE) $(LOCAL)
 	$(Q)find $(objtree) -path $(objtree)/build -prune -o -name '*.d' -exec rm -f {} +
 
 # Not build/: sanitized trees there have their own .d files.

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Wasm guests: modules in selftests/kvm/wasm/, compiled ahead of time by
+ * vmlet-wasm-cc (wasm2c and libvmlet-wasm.a). Exports registered with
+ * their vmlet types; every trap kind fails the call with -VMLET_EFAIL and
+ * its message, after which the next call works; the boundaries of linear
+ * memory; hostile modules (4 GiB of memory, an endless loop, endless
+ * recursion, endless output); host imports.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <vmlet.h>
+
+#include "util.h"
+
+#define MODULE(name) WASM_DIR "/" name ".elf"
+
+static int twice(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
+{
+	(void)ctx;
+	(void)n;
+	r->i64 = a[0].i64 * 2;
+	return 0;
+}
+
+static const struct vmlet_host_func host_funcs[] = {
+	{.name = "twice",
+	 .ret = VMLET_I64,
+	 .nargs = 1,
+	 .args = {VMLET_I64},
+	 .fn = twice,
+	 .flags = VMLET_HOST_INLINE},
+};
+
+static struct vmlet_image *img;
+static struct vmlet_sandbox *sb;
+
+static struct vmlet_sandbox *open_module(const char *name, struct vmlet_config *cfg)
+{
+	img = test_image(name);
+	sb = test_sandbox(img, cfg);
+	return sb;
+}
+
+static void close_module(void)
+{
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+	sb = NULL;
+	img = NULL;
+}
+
+static int call_i32(const char *fn, int32_t a, int32_t b, unsigned int nargs, int32_t *out)
+{
+	struct vmlet_value args[2] = {vmlet_i32(a), vmlet_i32(b)}, r = {0};
+	int err = vmlet_sandbox_call(sb, fn, args, nargs, &r);
+
+	if (!err && out)
+		*out = r.type == VMLET_I32 ? r.i32 : INT32_MIN;
+	return err;
+}
+
+static void expect_add_works(void)
+{
+	int32_t r = 0;
+
+	EXPECT_EQ(call_i32("add", 40, 2, 2, &r), 0);
+	EXPECT_EQ(r, 42);
+}
+
+TEST(exports_registered_with_their_types)
+{
+	struct vmlet_value args[2], r;
+	int32_t s = 0;
+	int i;
+
+	if (!open_module(MODULE("traps"), NULL))
+		return;
+	i = vmlet_sandbox_func(sb, "mulf");
+	ASSERT_GE(i, 0);
+	{
+		const struct vmlet_func *f = vmlet_sandbox_func_at(sb, (unsigned int)i);
+
+		ASSERT_TRUE(f != NULL);
+		EXPECT_EQ(f->ret, VMLET_F64);
+		EXPECT_EQ(f->nargs, 2);
+		EXPECT_EQ(f->args[0], VMLET_F64);
+		EXPECT_EQ(f->args[1], VMLET_F32);
+	}
+	EXPECT_EQ(call_i32("add", 2, 3, 2, &s), 0);
+	EXPECT_EQ(s, 5);
+	EXPECT_EQ(call_i32("add", INT32_MAX, 1, 2, &s), 0);
+	EXPECT_EQ(s, INT32_MIN);
+	args[0] = vmlet_i64(1LL << 40);
+	args[1] = vmlet_i64(-1);
+	ASSERT_OK(vmlet_sandbox_call(sb, "add64", args, 2, &r));
+	EXPECT_EQ(r.type, VMLET_I64);
+	EXPECT_EQ(r.i64, (1LL << 40) - 1);
+	args[0] = vmlet_f64(1.5);
+	args[1] = vmlet_f32(-4.0f);
+	ASSERT_OK(vmlet_sandbox_call(sb, "mulf", args, 2, &r));
+	EXPECT_TRUE(r.type == VMLET_F64 && r.f64 == -6.0);
+	/* Globals and the memory are exports too, but not functions. */
+	EXPECT_EQ(vmlet_sandbox_func(sb, "memory"), -ENOENT);
+	close_module();
+}
+
+static const struct trap {
+	const char *fn;
+	int32_t a, b;
+	unsigned int nargs;
+	int code; /* wasm_rt_trap_t */
+	const char *msg;
+} traps[] = {
+	{"div", 7, 0, 2, 3, "wasm trap: integer divide by zero"},
+	{"div", INT32_MIN, -1, 2, 2, "wasm trap: integer overflow"},
+	{"load8", 65536, 0, 1, 1, "wasm trap: out of bounds memory access"},
+	{"load32", 65533, 0, 1, 1, "wasm trap: out of bounds memory access"},
+	{"load32", -1, 0, 1, 1, "wasm trap: out of bounds memory access"},
+	{"unreachable", 0, 0, 0, 5, "wasm trap: unreachable"},
+	{"call_indirect", 5, 1, 2, 6, "wasm trap: indirect call type mismatch"},
+	{"call_indirect", 5, 2, 2, 6, "wasm trap: indirect call type mismatch"},
+	{"call_indirect", 5, 3, 2, 6, "wasm trap: indirect call type mismatch"},
+	{"recurse", 0, 0, 1, 8, "wasm trap: call stack exhausted"},
+};
+
+TEST(every_trap_fails_the_call_and_the_next_call_works)
+{
+	if (!open_module(MODULE("traps"), NULL))
+		return;
+	for (unsigned int i = 0; i < sizeof(traps) / sizeof(traps[0]); i++) {
+		const struct trap *t = &traps[i];
+		const struct vmlet_fault *f;
+
+		printf("# %s(%d, %d)\n", t->fn, t->a, t->b);
+		EXPECT_EQ(call_i32(t->fn, t->a, t->b, t->nargs, NULL), -VMLET_EFAIL);
+		f = vmlet_sandbox_fault(sb);
+		ASSERT_TRUE(f != NULL);
+		EXPECT_EQ(f->error, -VMLET_EFAIL);
+		EXPECT_EQ(f->code, t->code);
+		EXPECT_STREQ(f->message, t->msg);
+		expect_add_works();
+	}
+	close_module();
+}
+
+TEST(trunc_of_nan_is_an_invalid_conversion)
+{
+	struct vmlet_value a = vmlet_f64(__builtin_nan("")), r;
+
+	if (!open_module(MODULE("traps"), NULL))
+		return;
+	EXPECT_EQ(vmlet_sandbox_call(sb, "trunc", &a, 1, &r), -VMLET_EFAIL);
+	EXPECT_STREQ(vmlet_sandbox_fault(sb)->message, "wasm trap: invalid conversion to integer");
+	a = vmlet_f64(-7.9);
+	ASSERT_OK(vmlet_sandbox_call(sb, "trunc", &a, 1, &r));
+	EXPECT_EQ(r.i32, -7);
+	close_module();
+}
+
+TEST(memory_last_byte_in_first_byte_out)
+{
+	int32_t r = 0;
+
+	if (!open_module(MODULE("traps"), NULL))
+		return;
+	EXPECT_EQ(call_i32("store8", 65535, 0xab, 2, NULL), 0);
+	EXPECT_EQ(call_i32("load8", 65535, 0, 1, &r), 0);
+	EXPECT_EQ(r, 0xab);
+	EXPECT_EQ(call_i32("load32", 65532, 0, 1, &r), 0);
+	EXPECT_EQ((uint32_t)r, 0xab000000u);
+	EXPECT_EQ(call_i32("store8", 65536, 1, 2, NULL), -VMLET_EFAIL);
+	EXPECT_EQ(call_i32("load8", 65536, 0, 1, NULL), -VMLET_EFAIL);
+	close_module();
+}
+
+TEST(memory_grow_past_max_returns_minus_one)
+{
+	int32_t r = 0;
+
+	if (!open_module(MODULE("traps"), NULL))
+		return;
+	EXPECT_EQ(call_i32("grow", 2, 0, 1, &r), 0);
+	EXPECT_EQ(r, -1);
+	EXPECT_EQ(call_i32("grow", 1, 0, 1, &r), 0);
+	EXPECT_EQ(r, 1);
+	EXPECT_EQ(call_i32("size", 0, 0, 0, &r), 0);
+	EXPECT_EQ(r, 2);
+	/* The new page is there, zeroed, and the one after it is not. */
+	EXPECT_EQ(call_i32("load8", 131071, 0, 1, &r), 0);
+	EXPECT_EQ(r, 0);
+	EXPECT_EQ(call_i32("load8", 131072, 0, 1, NULL), -VMLET_EFAIL);
+	EXPECT_EQ(call_i32("grow", 1, 0, 1, &r), 0);
+	EXPECT_EQ(r, -1);
+	close_module();
+}
+
+TEST(memory_grow_stops_at_the_guest_heap)
+{
+	int32_t r = 0;
+
+	if (!open_module(MODULE("unbounded"), NULL))
+		return;
+	/* 64 MiB in a 4 MiB guest, then 4 GiB: -1, and memory is as it was. */
+	EXPECT_EQ(call_i32("grow", 1024, 0, 1, &r), 0);
+	EXPECT_EQ(r, -1);
+	EXPECT_EQ(call_i32("grow", 65535, 0, 1, &r), 0);
+	EXPECT_EQ(r, -1);
+	EXPECT_EQ(call_i32("size", 0, 0, 0, &r), 0);
+	EXPECT_EQ(r, 1);
+	EXPECT_EQ(call_i32("grow", 2, 0, 1, &r), 0);
+	EXPECT_EQ(r, 1);
+	close_module();
+}
+
+TEST(module_asking_for_4gib_fails_to_start)
+{
+	struct vmlet_sandbox *s = UNTOUCHED;
+	struct vmlet_image *i = test_image(MODULE("big"));
+
+	if (!i)
+		return;
+	EXPECT_EQ(vmlet_sandbox_create(i, NULL, &s), -VMLET_EABORT);
+	EXPECT_TRUE(s == UNTOUCHED);
+	vmlet_image_close(i);
+	/* The host is fine: the next module starts and works. */
+	if (!open_module(MODULE("traps"), NULL))
+		return;
+	expect_add_works();
+	close_module();
+}
+
+TEST(endless_loop_meets_the_deadline)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 200000};
+
+	if (!open_module(MODULE("traps"), &cfg))
+		return;
+	EXPECT_EQ(vmlet_sandbox_call(sb, "spin", NULL, 0, NULL), -VMLET_ETIMEDOUT);
+	close_module();
+}
+
+static void discard(void *ctx, const char *buf, size_t len)
+{
+	(void)buf;
+	*(size_t *)ctx += len;
+}
+
+TEST(output_flood_meets_the_print_limit)
+{
+	size_t printed = 0;
+	struct vmlet_config cfg = {
+		.sz = sizeof(cfg), .print = discard, .print_ctx = &printed, .print_limit = 4096};
+
+	if (!open_module(MODULE("flood"), &cfg))
+		return;
+	EXPECT_EQ(vmlet_sandbox_call(sb, "flood", NULL, 0, NULL), -VMLET_EOUTPUT);
+	EXPECT_EQ(printed, 4096);
+	close_module();
+}
+
+TEST(imports_are_host_calls)
+{
+	struct vmlet_config cfg = {
+		.sz = sizeof(cfg), .host_funcs = host_funcs, .nhost_funcs = 1};
+	struct vmlet_value a = vmlet_i64(-21), r;
+
+	if (!open_module(MODULE("traps"), &cfg))
+		return;
+	ASSERT_OK(vmlet_sandbox_call(sb, "twice", &a, 1, &r));
+	EXPECT_EQ(r.i64, -42);
+	close_module();
+	/* Without the host function, the call fails and says which. */
+	if (!open_module(MODULE("traps"), NULL))
+		return;
+	EXPECT_EQ(vmlet_sandbox_call(sb, "twice", &a, 1, &r), -VMLET_EFAIL);
+	EXPECT_STREQ(vmlet_sandbox_fault(sb)->message,
+		     "wasm: host call vmlet.twice failed: No such file or directory");
+	expect_add_works();
+	close_module();
+}
+
+int main(void)
+{
+	return ksft_run();
+}
