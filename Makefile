@@ -113,7 +113,8 @@ KVM_GUESTS := $(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(wildcard $(srctree)/s
 # Wasm test modules (wasm_test): hand-written (.wat, wat2wasm) and C
 # programs for WASI (clang --target=wasm32-wasi with Debian's wasi-libc),
 # each compiled into a guest image with the staged vmlet-wasm-cc.
-WASI_SYSROOT ?= /usr/share/wasi-sysroot
+# Debian's wasi-libc is where clang looks for wasm32-wasi (no --sysroot).
+WASM_CFLAGS :=
 WASM_WATS := $(wildcard $(srctree)/selftests/kvm/wasm/*.wat)
 WASM_CS := $(wildcard $(srctree)/selftests/kvm/wasm/*.c)
 WASM_TESTS := $(patsubst $(srctree)/%.wat,$(objtree)/%.elf,$(WASM_WATS)) \
@@ -357,7 +358,10 @@ $(objtree)/selftests/kvm/wasm/%.wasm: $(srctree)/selftests/kvm/wasm/%.wat
 $(objtree)/selftests/kvm/wasm/%.wasm: $(srctree)/selftests/kvm/wasm/%.c
 	$(call msg,WASMCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) -O2 $(WARN) -o $@ $<
+	$(Q)$(CLANG) --target=wasm32-wasi $(WASM_CFLAGS) -O2 $(WARN) -o $@ $<
+
+# lib.c has no main(): a WASI reactor, its exports called one by one.
+$(objtree)/selftests/kvm/wasm/lib.wasm: WASM_CFLAGS := -mexec-model=reactor
 
 $(objtree)/selftests/kvm/wasm/%.elf: $(objtree)/selftests/kvm/wasm/%.wasm $(LOCAL_STAMP)
 	$(call msg,WASM2VM,$@)

@@ -12,10 +12,12 @@ set -eu
 # clang's sanitizer and libFuzzer runtimes (libclang-rt-14-dev) are only a
 # recommendation of clang, and recommendations are not installed.
 # python3: bench's report.py, which selftests/scripts/bench_report_test.sh tests.
-# wabt: wasm2c and wasm-rt.h for vmlet-wasm-cc, wat2wasm for the Wasm tests.
+# wabt: wasm2c and wasm-rt.h for vmlet-wasm-cc, wat2wasm for the Wasm tests;
+# wasi-libc, libclang-rt-14-dev-wasm32 and lld: clang --target=wasm32-wasi
+# for the tests' C programs.
 build="gcc make pkg-config musl-tools groff-base liburing-dev libbpf-dev bpftool check
 	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm libclang-rt-14-dev
-	python3 wabt"
+	python3 wabt wasi-libc libclang-rt-14-dev-wasm32 lld"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio kmod"
 bench="qemu-system-x86 nodejs wabt gnuplot-nox python3"
 

@@ -9,7 +9,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <vmlet.h>
 
 #include "util.h"
@@ -278,6 +280,113 @@ TEST(imports_are_host_calls)
 	EXPECT_STREQ(vmlet_sandbox_fault(sb)->message,
 		     "wasm: host call vmlet.twice failed: No such file or directory");
 	expect_add_works();
+	close_module();
+}
+
+/* Output of the WASI programs, captured. */
+struct out {
+	char buf[4096];
+	size_t len;
+};
+
+static void capture(void *ctx, const char *buf, size_t len)
+{
+	struct out *o = ctx;
+
+	if (len > sizeof(o->buf) - 1 - o->len)
+		len = sizeof(o->buf) - 1 - o->len;
+	memcpy(o->buf + o->len, buf, len);
+	o->len += len;
+	o->buf[o->len] = '\0';
+}
+
+#define LIST(s) vmlet_bytes(s, sizeof(s) - 1)
+
+static int start(const struct vmlet_value argv, const struct vmlet_value env, const char *in,
+		 int32_t *status)
+{
+	struct vmlet_value args[3] = {argv, env, vmlet_bytes(in, strlen(in))}, r = {0};
+	int err = vmlet_sandbox_call(sb, "_start", args, 3, &r);
+
+	*status = r.type == VMLET_I32 ? r.i32 : INT32_MIN;
+	return err;
+}
+
+TEST(wasi_command_gets_args_environ_and_stdin)
+{
+	struct out o = {0};
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .print = capture, .print_ctx = &o};
+	int32_t status = 0;
+
+	if (!open_module(MODULE("wasi"), &cfg))
+		return;
+	ASSERT_OK(start(LIST("wasi\0" "7\0a-b-c\0sort\0"), LIST("X=1\0GREETING=hello\0"),
+			"5 3\n9 -1 12\n", &status));
+	EXPECT_EQ(status, 7);
+	EXPECT_STREQ(o.buf, "argc 4: [wasi] [7] [a-b-c] [sort]\n"
+			    "hello\n"
+			    "strlen 5 strrchr -c\n"
+			    "sorted: -1 3 5 9 12\n"
+			    "to stderr\n");
+	close_module();
+}
+
+TEST(wasi_files_on_granted_paths)
+{
+	char in_path[] = "/tmp/wasm_test_in.XXXXXX", out_path[] = "/tmp/wasm_test_out.XXXXXX";
+	struct out o = {0};
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .print = capture, .print_ctx = &o};
+	int in = mkstemp(in_path), out = mkstemp(out_path);
+	int32_t status = -1;
+	char back[64] = {0};
+
+	ASSERT_TRUE(in >= 0 && out >= 0);
+	unlink(in_path);
+	unlink(out_path);
+	ASSERT_EQ(write(in, "hello, files\n", 13), 13);
+	if (!open_module(MODULE("wasi"), &cfg))
+		return;
+	ASSERT_OK(vmlet_sandbox_grant_fd(sb, 10, in, VMLET_GRANT_READ, "/data/in.txt"));
+	ASSERT_OK(vmlet_sandbox_grant_fd(sb, 11, out, VMLET_GRANT_READ | VMLET_GRANT_WRITE,
+					 "/data/out.txt"));
+	ASSERT_OK(start(LIST("wasi\0" "0\0x\0files\0"), LIST(""), "", &status));
+	EXPECT_EQ(status, 0);
+	EXPECT_STREQ(o.buf, "argc 4: [wasi] [0] [x] [files]\n"
+			    "(no GREETING)\n"
+			    "strlen 1 strrchr -\n"
+			    "copied 13 bytes\n"
+			    "missing: No such file or directory\n"
+			    "to stderr\n");
+	EXPECT_EQ(pread(out, back, sizeof(back) - 1, 0), 13);
+	EXPECT_STREQ(back, "HELLO, FILES\n");
+	close_module();
+	close(in);
+	close(out);
+}
+
+TEST(wasi_exports_take_and_return_bytes_and_strings)
+{
+	static const uint8_t data[] = "Wikipedia";
+	struct vmlet_value a, r;
+	int32_t s = 0;
+
+	if (!open_module(MODULE("lib"), NULL))
+		return;
+	/* Warm calls: the module frees what vmlet_alloc gave it, or not. */
+	for (int i = 0; i < 3; i++) {
+		a = vmlet_bytes(data, 9);
+		ASSERT_OK(vmlet_sandbox_call(sb, "checksum", &a, 1, &r));
+		EXPECT_EQ((uint32_t)r.i32, 0x11e60398u); /* Adler-32 of "Wikipedia" */
+		a = vmlet_str("hello, wasm");
+		ASSERT_OK(vmlet_sandbox_call(sb, "reverse", &a, 1, &r));
+		ASSERT_EQ(r.type, VMLET_STRING);
+		EXPECT_TRUE(r.buf.len == 11 && !memcmp(r.buf.ptr, "msaw ,olleh", 11));
+	}
+	a = vmlet_bytes(NULL, 0);
+	ASSERT_OK(vmlet_sandbox_call(sb, "checksum", &a, 1, &r));
+	EXPECT_EQ(r.i32, 1);
+	EXPECT_EQ(call_i32("add", 20, 22, 2, &s), 0);
+	EXPECT_EQ(s, 42);
 	close_module();
 }
 
