@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * Guest images: the ELF bytes, validated once when loaded, kept so that
- * every sandbox of the image copies its segments from them.
+ * every sandbox of the image copies its segments from them. An image
+ * also keeps the snapshots of its boot (lib/bootsnap.c), which go when it
+ * is closed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +38,9 @@ static int load(const void *buf, size_t len, struct vmlet_image **out)
 	memcpy(img->data, buf, len);
 	img->len = len;
 	err = vmlet_elf_parse(img->data, len, VMLET_IMAGE_BASE, VMLET_MAX_MEM, &img->elf, NULL);
+	if (err)
+		goto err_data;
+	err = -pthread_mutex_init(&img->lock, NULL);
 	if (err)
 		goto err_data;
 	*out = img;
@@ -112,6 +117,13 @@ VMLET_API void vmlet_image_close(struct vmlet_image *img)
 {
 	if (!img)
 		return;
+	__vmlet_bootsnap_free(img);
+	pthread_mutex_destroy(&img->lock);
 	free(img->data);
 	free(img);
+}
+
+unsigned long __vmlet_image_boots(const struct vmlet_image *img)
+{
+	return __atomic_load_n(&img->boots, __ATOMIC_RELAXED);
 }

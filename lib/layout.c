@@ -65,6 +65,8 @@ int vmlet_config_normalize(const struct vmlet_config *in, struct vmlet_config *o
 		return -EINVAL;
 	if (c.timeout_us > VMLET_TIMEOUT_MAX_US)
 		return -EINVAL;
+	if (c.flags & ~(unsigned int)VMLET_CONFIG_BOOT)
+		return -EINVAL;
 	*out = c;
 	return 0;
 }

@@ -59,7 +59,7 @@ static long read_long(const char *path)
 }
 
 /* shmem THP honours MADV_HUGEPAGE unless shmem_enabled is never/deny. */
-static int shmem_thp_enabled(void)
+bool vmlet_mem_thp_enabled(void)
 {
 	char buf[128];
 	int ok = 0;
@@ -82,7 +82,7 @@ enum vmlet_backing vmlet_mem_best_backing(uint64_t size, long *hugepages_free)
 	/* What AUTO would get: hugetlb only with a free 2 MiB page for every 2 MiB. */
 	if (n > 0 && (uint64_t)n >= size / VMLET_HUGE_SIZE)
 		return VMLET_BACKING_HUGETLB;
-	return shmem_thp_enabled() ? VMLET_BACKING_THP : VMLET_BACKING_4K;
+	return vmlet_mem_thp_enabled() ? VMLET_BACKING_THP : VMLET_BACKING_4K;
 }
 
 static int map(struct vmlet_mem *mem, unsigned int mfd_flags)
@@ -125,14 +125,14 @@ int vmlet_mem_create(uint64_t size, enum vmlet_backing backing, struct vmlet_mem
 		if (backing == VMLET_BACKING_HUGETLB)
 			return err;
 	}
-	if (backing == VMLET_BACKING_THP && !shmem_thp_enabled())
+	if (backing == VMLET_BACKING_THP && !vmlet_mem_thp_enabled())
 		return -EOPNOTSUPP;
 	err = map(mem, 0);
 	if (err)
 		return err;
 	mem->backing = VMLET_BACKING_4K;
 	if ((backing == VMLET_BACKING_AUTO || backing == VMLET_BACKING_THP) &&
-	    shmem_thp_enabled() && madvise(mem->host, size, MADV_HUGEPAGE) == 0)
+	    vmlet_mem_thp_enabled() && madvise(mem->host, size, MADV_HUGEPAGE) == 0)
 		mem->backing = VMLET_BACKING_THP;
 	return 0;
 }

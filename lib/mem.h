@@ -6,6 +6,7 @@
 #ifndef VMLET_MEM_H
 #define VMLET_MEM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <vmlet.h>
 
@@ -54,6 +55,9 @@ struct vmlet_mem_run {
  */
 int vmlet_mem_map_layers(int base_fd, uint64_t size, const struct vmlet_mem_run *runs,
 			 unsigned int nruns, int prot, int flags, uint8_t **out);
+
+/* Whether shmem transparent hugepages are enabled now (VMLET_BACKING_THP works). */
+bool vmlet_mem_thp_enabled(void);
 
 /* What AUTO would choose now for size bytes of memory, and the free hugetlb page count. */
 enum vmlet_backing vmlet_mem_best_backing(uint64_t size, long *hugepages_free);

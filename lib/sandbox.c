@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Sandboxes: create one (memory, image, page tables, VM, boot to the
- * guest's ready point), call its functions, destroy it.
+ * Sandboxes: create one (from the image's boot snapshot, lib/bootsnap.c,
+ * or by booting: memory, image, page tables, VM, run to the guest's ready
+ * point), call its functions, destroy it.
  *
  * The call path is: check the arguments against the signature the guest
  * registered, encode the frame straight into the guest's input buffer,
@@ -50,7 +51,7 @@ int __vmlet_sandbox_vm_create(struct vmlet_sandbox *sb, uint32_t slot_flags)
 	return err;
 }
 
-static int boot(struct vmlet_sandbox *sb)
+static int boot(struct vmlet_sandbox *sb, vmlet_port_fn *talk, void *ctx)
 {
 	struct vmlet_image *img = sb->image;
 	int64_t cr3;
@@ -63,8 +64,13 @@ static int boot(struct vmlet_sandbox *sb)
 	if (cr3 < 0)
 		return (int)cr3;
 	ret = __vmlet_sandbox_vm_create(sb, 0);
+	if (!ret && talk)
+		ret = vmlet_vm_set_port(&sb->vm, VMLET_PORT_HOSTCALL, talk, ctx);
+	if (!ret && talk)
+		ret = vmlet_vm_set_port(&sb->vm, VMLET_PORT_IO, talk, ctx);
 	if (ret)
 		return ret;
+	__atomic_add_fetch(&img->boots, 1, __ATOMIC_RELAXED);
 	ret = vmlet_x86_boot(&sb->vm, &sb->layout, &img->elf, (uint64_t)cr3);
 	if (ret)
 		return ret;
@@ -104,25 +110,19 @@ int __vmlet_sandbox_new(struct vmlet_image *img, const struct vmlet_config *cfg,
 	return 0;
 }
 
-static int create(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
-		  struct vmlet_sandbox **out)
+int __vmlet_sandbox_boot(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
+			 vmlet_port_fn *talk, void *ctx, struct vmlet_sandbox **out)
 {
-	struct vmlet_config c;
 	struct vmlet_sandbox *sb;
-	int err;
+	int err = __vmlet_sandbox_new(img, cfg, id, &sb);
 
-	if (!img || !out)
-		return -EINVAL;
-	err = vmlet_config_normalize(cfg, &c);
-	if (!err)
-		err = __vmlet_sandbox_new(img, &c, id, &sb);
 	if (err)
 		return err;
 	err = vmlet_layout_compute(&sb->cfg, img->elf.lo, img->elf.hi, &sb->layout);
 	if (!err)
 		err = vmlet_mem_create(sb->layout.mem_size, sb->cfg.backing, &sb->mem);
 	if (!err)
-		err = boot(sb);
+		err = boot(sb, talk, ctx);
 	if (err) {
 		vmlet_sandbox_destroy(sb);
 		return err;
@@ -130,6 +130,27 @@ static int create(struct vmlet_image *img, const struct vmlet_config *cfg, uint6
 	sb->state = SANDBOX_READY;
 	*out = sb;
 	return 0;
+}
+
+static int create(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
+		  struct vmlet_sandbox **out)
+{
+	struct vmlet_snapshot *snap;
+	struct vmlet_config c;
+	int err;
+
+	if (!img || !out)
+		return -EINVAL;
+	err = vmlet_config_normalize(cfg, &c);
+	if (!err)
+		err = __vmlet_bootsnap_get(img, &c, id, &snap);
+	if (err)
+		return err;
+	if (!snap)
+		return __vmlet_sandbox_boot(img, &c, id, NULL, NULL, out);
+	err = __vmlet_sandbox_from(snap, &c, id, true, out);
+	vmlet_snapshot_destroy(snap);
+	return err;
 }
 
 VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_config *cfg,
@@ -157,10 +178,11 @@ VMLET_API void vmlet_sandbox_destroy(struct vmlet_sandbox *sb)
 	/* A request still in flight may write there: leave it mapped, lost. */
 	if (!sb->host.lost)
 		vmlet_mem_destroy(&sb->mem);
-	if (!sb->snap)
+	if (!sb->snap && !sb->boot)
 		free(sb->funcs);
 	vmlet_hoststate_free(&sb->host);
 	vmlet_service_put(sb->cfg.host);
+	vmlet_snapshot_destroy(sb->boot);
 	free(sb);
 }
 

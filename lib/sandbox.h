@@ -49,6 +49,7 @@ struct vmlet_snapshot {
 struct vmlet_sandbox {
 	struct vmlet_image *image;   /* borrowed: must outlive the sandbox */
 	struct vmlet_snapshot *snap; /* borrowed, or NULL for a cold sandbox */
+	struct vmlet_snapshot *boot; /* a cold one's boot snapshot: referenced, or NULL */
 	uint64_t id;		     /* vmlet_sandbox_id(): joins trace events */
 	uint64_t in_used;	     /* bytes of the input buffer the host wrote */
 	struct vmlet_hoststate host; /* host functions, grants, host writes */
@@ -81,6 +82,39 @@ int __vmlet_sandbox_new(struct vmlet_image *img, const struct vmlet_config *cfg,
  * host-call and I/O ports and the config's deadline.
  */
 int __vmlet_sandbox_vm_create(struct vmlet_sandbox *sb, uint32_t slot_flags);
+
+/*
+ * Boot a sandbox of img with cfg (normalized) to the guest's ready point.
+ * talk, when not NULL, serves the host-call and I/O ports in place of the
+ * sandbox's own handlers (lib/bootsnap.c: a boot that asks the host).
+ */
+int __vmlet_sandbox_boot(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
+			 vmlet_port_fn *talk, void *ctx, struct vmlet_sandbox **out);
+
+/*
+ * A sandbox of snap's memory and vCPU state: for create_from, with snap's
+ * config, restorable to snap after a warm-up run; cold, with cfg
+ * (normalized), a reference on snap and no restore, as if it had booted.
+ */
+int __vmlet_sandbox_from(struct vmlet_snapshot *snap, const struct vmlet_config *cfg, uint64_t id,
+			 bool cold, struct vmlet_sandbox **out);
+
+/*
+ * The image's boot snapshot for cfg's layout (normalized cfg), made on
+ * first use, with a reference for the caller; *out NULL when this
+ * sandbox must boot instead (VMLET_CONFIG_BOOT, hugetlb memory, a boot
+ * that talks to the host). The boot's error when the snapshot's boot
+ * fails; the next call tries again.
+ */
+int __vmlet_bootsnap_get(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
+			 struct vmlet_snapshot **out);
+
+/*
+ * Turn sb, booted (owning its memfd), into a snapshot with this restore
+ * method: its memfd sealed, its vCPU state saved. sb is gone either way.
+ */
+int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore,
+			  struct vmlet_snapshot **out);
 
 /* A new sandbox id: process-wide, from 1, never reused (lib/probes.h). */
 uint64_t __vmlet_sandbox_next_id(void);

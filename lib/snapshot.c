@@ -64,39 +64,22 @@
 #define PM_SWAP	   (1ULL << 62)
 #define PM_FILE	   (1ULL << 61)
 
-VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_config *cfg,
-				    struct vmlet_snapshot **out)
+int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore,
+			  struct vmlet_snapshot **out)
 {
-	struct vmlet_config c = {.sz = sizeof(c)};
-	struct vmlet_snapshot *snap;
-	struct vmlet_sandbox *sb;
+	struct vmlet_snapshot *snap = calloc(1, sizeof(*snap));
 	void *ro;
 	int err;
 
-	if (!img || !out)
-		return -EINVAL;
-	if (cfg) {
-		err = vmlet_config_normalize(cfg, &c);
-		if (err)
-			return err;
+	if (!snap) {
+		err = -ENOMEM;
+		goto err_sb;
 	}
-	if (c.backing == VMLET_BACKING_AUTO)
-		c.backing = VMLET_BACKING_4K;
-	if (c.restore == VMLET_RESTORE_AUTO)
-		c.restore = VMLET_RESTORE_COPY;
-	if (c.restore == VMLET_RESTORE_DROP && vmlet_mem_pagemap_fd() < 0)
-		return -ENOTSUP;
-	snap = calloc(1, sizeof(*snap));
-	if (!snap)
-		return -ENOMEM;
-	err = vmlet_sandbox_create(img, &c, &sb);
-	if (err)
-		goto err_snap;
 	err = vmlet_vm_complete_io(&sb->vm);
 	if (!err)
 		err = vmlet_x86_state_save(&sb->vm, &snap->cpu);
 	if (err)
-		goto err_sb;
+		goto err_snap;
 
 	/* Take the memfd over: no writable mapping may remain to seal it. */
 	vmlet_vm_destroy(&sb->vm);
@@ -116,12 +99,12 @@ VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_
 		goto err_mem;
 	}
 	snap->mem.host = ro;
-	snap->image = img;
+	snap->image = sb->image;
 	snap->cfg = sb->cfg;
-	snap->cfg.restore = c.restore;
+	snap->cfg.restore = restore;
 	vmlet_service_get(snap->cfg.host);
 	snap->layout = sb->layout;
-	snap->restore = c.restore;
+	snap->restore = restore;
 	snap->funcs = sb->funcs;
 	snap->nfuncs = sb->nfuncs;
 	sb->funcs = NULL;
@@ -132,11 +115,39 @@ VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_
 
 err_mem:
 	vmlet_mem_destroy(&snap->mem);
-err_sb:
-	vmlet_sandbox_destroy(sb);
 err_snap:
 	free(snap);
+err_sb:
+	vmlet_sandbox_destroy(sb);
 	return err;
+}
+
+VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_config *cfg,
+				    struct vmlet_snapshot **out)
+{
+	struct vmlet_config c = {.sz = sizeof(c)};
+	struct vmlet_sandbox *sb;
+	int err;
+
+	if (!img || !out)
+		return -EINVAL;
+	if (cfg) {
+		err = vmlet_config_normalize(cfg, &c);
+		if (err)
+			return err;
+	}
+	if (c.backing == VMLET_BACKING_AUTO)
+		c.backing = VMLET_BACKING_4K;
+	if (c.restore == VMLET_RESTORE_AUTO)
+		c.restore = VMLET_RESTORE_COPY;
+	if (c.restore == VMLET_RESTORE_DROP && vmlet_mem_pagemap_fd() < 0)
+		return -ENOTSUP;
+	/* A booted sandbox owns its memfd, which the snapshot takes over. */
+	c.flags |= VMLET_CONFIG_BOOT;
+	err = vmlet_sandbox_create(img, &c, &sb);
+	if (err)
+		return err;
+	return __vmlet_snapshot_take(sb, c.restore, out);
 }
 
 VMLET_API void vmlet_snapshot_destroy(struct vmlet_snapshot *snap)
@@ -336,24 +347,28 @@ VMLET_API int vmlet_sandbox_restore(struct vmlet_sandbox *sb)
 	return err;
 }
 
-static int create_from(struct vmlet_snapshot *snap, uint64_t id, struct vmlet_sandbox **out)
+int __vmlet_sandbox_from(struct vmlet_snapshot *snap, const struct vmlet_config *cfg, uint64_t id,
+			 bool cold, struct vmlet_sandbox **out)
 {
 	struct vmlet_sandbox *sb;
 	uint32_t flags = 0;
 	int err;
 
-	if (!snap || !out)
-		return -EINVAL;
-	err = __vmlet_sandbox_new(snap->image, &snap->cfg, id, &sb);
+	err = __vmlet_sandbox_new(snap->image, cfg, id, &sb);
 	if (err)
 		return err;
-	sb->snap = snap;
+	if (cold) {
+		sb->boot = snap;
+		__vmlet_snapshot_get(snap);
+	} else {
+		sb->snap = snap;
+	}
 	sb->layout = snap->layout;
 	sb->funcs = snap->funcs;
 	sb->nfuncs = snap->nfuncs;
 	sb->mem.size = snap->mem.size;
 	sb->mem.backing = snap->mem.backing;
-	if (snap->restore == VMLET_RESTORE_COPY) {
+	if (!cold && snap->restore == VMLET_RESTORE_COPY) {
 		size_t words = (sb->mem.size / VMLET_PAGE_SIZE + 63) / 64;
 
 		sb->host.hdirty = calloc(words, sizeof(uint64_t));
@@ -372,13 +387,19 @@ static int create_from(struct vmlet_snapshot *snap, uint64_t id, struct vmlet_sa
 	sb->vm.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
 	err = vmlet_x86_cpuid(&sb->vm);
 	if (!err)
-		err = restore_cpu(sb, true);
-	if (!err)
+		err = vmlet_x86_state_load(&sb->vm, &snap->cpu, true);
+	/*
+	 * A cold sandbox is one that booted: its first call is its first
+	 * run. One made for restore warms up first (DESIGN.md, pools) and
+	 * goes back to the snapshot after it.
+	 */
+	if (!err && !cold)
 		err = __vmlet_sandbox_warm_up(sb);
-	if (!err)
+	if (!err && !cold)
 		err = restore(sb);
 	if (err)
 		goto err_sb;
+	sb->state = SANDBOX_READY;
 	*out = sb;
 	return 0;
 
@@ -393,7 +414,7 @@ VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmle
 	int err;
 
 	vmlet_probe_create_begin(id, (uint32_t)VMLET_PROBE_CREATE_FROM);
-	err = create_from(snap, id, out);
+	err = snap && out ? __vmlet_sandbox_from(snap, &snap->cfg, id, false, out) : -EINVAL;
 	vmlet_probe_create_end(id, (uint32_t)VMLET_PROBE_CREATE_FROM, (int32_t)err);
 	return err;
 }

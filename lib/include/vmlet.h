@@ -121,7 +121,14 @@ struct vmlet_config {
 	 * bytes. 0: VMLET_PRINT_LIMIT; VMLET_PRINT_UNLIMITED: no limit.
 	 */
 	uint64_t print_limit;
+	unsigned int flags; /* VMLET_CONFIG_BOOT */
 };
+
+/*
+ * vmlet_sandbox_create() boots the guest for this sandbox instead of
+ * making it from the image's boot snapshot (see vmlet_sandbox_create(3)).
+ */
+#define VMLET_CONFIG_BOOT 1
 
 #define VMLET_PRINT_LIMIT     (1ULL << 20)
 #define VMLET_PRINT_UNLIMITED UINT64_MAX
@@ -199,7 +206,13 @@ VMLET_API int vmlet_image_open(const char *path, struct vmlet_image **out);
 VMLET_API int vmlet_image_from_memory(const void *buf, size_t len, struct vmlet_image **out);
 VMLET_API void vmlet_image_close(struct vmlet_image *img);
 
-/* Create a sandbox and boot it to the guest's ready point; cfg may be NULL. */
+/*
+ * Create a sandbox at the guest's ready point; cfg may be NULL. The image
+ * boots once per memory layout (thread-safe, on first use) and sandboxes
+ * start from that boot's snapshot, unless the boot talks to the host
+ * (prints, host calls, I/O), the memory is hugetlb, or cfg has
+ * VMLET_CONFIG_BOOT: then each one boots.
+ */
 VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_config *cfg,
 				   struct vmlet_sandbox **out);
 VMLET_API void vmlet_sandbox_destroy(struct vmlet_sandbox *sb);
