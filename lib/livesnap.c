@@ -170,24 +170,32 @@ static int layer_runs(struct vmlet_snapshot *snap, const uint64_t *bits)
 	uint64_t npages = snap->mem.size / VMLET_PAGE_SIZE;
 	unsigned int n = 0, max = 0;
 	int *owner = malloc(npages * sizeof(*owner));
+	uint64_t *off = malloc(npages * sizeof(*off));
+	int err = -ENOMEM;
 
-	if (!owner)
-		return -ENOMEM;
-	for (uint64_t pg = 0; pg < npages; pg++)
+	if (!owner || !off)
+		goto out;
+	for (uint64_t pg = 0; pg < npages; pg++) {
 		owner[pg] = bit(bits, pg) ? snap->mem.fd : -1;
+		off[pg] = pg * VMLET_PAGE_SIZE;
+	}
 	for (unsigned int i = 0; i < parent->nruns; i++) {
 		const struct vmlet_mem_run *r = &parent->runs[i];
 
-		for (uint64_t pg = r->pg; pg < r->pg + r->npages; pg++)
-			if (owner[pg] < 0)
-				owner[pg] = r->fd;
+		for (uint64_t pg = r->pg; pg < r->pg + r->npages; pg++) {
+			if (owner[pg] >= 0)
+				continue;
+			owner[pg] = r->fd;
+			off[pg] = r->off + (pg - r->pg) * VMLET_PAGE_SIZE;
+		}
 	}
 	for (uint64_t pg = 0; pg < npages; pg++) {
 		struct vmlet_mem_run *r = n ? &snap->runs[n - 1] : NULL;
 
 		if (owner[pg] < 0)
 			continue;
-		if (r && r->fd == owner[pg] && r->pg + r->npages == pg) {
+		if (r && r->fd == owner[pg] && r->pg + r->npages == pg &&
+		    r->off + r->npages * VMLET_PAGE_SIZE == off[pg]) {
 			r->npages++;
 			continue;
 		}
@@ -196,17 +204,19 @@ static int layer_runs(struct vmlet_snapshot *snap, const uint64_t *bits)
 
 			max = max ? 2 * max : 16;
 			runs = realloc(snap->runs, max * sizeof(*runs));
-			if (!runs) {
-				free(owner);
-				return -ENOMEM;
-			}
+			if (!runs)
+				goto out;
 			snap->runs = runs;
 		}
-		snap->runs[n++] = (struct vmlet_mem_run){.pg = pg, .npages = 1, .fd = owner[pg]};
+		snap->runs[n++] = (struct vmlet_mem_run){
+			.pg = pg, .npages = 1, .off = off[pg], .fd = owner[pg]};
 	}
 	snap->nruns = n;
+	err = 0;
+out:
 	free(owner);
-	return 0;
+	free(off);
+	return err;
 }
 
 /* A layer over sb's snapshot, or a root of a cold sandbox: the pages that differ. */

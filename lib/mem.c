@@ -185,10 +185,10 @@ int vmlet_mem_map_layers(int base_fd, uint64_t size, const struct vmlet_mem_run 
 	if (p == MAP_FAILED)
 		goto err;
 	for (unsigned int i = 0; i < nruns; i++) {
-		off_t off = (off_t)(runs[i].pg * VMLET_PAGE_SIZE);
+		uint8_t *at = p + runs[i].pg * VMLET_PAGE_SIZE;
 
-		if (mmap(p + off, runs[i].npages * VMLET_PAGE_SIZE, prot, flags | MAP_FIXED,
-			 runs[i].fd, off) == MAP_FAILED) {
+		if (mmap(at, runs[i].npages * VMLET_PAGE_SIZE, prot, flags | MAP_FIXED, runs[i].fd,
+			 (off_t)runs[i].off) == MAP_FAILED) {
 			err = errno;
 			munmap(p, size);
 			errno = err;

@@ -40,9 +40,15 @@ int vmlet_mem_pagemap_fd(void);
  */
 int vmlet_mem_anon_pages(const uint8_t *host, uint64_t size, uint64_t *bits);
 
-/* Pages [pg, pg + npages) of fd, mapped over a layer below at the same offsets. */
+/*
+ * Pages [pg, pg + npages) of guest memory are fd's bytes from off, mapped
+ * over a layer below: a live snapshot's memfd holds its pages at their
+ * own offsets (off == pg * VMLET_PAGE_SIZE), a snapshot file its runs
+ * wherever the file puts them (page aligned).
+ */
 struct vmlet_mem_run {
 	uint64_t pg, npages;
+	uint64_t off;
 	int fd;
 };
 
