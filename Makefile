@@ -91,6 +91,7 @@ GUEST_WRAPPER := $(objtree)/guest/vmlet-guest-cc
 
 MAN1 := $(sort $(wildcard $(srctree)/man/man1/*.1))
 MAN3 := $(sort $(wildcard $(srctree)/man/man3/*.3))
+MAN5 := $(sort $(wildcard $(srctree)/man/man5/*.5))
 MAN7 := $(sort $(wildcard $(srctree)/man/man7/*.7))
 
 # BPF: CO-RE objects against the running kernel's BTF, and their skeletons.
@@ -434,14 +435,14 @@ INSTALLED := $(addprefix $(LIBDIR)/,libvmlet.a libvmlet.so.$(VERSION) $(LIBSO_MA
 	$(addprefix $(GUESTDIR)/,libvmlet-guest.a vmlet-guest.ld include/vmlet/abi.h \
 		include/vmlet/guest.h libvmlet-wasm.a vmlet-wasm-glue.awk include/vmlet/wasm.h) \
 	$(BINDIR)/vmlet $(BINDIR)/vmlet-trace $(BINDIR)/vmlet-guest-cc $(BINDIR)/vmlet-wasm-cc \
-	$(patsubst $(srctree)/man/%,$(MANDIR)/%,$(MAN1) $(MAN3) $(MAN7))
+	$(patsubst $(srctree)/man/%,$(MANDIR)/%,$(MAN1) $(MAN3) $(MAN5) $(MAN7))
 INSTALLED_DIRS := $(GUESTDIR)/include/vmlet $(GUESTDIR)/include $(GUESTDIR) $(INCLUDEDIR)/vmlet
 
 install: all
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR)/vmlet \
 		$(DESTDIR)$(GUESTDIR)/include/vmlet $(DESTDIR)$(BINDIR) \
-		$(addprefix $(DESTDIR)$(MANDIR)/,man1 man3 man7)
+		$(addprefix $(DESTDIR)$(MANDIR)/,man1 man3 man5 man7)
 	$(Q)install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
 	$(Q)install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	$(Q)ln -sf libvmlet.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSO_MAJOR)
@@ -456,6 +457,7 @@ install: all
 	$(Q)install -m 755 $(TOOLS) $(GUEST_WRAPPER) $(WASM_WRAPPER) $(DESTDIR)$(BINDIR)/
 	$(Q)install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	$(Q)install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
+	$(Q)install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	$(Q)install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 
 uninstall:

@@ -44,6 +44,7 @@ struct vmlet_snapshot {
 	struct vmlet_snapshot *parent; /* a layer's: referenced, else NULL */
 	struct vmlet_mem_run *runs;    /* what is mapped over the root's memfd, by page */
 	unsigned int nruns;
+	int file_fd; /* a loaded snapshot's file (a duplicate, >= 3), whose runs map it; else 0 */
 };
 
 struct vmlet_sandbox {

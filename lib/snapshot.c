@@ -159,6 +159,8 @@ VMLET_API void vmlet_snapshot_destroy(struct vmlet_snapshot *snap)
 	vmlet_service_put(snap->cfg.host);
 	free(snap->funcs);
 	free(snap->runs);
+	if (snap->file_fd > 0)
+		close(snap->file_fd);
 	vmlet_snapshot_destroy(snap->parent);
 	free(snap);
 }

@@ -59,7 +59,7 @@ done
 [ -f "$man/man7/vmlet.7" ] || fail "no vmlet(7) overview"
 
 if command -v groff >/dev/null; then
-	for page in "$man"/man[137]/*.[137]; do
+	for page in "$man"/man[1357]/*.[1357]; do
 		warn=$(cd "$man" && groff -t -man -ww -z -Tutf8 "$page" 2>&1 >/dev/null)
 		[ -z "$warn" ] || fail "${page#"$man"/}: groff: $warn"
 	done
@@ -68,5 +68,5 @@ else
 fi
 
 [ $status -ne 0 ] || echo "check-man: $n public functions documented," \
-	"$(find "$man" -name '*.[137]' | wc -l) pages format cleanly"
+	"$(find "$man" -name '*.[1357]' | wc -l) pages format cleanly"
 exit $status

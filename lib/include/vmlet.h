@@ -304,6 +304,29 @@ VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snap
 VMLET_API uint64_t vmlet_snapshot_own_size(const struct vmlet_snapshot *snap);
 
 /*
+ * Snapshot files (man 5 vmlet-snapshot). vmlet_snapshot_save() writes
+ * snap to fd (from its current offset on, a regular file); the memory is
+ * stored sparsely, zero pages left out. vmlet_snapshot_load() validates
+ * the file at fd completely (it is untrusted) and maps its memory
+ * MAP_PRIVATE, without copying it: the file must stay as it is while the
+ * snapshot lives (it keeps a duplicate of fd). cfg gives what the file
+ * does not hold: print, host functions and service, deadline, print limit,
+ * restore method; its memory sizes must be 0 or the file's, its backing
+ * AUTO or 4K. A loaded snapshot has no image: sandboxes and pools are made
+ * from it with vmlet_sandbox_create_from() and vmlet_pool_create_from().
+ * A rejected file fails with -EINVAL (not a snapshot file), -EPROTONOSUPPORT
+ * (another format version), -VMLET_EABI, -EOPNOTSUPP (another CPU vendor,
+ * or features this host lacks) or -EBADMSG (truncated, corrupted or
+ * invalid), and vmlet_snapshot_load_error() names what is wrong.
+ */
+#define VMLET_SNAPSHOT_MAGIC "VMLETSNP" /* the file's first 8 bytes */
+VMLET_API int vmlet_snapshot_save(const struct vmlet_snapshot *snap, int fd);
+VMLET_API int vmlet_snapshot_load(int fd, const struct vmlet_config *cfg,
+				  struct vmlet_snapshot **out);
+/* Why this thread's last vmlet_snapshot_load() failed ("" after a success); never NULL. */
+VMLET_API const char *vmlet_snapshot_load_error(void);
+
+/*
  * Pools: a snapshot of img (made with cfg) and up to pcfg->size sandboxes
  * made from it, kept ready. Acquire takes an idle one; release restores
  * it and gives it back, or destroys it when restoring fails (a background

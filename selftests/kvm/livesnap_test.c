@@ -13,34 +13,12 @@
 #include <string.h>
 #include <vmlet.h>
 
+#include "livesnap_calls.h"
 #include "util.h"
 
 #define PAGE 4096
 
 static const enum vmlet_restore methods[] = {VMLET_RESTORE_DROP, VMLET_RESTORE_COPY};
-
-static uint64_t call0(struct vmlet_sandbox *sb, const char *fn)
-{
-	struct vmlet_value r = {0};
-	int err = vmlet_sandbox_call(sb, fn, NULL, 0, &r);
-
-	return err ? (uint64_t)(int64_t)err : r.u64;
-}
-
-static int call1(struct vmlet_sandbox *sb, const char *fn, uint64_t v)
-{
-	struct vmlet_value a = vmlet_u64(v);
-
-	return vmlet_sandbox_call(sb, fn, &a, 1, NULL);
-}
-
-static uint32_t load(struct vmlet_sandbox *sb, uint32_t first, uint32_t n, uint64_t seed)
-{
-	struct vmlet_value a[3] = {vmlet_u32(first), vmlet_u32(n), vmlet_u64(seed)}, r = {0};
-	int err = vmlet_sandbox_call(sb, "load", a, 3, &r);
-
-	return err ? 0 : r.u32;
-}
 
 static struct vmlet_snapshot *live_snapshot(struct vmlet_sandbox *sb)
 {
@@ -50,22 +28,6 @@ static struct vmlet_snapshot *live_snapshot(struct vmlet_sandbox *sb)
 	if (err)
 		ksft_fail_at("vmlet_sandbox_snapshot: %s", vmlet_strerror(err));
 	return snap;
-}
-
-static struct vmlet_sandbox *from(struct vmlet_snapshot *snap)
-{
-	struct vmlet_sandbox *sb = NULL;
-	int err = snap ? vmlet_sandbox_create_from(snap, &sb) : -EINVAL;
-
-	if (err)
-		ksft_fail_at("vmlet_sandbox_create_from: %s", vmlet_strerror(err));
-	return sb;
-}
-
-/* Whether two sandboxes' (or snapshots') memories hold the same bytes. */
-static bool same_bytes(const void *a, const void *b, size_t size)
-{
-	return a && b && !memcmp(a, b, size);
 }
 
 /* Pages in which the two memories differ. */
@@ -101,18 +63,6 @@ static void source_free(struct source *s)
 	vmlet_sandbox_destroy(s->sb);
 	vmlet_snapshot_destroy(s->parent);
 }
-
-/* Load state into sb: three counts, 40 table pages, a secret. */
-static void load_state(struct vmlet_sandbox *sb)
-{
-	EXPECT_EQ(call0(sb, "count"), 1);
-	EXPECT_EQ(call0(sb, "count"), 2);
-	EXPECT_EQ(call0(sb, "count"), 3);
-	EXPECT_EQ(load(sb, 0, 40, 1000), 40);
-	EXPECT_EQ(call1(sb, "stash", 0x5ec7e7), 0);
-}
-
-#define LOADED_SUM (3 + 40 * 1000 + 40 * 39 / 2)
 
 /* What sum() gives after n layers of the chain test: 16 pages and a count each. */
 static uint64_t chain_sum(uint64_t n)

@@ -24,7 +24,7 @@ version=$(sed -n 's/^VERSION_MAJOR := *//p' "$src/Makefile")$(sed -n \
 # page in the source tree.
 files_installed() {
 	local f ok=0 man=()
-	for f in "$src"/man/man[137]/*.[137]; do
+	for f in "$src"/man/man[1357]/*.[1357]; do
 		man+=("/usr/share/man/$(basename "$(dirname "$f")")/$(basename "$f")")
 	done
 	[ "${#man[@]}" -gt 40 ] || {

@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Snapshot files: save a snapshot to a file, and load one back, in this
+ * process or another (format: lib/snapfmt.h, man/man5/vmlet-snapshot.5).
+ *
+ * Decisions:
+ *  - Memory is stored sparsely, as runs of pages that are not zero, each
+ *    at a page-aligned offset. Loading maps each run of the file over an
+ *    empty sealed memfd (zeros that cost nothing) exactly as a live
+ *    snapshot's layer is mapped over its parent (vmlet_mem_map_layers()
+ *    with a run offset), MAP_PRIVATE for sandboxes and MAP_SHARED,
+ *    PROT_READ for the view restore copies from. Nothing is copied: a new
+ *    process calls as soon as the file is validated, its idle sandboxes
+ *    cost what those of an in-memory snapshot cost, and the page cache
+ *    shares the pages between processes that load one file.
+ *  - The file is untrusted and validated whole before anything in it is
+ *    used (lib/snapfmt.c), its pages' checksum included: a load reads
+ *    every stored page once. The CPU state and the function table are
+ *    copied out of it; the memory stays the file's. That memory is
+ *    guest memory, which the host never trusts anyway, so a file changed
+ *    after the load can change what the guest sees but no host decision.
+ *    A file truncated after the load, though, turns host reads of guest
+ *    memory into SIGBUS, as it would for any mapped file (a shared
+ *    library): the file must stay as it is while the snapshot lives,
+ *    which vmlet_snapshot_load(3) says.
+ *  - A loaded snapshot has no image (image == NULL): the file holds
+ *    everything a sandbox made from a snapshot needs. What it does not
+ *    hold is the host side: print, host functions, service, deadline,
+ *    print limit and restore method come from the config given to the
+ *    load. Its memory sizes are the file's; a config that names others
+ *    is an error, not a silent override.
+ *  - Saving writes from offset 0 with pwritev() (the metadata, then every
+ *    run straight from the snapshot's view, up to IOV_MAX at a time) and
+ *    truncates the file to its size, so a file can be saved over.
+ *  - The reason for a rejection is a thread-local string, as dlerror()
+ *    is: the error code says what kind of problem, the string which field.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "kvm.h"
+#include "sandbox.h"
+#include "service.h"
+#include "snapfmt.h"
+
+#define SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+static __thread char load_error[256];
+
+VMLET_API const char *vmlet_snapshot_load_error(void)
+{
+	return load_error;
+}
+
+__attribute__((format(printf, 2, 3))) static int load_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(load_error, sizeof(load_error), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static uint32_t cpuid_word(const struct kvm_cpuid2 *c, uint32_t fn, int reg)
+{
+	for (uint32_t i = 0; i < c->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function == fn && e->index == 0)
+			return reg == 0 ? e->ebx : reg == 1 ? e->ecx : e->edx;
+	}
+	return 0;
+}
+
+/* What this host's KVM offers guests, as the format names it. */
+static int host_get(struct vmlet_snapfmt_host *h)
+{
+	const struct vmlet_kvm *kvm;
+	int err = vmlet_kvm_get(&kvm);
+
+	if (err)
+		return err;
+	memcpy(h->vendor, kvm->vendor, sizeof(h->vendor));
+	h->xcr0 = kvm->xcrs ? kvm->xcr0 : 3;
+	h->cpuid[VMLET_CPUID_1_ECX] = cpuid_word(kvm->cpuid, 1, 1);
+	h->cpuid[VMLET_CPUID_1_EDX] = cpuid_word(kvm->cpuid, 1, 2);
+	h->cpuid[VMLET_CPUID_7_EBX] = cpuid_word(kvm->cpuid, 7, 0);
+	h->cpuid[VMLET_CPUID_7_ECX] = cpuid_word(kvm->cpuid, 7, 1);
+	h->cpuid[VMLET_CPUID_81_EDX] = cpuid_word(kvm->cpuid, 0x80000001, 2);
+	return 0;
+}
+
+static void mark(uint64_t *bits, uint64_t pg, uint64_t n)
+{
+	for (; n; pg++, n--)
+		bits[pg / 64] |= 1ULL << (pg % 64);
+}
+
+/*
+ * The pages of snap that may hold data: its runs, and the root memfd's
+ * data (SEEK_DATA). Reading a hole through the view would fill it, and
+ * a saved snapshot would then hold all its memory.
+ */
+static int data_pages(const struct vmlet_snapshot *snap, uint64_t **out)
+{
+	const struct vmlet_snapshot *root = snap;
+	uint64_t npages = snap->mem.size / VMLET_PAGE_SIZE;
+	uint64_t *bits = calloc((npages + 63) / 64, sizeof(*bits));
+	off_t data = 0, hole;
+
+	if (!bits)
+		return -ENOMEM;
+	while (root->parent)
+		root = root->parent;
+	for (unsigned int i = 0; i < snap->nruns; i++)
+		mark(bits, snap->runs[i].pg, snap->runs[i].npages);
+	for (;;) {
+		data = lseek(root->mem.fd, data, SEEK_DATA);
+		if (data < 0)
+			break;
+		hole = lseek(root->mem.fd, data, SEEK_HOLE);
+		if (hole < 0)
+			break;
+		data = (off_t)((uint64_t)data & ~(VMLET_PAGE_SIZE - 1));
+		mark(bits, (uint64_t)data / VMLET_PAGE_SIZE,
+		     ((uint64_t)hole - (uint64_t)data + VMLET_PAGE_SIZE - 1) / VMLET_PAGE_SIZE);
+		data = hole;
+	}
+	if (errno != ENXIO) {
+		/* No SEEK_DATA here: every page may hold data. */
+		memset(bits, 0xff, (npages + 63) / 64 * sizeof(*bits));
+	}
+	*out = bits;
+	return 0;
+}
+
+/* Write iov[0..n) at off, all of it. */
+static int write_all(int fd, struct iovec *iov, int n, off_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwritev(fd, iov, n > IOV_MAX ? IOV_MAX : n, off);
+
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		off += w;
+		for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+VMLET_API int vmlet_snapshot_save(const struct vmlet_snapshot *snap, int fd)
+{
+	const struct vmlet_config *c;
+	struct vmlet_snapfmt_layout layout;
+	struct vmlet_snapfmt_host host;
+	struct vmlet_snapfmt_run *runs;
+	uint64_t *maybe, file_size;
+	struct iovec *iov;
+	uint64_t nruns;
+	uint8_t *meta;
+	size_t meta_len;
+	int err;
+
+	if (!snap || fd < 0)
+		return -EINVAL;
+	c = &snap->cfg;
+	layout = (struct vmlet_snapfmt_layout){
+		.mem_size = c->mem_size,
+		.stack_size = c->stack_size,
+		.heap_size = c->heap_size,
+		.in_size = c->in_size,
+		.out_size = c->out_size,
+		.image_lo = snap->layout.image_lo,
+		.image_hi = snap->layout.image_hi,
+		.layout = snap->layout,
+	};
+	err = host_get(&host);
+	if (err)
+		return err;
+	err = data_pages(snap, &maybe);
+	if (err)
+		return err;
+	err = vmlet_snapfmt_runs(snap->mem.host, snap->mem.size, maybe, &runs, &nruns);
+	free(maybe);
+	if (err)
+		return err;
+	err = vmlet_snapfmt_build(&host, &snap->cpu, &layout, snap->funcs, snap->nfuncs,
+				  snap->mem.host, runs, nruns, &meta, &meta_len);
+	if (err)
+		goto out_runs;
+	err = -ENOMEM;
+	iov = malloc((nruns + 1) * sizeof(*iov));
+	if (!iov)
+		goto out_meta;
+	memcpy(&file_size, meta + offsetof(struct vmlet_snapfmt_header, file_size),
+	       sizeof(file_size));
+	iov[0] = (struct iovec){meta, meta_len};
+	for (uint64_t i = 0; i < nruns; i++)
+		iov[i + 1] = (struct iovec){snap->mem.host + runs[i].pg * VMLET_PAGE_SIZE,
+					    runs[i].npages * VMLET_PAGE_SIZE};
+	err = write_all(fd, iov, (int)(nruns + 1), 0);
+	if (!err && ftruncate(fd, (off_t)file_size) < 0)
+		err = -errno;
+	free(iov);
+out_meta:
+	free(meta);
+out_runs:
+	free(runs);
+	return err;
+}
+
+/*
+ * The config of a loaded snapshot: cfg's host side, the file's sizes.
+ * Sizes cfg names must be the file's.
+ */
+static int load_config(const struct vmlet_config *cfg, const struct vmlet_snapfmt_layout *f,
+		       struct vmlet_config *c)
+{
+	static const char *const names[] = {"mem_size", "stack_size", "heap_size", "in_size",
+					    "out_size"};
+	const uint64_t file[] = {f->mem_size, f->stack_size, f->heap_size, f->in_size, f->out_size};
+	struct vmlet_config raw = {0};
+	int err = vmlet_config_normalize(cfg, c);
+
+	if (err)
+		return load_fail(err, "the config is invalid");
+	if (cfg)
+		memcpy(&raw, cfg, cfg->sz); /* normalize checked sz */
+	{
+		const uint64_t want[] = {raw.mem_size, raw.stack_size, raw.heap_size, raw.in_size,
+					 raw.out_size};
+
+		for (unsigned int i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			if (want[i] && want[i] != file[i])
+				return load_fail(-EINVAL,
+						 "config %s %#llx differs from the file's %#llx",
+						 names[i], (unsigned long long)want[i],
+						 (unsigned long long)file[i]);
+	}
+	if (c->backing != VMLET_BACKING_AUTO && c->backing != VMLET_BACKING_4K)
+		return load_fail(-EINVAL,
+				 "config backing %s: a loaded snapshot is the file's pages",
+				 vmlet_backing_name(c->backing));
+	c->mem_size = f->mem_size;
+	c->stack_size = f->stack_size;
+	c->heap_size = f->heap_size;
+	c->in_size = f->in_size;
+	c->out_size = f->out_size;
+	c->backing = VMLET_BACKING_4K;
+	if (c->restore == VMLET_RESTORE_AUTO)
+		c->restore = VMLET_RESTORE_COPY;
+	if (c->restore == VMLET_RESTORE_DROP && vmlet_mem_pagemap_fd() < 0)
+		return load_fail(-ENOTSUP, "DROP restore needs /proc/self/pagemap");
+	return 0;
+}
+
+/* The empty memfd under the runs: zeros that cost nothing. */
+static int zero_memfd(uint64_t size)
+{
+	int fd = memfd_create("vmlet", MFD_CLOEXEC | MFD_ALLOW_SEALING), err;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, SEALS) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int load(int fd, const struct vmlet_config *cfg, const void *buf, size_t len,
+		struct vmlet_snapshot **out)
+{
+	struct vmlet_snapfmt_host host;
+	struct vmlet_snapshot *snap;
+	struct vmlet_snapfmt f;
+	int err;
+
+	err = host_get(&host);
+	if (err)
+		return load_fail(err, "no KVM: %s", vmlet_strerror(err));
+	err = vmlet_snapfmt_parse(buf, len, &host, &f, load_error, sizeof(load_error));
+	if (err)
+		return err;
+	snap = calloc(1, sizeof(*snap));
+	if (!snap)
+		return load_fail(-ENOMEM, "out of memory");
+	snap->refs = 1;
+	snap->mem.fd = -1;
+	err = load_config(cfg, &f.layout, &snap->cfg);
+	if (err) {
+		free(snap);
+		return err;
+	}
+	vmlet_service_get(snap->cfg.host);
+	snap->restore = snap->cfg.restore;
+	snap->layout = f.layout.layout;
+	snap->cpu = f.cpu;
+	snap->mem.size = f.hdr.mem_size;
+	snap->mem.backing = VMLET_BACKING_4K;
+	err = vmlet_frame_decode_table(f.funcs, f.funcs_size, &snap->funcs, &snap->nfuncs);
+	if (err)
+		goto err_snap;
+	snap->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (snap->file_fd < 0) {
+		err = -errno;
+		snap->file_fd = 0;
+		goto err_snap;
+	}
+	snap->mem.fd = zero_memfd(snap->mem.size);
+	if (snap->mem.fd < 0) {
+		err = snap->mem.fd;
+		goto err_snap;
+	}
+	err = -ENOMEM;
+	snap->runs = calloc(f.nruns ? f.nruns : 1, sizeof(*snap->runs));
+	if (!snap->runs)
+		goto err_snap;
+	for (uint64_t i = 0; i < f.nruns; i++) {
+		struct vmlet_snapfmt_run r;
+
+		memcpy(&r, &f.runs[i], sizeof(r));
+		snap->runs[i] = (struct vmlet_mem_run){
+			.pg = r.pg, .npages = r.npages, .off = r.off, .fd = snap->file_fd};
+	}
+	snap->nruns = (unsigned int)f.nruns;
+	err = __vmlet_snapshot_map(snap, PROT_READ, MAP_SHARED, &snap->mem.host);
+	if (err)
+		goto err_snap;
+	*out = snap;
+	return 0;
+
+err_snap:
+	vmlet_snapshot_destroy(snap);
+	return load_fail(err, "loading: %s", vmlet_strerror(err));
+}
+
+VMLET_API int vmlet_snapshot_load(int fd, const struct vmlet_config *cfg,
+				  struct vmlet_snapshot **out)
+{
+	struct stat st;
+	void *buf = NULL;
+	int err;
+
+	load_error[0] = '\0';
+	if (fd < 0 || !out)
+		return load_fail(-EINVAL, "no file descriptor or no out pointer");
+	if (fstat(fd, &st) < 0)
+		return load_fail(-errno, "fstat: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return load_fail(-EINVAL, "not a regular file");
+	if (st.st_size > 0) {
+		buf = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (buf == MAP_FAILED)
+			return load_fail(-errno, "mmap: %s", strerror(errno));
+	}
+	err = load(fd, cfg, buf, (size_t)st.st_size, out);
+	if (buf)
+		munmap(buf, (size_t)st.st_size);
+	return err;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Calls of the livesnap guest (selftests/kvm/livesnap_guest.c) shared by
+ * the tests of snapshots that loaded state: livesnap_test, snapfile_test.
+ */
+#ifndef VMLET_TEST_LIVESNAP_CALLS_H
+#define VMLET_TEST_LIVESNAP_CALLS_H
+
+#include <errno.h>
+#include <string.h>
+#include <vmlet.h>
+
+#include "kselftest.h"
+
+static inline uint64_t call0(struct vmlet_sandbox *sb, const char *fn)
+{
+	struct vmlet_value r = {0};
+	int err = vmlet_sandbox_call(sb, fn, NULL, 0, &r);
+
+	return err ? (uint64_t)(int64_t)err : r.u64;
+}
+
+static inline int call1(struct vmlet_sandbox *sb, const char *fn, uint64_t v)
+{
+	struct vmlet_value a = vmlet_u64(v);
+
+	return vmlet_sandbox_call(sb, fn, &a, 1, NULL);
+}
+
+static inline uint32_t load(struct vmlet_sandbox *sb, uint32_t first, uint32_t n, uint64_t seed)
+{
+	struct vmlet_value a[3] = {vmlet_u32(first), vmlet_u32(n), vmlet_u64(seed)}, r = {0};
+	int err = vmlet_sandbox_call(sb, "load", a, 3, &r);
+
+	return err ? 0 : r.u32;
+}
+
+static inline struct vmlet_sandbox *from(struct vmlet_snapshot *snap)
+{
+	struct vmlet_sandbox *sb = NULL;
+	int err = snap ? vmlet_sandbox_create_from(snap, &sb) : -EINVAL;
+
+	if (err)
+		ksft_fail_at("vmlet_sandbox_create_from: %s", vmlet_strerror(err));
+	return sb;
+}
+
+/* Whether two sandboxes' (or snapshots') memories hold the same bytes. */
+static inline bool same_bytes(const void *a, const void *b, size_t size)
+{
+	return a && b && !memcmp(a, b, size);
+}
+
+/* Load state into sb: three counts, 40 table pages, a secret. */
+static inline void load_state(struct vmlet_sandbox *sb)
+{
+	EXPECT_EQ(call0(sb, "count"), 1);
+	EXPECT_EQ(call0(sb, "count"), 2);
+	EXPECT_EQ(call0(sb, "count"), 3);
+	EXPECT_EQ(load(sb, 0, 40, 1000), 40);
+	EXPECT_EQ(call1(sb, "stash", 0x5ec7e7), 0);
+}
+
+#define LOADED_SUM (3 + 40 * 1000 + 40 * 39 / 2)
+
+#endif /* VMLET_TEST_LIVESNAP_CALLS_H */
