@@ -146,7 +146,7 @@ static inline uint64_t align_up(uint64_t v, uint64_t a)
 
 static inline bool canonical(uint64_t v)
 {
-	return (uint64_t)(((int64_t)v << 16) >> 16) == v;
+	return (uint64_t)((int64_t)(v << 16) >> 16) == v; /* bits 63-47 all equal */
 }
 
 static const struct kvm_msrs *msrs_of(const struct vmlet_x86_state *cpu)

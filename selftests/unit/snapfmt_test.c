@@ -33,6 +33,16 @@
 #define S_RUNS	 3
 #define S_PAGES	 4
 
+/* Outside a test (--write-seed) libcheck cannot report: abort instead. */
+static bool seed_mode;
+#define need(cond)                                                                                 \
+	do {                                                                                       \
+		if (seed_mode && !(cond))                                                          \
+			abort();                                                                   \
+		else if (!seed_mode)                                                               \
+			ck_assert(cond);                                                           \
+	} while (0)
+
 /* Everything a file is built from; cases change it before building. */
 struct src {
 	struct vmlet_snapfmt_host host; /* the host the file is saved on */
@@ -73,8 +83,8 @@ static void src_init(struct src *s)
 	memset(s->host.cpuid, 0xff, sizeof(s->host.cpuid));
 	s->load = s->host;
 
-	ck_assert_int_eq(vmlet_config_normalize(&in, &c), 0);
-	ck_assert_int_eq(vmlet_layout_compute(&c, IMG_LO, IMG_HI, &s->layout.layout), 0);
+	need(vmlet_config_normalize(&in, &c) == 0);
+	need(vmlet_layout_compute(&c, IMG_LO, IMG_HI, &s->layout.layout) == 0);
 	s->layout.mem_size = c.mem_size;
 	s->layout.stack_size = c.stack_size;
 	s->layout.in_size = c.in_size;
@@ -115,7 +125,7 @@ static void src_init(struct src *s)
 	s->funcs[1] = (struct vmlet_func){.name = "hello", .ret = VMLET_STRING};
 	s->nfuncs = 2;
 	s->mem = calloc(1, MEM);
-	ck_assert_ptr_nonnull(s->mem);
+	need(s->mem != NULL);
 	for (unsigned int i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
 		memset(s->mem + pages[i] * PAGE + 100, (int)(i + 1), 50);
 }
@@ -129,13 +139,12 @@ static uint8_t *build(const struct src *s, size_t *len)
 	size_t meta_len;
 	struct vmlet_snapfmt_header h;
 
-	ck_assert_int_eq(vmlet_snapfmt_runs(s->mem, MEM, NULL, &runs, &nruns), 0);
-	ck_assert_int_eq(vmlet_snapfmt_build(&s->host, &s->cpu, &s->layout, s->funcs, s->nfuncs,
-					     s->mem, runs, nruns, &meta, &meta_len),
-			 0);
+	need(vmlet_snapfmt_runs(s->mem, MEM, NULL, &runs, &nruns) == 0);
+	need(vmlet_snapfmt_build(&s->host, &s->cpu, &s->layout, s->funcs, s->nfuncs, s->mem, runs,
+				 nruns, &meta, &meta_len) == 0);
 	memcpy(&h, meta, sizeof(h));
 	file = calloc(1, h.file_size);
-	ck_assert_ptr_nonnull(file);
+	need(file != NULL);
 	memcpy(file, meta, meta_len);
 	for (uint64_t i = 0; i < nruns; i++)
 		memcpy(file + runs[i].off, s->mem + runs[i].pg * PAGE, runs[i].npages * PAGE);
@@ -496,6 +505,7 @@ static int write_seed(const char *path)
 	uint8_t *file;
 	FILE *f;
 
+	seed_mode = true;
 	src_init(&s);
 	file = build(&s, &len);
 	f = fopen(path, "wb");
