@@ -4,7 +4,13 @@
  *
  *   vmlet run [OPTIONS] IMAGE FUNCTION [ARG...]   call a guest function
  *   vmlet list IMAGE                              the functions it registers
+ *   vmlet snapshot IMAGE -o FILE [--call FUNCTION [ARG...]]...
+ *                                                 save a snapshot file after calls
  *   vmlet info                                    what this host's KVM offers
+ *
+ * Wherever an IMAGE is taken, a snapshot file (vmlet-snapshot(5)) may be
+ * given instead, told apart by its first bytes (VMLET_SNAPSHOT_MAGIC):
+ * sandboxes then start from the snapshot, without booting.
  *
  * Arguments are TYPE:VALUE (i32:5, f64:2.5, str:hello, bytes:@file,
  * bool:true) or a bare VALUE read as the type the function's signature
@@ -28,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <vmlet.h>
@@ -52,8 +59,10 @@ static int usage(FILE *f, int status)
 		"                 [--count-insns] [--time] [--mem MiB] [--timeout MS]\n"
 		"                 [--print-limit BYTES] [--no-seccomp] IMAGE FUNCTION [ARG...]\n"
 		"       vmlet list IMAGE\n"
+		"       vmlet snapshot [--mem MiB] IMAGE -o FILE [--call FUNCTION [ARG...]]...\n"
 		"       vmlet info\n"
 		"\n"
+		"IMAGE is a guest image or a snapshot file (made by vmlet snapshot).\n"
 		"run      boot IMAGE in a micro-VM and call FUNCTION with the arguments.\n"
 		"         Arguments: TYPE:VALUE with TYPE one of bool i32 u32 i64 u64 f32 f64\n"
 		"         str bytes (bytes:@FILE reads a file, bytes:TEXT takes the text), or a\n"
@@ -67,11 +76,14 @@ static int usage(FILE *f, int status)
 		"  -g, --grant PATH   let the guest open() and read PATH (repeatable)\n"
 		"  -c, --count-insns  count the guest instructions of the call (single-step)\n"
 		"  -t, --time         print how long creation and the call took (stderr)\n"
-		"  -m, --mem MiB      guest memory (default 4)\n"
+		"  -m, --mem MiB      guest memory (default 4; a snapshot file has its own)\n"
 		"  -T, --timeout MS   fail a call (or the boot) that runs longer than MS ms\n"
 		"  -p, --print-limit BYTES  guest output one call may print (default 1 MiB)\n"
 		"  -S, --no-seccomp   do not confine the calls' thread with seccomp\n"
 		"list     print the functions IMAGE registers, with their signatures\n"
+		"snapshot make the calls on a sandbox of IMAGE (printing their results), then\n"
+		"         save the sandbox to FILE as a snapshot file: a later run of FILE\n"
+		"         starts where the calls left it\n"
 		"info     print the KVM API version, capabilities and memory backing\n");
 	return status;
 }
@@ -104,25 +116,78 @@ static void print_fault(const char *what, int err, const struct vmlet_fault *f)
 	fputc('\n', stderr);
 }
 
-static int open_sandbox(const char *path, const struct vmlet_config *cfg, struct vmlet_image **img,
+/* What run, list and snapshot start from: an image, or a loaded snapshot file. */
+struct source {
+	struct vmlet_image *img;
+	struct vmlet_snapshot *snap;
+};
+
+/* 1 when path starts with VMLET_SNAPSHOT_MAGIC, 0 when not, or -errno. */
+static int is_snapshot_file(const char *path)
+{
+	char magic[8];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+	      !memcmp(magic, VMLET_SNAPSHOT_MAGIC, sizeof(magic));
+	close(fd);
+	return ret;
+}
+
+static int open_source(const char *path, const struct vmlet_config *cfg, struct source *src)
+{
+	int err = is_snapshot_file(path), fd;
+
+	*src = (struct source){0};
+	if (err > 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		err = fd < 0 ? -errno : vmlet_snapshot_load(fd, cfg, &src->snap);
+		if (fd >= 0)
+			close(fd);
+		if (err)
+			fprintf(stderr, "vmlet: %s: %s%s%s\n", path, vmlet_strerror(err),
+				*vmlet_snapshot_load_error() ? ": " : "",
+				vmlet_snapshot_load_error());
+		return err;
+	}
+	if (!err)
+		err = vmlet_image_open(path, &src->img);
+	if (err)
+		fprintf(stderr, "vmlet: %s: %s\n", path, vmlet_strerror(err));
+	return err;
+}
+
+static void source_close(struct source *src)
+{
+	vmlet_snapshot_destroy(src->snap);
+	vmlet_image_close(src->img);
+}
+
+/*
+ * A sandbox of the image at path (booted with cfg) or of the snapshot file
+ * there (loaded with cfg, sandbox from it); *create_ns gets the time the
+ * sandbox took, the load of a file not counted.
+ */
+static int open_sandbox(const char *path, const struct vmlet_config *cfg, struct source *src,
 			struct vmlet_sandbox **sb, uint64_t *create_ns)
 {
 	uint64_t t0;
 	int err;
 
-	err = vmlet_image_open(path, img);
-	if (err) {
-		fprintf(stderr, "vmlet: %s: %s\n", path, vmlet_strerror(err));
+	err = open_source(path, cfg, src);
+	if (err)
 		return err;
-	}
 	t0 = now_ns();
-	err = vmlet_sandbox_create(*img, cfg, sb);
+	err = src->snap ? vmlet_sandbox_create_from(src->snap, sb)
+			: vmlet_sandbox_create(src->img, cfg, sb);
 	if (create_ns)
 		*create_ns = now_ns() - t0;
 	if (err) {
 		fprintf(stderr, "vmlet: %s: cannot create sandbox: %s\n", path,
 			vmlet_strerror(err));
-		vmlet_image_close(*img);
+		source_close(src);
 	}
 	return err;
 }
@@ -374,11 +439,12 @@ static const struct vmlet_host_func kv_func = {
 };
 
 /* --fresh: n calls through a pool of two, each on a restored sandbox. */
-static int make_pool(struct vmlet_image *img, const struct vmlet_config *cfg,
+static int make_pool(const struct source *src, const struct vmlet_config *cfg,
 		     struct vmlet_pool **pool)
 {
 	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
-	int err = vmlet_pool_create(img, cfg, &pc, pool);
+	int err = src->snap ? vmlet_pool_create_from(src->snap, &pc, pool)
+			    : vmlet_pool_create(src->img, cfg, &pc, pool);
 
 	if (err)
 		fprintf(stderr, "vmlet: cannot create a pool: %s\n", vmlet_strerror(err));
@@ -498,8 +564,8 @@ static int cmd_run(int argc, char **argv)
 	};
 	struct vmlet_value args[VMLET_MAX_ARGS];
 	void *owned[VMLET_MAX_ARGS] = {0};
-	uint64_t mem = 4;
-	struct vmlet_image *img = NULL;
+	uint64_t mem = 0; /* the default, or a snapshot file's */
+	struct source src = {0};
 	struct run r = {.seccomp = 1, .args = args};
 	int c, err, idx, fds[VMLET_MAX_GRANTS];
 	const char *grants[VMLET_MAX_GRANTS];
@@ -594,7 +660,7 @@ static int cmd_run(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (open_sandbox(argv[optind], &cfg, &img, &r.sb, &r.create_ns))
+	if (open_sandbox(argv[optind], &cfg, &src, &r.sb, &r.create_ns))
 		return 1;
 	for (unsigned int i = 0; i < ngrants; i++) {
 		err = vmlet_sandbox_grant_fd(r.sb, 3 + (int)i, fds[i], VMLET_GRANT_READ, grants[i]);
@@ -638,7 +704,7 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 	if (r.fresh) {
-		err = make_pool(img, &cfg, &r.pool);
+		err = make_pool(&src, &cfg, &r.pool);
 		if (err)
 			goto out;
 	}
@@ -661,7 +727,7 @@ out:
 	for (unsigned int i = 0; i < VMLET_MAX_ARGS; i++)
 		free(owned[i]);
 	vmlet_sandbox_destroy(r.sb);
-	vmlet_image_close(img);
+	source_close(&src);
 	vmlet_host_destroy(host);
 	for (unsigned int i = 0; i < ngrants; i++)
 		close(fds[i]);
@@ -671,11 +737,11 @@ out:
 static int cmd_list(int argc, char **argv)
 {
 	struct vmlet_sandbox *sb;
-	struct vmlet_image *img;
+	struct source src;
 
 	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return usage(argc == 2 ? stdout : stderr, argc == 2 ? 0 : 2);
-	if (open_sandbox(argv[1], NULL, &img, &sb, NULL))
+	if (open_sandbox(argv[1], NULL, &src, &sb, NULL))
 		return 1;
 	for (int i = 0; i < vmlet_sandbox_nfuncs(sb); i++) {
 		const struct vmlet_func *f = vmlet_sandbox_func_at(sb, (unsigned int)i);
@@ -686,8 +752,136 @@ static int cmd_list(int argc, char **argv)
 		printf(") -> %s\n", vmlet_type_name(f->ret));
 	}
 	vmlet_sandbox_destroy(sb);
-	vmlet_image_close(img);
+	source_close(&src);
 	return 0;
+}
+
+/* Call name on sb with the arguments in argv (parsed by its signature), print the result. */
+static int call_args(struct vmlet_sandbox *sb, const char *name, char **argv, unsigned int n)
+{
+	struct vmlet_value args[VMLET_MAX_ARGS], ret;
+	void *owned[VMLET_MAX_ARGS] = {0};
+	const struct vmlet_func *fn;
+	int idx = vmlet_sandbox_func(sb, name), err = 0;
+
+	if (idx < 0) {
+		fprintf(stderr, "vmlet: no function '%s' (see vmlet list)\n", name);
+		return idx;
+	}
+	fn = vmlet_sandbox_func_at(sb, (unsigned int)idx);
+	if (n != fn->nargs) {
+		fprintf(stderr, "vmlet: %s takes %u arguments, %u given\n", name, fn->nargs, n);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < n && !err; i++)
+		err = parse_arg(argv[i], fn->args[i], &args[i], &owned[i]);
+	if (!err) {
+		err = vmlet_sandbox_call_index(sb, (unsigned int)idx, args, n, &ret);
+		if (err)
+			print_fault(name, err, vmlet_sandbox_fault(sb));
+		else
+			print_value(&ret);
+	}
+	for (unsigned int i = 0; i < VMLET_MAX_ARGS; i++)
+		free(owned[i]);
+	return err;
+}
+
+/* Save snap to path through a temporary file renamed into place: a reader sees all or none. */
+static int save_to(const struct vmlet_snapshot *snap, const char *path)
+{
+	size_t len = strlen(path);
+	char *tmp = malloc(len + 8);
+	mode_t mask = umask(0);
+	int fd, err;
+
+	umask(mask);
+	if (!tmp)
+		return -ENOMEM;
+	memcpy(tmp, path, len);
+	memcpy(tmp + len, ".XXXXXX", 8);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		free(tmp);
+		return err;
+	}
+	err = vmlet_snapshot_save(snap, fd);
+	if (!err && fchmod(fd, 0666 & ~mask) < 0)
+		err = -errno;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	free(tmp);
+	return err;
+}
+
+/*
+ * vmlet snapshot [--mem MiB] IMAGE -o FILE [--call FUNCTION [ARG...]]...:
+ * the options and IMAGE first, then each --call with its arguments up to
+ * the next --call. IMAGE may itself be a snapshot file: the new file then
+ * starts where the calls left that one.
+ */
+static int cmd_snapshot(int argc, char **argv)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg)};
+	const char *image = NULL, *out = NULL;
+	struct vmlet_snapshot *snap = NULL;
+	struct vmlet_sandbox *sb;
+	struct source src;
+	int i = 1, err;
+	char *end;
+
+	for (; i < argc && strcmp(argv[i], "--call"); i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return usage(stdout, 0);
+		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc) {
+			out = argv[++i];
+		} else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--mem")) && i + 1 < argc) {
+			errno = 0;
+			cfg.mem_size = strtoull(argv[++i], &end, 0) << 20;
+			if (errno || *end || !cfg.mem_size)
+				return usage(stderr, 2);
+		} else if (argv[i][0] != '-' && !image) {
+			image = argv[i];
+		} else {
+			return usage(stderr, 2);
+		}
+	}
+	if (!image || !out)
+		return usage(stderr, 2);
+	for (int j = i; j < argc; j++)
+		if (!strcmp(argv[j], "--call") && (j + 1 == argc || !strcmp(argv[j + 1], "--call")))
+			return usage(stderr, 2); /* --call without a function */
+	if (open_sandbox(image, &cfg, &src, &sb, NULL))
+		return 1;
+	err = 0;
+	while (i < argc && !err) {
+		int first = i + 2, next = first;
+
+		while (next < argc && strcmp(argv[next], "--call"))
+			next++;
+		err = call_args(sb, argv[i + 1], argv + first, (unsigned int)(next - first));
+		i = next;
+	}
+	if (!err) {
+		err = vmlet_sandbox_snapshot(sb, &snap);
+		if (err)
+			fprintf(stderr, "vmlet: cannot snapshot the sandbox: %s\n",
+				vmlet_strerror(err));
+	}
+	if (!err) {
+		err = save_to(snap, out);
+		if (err)
+			fprintf(stderr, "vmlet: %s: %s\n", out, vmlet_strerror(err));
+	}
+	vmlet_snapshot_destroy(snap);
+	vmlet_sandbox_destroy(sb);
+	source_close(&src);
+	return err ? 1 : 0;
 }
 
 static int cmd_info(int argc, char **argv)
@@ -734,6 +928,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "snapshot"))
+		return cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "info"))
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))

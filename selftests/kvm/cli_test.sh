@@ -6,7 +6,9 @@
 # unless --no-seccomp, and calls, host calls, a granted file and fresh
 # VMs all work there; --repeat and --fresh print a distribution of N
 # calls; --count-insns gives the same exact count twice; --timeout and
-# --print-limit end a call; `list` and `info` print what they promise.
+# --print-limit end a call; `list` and `info` print what they promise;
+# `snapshot` saves a file after its calls, and `run`, `list` and
+# `snapshot` take that file where they take an image.
 # Starts VMs, so scripts/check.sh runs it through vmtest.sh.
 set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -53,7 +55,7 @@ threads_of() {
 	echo "$modes"
 }
 
-echo "1..13"
+echo "1..18"
 
 "$vmlet" run "$demo" add i32:2 i32:40 >"$tmp/out" 2>&1
 check run_prints_the_result same $'42\n' "$tmp/out"
@@ -165,5 +167,57 @@ info_names_the_platform() {
 }
 check info_names_the_platform info_names_the_platform
 sed 's/^/# /' "$tmp/info"
+
+# Snapshot files: the demo's counter() counts the calls of one sandbox.
+status "$tmp/out" "$tmp/err" "$vmlet" snapshot "$demo" -o "$tmp/c.snap" --call counter \
+	--call add 20 22 --call counter
+snapshot_prints_and_saves() {
+	[ "$rc" -eq 0 ] && same $'1\n42\n2\n' "$tmp/out" && [ ! -s "$tmp/err" ] &&
+		[ "$(head -c 8 "$tmp/c.snap")" = VMLETSNP ]
+}
+check snapshot_prints_the_calls_and_saves_a_file snapshot_prints_and_saves
+
+"$vmlet" run "$tmp/c.snap" counter >"$tmp/run" 2>&1
+"$vmlet" run --fresh 3 "$tmp/c.snap" counter >"$tmp/fresh" 2>&1
+rc=$?
+run_starts_where_the_calls_left() {
+	same $'3\n' "$tmp/run" && [ "$rc" -eq 0 ] && [ "$(head -n 1 "$tmp/fresh")" = 3 ] &&
+		grep -q '^fresh VM per call (pool of 2, ' "$tmp/fresh"
+}
+check run_of_a_snapshot_file_starts_where_its_calls_left run_starts_where_the_calls_left
+
+"$vmlet" list "$tmp/c.snap" >"$tmp/list2" 2>&1
+"$vmlet" snapshot "$tmp/c.snap" -o "$tmp/d.snap" --call counter >"$tmp/out" 2>&1
+"$vmlet" run "$tmp/d.snap" counter >"$tmp/run2" 2>&1
+list_and_snapshot_take_a_file() {
+	cmp -s "$tmp/list" "$tmp/list2" && same $'3\n' "$tmp/out" && same $'4\n' "$tmp/run2"
+}
+check list_and_snapshot_take_a_snapshot_file list_and_snapshot_take_a_file
+
+head -c 8192 "$tmp/c.snap" >"$tmp/cut.snap"
+status "$tmp/out" "$tmp/err" "$vmlet" run "$tmp/cut.snap" add 1 2
+cut_rc=$rc
+status "$tmp/out2" "$tmp/err2" "$vmlet" run --mem 8 "$tmp/c.snap" add 1 2
+bad_files_name_the_problem() {
+	echo "# $(cat "$tmp/err")"
+	[ "$cut_rc" -eq 1 ] && [ ! -s "$tmp/out" ] &&
+		grep -q "^vmlet: $tmp/cut.snap: Bad message: truncated: section pages (0x" "$tmp/err" &&
+		[ "$rc" -eq 1 ] &&
+		same "vmlet: $tmp/c.snap: Invalid argument: config mem_size 0x800000 differs from the file's 0x400000"$'\n' "$tmp/err2"
+}
+check a_broken_or_contradicted_snapshot_file_names_the_problem bad_files_name_the_problem
+
+status "$tmp/out" "$tmp/err" "$vmlet" snapshot "$demo" -o "$tmp/e.snap" --call no_such
+nosuch=$rc
+"$vmlet" snapshot "$demo" >/dev/null 2>&1
+no_out=$?
+"$vmlet" snapshot "$demo" -o "$tmp/e.snap" --call >/dev/null 2>&1
+no_fn=$?
+snapshot_errors() {
+	echo "# exit statuses: unknown function $nosuch, no -o $no_out, --call alone $no_fn"
+	[ "$nosuch" -eq 1 ] && grep -q "no function 'no_such'" "$tmp/err" &&
+		[ "$no_out" -eq 2 ] && [ "$no_fn" -eq 2 ] && ! ls "$tmp"/e.snap* >/dev/null 2>&1
+}
+check snapshot_errors_exit_1_usage_2_and_leave_no_file snapshot_errors
 
 [ "$failed" -eq 0 ]
