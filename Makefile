@@ -66,7 +66,7 @@ LIBSO_MAJOR := libvmlet.so.$(VERSION_MAJOR)
 # What libvmlet links against (libvmlet.pc says the same).
 LIB_LIBS := -luring -lseccomp -lpthread
 
-GUEST_OBJS := $(addprefix $(objtree)/guest/,runtime.o syscall.o entry.o)
+GUEST_OBJS := $(addprefix $(objtree)/guest/,runtime.o random.o syscall.o entry.o)
 GUEST_LIB := $(objtree)/guest/libvmlet-guest.a
 DEMO := $(objtree)/guest/examples/demo.elf
 
@@ -201,7 +201,7 @@ $(LIBSO): $(LIB_OBJS) $(srctree)/lib/libvmlet.map
 
 # --- guest runtime and guests -----------------------------------------------
 
-$(objtree)/guest/syscall.o: GUEST_EXTRA := -mgeneral-regs-only
+$(objtree)/guest/syscall.o $(objtree)/guest/random.o: GUEST_EXTRA := -mgeneral-regs-only
 
 $(objtree)/guest/%.o: $(srctree)/guest/%.c
 	$(call msg,GUESTCC,$@)

@@ -15,8 +15,10 @@
 #include <setjmp.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <vmlet/guest.h>
 
+#include "call.h"
 #include "hypercall.h"
 
 struct fn {
@@ -383,24 +385,70 @@ static void serve(void)
 	out->nargs = 1;
 }
 
+struct vmlet_call_state *vmlet_call_state;
+
+/*
+ * Leave through port and come back with the next call's entry values
+ * (abi.h): its entropy becomes AT_RANDOM's bytes, vmlet_random()'s key
+ * and the stack canary musl keeps at %fs:0x28 (the frames below this one
+ * are all new in a call; this one never returns to check its own).
+ */
+static inline void wait_call(uint8_t port, struct vmlet_call_state *c)
+{
+	uint64_t k0, k1, t;
+	uint32_t lo, hi;
+
+	__asm__ volatile("out %%al, %3" : "=D"(k0), "=S"(k1), "=d"(t) : "i"(port) : "memory");
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	c->key[0] = k0;
+	c->key[1] = k1;
+	c->realtime_ns = t;
+	c->tsc = ((uint64_t)hi << 32) | lo;
+	/* As musl seeds it at start-up: from AT_RANDOM's first 8 bytes. */
+	__asm__ volatile("mov %0, %%fs:0x28" : : "r"(k0) : "memory");
+}
+
+/*
+ * Not inlined, and without SSE: the compiler zeroes a struct with SSE
+ * stores, which KVM's emulator may not know (entry.S), and a target
+ * attribute on vmlet_ready() would keep serve() from being inlined there.
+ */
+__attribute__((noinline, target("general-regs-only"))) static void
+call_state_init(struct vmlet_call_state *c, uint64_t *key)
+{
+	const struct vmlet_boot *boot = (const struct vmlet_boot *)VMLET_BOOT_ADDR;
+
+	c->key = (uint64_t *)getauxval(AT_RANDOM);
+	if (!c->key)
+		c->key = key;
+	c->realtime_ns = boot->realtime_ns; /* and the TSC counts from 0 */
+	c->tsc = 0;
+	c->blocks = 0;
+}
+
 _Noreturn void vmlet_ready(void)
 {
 	const struct vmlet_boot *boot = (const struct vmlet_boot *)VMLET_BOOT_ADDR;
+	struct vmlet_call_state c;
+	uint64_t key[2];
 
 	in = (const struct vmlet_frame *)boot->in_addr;
 	in_size = boot->in_size;
 	out = (struct vmlet_frame *)boot->out_addr;
 	out_size = boot->out_size;
+	call_state_init(&c, key);
+	/* Set before the ready point: a call writes only this frame's page. */
+	vmlet_call_state = &c;
 	publish();
 	/* A failed call comes back here with its return frame written. */
 	if (!setjmp(serving)) {
 		ready = true;
-		vmlet_hypercall(VMLET_PORT_READY, 0, 0, 0);
+		wait_call(VMLET_PORT_READY, &c);
 	} else {
-		vmlet_hypercall(VMLET_PORT_RETURN, 0, 0, 0);
+		wait_call(VMLET_PORT_RETURN, &c);
 	}
 	for (;;) {
 		serve();
-		vmlet_hypercall(VMLET_PORT_RETURN, 0, 0, 0);
+		wait_call(VMLET_PORT_RETURN, &c);
 	}
 }

@@ -11,7 +11,9 @@
  *   mprotect, madvise          accepted, no effect
  *   exit, exit_group           end the call with -VMLET_EEXIT
  *   kill, tkill, tgkill        end the call with -VMLET_EABORT (abort())
- *   clock_gettime, gettimeofday, time   from the TSC
+ *   clock_gettime, gettimeofday, time   from the TSC; CLOCK_REALTIME (and
+ *                              gettimeofday, time) from the host's wall
+ *                              clock at call entry (or boot) plus the TSC
  *   arch_prctl(ARCH_SET_FS/GET_FS), set_tid_address, gettid, getpid,
  *   rt_sigprocmask, rt_sigaction, ioctl(TIOCGWINSZ) on fd 1 and 2
  * Everything else fails with -ENOSYS, and nothing leaves the VM but the
@@ -29,6 +31,7 @@
 #include <stdint.h>
 #include <vmlet/abi.h>
 
+#include "call.h"
 #include "hypercall.h"
 
 #define SYS_read 0
@@ -281,23 +284,49 @@ static long sys_kill(long sig)
 	leave(VMLET_PORT_ABORT, 128 + (uint64_t)sig, msg, sizeof(msg) - 1);
 }
 
-static uint64_t now_ns(void)
+static uint64_t tsc_ns(uint64_t tsc)
 {
-	uint32_t lo, hi;
-	uint64_t tsc, khz = boot->tsc_khz;
+	uint64_t khz = boot->tsc_khz;
 
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	tsc = ((uint64_t)hi << 32) | lo;
 	return tsc / khz * 1000000 + tsc % khz * 1000000 / khz;
 }
 
-static long sys_clock_gettime(struct timespec_ *ts)
+static uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static uint64_t now_ns(void)
+{
+	return tsc_ns(rdtsc());
+}
+
+/* The host's wall clock: at this call's entry, or at boot (the TSC starts at 0). */
+static uint64_t realtime_ns(void)
+{
+	const struct vmlet_call_state *c = vmlet_call_state;
+
+	if (!c)
+		return boot->realtime_ns + now_ns();
+	return c->realtime_ns + tsc_ns(rdtsc() - c->tsc);
+}
+
+#define CLOCK_REALTIME 0
+#define CLOCK_REALTIME_COARSE 5
+
+static long sys_clock_gettime(long clock, struct timespec_ *ts)
 {
 	uint64_t ns;
 
 	if (!boot->tsc_khz)
 		return -ENOSYS;
-	ns = now_ns();
+	if (clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_COARSE)
+		ns = realtime_ns();
+	else
+		ns = now_ns();
 	ts->sec = (int64_t)(ns / 1000000000);
 	ts->nsec = (int64_t)(ns % 1000000000);
 	return 0;
@@ -371,12 +400,12 @@ long vmlet_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6
 	case SYS_tgkill:
 		return sys_kill(a3);
 	case SYS_clock_gettime:
-		return sys_clock_gettime((struct timespec_ *)a2);
+		return sys_clock_gettime(a1, (struct timespec_ *)a2);
 	case SYS_gettimeofday:
 		if (!boot->tsc_khz)
 			return -ENOSYS;
 		if (a1) {
-			uint64_t ns = now_ns();
+			uint64_t ns = realtime_ns();
 
 			((int64_t *)a1)[0] = (int64_t)(ns / 1000000000);
 			((int64_t *)a1)[1] = (int64_t)(ns % 1000000000 / 1000);
@@ -385,7 +414,7 @@ long vmlet_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6
 	case SYS_time:
 		if (!boot->tsc_khz)
 			return -ENOSYS;
-		return (long)(now_ns() / 1000000000);
+		return (long)(realtime_ns() / 1000000000);
 	case SYS_arch_prctl:
 		return sys_arch_prctl(a1, (uint64_t)a2);
 	case SYS_set_tid_address:

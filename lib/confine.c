@@ -28,6 +28,7 @@
  *   brk, mmap (anonymous), mremap, munmap, madvise, mprotect: what malloc
  *                and free do; never PROT_EXEC
  *   close        destroy, and a pool discarding a sandbox it cannot restore
+ *   getrandom    each call's entropy (lib/entropy.c), once per 255 calls
  *
  * VMLET_CONFINE_CREATE adds vmlet_sandbox_create_from(): KVM_CREATE_VM,
  * KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_SET_CPUID2 and
@@ -107,6 +108,8 @@ static const int plain[] = {
 	SCMP_SYS(munmap),
 	SCMP_SYS(madvise),
 	SCMP_SYS(close),
+	/* Per-call entropy (lib/entropy.c). */
+	SCMP_SYS(getrandom),
 };
 
 static const unsigned long run_ioctls[] = {

@@ -186,6 +186,21 @@ int vmlet_vm_set_port(struct vmlet_vm *vm, unsigned int port, vmlet_port_fn *fn,
 	return 0;
 }
 
+#define RFLAGS_TF (1ULL << 8)
+
+void vmlet_vm_set_call(struct vmlet_vm *vm, uint64_t rdi, uint64_t rsi, uint64_t rdx)
+{
+	struct kvm_regs *r = &vm->run->s.regs.regs;
+
+	r->rdi = rdi;
+	r->rsi = rsi;
+	r->rdx = rdx;
+	/* KVM hides TF from the registers it syncs out while stepping. */
+	if (vm->single_step)
+		r->rflags |= RFLAGS_TF;
+	vm->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+}
+
 void vmlet_vm_set_rax(struct vmlet_vm *vm, uint64_t rax)
 {
 	vm->run->s.regs.regs.rax = rax;

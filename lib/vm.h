@@ -124,6 +124,14 @@ static inline const struct kvm_regs *vmlet_vm_regs(const struct vmlet_vm *vm)
 	return &vm->run->s.regs.regs;
 }
 
+/*
+ * A call's entry values (abi.h, "Call entry"): rdi, rsi and rdx of the
+ * guest when it resumes from the ready point's or the last return's
+ * `out`. Keeps single-stepping on: KVM drops the trap flag when it loads
+ * registers at another rip than the one stepping was armed at.
+ */
+void vmlet_vm_set_call(struct vmlet_vm *vm, uint64_t rdi, uint64_t rsi, uint64_t rdx);
+
 /* Set the guest's rax before it resumes (a port handler's result). */
 void vmlet_vm_set_rax(struct vmlet_vm *vm, uint64_t rax);
 

@@ -16,7 +16,9 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
+#include "entropy.h"
 #include "kvm.h"
 #include "x86.h"
 
@@ -139,11 +141,11 @@ static void stubs_write(uint8_t *mem)
 	code[4] = 0xfd;
 }
 
-static void boot_write(struct vmlet_vm *vm, uint8_t *mem, const struct vmlet_layout *l)
+static int boot_write(struct vmlet_vm *vm, uint8_t *mem, const struct vmlet_layout *l)
 {
 	int khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
-
 	struct vmlet_boot *b = (struct vmlet_boot *)(mem + VMLET_BOOT_ADDR);
+	struct timespec ts;
 
 	*b = (struct vmlet_boot){
 		.abi_version = VMLET_ABI_VERSION,
@@ -158,9 +160,14 @@ static void boot_write(struct vmlet_vm *vm, uint8_t *mem, const struct vmlet_lay
 		.heap_hi = l->heap_hi,
 		.tsc_khz = khz > 0 ? (uint64_t)khz : 0,
 	};
-	/* Not secret across sandboxes of one image; musl seeds its canary here. */
-	b->random[0] = 0x766d6c6574000000ULL ^ l->mem_size;
-	b->random[1] = 0x9e3779b97f4a7c15ULL;
+	/*
+	 * musl seeds its canary from these (AT_RANDOM). Sandboxes made from
+	 * one snapshot share them: the guest runtime reseeds both per call
+	 * from the call's entropy (vmlet_vm_set_call()).
+	 */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	b->realtime_ns = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+	return vmlet_entropy_get(b->random);
 }
 
 /* The stack musl's _start expects: argc, argv, envp, auxv. Returns rsp. */
@@ -276,7 +283,9 @@ int vmlet_x86_boot(struct vmlet_vm *vm, const struct vmlet_layout *l, const stru
 	gdt_write(mem);
 	tss_write(mem);
 	stubs_write(mem);
-	boot_write(vm, mem, l);
+	err = boot_write(vm, mem, l);
+	if (err)
+		return err;
 
 	err = vmlet_x86_cpuid(vm);
 	if (err)

@@ -50,12 +50,26 @@ static struct vmlet_sandbox *booted(struct vmlet_image *img, struct vmlet_config
 	return test_sandbox(img, &cfg);
 }
 
+/*
+ * Whether two sandboxes hold the same memory but for the entropy and wall
+ * clock that each boot and each call get (abi.h, "Call entry"): the boot
+ * page's random and realtime_ns, AT_RANDOM's bytes, musl's canary and its
+ * __stack_chk_guard, and the call state's clock and TSC: ten 8-byte
+ * words at most.
+ */
 static bool same_memory(const struct vmlet_sandbox *a, const struct vmlet_sandbox *b)
 {
 	size_t na, nb;
-	const void *ma = vmlet_sandbox_memory(a, &na), *mb = vmlet_sandbox_memory(b, &nb);
+	const uint64_t *ma = vmlet_sandbox_memory(a, &na), *mb = vmlet_sandbox_memory(b, &nb);
+	unsigned int n = 0;
 
-	return ma && mb && na == nb && !memcmp(ma, mb, na);
+	if (!ma || !mb || na != nb)
+		return false;
+	for (size_t i = 0; i < na / 8; i++)
+		n += ma[i] != mb[i];
+	if (n > 10)
+		printf("# %u words differ\n", n);
+	return n <= 10;
 }
 
 /* Instructions of one call of fn, counted by single-stepping. */

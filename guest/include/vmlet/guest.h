@@ -72,6 +72,16 @@ _Noreturn void vmlet_abort(int code, const char *msg);
  */
 _Noreturn void vmlet_fail(int code, const char *msg);
 
+/*
+ * Fill buf with len unpredictable bytes. Every call gets fresh entropy
+ * from the host (getrandom(2) there), so VMs made from one snapshot, which
+ * start identical, draw different bytes; within a call, bytes never
+ * repeat. (ChaCha20 keyed per call; before the ready point, keyed at
+ * boot.) musl's AT_RANDOM bytes and the stack canary change per call too;
+ * rand() and random() do not: they are seeded as C says.
+ */
+void vmlet_random(void *buf, size_t len);
+
 /* Send text to the host's print callback, unbuffered. */
 void vmlet_print(const char *buf, size_t len);
 

@@ -175,9 +175,18 @@ struct vmlet_boot {
 	uint64_t out_addr, out_size;
 	uint64_t stack_lo, stack_hi;
 	uint64_t heap_lo, heap_hi;
-	uint64_t tsc_khz; /* 0 when the host could not tell */
-	uint64_t random[2];
+	uint64_t tsc_khz;     /* 0 when the host could not tell */
+	uint64_t random[2];   /* AT_RANDOM: from getrandom(2) at boot */
+	uint64_t realtime_ns; /* CLOCK_REALTIME at boot, for calls see below */
 };
+
+/*
+ * Call entry: the host resumes the guest after the `out` of
+ * VMLET_PORT_READY or VMLET_PORT_RETURN with fresh values for this call
+ * in the registers that `out` passed: rdi and rsi hold 16 bytes from the
+ * host's getrandom(2), rdx the host's CLOCK_REALTIME in nanoseconds. Every
+ * VM made from one snapshot starts identical; these are what differ.
+ */
 
 struct vmlet_frame {
 	uint32_t size; /* bytes, this header included */
