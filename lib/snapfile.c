@@ -73,13 +73,15 @@ __attribute__((format(printf, 2, 3))) static int load_fail(int err, const char *
 	return err;
 }
 
+/* Register reg (0 EAX, 1 EBX, 2 ECX, 3 EDX) of leaf fn, subleaf 0; 0 when absent. */
 static uint32_t cpuid_word(const struct kvm_cpuid2 *c, uint32_t fn, int reg)
 {
 	for (uint32_t i = 0; i < c->nent; i++) {
 		const struct kvm_cpuid_entry2 *e = &c->entries[i];
+		const uint32_t regs[4] = {e->eax, e->ebx, e->ecx, e->edx};
 
 		if (e->function == fn && e->index == 0)
-			return reg == 0 ? e->ebx : reg == 1 ? e->ecx : e->edx;
+			return regs[reg];
 	}
 	return 0;
 }
@@ -94,11 +96,14 @@ static int host_get(struct vmlet_snapfmt_host *h)
 		return err;
 	memcpy(h->vendor, kvm->vendor, sizeof(h->vendor));
 	h->xcr0 = kvm->xcrs ? kvm->xcr0 : 3;
-	h->cpuid[VMLET_CPUID_1_ECX] = cpuid_word(kvm->cpuid, 1, 1);
-	h->cpuid[VMLET_CPUID_1_EDX] = cpuid_word(kvm->cpuid, 1, 2);
-	h->cpuid[VMLET_CPUID_7_EBX] = cpuid_word(kvm->cpuid, 7, 0);
-	h->cpuid[VMLET_CPUID_7_ECX] = cpuid_word(kvm->cpuid, 7, 1);
-	h->cpuid[VMLET_CPUID_81_EDX] = cpuid_word(kvm->cpuid, 0x80000001, 2);
+	h->cpuid[VMLET_CPUID_1_ECX] = cpuid_word(kvm->cpuid, 1, 2);
+	h->cpuid[VMLET_CPUID_1_EDX] = cpuid_word(kvm->cpuid, 1, 3);
+	h->cpuid[VMLET_CPUID_7_EBX] = cpuid_word(kvm->cpuid, 7, 1);
+	h->cpuid[VMLET_CPUID_7_ECX] = cpuid_word(kvm->cpuid, 7, 2);
+	h->cpuid[VMLET_CPUID_81_EDX] = cpuid_word(kvm->cpuid, 0x80000001, 3);
+	h->xfeatures = cpuid_word(kvm->cpuid, 0xd, 0) | (uint64_t)cpuid_word(kvm->cpuid, 0xd, 3)
+								<< 32;
+	h->xcrs = kvm->xcrs;
 	return 0;
 }
 

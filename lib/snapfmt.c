@@ -81,7 +81,7 @@
 /*
  * KVM_GET_XSAVE names PKRU in XSTATE_BV wherever the host has protection
  * keys, whatever the guest's XCR0: it is the one component beyond XCR0
- * the area may hold, and then the state needs PKU.
+ * the area may hold (and the loading host's KVM must take it).
  */
 #define XFEATURE_PKRU (1ULL << 9)
 
@@ -157,9 +157,7 @@ static const struct kvm_msrs *msrs_of(const struct vmlet_x86_state *cpu)
 void vmlet_snapfmt_needs(const struct vmlet_x86_state *cpu, uint32_t need[VMLET_CPUID_NWORDS])
 {
 	uint64_t cr4 = cpu->sregs.cr4, efer = cpu->sregs.efer;
-	uint64_t xcr0 = cpu->xcrs.nr_xcrs ? cpu->xcrs.xcrs[0].value : 0, bv;
 
-	memcpy(&bv, (const uint8_t *)cpu->xsave + XSAVE_HDR, sizeof(bv));
 	memset(need, 0, VMLET_CPUID_NWORDS * sizeof(*need));
 	/* FPU, TSC, MSR, PAE, CX8, FXSR, SSE, SSE2: what every vmlet guest runs with. */
 	need[VMLET_CPUID_1_EDX] =
@@ -177,10 +175,6 @@ void vmlet_snapfmt_needs(const struct vmlet_x86_state *cpu, uint32_t need[VMLET_
 		need[VMLET_CPUID_1_EDX] |= 1U << 13;
 	if (cr4 & CR4_PCIDE)
 		need[VMLET_CPUID_1_ECX] |= 1U << 17;
-	if (cr4 & CR4_OSXSAVE)
-		need[VMLET_CPUID_1_ECX] |= 1U << 26;
-	if (xcr0 & XFEATURE_AVX)
-		need[VMLET_CPUID_1_ECX] |= 1U << 28;
 	if (cr4 & CR4_FSGSBASE)
 		need[VMLET_CPUID_7_EBX] |= 1U << 0;
 	if (cr4 & CR4_SMEP)
@@ -189,8 +183,6 @@ void vmlet_snapfmt_needs(const struct vmlet_x86_state *cpu, uint32_t need[VMLET_
 		need[VMLET_CPUID_7_EBX] |= 1U << 20;
 	if (cr4 & CR4_UMIP)
 		need[VMLET_CPUID_7_ECX] |= 1U << 2;
-	if (bv & XFEATURE_PKRU)
-		need[VMLET_CPUID_7_ECX] |= 1U << 3;
 	if (efer & EFER_SCE)
 		need[VMLET_CPUID_81_EDX] |= 1U << 11;
 	if (efer & EFER_NXE)
@@ -700,14 +692,15 @@ static int check_msrs(const struct vmlet_x86_state *cpu, char *err, size_t errle
 }
 
 static int check_cpu(const struct vmlet_x86_state *cpu, const struct vmlet_snapfmt_header *h,
-		     const struct vmlet_snapfmt_layout *f, char *err, size_t errlen)
+		     const struct vmlet_snapfmt_layout *f, const struct vmlet_snapfmt_host *host,
+		     char *err, size_t errlen)
 {
 	const struct kvm_regs *r = &cpu->regs;
 	const struct kvm_xcrs *x = &cpu->xcrs;
 	const struct kvm_debugregs *d = &cpu->debugregs;
 	uint32_t need[VMLET_CPUID_NWORDS];
 	unsigned int w, b;
-	uint64_t xcr0;
+	uint64_t xcr0, bv;
 	int ret;
 
 	if (r->rip < f->image_lo || r->rip >= f->image_hi)
@@ -736,6 +729,14 @@ static int check_cpu(const struct vmlet_x86_state *cpu, const struct vmlet_snapf
 		ret = check_fpu(cpu, xcr0, err, errlen);
 	if (ret)
 		return ret;
+	if (x->nr_xcrs && !host->xcrs)
+		return fail(err, errlen, -EOPNOTSUPP,
+			    "the state keeps XCR0 and this host's KVM has no XCRs (KVM_CAP_XCRS)");
+	memcpy(&bv, (const uint8_t *)cpu->xsave + XSAVE_HDR, sizeof(bv));
+	if (bv & ~host->xfeatures)
+		return fail(err, errlen, -EOPNOTSUPP,
+			    "XSAVE state %#llx has components this host's KVM lacks (%#llx)",
+			    (unsigned long long)bv, (unsigned long long)host->xfeatures);
 	if (d->dr6 >> 32 || d->dr7 >> 32 || d->flags || !all_zero(d->reserved, sizeof(d->reserved)))
 		return BAD("CPU: DR6 %#llx or DR7 %#llx has reserved bits set",
 			   (unsigned long long)d->dr6, (unsigned long long)d->dr7);
@@ -789,7 +790,7 @@ int vmlet_snapfmt_parse(const void *buf, size_t len, const struct vmlet_snapfmt_
 	free(funcs);
 	ret = check_runs(f.runs, f.nruns, &f.hdr, err, errlen);
 	if (!ret)
-		ret = check_cpu(&f.cpu, &f.hdr, &f.layout, err, errlen);
+		ret = check_cpu(&f.cpu, &f.hdr, &f.layout, host, err, errlen);
 	if (ret)
 		return ret;
 	if (errlen)

@@ -12,6 +12,7 @@
 #ifndef VMLET_SNAPFMT_H
 #define VMLET_SNAPFMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <vmlet.h>
@@ -77,8 +78,10 @@ struct vmlet_snapfmt_run {
 /* What this host offers, against which a file is checked. */
 struct vmlet_snapfmt_host {
 	char vendor[12];
-	uint64_t xcr0;
-	uint32_t cpuid[VMLET_CPUID_NWORDS];
+	uint64_t xcr0;			    /* what guests get (lib/kvm.c) */
+	uint32_t cpuid[VMLET_CPUID_NWORDS]; /* KVM_GET_SUPPORTED_CPUID */
+	uint64_t xfeatures;		    /* XSAVE components KVM takes: CPUID 0xd.0 EDX:EAX */
+	bool xcrs;			    /* KVM_CAP_XCRS */
 };
 
 /* A validated file: copies of its fixed parts, pointers into it for the rest. */
@@ -96,8 +99,11 @@ struct vmlet_snapfmt {
 uint32_t vmlet_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /*
- * Features the CPU state needs (CR0/CR4/EFER bits, XCR0, the MSRs it
- * holds), in the words of struct vmlet_snapfmt_header.cpuid.
+ * CPUID features the CPU state needs (long mode, the CR4 and EFER bits it
+ * sets), in the words of struct vmlet_snapfmt_header.cpuid. XSAVE state
+ * is checked against XCR0, KVM_CAP_XCRS and KVM's XSAVE components
+ * instead: vmlet gives guests XCR0 (and CR4.OSXSAVE) wherever KVM has
+ * XCRs, whether or not KVM's CPUID names XSAVE and AVX.
  */
 void vmlet_snapfmt_needs(const struct vmlet_x86_state *cpu, uint32_t cpuid[VMLET_CPUID_NWORDS]);
 

@@ -28,6 +28,8 @@ static const struct vmlet_snapfmt_host host = {
 	.vendor = "AuthenticAMD",
 	.xcr0 = 7,
 	.cpuid = {~0U, ~0U, ~0U, ~0U, ~0U},
+	.xfeatures = 0x207,
+	.xcrs = true,
 };
 
 static void check_parsed(const uint8_t *buf, size_t len, const struct vmlet_snapfmt *f)

@@ -81,6 +81,8 @@ static void src_init(struct src *s)
 	memcpy(s->host.vendor, "AuthenticAMD", 12);
 	s->host.xcr0 = 7;
 	memset(s->host.cpuid, 0xff, sizeof(s->host.cpuid));
+	s->host.xfeatures = 0x207;
+	s->host.xcrs = true;
 	s->load = s->host;
 
 	need(vmlet_config_normalize(&in, &c) == 0);
@@ -297,7 +299,9 @@ BYTES(header_flip, f[70] ^= 1)
 BYTES(abi_2, hdr(f)->abi_version = 2)
 SRC(intel_host, memcpy(s->load.vendor, "GenuineIntel", 12))
 SRC(host_without_avx_state, s->load.xcr0 = 3)
-SRC(host_without_avx, s->load.cpuid[VMLET_CPUID_1_ECX] &= ~(1U << 28))
+SRC(host_without_syscall, s->load.cpuid[VMLET_CPUID_81_EDX] &= ~(1U << 11))
+SRC(host_without_xcrs, s->load.xcrs = false)
+SRC(host_without_sse_state, s->load.xfeatures = 1)
 SRC(host_without_nx, s->load.cpuid[VMLET_CPUID_81_EDX] &= ~(1U << 20))
 BYTES(four_sections, hdr(f)->nsections = 4)
 BYTES(flags, hdr(f)->flags = 1)
@@ -352,7 +356,7 @@ SRC(msr_efer, msr(&s->cpu, 0xc0000080, 0xd01))
 SRC(msr_twice, msr(&s->cpu, MSR_STAR, 0))
 SRC(lstar_noncanonical, msrs_of(&s->cpu)->entries[1].data = 1ULL << 47)
 SRC(dr7_reserved, s->cpu.debugregs.dr7 = 1ULL << 32)
-BYTES(header_hides_xsave, hdr(f)->cpuid[VMLET_CPUID_1_ECX] &= ~(1U << 26))
+BYTES(header_hides_nx, hdr(f)->cpuid[VMLET_CPUID_81_EDX] &= ~(1U << 20))
 
 static const struct bad corpus[] = {
 	{"empty file", NULL, empty, 0, -EINVAL, "not a vmlet snapshot file (bad magic)"},
@@ -369,8 +373,12 @@ static const struct bad corpus[] = {
 	 "saved on a AuthenticAMD CPU, this host's is GenuineIntel"},
 	{"host without AVX state", host_without_avx_state, NULL, 0, -EOPNOTSUPP,
 	 "XCR0 0x7 needs state components this host lacks (XCR0 0x3)"},
-	{"host without AVX", host_without_avx, NULL, 0, -EOPNOTSUPP,
-	 "this CPU lacks CPUID 1:ECX bit 28"},
+	{"host without SYSCALL", host_without_syscall, NULL, 0, -EOPNOTSUPP,
+	 "this CPU lacks CPUID 80000001:EDX bit 11"},
+	{"host without XCRs", host_without_xcrs, NULL, 0, -EOPNOTSUPP,
+	 "the state keeps XCR0 and this host's KVM has no XCRs (KVM_CAP_XCRS)"},
+	{"host without SSE state", host_without_sse_state, NULL, 0, -EOPNOTSUPP,
+	 "XSAVE state 0x3 has components this host's KVM lacks (0x1)"},
 	{"host without NX", host_without_nx, NULL, 0, -EOPNOTSUPP,
 	 "this CPU lacks CPUID 80000001:EDX bit 20"},
 	{"four sections", NULL, four_sections, 1, -EBADMSG, "header: 4 sections, the format has 5"},
@@ -464,8 +472,8 @@ static const struct bad corpus[] = {
 	 "CPU: MSR 0xc0000082 holds an invalid value 0x800000000000"},
 	{"DR7 reserved bits", dr7_reserved, NULL, 0, -EBADMSG,
 	 "CPU: DR6 0xffff0ff0 or DR7 0x100000000 has reserved bits set"},
-	{"header hides XSAVE", NULL, header_hides_xsave, 1, -EBADMSG,
-	 "CPU: the state needs CPUID 1:ECX bit 26, which the header does not name"},
+	{"header hides NX", NULL, header_hides_nx, 1, -EBADMSG,
+	 "CPU: the state needs CPUID 80000001:EDX bit 20, which the header does not name"},
 };
 
 START_TEST(broken_file_gets_its_exact_error)
