@@ -10,7 +10,7 @@
  * report.py turns that file into plots and the README's table.
  *
  *   bench [-o FILE] [GROUP...]   groups: floor process wasm qemu vmlet
- *                                hostcall tracing seccomp density (default: all;
+ *                                hostcall tracing seccomp density snapfile (default: all;
  *                                the floor always runs: the rest are
  *                                ratios to it)
  *   bench -F FILE                the host-call part alone, for the vmtest
@@ -60,17 +60,20 @@ enum {
 	G_TRACING = 1 << 6,
 	G_DENSITY = 1 << 7,
 	G_SECCOMP = 1 << 8,
+	G_SNAPFILE = 1 << 9,
 };
 
 static const char *const group_names[] = {
-	"floor", "process", "wasm", "qemu", "vmlet", "hostcall", "tracing", "density", "seccomp",
+	"floor",    "process", "wasm",	  "qemu",    "vmlet",
+	"hostcall", "tracing", "density", "seccomp", "snapfile",
 };
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench [-o FILE] [GROUP...]\n"
 			"       bench -F FILE\n"
-			"groups: floor process wasm qemu vmlet hostcall tracing density seccomp\n");
+			"groups: floor process wasm qemu vmlet hostcall tracing density seccomp "
+			"snapfile\n");
 	exit(2);
 }
 
@@ -146,6 +149,8 @@ int main(int argc, char **argv)
 	struct json j;
 	int opt, err;
 
+	if (argc > 1 && !strcmp(argv[1], "--snapfile-child"))
+		return bench_snapfile_child(argc, argv);
 	while ((opt = getopt(argc, argv, "o:F:h")) != -1) {
 		switch (opt) {
 		case 'o':
@@ -224,6 +229,8 @@ int main(int argc, char **argv)
 		}
 		if (groups & G_DENSITY)
 			bench_density(&b);
+		if (groups & G_SNAPFILE)
+			bench_snapfile(&b);
 	}
 	fig_free(b.floor_create);
 	fig_free(b.floor_out);

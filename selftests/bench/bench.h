@@ -167,5 +167,8 @@ void bench_qemu(struct bench *b);
 void bench_process(struct bench *b);
 void bench_wasm(struct bench *b);
 void bench_density(struct bench *b);
+void bench_snapfile(struct bench *b);
+/* bench --snapfile-child file|cold PATH: the new process of bench_snapfile(). */
+int bench_snapfile_child(int argc, char **argv);
 
 #endif

@@ -32,6 +32,7 @@ MAIN = [
     "qemu.boot", "qemu.exit",
     "process.plain", "process.seccomp",
     "wasm.start", "wasm.compile", "wasm.instantiate", "wasm.warm",
+    "snapfile.save", "snapfile.load", "snapfile.cold", "snapfile.file", "snapfile.node",
 ]
 
 # The overview plot: fewer, one or two per group.
@@ -58,6 +59,8 @@ PLOTS = [
     ("process", "A process per call (and vmlet)",
      ["floor.out", "vmlet.fresh.copy", "process."]),
     ("wasm", "Wasm in Node (and vmlet)", ["vmlet.warm", "vmlet.fresh.copy", "wasm."]),
+    ("snapfile", "A new process to its first result: snapshot file, cold boot, process, Node",
+     ["snapfile.cold", "snapfile.file", "snapfile.process", "snapfile.node"]),
 ]
 
 
