@@ -16,10 +16,15 @@
  * The key is everything the boot depends on: the layout (memory, stack,
  * heap and buffer sizes, the image's extent) and the backing that AUTO
  * chooses now. A config with another layout gets a snapshot of its own.
+ *
+ * hugetlb memory is not mapped from the snapshot: the snapshot would pin
+ * 2 MiB pages of its own, and each 4 KiB written would copy 2 MiB. A
+ * hugetlb cold sandbox gets memory of its own, as a booted one does, and
+ * the pages of the 4 KiB snapshot of its layout that are not zero (found
+ * once, when the snapshot is made: tens of KiB) are copied into it.
+ *
  * Not snapshotted, and so booted for every sandbox as before:
  *  - VMLET_CONFIG_BOOT in the config;
- *  - hugetlb backing: the snapshot would pin 2 MiB pages of its own and
- *    every written 4 KiB would copy 2 MiB;
  *  - an image whose boot talks to the host (prints, calls a host function,
  *    does I/O): what it hears and says belongs to each sandbox's own
  *    print callback, host functions and grants. The snapshot's boot runs
@@ -36,18 +41,22 @@
  * caller gets its own reference on the snapshot, so sandboxes keep their
  * boot snapshot after vmlet_image_close() drops the image's.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sandbox.h"
 
 struct vmlet_bootsnap {
 	struct vmlet_bootsnap *next;
 	struct vmlet_layout layout;
-	enum vmlet_backing backing;  /* never AUTO nor HUGETLB */
+	enum vmlet_backing backing;  /* of the snapshot: 4K or THP */
 	struct vmlet_snapshot *snap; /* NULL: the boot talks to the host: boot each sandbox */
+	struct vmlet_mem_run *runs;  /* the pages that are not zero (fd unused) */
+	unsigned int nruns;
 };
 
 /* What the snapshot's boot said to the host. */
@@ -104,42 +113,85 @@ static bool same(const struct vmlet_bootsnap *bs, const struct vmlet_layout *l,
 	return bs->backing == backing && !memcmp(&bs->layout, l, sizeof(*l));
 }
 
-int __vmlet_bootsnap_get(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
-			 struct vmlet_snapshot **out)
+static bool zero_page(const uint8_t *p)
 {
-	enum vmlet_backing backing = cfg->backing;
-	struct vmlet_bootsnap *bs;
-	struct vmlet_layout l;
-	int err;
+	static const uint8_t zero[VMLET_PAGE_SIZE];
 
-	*out = NULL;
-	if (cfg->flags & VMLET_CONFIG_BOOT)
-		return 0;
-	memset(&l, 0, sizeof(l));
-	err = vmlet_layout_compute(cfg, img->elf.lo, img->elf.hi, &l);
-	if (err)
-		return err;
-	if (backing == VMLET_BACKING_AUTO)
-		backing = vmlet_mem_best_backing(l.mem_size, NULL);
-	if (backing == VMLET_BACKING_HUGETLB)
-		return 0;
-	/* A THP snapshot outlives THP being turned off: asked for now, fail as a boot would. */
-	if (backing == VMLET_BACKING_THP && !vmlet_mem_thp_enabled())
-		return -EOPNOTSUPP;
+	return !memcmp(p, zero, VMLET_PAGE_SIZE);
+}
+
+/*
+ * The runs of pages of bs's snapshot that are not zero: what a copy must
+ * hold. Only the memfd's data (SEEK_DATA) is read: reading its holes
+ * through the shared mapping would fill them with pages.
+ */
+static int find_data(struct vmlet_bootsnap *bs)
+{
+	const struct vmlet_mem *m = &bs->snap->mem;
+	unsigned int max = 0;
+
+	for (off_t at = 0, end; (uint64_t)at < m->size; at = end) {
+		at = lseek(m->fd, at, SEEK_DATA);
+		if (at < 0)
+			return errno == ENXIO ? 0 : -errno;
+		end = lseek(m->fd, at, SEEK_HOLE);
+		if (end < 0)
+			return -errno;
+		for (uint64_t pg = (uint64_t)at / VMLET_PAGE_SIZE;
+		     pg < ((uint64_t)end + VMLET_PAGE_SIZE - 1) / VMLET_PAGE_SIZE; pg++) {
+			struct vmlet_mem_run *r = bs->nruns ? &bs->runs[bs->nruns - 1] : NULL;
+
+			if (zero_page(m->host + pg * VMLET_PAGE_SIZE))
+				continue;
+			if (r && r->pg + r->npages == pg) {
+				r->npages++;
+				continue;
+			}
+			if (bs->nruns == max) {
+				max = max ? 2 * max : 16;
+				r = realloc(bs->runs, max * sizeof(*r));
+				if (!r)
+					return -ENOMEM;
+				bs->runs = r;
+			}
+			bs->runs[bs->nruns++] =
+				(struct vmlet_mem_run){.pg = pg, .npages = 1, .fd = -1};
+		}
+	}
+	return 0;
+}
+
+/*
+ * The boot snapshot of layout l on backing, made now if it is not there:
+ * *out has a reference on its snapshot for the caller, or is NULL when
+ * that layout's boot talks to the host.
+ */
+static int find(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
+		const struct vmlet_layout *l, enum vmlet_backing backing,
+		struct vmlet_bootsnap **out)
+{
+	struct vmlet_bootsnap *bs;
+	int err = 0;
 
 	pthread_mutex_lock(&img->lock);
 	for (bs = img->boot_snaps; bs; bs = bs->next)
-		if (same(bs, &l, backing))
+		if (same(bs, l, backing))
 			break;
 	if (!bs) {
 		bs = calloc(1, sizeof(*bs));
 		err = bs ? 0 : -ENOMEM;
 		if (bs) {
-			bs->layout = l;
+			bs->layout = *l;
 			bs->backing = backing;
 			err = make(img, cfg, id, bs);
 		}
+		if (!err && bs->snap)
+			err = find_data(bs);
 		if (err) {
+			if (bs) {
+				vmlet_snapshot_destroy(bs->snap);
+				free(bs->runs);
+			}
 			free(bs);
 			bs = NULL;
 		} else {
@@ -147,11 +199,60 @@ int __vmlet_bootsnap_get(struct vmlet_image *img, const struct vmlet_config *cfg
 			img->boot_snaps = bs;
 		}
 	}
-	if (bs && bs->snap) {
+	if (bs && bs->snap)
 		__vmlet_snapshot_get(bs->snap);
-		*out = bs->snap;
-	}
 	pthread_mutex_unlock(&img->lock);
+	*out = bs && bs->snap ? bs : NULL;
+	return err;
+}
+
+/* Memory of its own for a cold sandbox with cfg's backing, holding bs's bytes. */
+static int copy(const struct vmlet_bootsnap *bs, enum vmlet_backing backing, struct vmlet_mem *mem)
+{
+	const uint8_t *src = bs->snap->mem.host;
+	int err = vmlet_mem_create(bs->snap->mem.size, backing, mem);
+
+	if (err)
+		return err;
+	for (unsigned int i = 0; i < bs->nruns; i++)
+		memcpy(mem->host + bs->runs[i].pg * VMLET_PAGE_SIZE,
+		       src + bs->runs[i].pg * VMLET_PAGE_SIZE,
+		       bs->runs[i].npages * VMLET_PAGE_SIZE);
+	return 0;
+}
+
+int __vmlet_bootsnap_create(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
+			    struct vmlet_sandbox **out)
+{
+	enum vmlet_backing backing = cfg->backing;
+	struct vmlet_mem mem = {.fd = -1};
+	struct vmlet_bootsnap *bs;
+	struct vmlet_layout l;
+	struct vmlet_snapshot *snap;
+	int err;
+
+	if (cfg->flags & VMLET_CONFIG_BOOT)
+		return 1;
+	memset(&l, 0, sizeof(l));
+	err = vmlet_layout_compute(cfg, img->elf.lo, img->elf.hi, &l);
+	if (err)
+		return err;
+	if (backing == VMLET_BACKING_AUTO)
+		backing = vmlet_mem_best_backing(l.mem_size, NULL);
+	/* A THP snapshot outlives THP being turned off: asked for now, fail as a boot would. */
+	if (backing == VMLET_BACKING_THP && !vmlet_mem_thp_enabled())
+		return -EOPNOTSUPP;
+	err = find(img, cfg, id, &l, backing == VMLET_BACKING_HUGETLB ? VMLET_BACKING_4K : backing,
+		   &bs);
+	if (err || !bs)
+		return err ? err : 1;
+	snap = bs->snap;
+	/* hugetlb: AUTO may still fall back, as a boot's memory would. */
+	if (backing == VMLET_BACKING_HUGETLB)
+		err = copy(bs, cfg->backing, &mem);
+	if (!err)
+		err = __vmlet_sandbox_from(snap, cfg, id, true, mem.host ? &mem : NULL, out);
+	vmlet_snapshot_destroy(snap);
 	return err;
 }
 
@@ -162,6 +263,7 @@ void __vmlet_bootsnap_free(struct vmlet_image *img)
 	for (bs = img->boot_snaps; bs; bs = next) {
 		next = bs->next;
 		vmlet_snapshot_destroy(bs->snap);
+		free(bs->runs);
 		free(bs);
 	}
 	img->boot_snaps = NULL;

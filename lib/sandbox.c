@@ -137,7 +137,6 @@ int __vmlet_sandbox_boot(struct vmlet_image *img, const struct vmlet_config *cfg
 static int create(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
 		  struct vmlet_sandbox **out)
 {
-	struct vmlet_snapshot *snap;
 	struct vmlet_config c;
 	int err;
 
@@ -145,13 +144,9 @@ static int create(struct vmlet_image *img, const struct vmlet_config *cfg, uint6
 		return -EINVAL;
 	err = vmlet_config_normalize(cfg, &c);
 	if (!err)
-		err = __vmlet_bootsnap_get(img, &c, id, &snap);
-	if (err)
-		return err;
-	if (!snap)
-		return __vmlet_sandbox_boot(img, &c, id, NULL, NULL, out);
-	err = __vmlet_sandbox_from(snap, &c, id, true, out);
-	vmlet_snapshot_destroy(snap);
+		err = __vmlet_bootsnap_create(img, &c, id, out);
+	if (err == 1)
+		err = __vmlet_sandbox_boot(img, &c, id, NULL, NULL, out);
 	return err;
 }
 

@@ -96,19 +96,22 @@ int __vmlet_sandbox_boot(struct vmlet_image *img, const struct vmlet_config *cfg
  * A sandbox of snap's memory and vCPU state: for create_from, with snap's
  * config, restorable to snap after a warm-up run; cold, with cfg
  * (normalized), a reference on snap and no restore, as if it had booted.
+ * Its memory maps snap's private copy-on-write, or is mem when not NULL:
+ * memory of its own holding snap's bytes, which it takes over (also on
+ * failure).
  */
 int __vmlet_sandbox_from(struct vmlet_snapshot *snap, const struct vmlet_config *cfg, uint64_t id,
-			 bool cold, struct vmlet_sandbox **out);
+			 bool cold, struct vmlet_mem *mem, struct vmlet_sandbox **out);
 
 /*
- * The image's boot snapshot for cfg's layout (normalized cfg), made on
- * first use, with a reference for the caller; *out NULL when this
- * sandbox must boot instead (VMLET_CONFIG_BOOT, hugetlb memory, a boot
- * that talks to the host). The boot's error when the snapshot's boot
- * fails; the next call tries again.
+ * A cold sandbox of img with cfg (normalized) from the image's boot
+ * snapshot for cfg's layout, made on first use (lib/bootsnap.c). 1 when
+ * it must boot instead (VMLET_CONFIG_BOOT, a boot that talks to the
+ * host), else 0 or an error: the snapshot's boot's when it failed (the
+ * next call tries again).
  */
-int __vmlet_bootsnap_get(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
-			 struct vmlet_snapshot **out);
+int __vmlet_bootsnap_create(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
+			    struct vmlet_sandbox **out);
 
 /*
  * Turn sb, booted (owning its memfd), into a snapshot with this restore

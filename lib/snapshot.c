@@ -350,15 +350,23 @@ VMLET_API int vmlet_sandbox_restore(struct vmlet_sandbox *sb)
 }
 
 int __vmlet_sandbox_from(struct vmlet_snapshot *snap, const struct vmlet_config *cfg, uint64_t id,
-			 bool cold, struct vmlet_sandbox **out)
+			 bool cold, struct vmlet_mem *mem, struct vmlet_sandbox **out)
 {
 	struct vmlet_sandbox *sb;
 	uint32_t flags = 0;
 	int err;
 
 	err = __vmlet_sandbox_new(snap->image, cfg, id, &sb);
-	if (err)
+	if (err) {
+		if (mem)
+			vmlet_mem_destroy(mem);
 		return err;
+	}
+	if (mem) {
+		sb->mem = *mem;
+		mem->fd = -1;
+		mem->host = NULL;
+	}
 	if (cold) {
 		sb->boot = snap;
 		__vmlet_snapshot_get(snap);
@@ -368,8 +376,10 @@ int __vmlet_sandbox_from(struct vmlet_snapshot *snap, const struct vmlet_config 
 	sb->layout = snap->layout;
 	sb->funcs = snap->funcs;
 	sb->nfuncs = snap->nfuncs;
-	sb->mem.size = snap->mem.size;
-	sb->mem.backing = snap->mem.backing;
+	if (!mem) {
+		sb->mem.size = snap->mem.size;
+		sb->mem.backing = snap->mem.backing;
+	}
 	if (!cold && snap->restore == VMLET_RESTORE_COPY) {
 		size_t words = (sb->mem.size / VMLET_PAGE_SIZE + 63) / 64;
 
@@ -380,7 +390,9 @@ int __vmlet_sandbox_from(struct vmlet_snapshot *snap, const struct vmlet_config 
 		}
 		flags = KVM_MEM_LOG_DIRTY_PAGES;
 	}
-	err = __vmlet_snapshot_map(snap, PROT_READ | PROT_WRITE, MAP_PRIVATE, &sb->mem.host);
+	if (!mem)
+		err = __vmlet_snapshot_map(snap, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+					   &sb->mem.host);
 	if (err)
 		goto err_sb;
 	err = __vmlet_sandbox_vm_create(sb, flags);
@@ -416,7 +428,7 @@ VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmle
 	int err;
 
 	vmlet_probe_create_begin(id, (uint32_t)VMLET_PROBE_CREATE_FROM);
-	err = snap && out ? __vmlet_sandbox_from(snap, &snap->cfg, id, false, out) : -EINVAL;
+	err = snap && out ? __vmlet_sandbox_from(snap, &snap->cfg, id, false, NULL, out) : -EINVAL;
 	vmlet_probe_create_end(id, (uint32_t)VMLET_PROBE_CREATE_FROM, (int32_t)err);
 	return err;
 }

@@ -210,8 +210,8 @@ VMLET_API void vmlet_image_close(struct vmlet_image *img);
  * Create a sandbox at the guest's ready point; cfg may be NULL. The image
  * boots once per memory layout (thread-safe, on first use) and sandboxes
  * start from that boot's snapshot, unless the boot talks to the host
- * (prints, host calls, I/O), the memory is hugetlb, or cfg has
- * VMLET_CONFIG_BOOT: then each one boots.
+ * (prints, host calls, I/O) or cfg has VMLET_CONFIG_BOOT: then each one
+ * boots.
  */
 VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_config *cfg,
 				   struct vmlet_sandbox **out);

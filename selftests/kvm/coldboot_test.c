@@ -16,6 +16,7 @@
 #include <string.h>
 #include <vmlet.h>
 
+#include "../hugepages.h"
 #include "image.h"
 #include "util.h"
 
@@ -253,8 +254,8 @@ TEST(unknown_config_flags_are_einval)
 }
 
 /*
- * AUTO takes the backing the system offers now: a snapshot per backing
- * (shared with an explicit config of the same), none for hugetlb.
+ * AUTO takes the backing the system offers now, and shares the snapshot
+ * of an explicit config of the same (hugetlb: of 4 KiB pages, copied).
  */
 TEST(auto_backing_shares_or_boots)
 {
@@ -280,8 +281,57 @@ TEST(auto_backing_shares_or_boots)
 	EXPECT_EQ(vmlet_sandbox_backing(sb), b);
 	EXPECT_EQ(call0(sb, "count"), 1);
 	vmlet_sandbox_destroy(sb);
-	EXPECT_EQ(__vmlet_image_boots(img), b == VMLET_BACKING_HUGETLB ? 2 : 1);
+	EXPECT_EQ(__vmlet_image_boots(img), 1);
 	vmlet_image_close(img);
+}
+
+/*
+ * A hugetlb cold sandbox has memory of its own, into which the pages of
+ * the 4 KiB boot snapshot that are not zero were copied: the booted one's
+ * bytes, no boot of its own, nothing shared with its siblings.
+ */
+TEST(hugetlb_cold_sandbox_copies_the_boot)
+{
+	struct vmlet_image *img = test_image(GUEST("livesnap"));
+	struct vmlet_config huge = {.sz = sizeof(huge), .backing = VMLET_BACKING_HUGETLB};
+	struct vmlet_sandbox *a, *b, *c;
+	const char *why;
+	char buf[160];
+	long old;
+
+	if (!img)
+		return;
+	why = reserve_hugepages(4, &old, buf, sizeof(buf));
+	if (why)
+		SKIP("%s", why);
+	a = test_sandbox(img, &huge);
+	b = booted(img, huge);
+	ASSERT_TRUE(a && b);
+	EXPECT_EQ(__vmlet_image_boots(img), 2); /* the 4 KiB snapshot's, the booted one */
+	EXPECT_EQ(vmlet_sandbox_backing(a), VMLET_BACKING_HUGETLB);
+	EXPECT_TRUE(same_memory(a, b));
+	EXPECT_EQ(call0(a, "count"), 1);
+	EXPECT_EQ(call0(b, "count"), 1);
+	EXPECT_EQ(insns_of(a, "count"), insns_of(b, "count"));
+	EXPECT_EQ(call1(a, "stash", 3), 0);
+	EXPECT_EQ(call1(b, "stash", 3), 0);
+	EXPECT_TRUE(same_memory(a, b));
+	vmlet_sandbox_destroy(b);
+	c = test_sandbox(img, &huge);
+	ASSERT_TRUE(c);
+	EXPECT_EQ(call0(c, "peek"), 0);
+	EXPECT_EQ(call0(a, "peek"), 3);
+	vmlet_sandbox_destroy(c);
+	c = test_sandbox(img, &cfg4k); /* the same snapshot, mapped */
+	ASSERT_TRUE(c);
+	EXPECT_EQ(vmlet_sandbox_backing(c), VMLET_BACKING_4K);
+	EXPECT_EQ(call0(c, "peek"), 0);
+	EXPECT_EQ(__vmlet_image_boots(img), 2);
+	vmlet_sandbox_destroy(c);
+	vmlet_sandbox_destroy(a);
+	vmlet_image_close(img);
+	if (old >= 0)
+		EXPECT_EQ(write_long(nr_hugepages, old), 0);
 }
 
 struct racer {
