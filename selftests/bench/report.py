@@ -26,7 +26,8 @@ import sys
 # The README's table: the main figure of each scenario, in this order.
 MAIN = [
     "floor.create", "floor.out", "floor.reentry",
-    "vmlet.cold", "vmlet.warm", "vmlet.acquire", "vmlet.fresh.copy", "vmlet.fresh.drop",
+    "vmlet.cold-boot", "vmlet.cold", "vmlet.cold-4k", "vmlet.cold-first", "vmlet.snapshot",
+    "vmlet.warm", "vmlet.acquire", "vmlet.fresh.copy", "vmlet.fresh.drop",
     "vmlet.hostcall.floor.out", "vmlet.hostcall.service", "vmlet.hostcall.inline",
     "vmlet.restore.copy-4k-1", "vmlet.restore.copy-4k-256",
     "qemu.boot", "qemu.exit",

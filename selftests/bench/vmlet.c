@@ -2,8 +2,11 @@
 /*
  * vmlet's own figures, each with its ratio to the floor of this run:
  *
- * - cold: vmlet_sandbox_create() of the demo image, to the guest's ready
- *   point (against floor.create);
+ * - cold-boot, cold, cold-4k, cold-first: vmlet_sandbox_create() of the
+ *   demo image, to the guest's ready point (against floor.create): booting
+ *   (VMLET_CONFIG_BOOT), from the image's boot snapshot (AUTO and 4 KiB
+ *   backing), and the first create of a freshly opened image;
+ * - snapshot: vmlet_sandbox_snapshot() of a live sandbox;
  * - warm: a call of add(1, 2) on one sandbox (against floor.out), with
  *   its guest instructions counted by single-stepping too;
  * - acquire: vmlet_pool_acquire() from a pool with idle sandboxes;
@@ -35,31 +38,104 @@
 #define COUNTED	    500
 #define HUGEPAGES   16
 
-static void cold(struct bench *b, struct vmlet_image *img)
+/*
+ * vmlet_sandbox_create() of img with cfg against floor.create, or with
+ * first, of a freshly opened image each time (opening it not timed).
+ */
+static void creates(struct bench *b, struct vmlet_image *img, const char *key, const char *label,
+		    const struct vmlet_config *cfg, bool first)
 {
-	struct fig *f = fig_new("cold", CREATES, "vmlet: create sandbox (to ready)");
+	struct fig *f = fig_new(key, CREATES, "%s", label);
+	struct vmlet_image *fresh = img;
 	struct vmlet_sandbox *sb;
 	struct counters c;
 	uint64_t t0 = now_ns();
 	int err = 0;
 
 	for (int i = 0; !err && more(i, MIN_CREATES, CREATES, t0, BUDGET_NS); i++) {
-		uint64_t t = now_ns();
+		uint64_t t;
 
-		err = vmlet_sandbox_create(img, NULL, &sb);
+		if (first)
+			err = vmlet_image_open(DEMO_ELF, &fresh);
+		t = now_ns();
+		err = err ? err : vmlet_sandbox_create(fresh, cfg, &sb);
 		fig_add(f, (double)(now_ns() - t));
 		if (!err)
 			vmlet_sandbox_destroy(sb);
+		if (first)
+			vmlet_image_close(fresh);
 	}
+	if (first)
+		err = err ? err : vmlet_image_open(DEMO_ELF, &fresh);
 	ctr_open(&c, true);
 	ctr_start(&c);
-	err = err ? err : vmlet_sandbox_create(img, NULL, &sb);
+	err = err ? err : vmlet_sandbox_create(fresh, cfg, &sb);
 	ctr_stop(&c, f->counts, 1);
 	ctr_close(&c);
 	if (err)
 		fig_fail(f, "vmlet_sandbox_create: %s", vmlet_strerror(err));
 	else
 		vmlet_sandbox_destroy(sb);
+	if (first && fresh != img)
+		vmlet_image_close(fresh);
+	fig_ratio(f, b->floor_create, "floor.create");
+	fig_emit(b->j, f);
+	fig_free(f);
+}
+
+/*
+ * Cold create, before and after the boot snapshot (lib/bootsnap.c): a
+ * boot every time (VMLET_CONFIG_BOOT, the old vmlet_sandbox_create());
+ * from the boot snapshot with AUTO's backing and with 4 KiB pages; and
+ * the first create of an image, which boots and makes the snapshot.
+ */
+static void cold(struct bench *b, struct vmlet_image *img)
+{
+	struct vmlet_config boot = {.sz = sizeof(boot), .flags = VMLET_CONFIG_BOOT};
+	struct vmlet_config k4 = {.sz = sizeof(k4), .backing = VMLET_BACKING_4K};
+
+	creates(b, img, "cold-boot", "vmlet: create sandbox, booting", &boot, false);
+	creates(b, img, "cold", "vmlet: create sandbox (boot snapshot)", NULL, false);
+	creates(b, img, "cold-4k", "vmlet: create sandbox (snapshot, 4K)", &k4, false);
+	creates(b, img, "cold-first", "vmlet: first create of an image", NULL, true);
+}
+
+/*
+ * vmlet_sandbox_snapshot() of a sandbox made from a snapshot, after a call
+ * (a layer: the pages that differ), against floor.create.
+ */
+static void live_snapshot(struct bench *b, struct vmlet_image *img)
+{
+	struct vmlet_value args[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
+	struct fig *f = fig_new("snapshot", CREATES, "vmlet: snapshot a live sandbox");
+	struct vmlet_snapshot *snap = NULL, *live;
+	struct vmlet_sandbox *sb = NULL;
+	struct counters c;
+	uint64_t t0 = now_ns();
+	int err;
+
+	err = vmlet_snapshot_create(img, NULL, &snap);
+	err = err ? err : vmlet_sandbox_create_from(snap, &sb);
+	err = err ? err : vmlet_sandbox_call(sb, "add", args, 2, &r);
+	for (int i = 0; !err && more(i, MIN_CREATES, CREATES, t0, BUDGET_NS); i++) {
+		uint64_t t = now_ns();
+
+		err = vmlet_sandbox_snapshot(sb, &live);
+		fig_add(f, (double)(now_ns() - t));
+		if (!err)
+			vmlet_snapshot_destroy(live);
+	}
+	ctr_open(&c, true);
+	ctr_start(&c);
+	err = err ? err : vmlet_sandbox_snapshot(sb, &live);
+	ctr_stop(&c, f->counts, 1);
+	ctr_close(&c);
+	if (err)
+		fig_fail(f, "vmlet_sandbox_snapshot: %s", vmlet_strerror(err));
+	else
+		vmlet_snapshot_destroy(live);
+	vmlet_sandbox_destroy(sb);
+	vmlet_snapshot_destroy(snap);
 	fig_ratio(f, b->floor_create, "floor.create");
 	fig_emit(b->j, f);
 	fig_free(f);
@@ -321,6 +397,7 @@ void bench_vmlet(struct bench *b)
 	}
 	section("vmlet (us)");
 	cold(b, img);
+	live_snapshot(b, img);
 	warm(b, img);
 	acquire(b, img);
 	json_obj(b->j, "fresh");
