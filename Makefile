@@ -85,6 +85,13 @@ LOCAL_GUESTDIR := $(abspath $(LOCAL)/bin/$(GUESTREL))
 LOCAL_STAMP := $(LOCAL)/.stamp
 WASM_CC := $(LOCAL)/bin/vmlet-wasm-cc
 
+# The JavaScript guest: Debian's Duktape (duktape-dev) built as it is
+# shipped, with our settings appended to its duk_config.h in the build tree.
+DUKTAPE_DIR ?= /usr/share/duktape
+JS_DIR := $(objtree)/runtimes/js
+JS_ELF := $(JS_DIR)/vmlet-js.elf
+JS_OBJS := $(JS_DIR)/duktape.o $(JS_DIR)/js.o
+
 TOOLS := $(objtree)/tools/vmlet $(objtree)/tools/vmlet-trace
 PC := $(objtree)/lib/libvmlet.pc
 GUEST_WRAPPER := $(objtree)/guest/vmlet-guest-cc
@@ -160,7 +167,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 	format-check FORCE
 
 all: $(LIBA) $(LIBSO) $(PC) $(GUEST_LIB) $(GUEST_WRAPPER) $(WASM_LIB) $(WASM_WRAPPER) $(DEMO) \
-	$(BPF_SKELS) $(TOOLS)
+	$(JS_ELF) $(BPF_SKELS) $(TOOLS)
 
 help:
 	@echo 'Targets:'
@@ -246,6 +253,32 @@ $(objtree)/%.elf: $(srctree)/%.c $(GUEST_LIB) $(GUEST_LDS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB) -lm
 
+# The engine's sources are linked, not copied, into the build tree so that
+# their `#include "duk_config.h"` finds ours, which includes Debian's and
+# then sets what runtimes/js/duk_config_vmlet.h says.
+$(JS_DIR)/duk_config.h: $(srctree)/runtimes/js/duk_config_vmlet.h $(DUKTAPE_DIR)/duk_config.h
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)ln -sf $(DUKTAPE_DIR)/duktape.c $(DUKTAPE_DIR)/duktape.h $(@D)/
+	$(Q)printf '#include "%s"\n#include "%s"\n' $(DUKTAPE_DIR)/duk_config.h \
+		$(srctree)/runtimes/js/duk_config_vmlet.h > $@
+
+# Third-party code: its own warnings are not ours to fail on.
+$(JS_DIR)/duktape.o: $(JS_DIR)/duk_config.h
+	$(call msg,GUESTCC,$@)
+	$(Q)$(GUEST_CC) -std=gnu11 -O2 -g -w $(GUEST_ARCH_CFLAGS) -I$(srctree)/guest/include \
+		-c -o $@ $(JS_DIR)/duktape.c
+
+$(JS_DIR)/js.o: $(srctree)/runtimes/js/js.c $(JS_DIR)/duk_config.h
+	$(call msg,GUESTCC,$@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -I$(JS_DIR) -MMD -MP -c -o $@ $<
+
+$(JS_ELF): $(JS_OBJS) $(GUEST_LIB) $(GUEST_LDS)
+	$(call msg,GUESTLD,$@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $(JS_OBJS) $(GUEST_LIB) -lm
+
+$(objtree)/lib/js.o: HOST_CFLAGS += -DVMLET_JS_IMAGE_PATH='"$(GUESTDIR)/vmlet-js.elf"'
+
 # --- files that carry install paths -----------------------------------------
 
 # Like Kbuild's filechk: regenerated on every make, but written (and shown)
@@ -298,6 +331,13 @@ $(objtree)/tools/vmlet-trace: $(srctree)/tools/vmlet-trace.c $(BPF_SKELS)
 	$(Q)$(CC) $(HOST_CFLAGS) -I$(objtree)/bpf -I$(srctree)/bpf -DLIBVMLET_SO='"$(LIBSO_MAJOR)"' \
 		-DLIBVMLET_LIBDIR='"$(LIBDIR)"' -MMD -MP -o $@ $< $(HOST_LDFLAGS) $(BPF_LIBS)
 
+# The CLI: one program, its `js` command in tools/cli/ (not a tool of its own).
+$(objtree)/tools/vmlet: $(srctree)/tools/vmlet.c $(srctree)/tools/cli/js.c $(LIBA)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -iquote $(srctree)/tools/cli -MMD -MP -o $@ $(filter %.c,$^) $(LIBA) \
+		$(HOST_LDFLAGS) $(LIB_LIBS) -lm
+
 $(objtree)/tools/%: $(srctree)/tools/%.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
@@ -316,7 +356,7 @@ $(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
 		-DHOSTILE_DIR='"$(objtree)/guest/tests"' -DDEMO_ELF='"$(DEMO)"' \
-		-DWASM_DIR='"$(objtree)/selftests/kvm/wasm"' -MMD -MP -o $@ $< \
+		-DJS_ELF='"$(JS_ELF)"' -DWASM_DIR='"$(objtree)/selftests/kvm/wasm"' -MMD -MP -o $@ $< \
 		$(LIBA) $(HOST_LDFLAGS) $(LIB_LIBS) -lm
 
 # trace_test links libvmlet.so, so that vmlet-trace finds the probes in the
@@ -433,7 +473,8 @@ format-check:
 INSTALLED := $(addprefix $(LIBDIR)/,libvmlet.a libvmlet.so.$(VERSION) $(LIBSO_MAJOR) libvmlet.so) \
 	$(PKGCONFIGDIR)/libvmlet.pc $(INCLUDEDIR)/vmlet.h $(INCLUDEDIR)/vmlet/abi.h \
 	$(addprefix $(GUESTDIR)/,libvmlet-guest.a vmlet-guest.ld include/vmlet/abi.h \
-		include/vmlet/guest.h libvmlet-wasm.a vmlet-wasm-glue.awk include/vmlet/wasm.h) \
+		include/vmlet/guest.h libvmlet-wasm.a vmlet-wasm-glue.awk include/vmlet/wasm.h \
+		vmlet-js.elf) \
 	$(BINDIR)/vmlet $(BINDIR)/vmlet-trace $(BINDIR)/vmlet-guest-cc $(BINDIR)/vmlet-wasm-cc \
 	$(patsubst $(srctree)/man/%,$(MANDIR)/%,$(MAN1) $(MAN3) $(MAN5) $(MAN7))
 INSTALLED_DIRS := $(GUESTDIR)/include/vmlet $(GUESTDIR)/include $(GUESTDIR) $(INCLUDEDIR)/vmlet
@@ -450,7 +491,7 @@ install: all
 	$(Q)install -m 644 $(PC) $(DESTDIR)$(PKGCONFIGDIR)/
 	$(Q)install -m 644 $(srctree)/lib/include/vmlet.h $(DESTDIR)$(INCLUDEDIR)/
 	$(Q)install -m 644 $(srctree)/lib/include/vmlet/abi.h $(DESTDIR)$(INCLUDEDIR)/vmlet/
-	$(Q)install -m 644 $(GUEST_LIB) $(WASM_LIB) $(GUEST_LDS) $(DESTDIR)$(GUESTDIR)/
+	$(Q)install -m 644 $(GUEST_LIB) $(WASM_LIB) $(GUEST_LDS) $(JS_ELF) $(DESTDIR)$(GUESTDIR)/
 	$(Q)install -m 644 $(srctree)/guest/wasm/glue.awk $(DESTDIR)$(GUESTDIR)/vmlet-wasm-glue.awk
 	$(Q)install -m 644 $(srctree)/lib/include/vmlet/abi.h $(srctree)/guest/include/vmlet/guest.h \
 		$(srctree)/guest/include/vmlet/wasm.h $(DESTDIR)$(GUESTDIR)/include/vmlet/
@@ -469,9 +510,10 @@ uninstall:
 clean:
 	$(Q)rm -f $(LIB_OBJS) $(LIBA) $(objtree)/lib/libvmlet.so* $(GUEST_OBJS) $(GUEST_LIB) \
 		$(WASM_OBJS) $(WASM_LIB) $(WASM_WRAPPER) $(WASM_INC)/wasm-rt.h $(WASM_TESTS) \
-		$(DEMO) $(TOOLS) $(PC) $(GUEST_WRAPPER) $(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
+		$(DEMO) $(JS_ELF) $(JS_OBJS) $(JS_DIR)/duk_config.h $(TOOLS) $(PC) $(GUEST_WRAPPER) \
+		$(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
 		$(HOSTILE_GUESTS) $(BENCH) $(BENCH_OBJS) $(BENCH_QEMU_BOOT) $(BENCH_QEMU_BOOT:.bin=.o) \
-		$(BENCH_PROCESS) $(BENCH_WASM) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf \
+		$(BENCH_PROCESS) $(BENCH_WASM) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf $(EXAMPLES)/js \
 		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS) $(BPF_OBJS) $(BPF_SKELS) \
 		$(objtree)/bpf/vmlinux.h
 	$(Q)rm -rf $(STAGE) $(LOCAL)

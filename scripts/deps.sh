@@ -15,9 +15,10 @@ set -eu
 # wabt: wasm2c and wasm-rt.h for vmlet-wasm-cc, wat2wasm for the Wasm tests;
 # wasi-libc, libclang-rt-14-dev-wasm32 and lld: clang --target=wasm32-wasi
 # for the tests' C programs.
+# duktape-dev: the engine's source, built into the JavaScript guest.
 build="gcc make pkg-config musl-tools groff-base liburing-dev libbpf-dev bpftool check
 	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm libclang-rt-14-dev
-	python3 wabt wasi-libc libclang-rt-14-dev-wasm32 lld"
+	python3 wabt wasi-libc libclang-rt-14-dev-wasm32 lld duktape-dev"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio kmod"
 bench="qemu-system-x86 nodejs wabt gnuplot-nox python3"
 

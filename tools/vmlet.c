@@ -16,6 +16,8 @@
  * bool:true) or a bare VALUE read as the type the function's signature
  * wants.
  *
+ *   vmlet js [OPTIONS] SCRIPT.js HANDLER [JSON]      a JavaScript handler (tools/cli/js.c)
+ *
  * `run` sets everything up on the main thread (image, sandbox, grants,
  * host-call service, the pool for --fresh), then makes its calls on a
  * thread that first confines itself with vmlet_thread_confine(): the
@@ -39,12 +41,14 @@
 #include <unistd.h>
 #include <vmlet.h>
 
+#include "cli.h"
+
 static const char *const vectors[32] = {
 	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#MF", "#TS",
 	"#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
 };
 
-static uint64_t now_ns(void)
+uint64_t cli_now_ns(void)
 {
 	struct timespec ts;
 
@@ -52,12 +56,15 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static int usage(FILE *f, int status)
+int cli_usage(FILE *f, int status)
 {
 	fprintf(f,
 		"usage: vmlet run [--repeat N] [--fresh N] [--kv KEY=VALUE]... [--grant PATH]...\n"
 		"                 [--count-insns] [--time] [--mem MiB] [--timeout MS]\n"
 		"                 [--print-limit BYTES] [--no-seccomp] IMAGE FUNCTION [ARG...]\n"
+		"       vmlet js [--repeat N] [--fresh N] [--kv KEY=VALUE]... [--grant PATH]...\n"
+		"                [--time] [--mem MiB] [--timeout MS] [--print-limit BYTES]\n"
+		"                [--no-seccomp] SCRIPT.js HANDLER [JSON]\n"
 		"       vmlet list IMAGE\n"
 		"       vmlet snapshot [--mem MiB] IMAGE -o FILE [--call FUNCTION [ARG...]]...\n"
 		"       vmlet info\n"
@@ -80,6 +87,11 @@ static int usage(FILE *f, int status)
 		"  -T, --timeout MS   fail a call (or the boot) that runs longer than MS ms\n"
 		"  -p, --print-limit BYTES  guest output one call may print (default 1 MiB)\n"
 		"  -S, --no-seccomp   do not confine the calls' thread with seccomp\n"
+		"js       load SCRIPT.js into the JavaScript guest and print\n"
+		"         JSON.stringify(HANDLER(JSON.parse(JSON))) (JSON: null when absent);\n"
+		"         --repeat and --fresh time warm calls and fresh-VM events; the\n"
+		"         other options are run's (memory defaults to 16 MiB); --kv's\n"
+		"         kv_lookup is host.kv_lookup(key) in the script\n"
 		"list     print the functions IMAGE registers, with their signatures\n"
 		"snapshot make the calls on a sandbox of IMAGE (printing their results), then\n"
 		"         save the sandbox to FILE as a snapshot file: a later run of FILE\n"
@@ -88,7 +100,7 @@ static int usage(FILE *f, int status)
 	return status;
 }
 
-static void print_fault(const char *what, int err, const struct vmlet_fault *f)
+void cli_print_fault(const char *what, int err, const struct vmlet_fault *f)
 {
 	fprintf(stderr, "vmlet: %s: %s", what, vmlet_strerror(err));
 	if (!f || f->error != err) {
@@ -108,6 +120,9 @@ static void print_fault(const char *what, int err, const struct vmlet_fault *f)
 		break;
 	case VMLET_EEXIT:
 		fprintf(stderr, ": status %" PRId64, f->code);
+		break;
+	case VMLET_EFAIL:
+		fprintf(stderr, ": code %" PRId64 ": %s", f->code, f->message);
 		break;
 	default:
 		if (f->message[0])
@@ -179,11 +194,11 @@ static int open_sandbox(const char *path, const struct vmlet_config *cfg, struct
 	err = open_source(path, cfg, src);
 	if (err)
 		return err;
-	t0 = now_ns();
+	t0 = cli_now_ns();
 	err = src->snap ? vmlet_sandbox_create_from(src->snap, sb)
 			: vmlet_sandbox_create(src->img, cfg, sb);
 	if (create_ns)
-		*create_ns = now_ns() - t0;
+		*create_ns = cli_now_ns() - t0;
 	if (err) {
 		fprintf(stderr, "vmlet: %s: cannot create sandbox: %s\n", path,
 			vmlet_strerror(err));
@@ -192,14 +207,16 @@ static int open_sandbox(const char *path, const struct vmlet_config *cfg, struct
 	return err;
 }
 
-static void *read_file(const char *path, size_t *len)
+void *cli_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
 	size_t cap = 0, n = 0;
 
-	if (!f)
+	if (!f) {
+		fprintf(stderr, "vmlet: %s: %s\n", path, strerror(errno));
 		return NULL;
+	}
 	for (;;) {
 		if (n == cap) {
 			char *nb = realloc(buf, cap ? cap * 2 : 4096);
@@ -219,6 +236,18 @@ static void *read_file(const char *path, size_t *len)
 			break;
 	}
 	fclose(f);
+	/* NUL-terminated too, for text. */
+	if (buf && n == cap) {
+		char *nb = realloc(buf, n + 1);
+
+		if (!nb)
+			free(buf);
+		buf = nb;
+	}
+	if (buf)
+		buf[n] = '\0';
+	else
+		fprintf(stderr, "vmlet: %s: %s\n", path, strerror(errno ? errno : ENOMEM));
 	*len = n;
 	return buf;
 }
@@ -325,7 +354,7 @@ static int parse_arg(const char *arg, enum vmlet_type want, struct vmlet_value *
 		break;
 	case VMLET_BYTES:
 		if (val[0] == '@') {
-			*owned = read_file(val + 1, &v->buf.len);
+			*owned = cli_read_file(val + 1, &v->buf.len);
 			if (!*owned) {
 				fprintf(stderr, "vmlet: %s: %s\n", val + 1, strerror(errno));
 				return -errno;
@@ -397,7 +426,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void print_distribution(uint64_t *ns, uint64_t n)
+void cli_print_distribution(uint64_t *ns, uint64_t n)
 {
 	double sum = 0;
 
@@ -438,6 +467,38 @@ static const struct vmlet_host_func kv_func = {
 	.fn = kv_lookup,
 };
 
+int cli_kv_add(char *arg)
+{
+	char *eq = strchr(arg, '=');
+
+	if (!eq || nkv == MAX_KV) {
+		fprintf(stderr, "vmlet: --kv wants KEY=VALUE (at most %d)\n", MAX_KV);
+		return -EINVAL;
+	}
+	*eq = '\0';
+	kv_keys[nkv] = arg;
+	kv_vals[nkv++] = eq + 1;
+	return 0;
+}
+
+int cli_kv_host(struct vmlet_config *cfg, struct vmlet_host **host)
+{
+	int err;
+
+	if (!nkv)
+		return 0;
+	err = vmlet_host_create(1, host);
+	if (err) {
+		fprintf(stderr, "vmlet: cannot start the host-call service: %s\n",
+			vmlet_strerror(err));
+		return err;
+	}
+	cfg->host_funcs = &kv_func;
+	cfg->nhost_funcs = 1;
+	cfg->host = *host;
+	return 0;
+}
+
 /* --fresh: n calls through a pool of two, each on a restored sandbox. */
 static int make_pool(const struct source *src, const struct vmlet_config *cfg,
 		     struct vmlet_pool **pool)
@@ -461,9 +522,9 @@ static int run_fresh(struct vmlet_pool *pool, const char *name, const struct vml
 	int err;
 
 	for (uint64_t i = 0; i < n; i++) {
-		t0 = now_ns();
+		t0 = cli_now_ns();
 		err = vmlet_pool_call(pool, name, args, nargs, &ret, buf, sizeof(buf));
-		lat[i] = now_ns() - t0;
+		lat[i] = cli_now_ns() - t0;
 		if (err) {
 			fprintf(stderr, "vmlet: %s on a fresh VM: %s\n", name, vmlet_strerror(err));
 			return err;
@@ -475,7 +536,7 @@ static int run_fresh(struct vmlet_pool *pool, const char *name, const struct vml
 	       vmlet_snapshot_restore_method(snap) == VMLET_RESTORE_COPY
 		       ? "copying dirty pages"
 		       : "dropping written pages");
-	print_distribution(lat, n);
+	cli_print_distribution(lat, n);
 	return 0;
 }
 
@@ -497,11 +558,11 @@ static int calls(struct run *r)
 	uint64_t t0;
 	int err;
 
-	t0 = now_ns();
+	t0 = cli_now_ns();
 	err = vmlet_sandbox_call_index(r->sb, r->idx, r->args, r->nargs, &ret);
-	t0 = now_ns() - t0;
+	t0 = cli_now_ns() - t0;
 	if (err) {
-		print_fault(r->fn->name, err, vmlet_sandbox_fault(r->sb));
+		cli_print_fault(r->fn->name, err, vmlet_sandbox_fault(r->sb));
 		return err;
 	}
 	print_value(&ret);
@@ -511,16 +572,16 @@ static int calls(struct run *r)
 	if (r->count)
 		printf("guest instructions: %" PRIu64 "\n", vmlet_sandbox_insns(r->sb));
 	for (uint64_t i = 0; i < r->repeat; i++) {
-		t0 = now_ns();
+		t0 = cli_now_ns();
 		err = vmlet_sandbox_call_index(r->sb, r->idx, r->args, r->nargs, &ret);
-		r->lat[i] = now_ns() - t0;
+		r->lat[i] = cli_now_ns() - t0;
 		if (err) {
-			print_fault(r->fn->name, err, vmlet_sandbox_fault(r->sb));
+			cli_print_fault(r->fn->name, err, vmlet_sandbox_fault(r->sb));
 			return err;
 		}
 	}
 	if (r->repeat)
-		print_distribution(r->lat, r->repeat);
+		cli_print_distribution(r->lat, r->repeat);
 	if (r->fresh)
 		return run_fresh(r->pool, r->fn->name, r->args, r->nargs, r->lat, r->fresh);
 	return 0;
@@ -573,20 +634,13 @@ static int cmd_run(int argc, char **argv)
 	struct vmlet_host *host = NULL;
 	unsigned int ngrants = 0;
 	pthread_t thread;
-	char *eq, *end;
+	char *end;
 
 	while ((c = getopt_long(argc, argv, "+r:f:ctm:T:k:g:p:Sh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
-			eq = strchr(optarg, '=');
-			if (!eq || nkv == MAX_KV) {
-				fprintf(stderr, "vmlet: --kv wants KEY=VALUE (at most %d)\n",
-					MAX_KV);
+			if (cli_kv_add(optarg))
 				return 2;
-			}
-			*eq = '\0';
-			kv_keys[nkv] = optarg;
-			kv_vals[nkv++] = eq + 1;
 			break;
 		case 'g':
 			if (ngrants == VMLET_MAX_GRANTS) {
@@ -598,12 +652,12 @@ static int cmd_run(int argc, char **argv)
 		case 'r':
 			r.repeat = strtoull(optarg, NULL, 0);
 			if (!r.repeat || r.repeat > 100000000)
-				return usage(stderr, 2);
+				return cli_usage(stderr, 2);
 			break;
 		case 'f':
 			r.fresh = strtoull(optarg, NULL, 0);
 			if (!r.fresh || r.fresh > 100000000)
-				return usage(stderr, 2);
+				return cli_usage(stderr, 2);
 			break;
 		case 'c':
 			r.count = 1;
@@ -617,38 +671,29 @@ static int cmd_run(int argc, char **argv)
 		case 'T':
 			cfg.timeout_us = strtoull(optarg, NULL, 0);
 			if (!cfg.timeout_us || cfg.timeout_us > UINT64_MAX / 1000000)
-				return usage(stderr, 2);
+				return cli_usage(stderr, 2);
 			cfg.timeout_us *= 1000;
 			break;
 		case 'p':
 			errno = 0;
 			cfg.print_limit = strtoull(optarg, &end, 0);
 			if (errno || *end || end == optarg || !cfg.print_limit)
-				return usage(stderr, 2);
+				return cli_usage(stderr, 2);
 			break;
 		case 'S':
 			r.seccomp = 0;
 			break;
 		case 'h':
-			return usage(stdout, 0);
+			return cli_usage(stdout, 0);
 		default:
-			return usage(stderr, 2);
+			return cli_usage(stderr, 2);
 		}
 	}
 	if (argc - optind < 2)
-		return usage(stderr, 2);
+		return cli_usage(stderr, 2);
 	cfg.mem_size = mem << 20;
-	if (nkv) {
-		err = vmlet_host_create(1, &host);
-		if (err) {
-			fprintf(stderr, "vmlet: cannot start the host-call service: %s\n",
-				vmlet_strerror(err));
-			return 1;
-		}
-		cfg.host_funcs = &kv_func;
-		cfg.nhost_funcs = 1;
-		cfg.host = host;
-	}
+	if (cli_kv_host(&cfg, &host))
+		return 1;
 	if (ngrants && r.fresh) {
 		fprintf(stderr, "vmlet: --grant does not go with --fresh: grants end at restore\n");
 		return 2;
@@ -740,7 +785,7 @@ static int cmd_list(int argc, char **argv)
 	struct source src;
 
 	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-		return usage(argc == 2 ? stdout : stderr, argc == 2 ? 0 : 2);
+		return cli_usage(argc == 2 ? stdout : stderr, argc == 2 ? 0 : 2);
 	if (open_sandbox(argv[1], NULL, &src, &sb, NULL))
 		return 1;
 	for (int i = 0; i < vmlet_sandbox_nfuncs(sb); i++) {
@@ -778,7 +823,7 @@ static int call_args(struct vmlet_sandbox *sb, const char *name, char **argv, un
 	if (!err) {
 		err = vmlet_sandbox_call_index(sb, (unsigned int)idx, args, n, &ret);
 		if (err)
-			print_fault(name, err, vmlet_sandbox_fault(sb));
+			cli_print_fault(name, err, vmlet_sandbox_fault(sb));
 		else
 			print_value(&ret);
 	}
@@ -837,25 +882,25 @@ static int cmd_snapshot(int argc, char **argv)
 
 	for (; i < argc && strcmp(argv[i], "--call"); i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return usage(stdout, 0);
+			return cli_usage(stdout, 0);
 		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc) {
 			out = argv[++i];
 		} else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--mem")) && i + 1 < argc) {
 			errno = 0;
 			cfg.mem_size = strtoull(argv[++i], &end, 0) << 20;
 			if (errno || *end || !cfg.mem_size)
-				return usage(stderr, 2);
+				return cli_usage(stderr, 2);
 		} else if (argv[i][0] != '-' && !image) {
 			image = argv[i];
 		} else {
-			return usage(stderr, 2);
+			return cli_usage(stderr, 2);
 		}
 	}
 	if (!image || !out)
-		return usage(stderr, 2);
+		return cli_usage(stderr, 2);
 	for (int j = i; j < argc; j++)
 		if (!strcmp(argv[j], "--call") && (j + 1 == argc || !strcmp(argv[j + 1], "--call")))
-			return usage(stderr, 2); /* --call without a function */
+			return cli_usage(stderr, 2); /* --call without a function */
 	if (open_sandbox(image, &cfg, &src, &sb, NULL))
 		return 1;
 	err = 0;
@@ -890,8 +935,8 @@ static int cmd_info(int argc, char **argv)
 	int err;
 
 	if (argc > 1)
-		return usage(strcmp(argv[1], "--help") ? stderr : stdout,
-			     strcmp(argv[1], "--help") ? 2 : 0);
+		return cli_usage(strcmp(argv[1], "--help") ? stderr : stdout,
+				 strcmp(argv[1], "--help") ? 2 : 0);
 	err = vmlet_platform_query(&p);
 	printf("host:            %s%s\n",
 	       p.nested ? "runs under a hypervisor (nested)" : "bare metal", "");
@@ -923,9 +968,11 @@ static int cmd_info(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage(stderr, 2);
+		return cli_usage(stderr, 2);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "js"))
+		return cli_js(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "snapshot"))
@@ -933,7 +980,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "info"))
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
-		return usage(stdout, 0);
+		return cli_usage(stdout, 0);
 	fprintf(stderr, "vmlet: unknown command '%s'\n", argv[1]);
-	return usage(stderr, 2);
+	return cli_usage(stderr, 2);
 }

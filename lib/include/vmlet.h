@@ -418,6 +418,53 @@ VMLET_API int vmlet_sandbox_grant_fd(struct vmlet_sandbox *sb, int guest_fd, int
 #define VMLET_CONFINE_CREATE 4 /* also vmlet_sandbox_create_from() */
 VMLET_API int vmlet_thread_confine(unsigned int flags);
 
+/*
+ * JavaScript guests (vmlet-js(7)): Debian's Duktape in a guest image,
+ * vmlet-js.elf, installed with the guest runtime. vmlet_js_load() boots
+ * it, loads a script (compiled, its top level run) and snapshots that;
+ * vmlet_js_event() runs one event on a fresh VM from the snapshot:
+ * JSON.stringify(HANDLER(JSON.parse(json))), where HANDLER is a global
+ * function of the script. vmlet_js_call() runs one on the same VM
+ * without restoring it first (warm: what earlier events left stays).
+ * Both return the result's length with *result pointing at it (valid
+ * until the next call on js), or a negative error; a failing script is
+ * -VMLET_EFAIL with vmlet_fault.code one of these and the JS error (for
+ * an exception, with its stack) in vmlet_fault.message.
+ */
+enum vmlet_js_error {
+	VMLET_JS_THROW = 1, /* an uncaught exception */
+	VMLET_JS_SYNTAX,    /* the script does not compile (vmlet_js_load) */
+	VMLET_JS_NOHANDLER, /* no global function of the handler's name */
+	VMLET_JS_BADINPUT,  /* the event's JSON does not parse */
+	VMLET_JS_BADOUTPUT, /* the result has no JSON form */
+	VMLET_JS_NOMEM,	    /* the engine ran out of guest memory */
+	VMLET_JS_FATAL,	    /* the engine gave up: -VMLET_EABORT, the VM is dead */
+};
+
+struct vmlet_js_config {
+	size_t sz;			/* sizeof(struct vmlet_js_config) */
+	const char *image;		/* NULL: $VMLET_JS_IMAGE, else the installed one */
+	const char *filename;		/* in messages and stacks; NULL: "script.js" */
+	const struct vmlet_config *cfg; /* NULL: defaults, 16 MiB of memory */
+	struct vmlet_fault *fault;	/* out, may be NULL: why loading failed */
+};
+
+struct vmlet_js;
+
+VMLET_API int vmlet_js_load(const char *source, const struct vmlet_js_config *jcfg,
+			    struct vmlet_js **out);
+VMLET_API int vmlet_js_event(struct vmlet_js *js, const char *handler, const char *json,
+			     const char **result);
+VMLET_API int vmlet_js_call(struct vmlet_js *js, const char *handler, const char *json,
+			    const char **result);
+/* What went wrong in js's last event or call (error 0: nothing). */
+VMLET_API const struct vmlet_fault *vmlet_js_fault(const struct vmlet_js *js);
+/* The sandbox events run on (host functions, grants, timeouts, counting). */
+VMLET_API struct vmlet_sandbox *vmlet_js_sandbox(struct vmlet_js *js);
+/* The snapshot of the loaded script, for pools (vmlet_pool_create_from). */
+VMLET_API struct vmlet_snapshot *vmlet_js_snapshot(struct vmlet_js *js);
+VMLET_API void vmlet_js_destroy(struct vmlet_js *js);
+
 /* Value constructors. */
 static inline struct vmlet_value vmlet_bool(bool v)
 {

@@ -22,7 +22,7 @@ same() {
 	return 1
 }
 
-echo "1..4"
+echo "1..5"
 libso=$(find "$stage" -name libvmlet.so.0 | head -n 1)
 bindir=$(dirname "$(find "$stage" -name vmlet-guest-cc | head -n 1)")
 libdir=$(dirname "$libso")
@@ -54,5 +54,12 @@ check embed_reports_guest_page_fault fault_reported
 "$bindir/vmlet" list "$ex/hello.elf" >"$tmp/list" 2>&1
 printf '%s\n' 'add(i32, i32) -> i32' 'greet(string) -> string' 'peek(u64) -> u64' >"$tmp/want-list"
 check vmlet_list_hello_guest same "$tmp/want-list" "$tmp/list"
+
+# The JavaScript example, on the staged guest image (installed ones are
+# found by their configured path, which a staged install is not at).
+jsimg=$(find "$stage" -name vmlet-js.elf | head -n 1)
+VMLET_JS_IMAGE=$jsimg LD_LIBRARY_PATH=$libdir "$ex/js" >"$tmp/js" 2>&1
+echo '{"sum":3}' >"$tmp/want-js"
+check js_example_runs_a_handler same "$tmp/want-js" "$tmp/js"
 
 [ "$failed" -eq 0 ]

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * JavaScript guests, the convenience layer: boot vmlet-js.elf (Debian's
+ * Duktape in a guest, runtimes/js/js.c), load a script, snapshot it, and
+ * run events on a VM restored to that snapshot. Everything here is built
+ * from the public API (sandboxes, live snapshots, restore); the guest
+ * protocol is two functions, load and event (see runtimes/js/js.c).
+ *
+ * The JS guest gets 16 MiB and a 1 MiB stack unless the config says
+ * otherwise: the engine's C recursion limits are set for that stack
+ * (runtimes/js/duk_config_vmlet.h), and its heap is what memory is left.
+ * The input buffer grows to hold the script.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vmlet.h>
+
+#include "layout.h"
+
+#ifndef VMLET_JS_IMAGE_PATH
+#define VMLET_JS_IMAGE_PATH "/usr/local/lib/vmlet-guest/vmlet-js.elf"
+#endif
+
+#define JS_MEM	 (16ULL << 20)
+#define JS_STACK (1ULL << 20)
+
+struct vmlet_js {
+	struct vmlet_image *img;
+	struct vmlet_snapshot *snap;
+	struct vmlet_sandbox *sb;
+	unsigned int event;
+	bool used; /* sb ran an event since it was made or restored */
+	bool dead; /* and it failed in a way that leaves it dead */
+};
+
+/* One letter per type, as runtimes/js/js.c reads them. */
+static char sig_letter(enum vmlet_type t)
+{
+	return "vbiulqfdsy"[t];
+}
+
+/* "name:R:AB;..." for the guest's host object; NULL when out of memory. */
+static char *host_sigs(const struct vmlet_config *c)
+{
+	size_t size = 1;
+	char *s, *p;
+
+	for (unsigned int i = 0; i < c->nhost_funcs; i++)
+		size += strlen(c->host_funcs[i].name) + 4 + c->host_funcs[i].nargs;
+	s = p = malloc(size);
+	if (!s)
+		return NULL;
+	for (unsigned int i = 0; i < c->nhost_funcs; i++) {
+		const struct vmlet_host_func *f = &c->host_funcs[i];
+
+		p += strlen(strcpy(p, f->name));
+		*p++ = ':';
+		*p++ = sig_letter(f->ret);
+		*p++ = ':';
+		for (unsigned int a = 0; a < f->nargs; a++)
+			*p++ = sig_letter(f->args[a]);
+		*p++ = ';';
+	}
+	*p = '\0';
+	return s;
+}
+
+static const char *image_path(const struct vmlet_js_config *j)
+{
+	const char *env = getenv("VMLET_JS_IMAGE");
+
+	if (j && j->image)
+		return j->image;
+	return env && *env ? env : VMLET_JS_IMAGE_PATH;
+}
+
+static int js_config(const struct vmlet_js_config *j, size_t script, struct vmlet_config *c)
+{
+	uint64_t in;
+	int err = vmlet_config_normalize(j ? j->cfg : NULL, c);
+
+	if (err)
+		return err;
+	if (!j || !j->cfg || !j->cfg->mem_size)
+		c->mem_size = JS_MEM;
+	if (!j || !j->cfg || !j->cfg->stack_size)
+		c->stack_size = JS_STACK;
+	/* The script, the host signatures and the frame around them. */
+	in = (script + 2 * VMLET_PAGE_SIZE + c->nhost_funcs * 80 + VMLET_PAGE_SIZE - 1) &
+	     ~(VMLET_PAGE_SIZE - 1);
+	if (in > c->in_size)
+		c->in_size = in;
+	return 0;
+}
+
+static int load(struct vmlet_js *js, const char *source, const struct vmlet_js_config *j,
+		struct vmlet_fault *fault)
+{
+	struct vmlet_sandbox *cold = NULL;
+	struct vmlet_value args[3];
+	struct vmlet_config c;
+	char *sigs = NULL;
+	int err;
+
+	err = js_config(j, strlen(source), &c);
+	if (err)
+		return err;
+	err = vmlet_image_open(image_path(j), &js->img);
+	if (err)
+		return err;
+	sigs = host_sigs(&c);
+	if (!sigs)
+		return -ENOMEM;
+	err = vmlet_sandbox_create(js->img, &c, &cold);
+	if (err)
+		goto out;
+	args[0] = vmlet_str(j && j->filename ? j->filename : "script.js");
+	args[1] = vmlet_str(source);
+	args[2] = vmlet_str(sigs);
+	err = vmlet_sandbox_call(cold, "load", args, 3, NULL);
+	if (err) {
+		if (fault)
+			*fault = *vmlet_sandbox_fault(cold);
+		goto out;
+	}
+	err = vmlet_sandbox_snapshot(cold, &js->snap);
+	if (!err)
+		err = vmlet_sandbox_create_from(js->snap, &js->sb);
+	if (!err)
+		err = vmlet_sandbox_func(js->sb, "event");
+	if (err >= 0) {
+		js->event = (unsigned int)err;
+		err = 0;
+	}
+out:
+	vmlet_sandbox_destroy(cold);
+	free(sigs);
+	return err;
+}
+
+VMLET_API int vmlet_js_load(const char *source, const struct vmlet_js_config *jcfg,
+			    struct vmlet_js **out)
+{
+	struct vmlet_fault *fault = NULL;
+	struct vmlet_js *js;
+	int err;
+
+	if (!source || !out)
+		return -EINVAL;
+	if (jcfg) {
+		if (jcfg->sz < offsetof(struct vmlet_js_config, fault) || jcfg->sz > sizeof(*jcfg))
+			return -EINVAL;
+		if (jcfg->sz > offsetof(struct vmlet_js_config, fault))
+			fault = jcfg->fault;
+	}
+	if (fault)
+		memset(fault, 0, sizeof(*fault));
+	js = calloc(1, sizeof(*js));
+	if (!js)
+		return -ENOMEM;
+	err = load(js, source, jcfg, fault);
+	if (err) {
+		if (fault && !fault->error)
+			fault->error = err;
+		vmlet_js_destroy(js);
+		return err;
+	}
+	*out = js;
+	return 0;
+}
+
+static int run(struct vmlet_js *js, bool fresh, const char *handler, const char *json,
+	       const char **result)
+{
+	struct vmlet_value args[2], r;
+	int err;
+
+	if (!js || !handler || !json || !result)
+		return -EINVAL;
+	/* A dead VM (a fault, a deadline) needs restoring for a warm call too. */
+	if (js->used && (fresh || js->dead)) {
+		err = vmlet_sandbox_restore(js->sb);
+		if (err)
+			return err;
+		js->used = js->dead = false;
+	}
+	args[0] = vmlet_str(handler);
+	args[1] = vmlet_str(json);
+	js->used = true;
+	err = vmlet_sandbox_call_index(js->sb, js->event, args, 2, &r);
+	if (err) {
+		/* vmlet_fail() (every script error) and refusals leave it alive. */
+		js->dead =
+			err <= -VMLET_EEXCEPTION && err != -VMLET_EFAIL && err != -VMLET_EREFUSED;
+		return err;
+	}
+	*result = r.buf.ptr;
+	return (int)r.buf.len;
+}
+
+VMLET_API int vmlet_js_event(struct vmlet_js *js, const char *handler, const char *json,
+			     const char **result)
+{
+	return run(js, true, handler, json, result);
+}
+
+VMLET_API int vmlet_js_call(struct vmlet_js *js, const char *handler, const char *json,
+			    const char **result)
+{
+	return run(js, false, handler, json, result);
+}
+
+VMLET_API const struct vmlet_fault *vmlet_js_fault(const struct vmlet_js *js)
+{
+	return js ? vmlet_sandbox_fault(js->sb) : NULL;
+}
+
+VMLET_API struct vmlet_sandbox *vmlet_js_sandbox(struct vmlet_js *js)
+{
+	return js ? js->sb : NULL;
+}
+
+VMLET_API struct vmlet_snapshot *vmlet_js_snapshot(struct vmlet_js *js)
+{
+	return js ? js->snap : NULL;
+}
+
+VMLET_API void vmlet_js_destroy(struct vmlet_js *js)
+{
+	if (!js)
+		return;
+	vmlet_sandbox_destroy(js->sb);
+	vmlet_snapshot_destroy(js->snap);
+	vmlet_image_close(js->img);
+	free(js);
+}

@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# js_cli_test.sh: TAP test of `vmlet js` as built in $VMLET_OBJ (default:
+# the source tree): it prints a handler's JSON result and what the script
+# prints, --kv reaches the script as host.kv_lookup, --repeat and --fresh
+# print a distribution of N; a failing script prints its error and JS
+# stack and exits 1, --timeout ends an endless loop, --print-limit a flood
+# (of the event: the load's output is its own call's), --grant with
+# --fresh is a usage error (grants end at restore), and a missing image
+# is named. Starts VMs (and needs SSE in the guest), so
+# scripts/check.sh runs it through vmtest.sh.
+set -u
+src=$(cd "$(dirname "$0")/../.." && pwd)
+obj=${VMLET_OBJ:-$src}
+vmlet=$obj/tools/vmlet
+tmp=$(mktemp -d /tmp/js_cli_test.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=../scripts/tap.sh
+. "$src/selftests/scripts/tap.sh"
+export VMLET_JS_IMAGE=$obj/runtimes/js/vmlet-js.elf
+
+# same EXPECTED-TEXT FILE: the file holds exactly the text.
+same() {
+	printf '%s' "$1" >"$tmp/want"
+	diff -u "$tmp/want" "$2" >"$tmp/diff" && return 0
+	sed 's/^/# /' "$tmp/diff"
+	return 1
+}
+
+# status WANT GOT: the exit status was WANT.
+status() {
+	[ "$1" = "$2" ] && return 0
+	echo "# exit status $2, want $1"
+	return 1
+}
+
+cat >"$tmp/s.js" <<'JS'
+console.log('loading');
+function add(e) { console.log('adding', e.a, e.b); return {sum: e.a + e.b}; }
+function kv(k) { return host.kv_lookup(k); }
+function boom(e) { return inner(); }
+function inner() { throw new Error('boom'); }
+function spin(e) { for (;;) {} }
+function flood(e) { for (;;) console.log('spam'); }
+JS
+
+echo "1..9"
+
+"$vmlet" js "$tmp/s.js" add '{"a": 1, "b": 41}' >"$tmp/out" 2>&1
+check js_prints_result_and_console same $'loading\nadding 1 41\n{"sum":42}\n' "$tmp/out"
+
+"$vmlet" js --kv colour=teal "$tmp/s.js" kv '"colour"' >"$tmp/out" 2>&1
+check js_kv_is_host_kv_lookup same $'loading\n"teal"\n' "$tmp/out"
+
+"$vmlet" js --repeat 5 --fresh 5 "$tmp/s.js" add '{"a": 1, "b": 2}' >"$tmp/out" 2>&1
+distributions() {
+	grep -q '^warm calls on one VM:$' "$tmp/out" &&
+		grep -q '^fresh VM per event' "$tmp/out" &&
+		[ "$(grep -c '^calls 5  min ' "$tmp/out")" = 2 ] &&
+		[ "$(grep -c '^adding 1 2$' "$tmp/out")" = 11 ] || { sed 's/^/# /' "$tmp/out"; false; }
+}
+check js_repeat_and_fresh_print_distributions distributions
+
+"$vmlet" js "$tmp/s.js" boom '{}' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+sed "s|$tmp/||" "$tmp/err" >"$tmp/err2"
+check js_exception_prints_stack_and_fails same $'vmlet: boom: uncaught exception:\nError: boom\n    at inner (s.js:5)\n    at boom (s.js:4)\n' \
+	"$tmp/err2"
+check js_exception_exit_status status 1 "$rc"
+
+"$vmlet" js --timeout 300 "$tmp/s.js" spin '{}' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+timed_out() {
+	status 1 "$rc" && grep -q "^vmlet: spin: Guest ran past its deadline" "$tmp/err" ||
+		{ sed 's/^/# /' "$tmp/err"; false; }
+}
+check js_timeout_ends_endless_loop timed_out
+
+"$vmlet" js --print-limit 100 "$tmp/s.js" flood '{}' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+flooded() {
+	status 1 "$rc" && grep -q "print limit" "$tmp/err" && [ "$(wc -c <"$tmp/out")" = 108 ] ||
+		{ sed 's/^/# /' "$tmp/err"; false; }
+}
+check js_print_limit_ends_flood flooded
+
+"$vmlet" js --grant "$tmp/s.js" --fresh 2 "$tmp/s.js" add '{}' >"$tmp/out" 2>&1
+rc=$?
+check js_grant_with_fresh_is_a_usage_error status 2 "$rc"
+
+VMLET_JS_IMAGE=$tmp/none.elf "$vmlet" js "$tmp/s.js" add '{}' >"$tmp/out" 2>&1
+check js_missing_image_is_named same \
+	"vmlet: cannot open the JavaScript guest image $tmp/none.elf: No such file or directory (VMLET_JS_IMAGE names another)"$'\n' "$tmp/out"
+
+[ "$failed" -eq 0 ]

@@ -1,0 +1,535 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * JavaScript guests (lib/js.c, runtimes/js/js.c): scripts load once and
+ * run per event, JSON in and out; host functions, console and the clock;
+ * and every way a script can go wrong, each with its exact outcome and
+ * the next event working. Needs SSE in the guest (the engine computes in
+ * doubles): `make check` runs it in the vmtest VM.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <vmlet.h>
+
+#include "util.h"
+
+struct printed {
+	char buf[4096];
+	size_t len;
+	uint64_t total;
+};
+
+static void capture(void *ctx, const char *buf, size_t len)
+{
+	struct printed *p = ctx;
+	size_t room = sizeof(p->buf) - 1 - p->len;
+
+	p->total += len;
+	if (len > room)
+		len = room;
+	memcpy(p->buf + p->len, buf, len);
+	p->len += len;
+	p->buf[p->len] = '\0';
+}
+
+static struct printed out;
+
+static int add_fn(void *ctx, const struct vmlet_value *a, unsigned int n,
+		      struct vmlet_value *ret)
+{
+	(void)ctx, (void)n;
+	ret->i32 = a[0].i32 + a[1].i32;
+	return 0;
+}
+
+static char upper_buf[256];
+
+static int upper_fn(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *ret)
+{
+	(void)ctx, (void)n;
+	if (a[0].buf.len >= sizeof(upper_buf))
+		return -E2BIG;
+	for (size_t i = 0; i < a[0].buf.len; i++) {
+		char c = ((const char *)a[0].buf.ptr)[i];
+
+		upper_buf[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+	}
+	upper_buf[a[0].buf.len] = '\0';
+	ret->buf.ptr = upper_buf;
+	ret->buf.len = a[0].buf.len;
+	return 0;
+}
+
+static uint8_t rev_buf[256];
+
+static int reverse_fn(void *ctx, const struct vmlet_value *a, unsigned int n,
+		      struct vmlet_value *ret)
+{
+	(void)ctx, (void)n;
+	if (a[0].buf.len > sizeof(rev_buf))
+		return -E2BIG;
+	for (size_t i = 0; i < a[0].buf.len; i++)
+		rev_buf[i] = ((const uint8_t *)a[0].buf.ptr)[a[0].buf.len - 1 - i];
+	ret->buf.ptr = rev_buf;
+	ret->buf.len = a[0].buf.len;
+	return 0;
+}
+
+static int missing_fn(void *ctx, const struct vmlet_value *a, unsigned int n,
+		      struct vmlet_value *ret)
+{
+	(void)ctx, (void)a, (void)n, (void)ret;
+	return -ENOENT;
+}
+
+static const struct vmlet_host_func host_funcs[] = {
+	{"add", VMLET_I32, 2, {VMLET_I32, VMLET_I32}, add_fn, NULL, VMLET_HOST_INLINE},
+	{"upper", VMLET_STRING, 1, {VMLET_STRING}, upper_fn, NULL, VMLET_HOST_INLINE},
+	{"reverse", VMLET_BYTES, 1, {VMLET_BYTES}, reverse_fn, NULL, VMLET_HOST_INLINE},
+	{"missing", VMLET_VOID, 0, {0}, missing_fn, NULL, VMLET_HOST_INLINE},
+};
+
+/* Load src with the test config: output captured, a deadline, host functions. */
+static struct vmlet_js *load_opts(const char *src, uint64_t print_limit, struct vmlet_fault *f,
+				  int *errp)
+{
+	struct vmlet_config cfg = {
+		.sz = sizeof(cfg),
+		.print = capture,
+		.print_ctx = &out,
+		.timeout_us = 20 * 1000 * 1000, /* the endless loop's bound; TCG is slow */
+		.print_limit = print_limit,
+		.host_funcs = host_funcs,
+		.nhost_funcs = sizeof(host_funcs) / sizeof(host_funcs[0]),
+	};
+	struct vmlet_js_config jc = {
+		.sz = sizeof(jc), .image = JS_ELF, .filename = "test.js", .cfg = &cfg, .fault = f,
+	};
+	struct vmlet_js *js = NULL;
+
+	*errp = vmlet_js_load(src, &jc, &js);
+	return js;
+}
+
+static struct vmlet_js *load(const char *src)
+{
+	struct vmlet_fault f;
+	int err;
+	struct vmlet_js *js = load_opts(src, 0, &f, &err);
+
+	if (err)
+		ksft_fail_at("vmlet_js_load: %s (%s)", vmlet_strerror(err), f.message);
+	return js;
+}
+
+/* The event's result, NUL-terminated, or NULL (the test failed). */
+static const char *event(struct vmlet_js *js, const char *handler, const char *json)
+{
+	static char buf[4096];
+	const char *r;
+	int n = vmlet_js_event(js, handler, json, &r);
+
+	if (n < 0) {
+		ksft_fail_at("%s(%s): %s: %s", handler, json, vmlet_strerror(n),
+			     vmlet_js_fault(js)->message);
+		return NULL;
+	}
+	snprintf(buf, sizeof(buf), "%.*s", n, r);
+	return buf;
+}
+
+/* An event that must fail with err and, for a script error, code and a message with text. */
+static void event_fails(struct vmlet_js *js, const char *handler, const char *json, int err,
+			int64_t code, const char *text)
+{
+	const struct vmlet_fault *f;
+	const char *r;
+	int n = vmlet_js_event(js, handler, json, &r);
+
+	f = vmlet_js_fault(js);
+	printf("# %s: %s, code %lld: %s\n", handler, vmlet_strerror(n), (long long)f->code,
+	       f->message);
+	EXPECT_EQ(n, err);
+	if (err == -VMLET_EFAIL)
+		EXPECT_EQ(f->code, code);
+	if (text && !strstr(f->message, text))
+		ksft_fail_at("message has no \"%s\"", text);
+}
+
+#define OK_HANDLER "function ok(e) { return {ok: e.n + 1}; }\n"
+
+/* After a failure, a fresh event on the same js works. */
+static void next_event_works(struct vmlet_js *js)
+{
+	const char *r = event(js, "ok", "{\"n\": 41}");
+
+	if (r)
+		EXPECT_STREQ(r, "{\"ok\":42}");
+}
+
+TEST(event_returns_the_handlers_result_as_json)
+{
+	struct vmlet_js *js = load("function echo(e) { return {got: e, n: e.list.length}; }");
+	const char *r;
+
+	if (!js)
+		return;
+	r = event(js, "echo", "{\"s\":\"h\\u00e9\",\"list\":[1,2.5,null,true],\"o\":{}}");
+	if (r)
+		EXPECT_STREQ(r, "{\"got\":{\"s\":\"h\xc3\xa9\",\"list\":[1,2.5,null,true],\"o\":{}},"
+				"\"n\":4}");
+	vmlet_js_destroy(js);
+}
+
+TEST(language_features_work)
+{
+	struct vmlet_js *js = load(
+		"function Point(x, y) { this.x = x; this.y = y; }\n"
+		"Point.prototype.len2 = function () { return this.x * this.x + this.y * this.y; };\n"
+		"function counter() { var n = 0; return function () { return ++n; }; }\n"
+		"function f(e) {\n"
+		"  var c = counter(); c(); var u = new Uint8Array([1, 2, 3]);\n"
+		"  var m = /(\\d+)-(\\d+)/.exec('10-20');\n"
+		"  var caught; try { null.x; } catch (err) { caught = err.name; }\n"
+		"  return [new Point(3, 4).len2(), c(), u[2], m[2], caught,\n"
+		"          [3, 1, 2].sort().join(''), 'abc'.toUpperCase(), Math.floor(7 / 2),\n"
+		"          (0.1 + 0.2).toFixed(2), parseInt('ff', 16), Object.keys({a: 1, b: 2})];\n"
+		"}\n");
+	const char *r;
+
+	if (!js)
+		return;
+	r = event(js, "f", "null");
+	if (r)
+		EXPECT_STREQ(r, "[25,2,3,\"20\",\"TypeError\",\"123\",\"ABC\",3,\"0.30\",255,"
+				"[\"a\",\"b\"]]");
+	vmlet_js_destroy(js);
+}
+
+/* The top level ran once, before the snapshot: every event starts from its state. */
+TEST(fresh_events_start_from_the_loaded_state)
+{
+	struct vmlet_js *js = load("var loaded = 0; loaded++;\n"
+				   "var table = {}; for (var i = 0; i < 100; i++) table[i] = i * i;\n"
+				   "function f(e) { loaded++; Object.prototype.polluted = 1;\n"
+				   "  Array.prototype.push = null; return [loaded, table[e], ({}).polluted]; }\n"
+				   "function g(e) { return [loaded, ({}).polluted, typeof [].push]; }\n");
+	const char *r;
+
+	if (!js)
+		return;
+	for (int i = 0; i < 2; i++) {
+		r = event(js, "f", "9");
+		if (r)
+			EXPECT_STREQ(r, "[2,81,1]");
+	}
+	/* Globals and prototypes the last event wrote are gone. */
+	r = event(js, "g", "0");
+	if (r)
+		EXPECT_STREQ(r, "[1,null,\"function\"]");
+	vmlet_js_destroy(js);
+}
+
+TEST(warm_calls_see_what_earlier_calls_left)
+{
+	struct vmlet_js *js = load("var n = 0; function inc(e) { n += e; return n; }");
+	const char *r;
+	int len;
+
+	if (!js)
+		return;
+	for (int i = 1; i <= 3; i++) {
+		len = vmlet_js_call(js, "inc", "10", &r);
+		ASSERT_GE(len, 0);
+		EXPECT_EQ(atoi(r), 10 * i);
+	}
+	/* And a fresh event does not. */
+	r = event(js, "inc", "1");
+	if (r)
+		EXPECT_STREQ(r, "1");
+	vmlet_js_destroy(js);
+}
+
+TEST(syntax_error_fails_load_with_its_line)
+{
+	struct vmlet_fault f;
+	int err;
+	struct vmlet_js *js = load_opts("var a = 1;\nfunction f(e) { return e +; }\n", 0, &f, &err);
+
+	printf("# %s, code %lld: %s\n", vmlet_strerror(err), (long long)f.code, f.message);
+	EXPECT_TRUE(js == NULL);
+	EXPECT_EQ(err, -VMLET_EFAIL);
+	EXPECT_EQ(f.error, -VMLET_EFAIL);
+	EXPECT_EQ(f.code, VMLET_JS_SYNTAX);
+	EXPECT_TRUE(strstr(f.message, "SyntaxError") != NULL);
+	EXPECT_TRUE(strstr(f.message, "line 2") != NULL);
+}
+
+TEST(exception_at_load_fails_load)
+{
+	struct vmlet_fault f;
+	int err;
+	struct vmlet_js *js = load_opts("var a = 1;\nthrow new TypeError('at load');\n", 0, &f, &err);
+
+	EXPECT_TRUE(js == NULL);
+	EXPECT_EQ(err, -VMLET_EFAIL);
+	EXPECT_EQ(f.code, VMLET_JS_THROW);
+	EXPECT_TRUE(strstr(f.message, "TypeError: at load") != NULL);
+	EXPECT_TRUE(strstr(f.message, "test.js:2") != NULL);
+}
+
+TEST(uncaught_exception_fails_with_message_and_stack)
+{
+	struct vmlet_js *js = load(OK_HANDLER "function inner() { throw new Error('boom'); }\n"
+				   "function f(e) { return inner(); }\n");
+
+	if (!js)
+		return;
+	event_fails(js, "f", "{}", -VMLET_EFAIL, VMLET_JS_THROW, "Error: boom");
+	EXPECT_TRUE(strstr(vmlet_js_fault(js)->message, "at inner (test.js:2)") != NULL);
+	EXPECT_TRUE(strstr(vmlet_js_fault(js)->message, "at f (test.js:3)") != NULL);
+	/* A thrown non-Error value is its String(). */
+	vmlet_js_destroy(js);
+	js = load(OK_HANDLER "function f(e) { throw 42; }");
+	if (!js)
+		return;
+	event_fails(js, "f", "{}", -VMLET_EFAIL, VMLET_JS_THROW, "42");
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
+TEST(endless_loop_runs_into_the_deadline)
+{
+	struct vmlet_js *js = load(OK_HANDLER "function f(e) { for (;;) {} }");
+
+	if (!js)
+		return;
+	ASSERT_OK(vmlet_sandbox_set_timeout(vmlet_js_sandbox(js), 300 * 1000));
+	event_fails(js, "f", "{}", -VMLET_ETIMEDOUT, 0, NULL);
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
+TEST(allocation_bomb_is_a_clean_out_of_memory_error)
+{
+	struct vmlet_js *js = load(OK_HANDLER "function f(e) { var s = 'x', a = [];\n"
+				   "  for (;;) { s = s + s; a.push(s); } }\n");
+
+	if (!js)
+		return;
+	event_fails(js, "f", "{}", -VMLET_EFAIL, VMLET_JS_NOMEM, "alloc failed");
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
+TEST(deep_recursion_is_a_range_error)
+{
+	struct vmlet_js *js = load(OK_HANDLER "function f(e) { return f(e) + 1; }\n"
+				   "function g(e) { return [e].map(g); }\n"
+				   "function h(e) { var o = {}; for (var i = 0; i < 100000; i++) o = {o: o};\n"
+				   "  return o; }\n");
+
+	if (!js)
+		return;
+	event_fails(js, "f", "1", -VMLET_EFAIL, VMLET_JS_THROW, "RangeError: callstack limit");
+	next_event_works(js);
+	/* Through native code (map), which recurses in C: a limit before the stack ends. */
+	event_fails(js, "g", "1", -VMLET_EFAIL, VMLET_JS_THROW, "RangeError: C stack depth limit");
+	next_event_works(js);
+	/* JSON of a deep object: the encoder's limit. */
+	event_fails(js, "h", "1", -VMLET_EFAIL, VMLET_JS_BADOUTPUT, "RangeError");
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
+TEST(printing_without_end_is_eoutput)
+{
+	struct vmlet_fault f;
+	int err;
+	struct vmlet_js *js = load_opts(OK_HANDLER "function f(e) { for (;;) console.log('spam'); }",
+					4096, &f, &err);
+
+	ASSERT_OK(err);
+	out.total = 0;
+	event_fails(js, "f", "{}", -VMLET_EOUTPUT, 0, NULL);
+	EXPECT_EQ(out.total, 4096);
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
+TEST(unknown_handler_fails)
+{
+	struct vmlet_js *js = load(OK_HANDLER "var notfn = 3;");
+
+	if (!js)
+		return;
+	event_fails(js, "nope", "{}", -VMLET_EFAIL, VMLET_JS_NOHANDLER, "nope is not a function");
+	event_fails(js, "notfn", "{}", -VMLET_EFAIL, VMLET_JS_NOHANDLER, "notfn is not a function");
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
+TEST(invalid_json_in_or_out_fails)
+{
+	struct vmlet_js *js = load(OK_HANDLER "function undef(e) { }\n"
+				   "function fn(e) { return function () {}; }\n"
+				   "function cyc(e) { var o = {}; o.o = o; return o; }\n");
+
+	if (!js)
+		return;
+	event_fails(js, "ok", "{\"n\":", -VMLET_EFAIL, VMLET_JS_BADINPUT, "SyntaxError");
+	event_fails(js, "ok", "", -VMLET_EFAIL, VMLET_JS_BADINPUT, "SyntaxError");
+	event_fails(js, "undef", "{}", -VMLET_EFAIL, VMLET_JS_BADOUTPUT, "undefined");
+	event_fails(js, "fn", "{}", -VMLET_EFAIL, VMLET_JS_BADOUTPUT, "a function");
+	event_fails(js, "cyc", "{}", -VMLET_EFAIL, VMLET_JS_BADOUTPUT, "TypeError");
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
+TEST(host_functions_are_callable_from_js)
+{
+	struct vmlet_js *js = load(
+		"function f(e) {\n"
+		"  var r = host.reverse(new Uint8Array([1, 2, 3]));\n"
+		"  return [host.add(e.a, e.b), host.upper('mixed Case'), r instanceof Uint8Array,\n"
+		"          Array.prototype.slice.call(r)];\n"
+		"}\n");
+	const char *r;
+
+	if (!js)
+		return;
+	r = event(js, "f", "{\"a\":40,\"b\":2}");
+	if (r)
+		EXPECT_STREQ(r, "[42,\"MIXED CASE\",true,[3,2,1]]");
+	vmlet_js_destroy(js);
+}
+
+TEST(host_functions_check_their_arguments)
+{
+	struct vmlet_js *js = load(OK_HANDLER "function f(e) { return host.add(e.a, e.b); }\n"
+				   "function g(e) { return host.add(1); }\n"
+				   "function h(e) { return host.upper(5); }\n"
+				   "function k(e) { return host.exec('rm -rf /'); }\n");
+
+	if (!js)
+		return;
+	event_fails(js, "f", "{\"a\":1.5,\"b\":2}", -VMLET_EFAIL, VMLET_JS_THROW,
+		    "TypeError: host.add: argument 1 must be an i32");
+	event_fails(js, "f", "{\"a\":1,\"b\":\"2\"}", -VMLET_EFAIL, VMLET_JS_THROW,
+		    "TypeError: host.add: argument 2 must be an i32");
+	event_fails(js, "f", "{\"a\":1,\"b\":4294967296}", -VMLET_EFAIL, VMLET_JS_THROW,
+		    "argument 2 must be an i32");
+	event_fails(js, "g", "{}", -VMLET_EFAIL, VMLET_JS_THROW,
+		    "TypeError: host.add: takes 2 arguments, not 1");
+	event_fails(js, "h", "{}", -VMLET_EFAIL, VMLET_JS_THROW, "must be a string");
+	/* Not registered: the host object has no such function. */
+	event_fails(js, "k", "{}", -VMLET_EFAIL, VMLET_JS_THROW, "TypeError");
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
+TEST(host_function_errors_are_js_exceptions)
+{
+	struct vmlet_js *js = load("function f(e) { try { host.missing(); } catch (err) {\n"
+				   "  return [err.name, err.message, err.errno]; } }\n");
+	const char *r;
+
+	if (!js)
+		return;
+	r = event(js, "f", "{}");
+	if (r)
+		EXPECT_STREQ(r, "[\"Error\",\"host.missing: No such file or directory\",2]");
+	vmlet_js_destroy(js);
+}
+
+TEST(console_goes_to_the_print_callback)
+{
+	struct vmlet_js *js = load("console.log('loaded');\n"
+				   "function f(e) { console.log('n =', e.n, [1, 'a'], {k: true});\n"
+				   "  console.error('oops'); return 0; }\n");
+
+	if (!js)
+		return;
+	EXPECT_STREQ(out.buf, "loaded\n");
+	out.len = 0;
+	out.buf[0] = '\0';
+	if (event(js, "f", "{\"n\":7}"))
+		EXPECT_STREQ(out.buf, "n = 7 [1,\"a\"] {\"k\":true}\noops\n");
+	vmlet_js_destroy(js);
+}
+
+TEST(date_is_the_hosts_clock)
+{
+	struct vmlet_js *js = load("var at_load = Date.now(); function f(e) { return Date.now(); }\n"
+				   "function g(e) { return new Date(0).toISOString(); }\n");
+	struct timespec ts;
+	const char *r;
+	double before, now;
+
+	if (!js)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	before = (double)ts.tv_sec * 1000 + (double)(ts.tv_nsec / 1000000);
+	r = event(js, "f", "0");
+	if (!r)
+		return;
+	now = strtod(r, NULL);
+	printf("# Date.now() %s, host before %.0f\n", r, before);
+	EXPECT_GE(now, before);
+	EXPECT_LT(now, before + 60000);
+	r = event(js, "g", "0");
+	if (r)
+		EXPECT_STREQ(r, "\"1970-01-01T00:00:00.000Z\"");
+	vmlet_js_destroy(js);
+}
+
+TEST(math_random_differs_between_fresh_events)
+{
+	struct vmlet_js *js = load("function f(e) { return [Math.random(), Math.random()]; }");
+	char first[128];
+	const char *r;
+	double a, b;
+
+	if (!js)
+		return;
+	r = event(js, "f", "0");
+	if (!r)
+		return;
+	snprintf(first, sizeof(first), "%s", r);
+	r = event(js, "f", "0");
+	if (!r)
+		return;
+	printf("# %s then %s\n", first, r);
+	EXPECT_NE(strcmp(first, r), 0);
+	ASSERT_EQ(sscanf(first, "[%lf,%lf]", &a, &b), 2);
+	EXPECT_NE(a, b);
+	EXPECT_TRUE(a >= 0 && a < 1 && b >= 0 && b < 1);
+	vmlet_js_destroy(js);
+}
+
+TEST(bad_arguments_are_einval)
+{
+	struct vmlet_js_config jc = {.sz = 1};
+	struct vmlet_js *js = NULL;
+	const char *r;
+
+	EXPECT_EQ(vmlet_js_load(NULL, NULL, &js), -EINVAL);
+	EXPECT_EQ(vmlet_js_load("1", NULL, NULL), -EINVAL);
+	EXPECT_EQ(vmlet_js_load("1", &jc, &js), -EINVAL);
+	EXPECT_EQ(vmlet_js_event(NULL, "f", "{}", &r), -EINVAL);
+	jc = (struct vmlet_js_config){.sz = sizeof(jc), .image = "/nonexistent/vmlet-js.elf"};
+	EXPECT_EQ(vmlet_js_load("1", &jc, &js), -ENOENT);
+	js = load(OK_HANDLER);
+	if (!js)
+		return;
+	EXPECT_EQ(vmlet_js_event(js, NULL, "{}", &r), -EINVAL);
+	EXPECT_EQ(vmlet_js_event(js, "ok", NULL, &r), -EINVAL);
+	EXPECT_EQ(vmlet_js_call(js, "ok", "{}", NULL), -EINVAL);
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
+int main(void)
+{
+	return ksft_run();
+}

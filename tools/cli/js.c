@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * `vmlet js`: load a script into the JavaScript guest (vmlet_js_load) and
+ * run one of its handlers on a JSON event, like `vmlet run` does for C
+ * guests: once on a fresh VM, --repeat N warm calls on one VM, or
+ * --fresh N events each on a VM restored to the loaded snapshot. The
+ * events run on a thread confined with seccomp (tools/vmlet.c says why).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <vmlet.h>
+
+#include "cli.h"
+
+static const char *const js_codes[] = {
+	[VMLET_JS_THROW] = "uncaught exception",
+	[VMLET_JS_SYNTAX] = "syntax error",
+	[VMLET_JS_NOHANDLER] = "no such handler",
+	[VMLET_JS_BADINPUT] = "the event is not JSON",
+	[VMLET_JS_BADOUTPUT] = "the result has no JSON form",
+	[VMLET_JS_NOMEM] = "out of memory",
+	[VMLET_JS_FATAL] = "engine failure",
+};
+
+static void js_fault(const char *what, int err, const struct vmlet_fault *f)
+{
+	if ((err == -VMLET_EFAIL || err == -VMLET_EABORT) && f && f->error == err &&
+	    f->code >= VMLET_JS_THROW && f->code <= VMLET_JS_FATAL) {
+		fprintf(stderr, "vmlet: %s: %s:\n%s\n", what, js_codes[f->code], f->message);
+		return;
+	}
+	cli_print_fault(what, err, f);
+}
+
+/*
+ * The guest image: $VMLET_JS_IMAGE, else the build tree's when this is
+ * the build tree's vmlet (tools/ beside runtimes/js/), else the library's
+ * default (NULL), the installed one.
+ */
+static const char *image_path(void)
+{
+	static char path[4096];
+	const char *env = getenv("VMLET_JS_IMAGE");
+	ssize_t n;
+	char *slash;
+
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", path, sizeof(path) - 64);
+	if (n <= 0)
+		return NULL;
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	if (!slash || slash - path < 6 || memcmp(slash - 6, "/tools", 6))
+		return NULL;
+	strcpy(slash - 6, "/runtimes/js/vmlet-js.elf");
+	return access(path, R_OK) ? NULL : path;
+}
+
+struct js_run {
+	struct vmlet_js *js;
+	const char *handler, *json;
+	uint64_t repeat, fresh, *lat;
+	int seccomp, timing;
+	int err;
+};
+
+static int event(struct js_run *r, bool fresh)
+{
+	const char *out;
+	int n = fresh ? vmlet_js_event(r->js, r->handler, r->json, &out)
+		      : vmlet_js_call(r->js, r->handler, r->json, &out);
+
+	if (n < 0)
+		js_fault(r->handler, n, vmlet_js_fault(r->js));
+	return n < 0 ? n : 0;
+}
+
+static int events(struct js_run *r)
+{
+	const char *out;
+	uint64_t t0 = cli_now_ns();
+	int n = vmlet_js_event(r->js, r->handler, r->json, &out);
+
+	t0 = cli_now_ns() - t0;
+	if (n < 0) {
+		js_fault(r->handler, n, vmlet_js_fault(r->js));
+		return n;
+	}
+	printf("%.*s\n", n, out);
+	if (r->timing)
+		fprintf(stderr, "# event %.1f us\n", t0 / 1e3);
+	for (uint64_t i = 0; i < r->repeat; i++) {
+		t0 = cli_now_ns();
+		n = event(r, false);
+		r->lat[i] = cli_now_ns() - t0;
+		if (n)
+			return n;
+	}
+	if (r->repeat) {
+		printf("warm calls on one VM:\n");
+		cli_print_distribution(r->lat, r->repeat);
+	}
+	for (uint64_t i = 0; i < r->fresh; i++) {
+		t0 = cli_now_ns();
+		n = event(r, true);
+		r->lat[i] = cli_now_ns() - t0;
+		if (n)
+			return n;
+	}
+	if (r->fresh) {
+		printf("fresh VM per event (restore to the loaded snapshot, then the event):\n");
+		cli_print_distribution(r->lat, r->fresh);
+	}
+	return 0;
+}
+
+static void *events_main(void *arg)
+{
+	struct js_run *r = arg;
+
+	if (r->seccomp) {
+		r->err = vmlet_thread_confine(0);
+		if (r->err) {
+			fprintf(stderr,
+				"vmlet: cannot confine the events with seccomp: %s "
+				"(--no-seccomp runs them unconfined)\n",
+				vmlet_strerror(r->err));
+			return NULL;
+		}
+	}
+	r->err = events(r);
+	fflush(stdout);
+	return NULL;
+}
+
+int cli_js(int argc, char **argv)
+{
+	static char stdout_buf[BUFSIZ];
+	static const struct option opts[] = {
+		{"repeat", required_argument, NULL, 'r'},
+		{"fresh", required_argument, NULL, 'f'},
+		{"kv", required_argument, NULL, 'k'},
+		{"grant", required_argument, NULL, 'g'},
+		{"mem", required_argument, NULL, 'm'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"print-limit", required_argument, NULL, 'p'},
+		{"time", no_argument, NULL, 't'},
+		{"no-seccomp", no_argument, NULL, 'S'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	struct vmlet_config cfg = {.sz = sizeof(cfg)};
+	struct vmlet_fault fault;
+	struct vmlet_js_config jc = {.sz = sizeof(jc), .cfg = &cfg, .fault = &fault};
+	struct js_run r = {.seccomp = 1, .json = "null"};
+	const char *grants[VMLET_MAX_GRANTS];
+	int c, err = 0, fds[VMLET_MAX_GRANTS];
+	unsigned int ngrants = 0;
+	struct vmlet_host *host = NULL;
+	uint64_t t0, mem = 0;
+	pthread_t thread;
+	char *src, *end;
+	size_t len;
+
+	while ((c = getopt_long(argc, argv, "+r:f:k:g:m:T:p:tSh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			if (cli_kv_add(optarg))
+				return 2;
+			break;
+		case 'g':
+			if (ngrants == VMLET_MAX_GRANTS) {
+				fprintf(stderr, "vmlet: at most %d --grant\n", VMLET_MAX_GRANTS);
+				return 2;
+			}
+			grants[ngrants++] = optarg;
+			break;
+		case 'r':
+			r.repeat = strtoull(optarg, NULL, 0);
+			if (!r.repeat || r.repeat > 100000000)
+				return cli_usage(stderr, 2);
+			break;
+		case 'f':
+			r.fresh = strtoull(optarg, NULL, 0);
+			if (!r.fresh || r.fresh > 100000000)
+				return cli_usage(stderr, 2);
+			break;
+		case 'm':
+			mem = strtoull(optarg, NULL, 0);
+			if (!mem || mem > 16384)
+				return cli_usage(stderr, 2);
+			break;
+		case 'T':
+			cfg.timeout_us = strtoull(optarg, NULL, 0);
+			if (!cfg.timeout_us || cfg.timeout_us > UINT64_MAX / 1000000)
+				return cli_usage(stderr, 2);
+			cfg.timeout_us *= 1000;
+			break;
+		case 'p':
+			errno = 0;
+			cfg.print_limit = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || !cfg.print_limit)
+				return cli_usage(stderr, 2);
+			break;
+		case 't':
+			r.timing = 1;
+			break;
+		case 'S':
+			r.seccomp = 0;
+			break;
+		case 'h':
+			return cli_usage(stdout, 0);
+		default:
+			return cli_usage(stderr, 2);
+		}
+	}
+	if (argc - optind < 2 || argc - optind > 3)
+		return cli_usage(stderr, 2);
+	if (ngrants && r.fresh) {
+		fprintf(stderr, "vmlet: --grant does not go with --fresh: grants end at restore\n");
+		return 2;
+	}
+	r.handler = argv[optind + 1];
+	if (argc - optind == 3)
+		r.json = argv[optind + 2];
+	cfg.mem_size = mem << 20;
+	src = cli_read_file(argv[optind], &len);
+	if (!src)
+		return 1;
+	if (strlen(src) != len) {
+		fprintf(stderr, "vmlet: %s: a script holds no NUL byte\n", argv[optind]);
+		free(src);
+		return 1;
+	}
+	jc.filename = argv[optind];
+	jc.image = image_path();
+	err = cli_kv_host(&cfg, &host);
+	if (err)
+		goto out;
+	for (unsigned int i = 0; i < ngrants; i++) {
+		fds[i] = open(grants[i], O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], strerror(errno));
+			ngrants = i;
+			err = -errno;
+			goto out;
+		}
+	}
+	t0 = cli_now_ns();
+	err = vmlet_js_load(src, &jc, &r.js);
+	if (err == -ENOENT || err == -EACCES)
+		fprintf(stderr, "vmlet: cannot open the JavaScript guest image %s: %s "
+			"(VMLET_JS_IMAGE names another)\n", jc.image ? jc.image : "(installed)",
+			strerror(-err));
+	else if (err)
+		js_fault(argv[optind], err, &fault);
+	if (err)
+		goto out;
+	if (r.timing)
+		fprintf(stderr, "# load (boot, compile, run the top level, snapshot) %.1f us\n",
+			(cli_now_ns() - t0) / 1e3);
+	/* Before the first event, which runs on this very VM without a restore. */
+	for (unsigned int i = 0; i < ngrants; i++) {
+		err = vmlet_sandbox_grant_fd(vmlet_js_sandbox(r.js), 3 + (int)i, fds[i],
+					     VMLET_GRANT_READ, grants[i]);
+		if (err) {
+			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], vmlet_strerror(err));
+			goto out;
+		}
+	}
+	if (r.repeat || r.fresh) {
+		r.lat = calloc(r.repeat > r.fresh ? r.repeat : r.fresh, sizeof(*r.lat));
+		if (!r.lat) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	setvbuf(stdout, stdout_buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(stdout_buf));
+	err = -pthread_create(&thread, NULL, events_main, &r);
+	if (err) {
+		fprintf(stderr, "vmlet: cannot start a thread: %s\n", strerror(-err));
+		goto out;
+	}
+	pthread_join(thread, NULL);
+	err = r.err;
+out:
+	free(r.lat);
+	vmlet_js_destroy(r.js);
+	vmlet_host_destroy(host);
+	for (unsigned int i = 0; i < ngrants; i++)
+		close(fds[i]);
+	free(src);
+	return err ? 1 : 0;
+}
