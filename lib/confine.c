@@ -33,7 +33,8 @@
  * VMLET_CONFINE_CREATE adds vmlet_sandbox_create_from(): KVM_CREATE_VM,
  * KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_SET_CPUID2 and
  * KVM_ENABLE_CAP (KVM_CAP_ENFORCE_PV_FEATURE_CPUID on the vCPU,
- * KVM_CAP_DIRTY_LOG_RING on the VM), and mmap of descriptors (the
+ * KVM_CAP_DIRTY_LOG_RING and KVM_CAP_X86_USER_SPACE_MSR on the VM),
+ * KVM_X86_SET_MSR_FILTER, and mmap of descriptors (the
  * snapshot's memfd, the vCPU's kvm_run and dirty ring). Cold
  * creation (vmlet_sandbox_create) and snapshots read files and are not
  * allowed on a confined thread. Everything else fails with EPERM, or
@@ -118,7 +119,8 @@ static const unsigned long run_ioctls[] = {
 };
 
 static const unsigned long create_ioctls[] = {
-	KVM_CREATE_VM, KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_SET_CPUID2, KVM_ENABLE_CAP,
+	KVM_CREATE_VM,	KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_SET_CPUID2,
+	KVM_ENABLE_CAP, KVM_X86_SET_MSR_FILTER,
 };
 
 #ifdef VMLET_SAN

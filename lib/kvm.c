@@ -4,7 +4,8 @@
  * 12, user memory, sync regs (the call path reads and writes registers
  * through kvm_run instead of ioctls). Optional capabilities (guest debug
  * for instruction counting, XCRs for AVX state, the dirty ring for COPY
- * restore) are recorded, not required. VMLET_DIRTY_RING=0 in the
+ * restore, the MSR filter that spares restore most MSRs) are recorded, not
+ * required. VMLET_DIRTY_RING=0 in the
  * environment hides the dirty ring, so that the dirty log that replaces
  * it where the kernel lacks it can be tested and measured anywhere.
  */
@@ -89,7 +90,7 @@ static int cpuid_read(void)
 static void kvm_open(void)
 {
 	const char *env;
-	int sync, ring;
+	int sync, ring, umsr;
 
 	kvm.fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm.fd < 0) {
@@ -119,6 +120,10 @@ static void kvm_open(void)
 	kvm.guest_debug = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;
 	kvm.xcrs = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
 	kvm.enforce_pv = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0;
+	/* Before Linux 6.4 user-space MSR exits answer 1, after it the exit reasons. */
+	umsr = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR);
+	kvm.msr_filter = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0 &&
+			 (umsr == 1 || (umsr > 0 && (umsr & KVM_MSR_EXIT_REASON_FILTER)));
 	ring = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING);
 	env = getenv("VMLET_DIRTY_RING");
 	if (ring > 0 && !(env && !strcmp(env, "0")))

@@ -52,6 +52,7 @@ VMLET_API int vmlet_platform_query(struct vmlet_platform *p)
 	p->guest_debug = kvm->guest_debug;
 	p->pv_refused = kvm->enforce_pv;
 	p->dirty_ring = kvm->dirty_ring > 0;
+	p->msr_filter = kvm->msr_filter;
 	p->xcr0 = kvm->xcr0;
 	p->vendor = kvm->vendor;
 	return 0;

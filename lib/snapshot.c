@@ -318,6 +318,9 @@ static int restore(struct vmlet_sandbox *sb)
 		err = vmlet_vm_settle(&sb->vm);
 	if (err)
 		return err;
+	/* It may have ended in a triple fault, whose vCPU reset changed MSRs (lib/x86.c). */
+	if (sb->state == SANDBOX_DEAD)
+		sb->vm.msrs_written = true;
 	sb->state = SANDBOX_DEAD;
 	err = sb->snap->restore == VMLET_RESTORE_COPY ? restore_copy(sb) : restore_drop(sb);
 	if (!err)
@@ -400,6 +403,8 @@ int __vmlet_sandbox_from(struct vmlet_snapshot *snap, const struct vmlet_config 
 		goto err_sb;
 	sb->vm.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
 	err = vmlet_x86_cpuid(&sb->vm);
+	if (!err && !cold)
+		err = vmlet_x86_msr_filter(&sb->vm, &snap->cpu);
 	if (!err)
 		err = vmlet_x86_state_load(&sb->vm, &snap->cpu, true);
 	/*

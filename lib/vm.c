@@ -363,6 +363,23 @@ static int io(struct vmlet_vm *vm, struct vmlet_fault *f)
 	return fail(f, -VMLET_EVMEXIT, r->rip, "I/O on port %#x", run->io.port);
 }
 
+/*
+ * A guest WRMSR that the MSR filter sent here (lib/x86.c): note that
+ * restore must put the MSRs back, and make the write as KVM would have:
+ * with KVM_SET_MSRS, #GP (msr.error) where KVM refuses it.
+ */
+static void wrmsr(struct vmlet_vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = {.h.nmsrs = 1, .e = {.index = run->msr.index, .data = run->msr.data}};
+
+	vm->msrs_written = true;
+	run->msr.error = ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m) != 1;
+}
+
 static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 {
 	struct kvm_run *run = vm->run;
@@ -393,6 +410,11 @@ static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 			if (!vm->single_step)
 				return fail(f, -VMLET_EVMEXIT, r->rip, "unexpected debug exit");
 			vm->steps++;
+			break;
+		case KVM_EXIT_X86_WRMSR:
+			if (!vm->msr_filter || run->msr.reason != KVM_MSR_EXIT_REASON_FILTER)
+				return fail(f, -VMLET_EVMEXIT, r->rip, "unexpected WRMSR exit");
+			wrmsr(vm);
 			break;
 		case KVM_EXIT_DIRTY_RING_FULL:
 			/* Harvested into the set restore copies back, then reset. */

@@ -41,7 +41,9 @@ struct vmlet_vm {
 	struct vmlet_mem *mem;	  /* borrowed from the owner */
 	struct vmlet_dirty dirty; /* with KVM_MEM_LOG_DIRTY_PAGES: what the guest wrote */
 	bool single_step;
-	uint64_t steps; /* KVM_EXIT_DEBUG exits counted */
+	bool msr_filter;   /* guest writes of the snapshot's MSRs exit here (lib/x86.c) */
+	bool msrs_written; /* and one did since the last full MSR restore */
+	uint64_t steps;	   /* KVM_EXIT_DEBUG exits counted */
 	void (*print)(void *ctx, const char *buf, size_t len);
 	void *print_ctx;
 	uint64_t print_limit; /* bytes of guest output per run */

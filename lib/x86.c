@@ -344,6 +344,84 @@ int vmlet_x86_cpuid(struct vmlet_vm *vm)
 _Static_assert(sizeof(((struct vmlet_x86_state *)0)->xsave) == sizeof(struct kvm_xsave),
 	       "KVM_GET_XSAVE fills struct kvm_xsave");
 
+/* The snapshot's MSR entry for index, or NULL. */
+static const struct kvm_msr_entry *state_msr(const struct vmlet_x86_state *st, uint32_t index)
+{
+	const struct kvm_msrs *msrs = (const struct kvm_msrs *)st->msrs;
+
+	for (uint32_t i = 0; i < msrs->nmsrs; i++)
+		if (msrs->entries[i].index == index)
+			return &msrs->entries[i];
+	return NULL;
+}
+
+static bool unfiltered(uint32_t index)
+{
+	const struct vmlet_x86_msr_range *r = vmlet_x86_state_msrs();
+
+	for (unsigned int i = 0; i < VMLET_X86_NRANGES; i++)
+		if (index - r[i].first < r[i].n)
+			return r[i].unfiltered;
+	return true;
+}
+
+#define NUNFILTERED 4 /* KERNEL_GS_BASE, SYSENTER_CS, _ESP, _EIP */
+
+/* Set the MSRs of st that restore sets every time. */
+static int msrs_load_unfiltered(struct vmlet_vm *vm, const struct vmlet_x86_state *st)
+{
+	const struct kvm_msrs *all = (const struct kvm_msrs *)st->msrs;
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[NUNFILTERED];
+	} m = {.h.nmsrs = 0};
+	int n;
+
+	for (uint32_t i = 0; i < all->nmsrs && m.h.nmsrs < NUNFILTERED; i++)
+		if (unfiltered(all->entries[i].index))
+			m.e[m.h.nmsrs++] = all->entries[i];
+	n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m);
+	if (n < 0)
+		return -errno;
+	return (uint32_t)n == m.h.nmsrs ? 0 : -EIO;
+}
+
+int vmlet_x86_msr_filter(struct vmlet_vm *vm, const struct vmlet_x86_state *st)
+{
+	static const uint8_t deny[2] = {0}; /* 16 MSRs at most per range, all denied */
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR,
+				     .args = {KVM_MSR_EXIT_REASON_FILTER}};
+	struct kvm_msr_filter filter = {.flags = KVM_MSR_FILTER_DEFAULT_ALLOW};
+	const struct kvm_msr_entry *debugctl = state_msr(st, MSR_DEBUGCTL);
+	const struct vmlet_kvm *kvm;
+	unsigned int n = 0;
+	int err = vmlet_kvm_get(&kvm);
+
+	if (err)
+		return err;
+	if (!kvm->msr_filter || (debugctl && debugctl->data))
+		return 0;
+	_Static_assert(VMLET_X86_NRANGES <= KVM_MSR_FILTER_MAX_RANGES,
+		       "one filter range per run of state MSRs");
+	for (unsigned int i = 0; i < VMLET_X86_NRANGES; i++) {
+		const struct vmlet_x86_msr_range *r = &vmlet_x86_state_msrs()[i];
+
+		if (r->unfiltered)
+			continue;
+		filter.ranges[n++] = (struct kvm_msr_filter_range){
+			.flags = KVM_MSR_FILTER_WRITE,
+			.nmsrs = r->n,
+			.base = r->first,
+			.bitmap = (uint8_t *)deny,
+		};
+	}
+	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0 ||
+	    ioctl(vm->vm_fd, KVM_X86_SET_MSR_FILTER, &filter) < 0)
+		return -errno;
+	vm->msr_filter = true;
+	return 0;
+}
+
 /* Whether KVM_GET_MSRS reads index on this vCPU. */
 static bool msr_readable(struct vmlet_vm *vm, uint32_t index)
 {
@@ -404,12 +482,19 @@ int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, 
 	 */
 	if (ioctl(vm->vcpu_fd, KVM_SET_DEBUGREGS, &st->debugregs) < 0)
 		return -errno;
-	n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, st->msrs);
-	if (n < 0)
-		return -errno;
-	memcpy(&nmsrs, st->msrs, sizeof(nmsrs)); /* struct kvm_msrs starts with it */
-	if ((uint32_t)n != nmsrs)
-		return -EIO;
+	if (full || !vm->msr_filter || vm->msrs_written) {
+		n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, st->msrs);
+		if (n < 0)
+			return -errno;
+		memcpy(&nmsrs, st->msrs, sizeof(nmsrs)); /* struct kvm_msrs starts with it */
+		if ((uint32_t)n != nmsrs)
+			return -EIO;
+		vm->msrs_written = false;
+	} else {
+		n = msrs_load_unfiltered(vm, st);
+		if (n)
+			return n;
+	}
 	run->s.regs.regs = st->regs;
 	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 	/*

@@ -73,19 +73,39 @@ struct vmlet_x86_state {
  * first ones every KVM has; the others only where this vCPU reads them
  * (TSC_AUX needs RDTSCP or RDPID on the host, SPEC_CTRL the host's
  * support, ...), found by reading each once when the snapshot is taken:
- * KVM_SET_MSRS stops at the first one it lacks. All go back with the one
- * KVM_SET_MSRS restore makes anyway.
+ * KVM_SET_MSRS stops at the first one it lacks.
+ *
+ * Restore writes them all back only after a guest wrote one: where KVM
+ * has the MSR filter, a sandbox of a snapshot has guest writes of the
+ * filtered ones leave to user space (vmlet_x86_msr_filter(); the filter
+ * also takes away the pass-through KVM gives some, like the syscall MSRs),
+ * where vm.c makes the write with KVM_SET_MSRS and notes it (as the host's
+ * write: the few a host may set further than a guest, such as MISC_ENABLE's
+ * bits or TSC_ADJUST without moving the TSC, change only this VM, and go
+ * back at the next restore like the rest). A guest changes none of them
+ * otherwise: only WRMSR writes them (the TSC just runs), and the vCPU
+ * reset after a triple fault, which fails the call (restore of a failed
+ * call sets them all). The unfiltered ones go back at every restore:
+ * KERNEL_GS_BASE, which SWAPGS exchanges with GS.base with no exit, and
+ * the SYSENTER MSRs, which a guest writes in full only through the
+ * pass-through (KVM keeps 32 bits of them on AMD, so filtered, a guest
+ * would see them shrink). Setting all of them costs more than the other
+ * restore ioctls together in the nested VM (the TSC's write makes KVM
+ * resynchronize it). DEBUGCTL is one more: the CPU clears its LBR and BTF
+ * bits at a #DB, so a snapshot with a DEBUGCTL other than 0 gets no filter
+ * and every restore sets them all.
  *
  * The TSC: a guest can write it (and TSC_ADJUST), and the next call would
  * read what it wrote. Restore writes the snapshot's value back; KVM may
  * take a host write that close to its last one as a resynchronization
  * and keep the TSC running from there instead, which drops the guest's
- * write just the same. Either way guest time starts about where the
- * snapshot was, and no call's TSC depends on another's.
+ * write just the same. No call's TSC depends on another's: untouched, it
+ * runs on from the last call's, as time does.
  */
 struct vmlet_x86_msr_range {
 	uint32_t first, n;
-	bool always; /* every KVM has them; the others only some vCPUs */
+	bool always;	 /* every KVM has them; the others only some vCPUs */
+	bool unfiltered; /* a guest changes them without an exit: every restore */
 };
 
 #define VMLET_X86_NRANGES 15
@@ -94,18 +114,33 @@ struct vmlet_x86_msr_range {
 static inline const struct vmlet_x86_msr_range *vmlet_x86_state_msrs(void)
 {
 	static const struct vmlet_x86_msr_range r[VMLET_X86_NRANGES] = {
-		{MSR_STAR, 4, true}, /* STAR, LSTAR, CSTAR, SFMASK */
-		{MSR_KERNEL_GS_BASE, 1, true}, {MSR_PAT, 1, true},
-		{MSR_IA32_TSC, 1, true},       {MSR_SYSENTER_CS, 3, false}, /* CS, ESP, EIP */
-		{MSR_TSC_AUX, 1, false},       {MSR_TSC_ADJUST, 1, false},
-		{MSR_SPEC_CTRL, 1, false},     {MSR_MISC_ENABLE, 1, false},
-		{MSR_DEBUGCTL, 1, false},      {MSR_MTRR_DEFTYPE, 1, false},
-		{MSR_MTRR_FIX64K, 1, false},   {MSR_MTRR_FIX16K, 2, false},
-		{MSR_MTRR_FIX4K, 8, false},    {MSR_MTRR_BASE0, 16, false},
+		{.first = MSR_STAR, .n = 4, .always = true}, /* STAR, LSTAR, CSTAR, SFMASK */
+		{.first = MSR_KERNEL_GS_BASE, .n = 1, .always = true, .unfiltered = true},
+		{.first = MSR_PAT, .n = 1, .always = true},
+		{.first = MSR_IA32_TSC, .n = 1, .always = true},
+		{.first = MSR_SYSENTER_CS, .n = 3, .unfiltered = true}, /* CS, ESP, EIP */
+		{.first = MSR_TSC_AUX, .n = 1},
+		{.first = MSR_TSC_ADJUST, .n = 1},
+		{.first = MSR_SPEC_CTRL, .n = 1},
+		{.first = MSR_MISC_ENABLE, .n = 1},
+		{.first = MSR_DEBUGCTL, .n = 1},
+		{.first = MSR_MTRR_DEFTYPE, .n = 1},
+		{.first = MSR_MTRR_FIX64K, .n = 1},
+		{.first = MSR_MTRR_FIX16K, .n = 2},
+		{.first = MSR_MTRR_FIX4K, .n = 8},
+		{.first = MSR_MTRR_BASE0, .n = 16},
 	};
 
 	return r;
 }
+
+/*
+ * Send the guest's writes of most of st's MSRs to user space
+ * where KVM can (KVM_CAP_X86_MSR_FILTER, Linux 5.10), so that restore sets
+ * them only after one (vm->msr_filter says whether it did). For sandboxes
+ * of a snapshot; the comment above says why that is safe.
+ */
+int vmlet_x86_msr_filter(struct vmlet_vm *vm, const struct vmlet_x86_state *st);
 
 /* Set the CPUID a new vCPU needs before its first run (from a snapshot). */
 int vmlet_x86_cpuid(struct vmlet_vm *vm);

@@ -954,6 +954,9 @@ static int cmd_info(int argc, char **argv)
 	printf("capabilities:    user-memory sync-regs%s%s%s%s\n", p.xsave ? " xcrs" : "",
 	       p.guest_debug ? " set-guest-debug" : "", p.pv_refused ? " enforce-pv-cpuid" : "",
 	       p.dirty_ring ? " dirty-log-ring" : "");
+	printf("restore of msrs: %s\n",
+	       p.msr_filter ? "after a guest wrote one (KVM_CAP_X86_MSR_FILTER)"
+			    : "all at every restore (no KVM_CAP_X86_MSR_FILTER)");
 	printf("copy restore:    %s\n",
 	       p.dirty_ring ? "dirty ring (KVM_CAP_DIRTY_LOG_RING)"
 			    : "dirty log (KVM_GET_DIRTY_LOG, one ioctl per restore)");

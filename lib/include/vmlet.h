@@ -164,6 +164,7 @@ struct vmlet_platform {
 	const char *vendor;	    /* CPUID vendor KVM reports */
 	bool pv_refused;	    /* KVM_CAP_ENFORCE_PV_FEATURE_CPUID: PV MSRs refused */
 	bool dirty_ring;	    /* KVM_CAP_DIRTY_LOG_RING: COPY restore's dirty ring */
+	bool msr_filter;	    /* KVM_CAP_X86_MSR_FILTER: restore skips unwritten MSRs */
 };
 
 /* A pool of ready sandboxes of one image; see vmlet_pool_create(). */
