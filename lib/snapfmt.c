@@ -299,7 +299,8 @@ int vmlet_snapfmt_build(const struct vmlet_snapfmt_host *host, const struct vmle
 	memcpy(buf + s[0].off, cpu, sizeof(*cpu));
 	memcpy(buf + s[1].off, layout, sizeof(*layout));
 	table_encode(buf + s[2].off, funcs, nfuncs);
-	memcpy(buf + s[3].off, runs, sizes[3]);
+	if (nruns) /* runs may be NULL then */
+		memcpy(buf + s[3].off, runs, sizes[3]);
 	for (unsigned int i = 0; i < VMLET_SNAPFMT_PAGES - 1; i++)
 		s[i].crc = vmlet_crc32c(0, buf + s[i].off, s[i].size);
 	s[4].crc = crc;
