@@ -139,13 +139,15 @@ BENCH_QEMU_BOOT := $(objtree)/selftests/bench/qemu/boot.bin
 BENCH_PROCESS := $(objtree)/selftests/bench/process/add
 BENCH_WASM := $(objtree)/selftests/bench/wasm/add.wasm
 BENCH_GUESTS := $(objtree)/selftests/kvm/state_guest.elf $(objtree)/selftests/kvm/hostcall_guest.elf
-BENCH_ALL := $(BENCH) $(BENCH_QEMU_BOOT) $(BENCH_PROCESS) $(BENCH_WASM) $(BENCH_GUESTS)
+BENCH_ALL := $(BENCH) $(BENCH_QEMU_BOOT) $(BENCH_PROCESS) $(BENCH_WASM) $(BENCH_GUESTS) $(JS_ELF)
 BENCH_DEFS := -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
 	-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' \
 	-DHOSTCALL_ELF='"$(objtree)/selftests/kvm/hostcall_guest.elf"' \
 	-DVMTEST='"$(srctree)/scripts/vmtest.sh"' -DQEMU='"qemu-system-x86_64"' \
 	-DQEMU_BOOT='"$(BENCH_QEMU_BOOT)"' -DPROCESS_ADD='"$(BENCH_PROCESS)"' -DNODE='"node"' \
-	-DWASM_JS='"$(srctree)/selftests/bench/wasm/bench.js"' -DWASM_ADD='"$(BENCH_WASM)"'
+	-DWASM_JS='"$(srctree)/selftests/bench/wasm/bench.js"' -DWASM_ADD='"$(BENCH_WASM)"' \
+	-DJS_ELF='"$(JS_ELF)"' -DJS_BENCH='"$(srctree)/selftests/bench/js/bench.js"' \
+	-DJS_HANDLER='"$(srctree)/selftests/bench/js/handler.js"'
 
 # libFuzzer harnesses: clang whatever CC is, and the library sources they
 # test compiled again for them (coverage, ASan, UBSan) into their own

@@ -10,11 +10,14 @@
  * report.py turns that file into plots and the README's table.
  *
  *   bench [-o FILE] [GROUP...]   groups: floor process wasm qemu vmlet
- *                                hostcall tracing seccomp density snapfile (default: all;
+ *                                hostcall tracing seccomp density snapfile js
+ *                                (default: all;
  *                                the floor always runs: the rest are
  *                                ratios to it)
  *   bench -F FILE                the host-call part alone, for the vmtest
  *                                VM (see hostcall.c)
+ *   bench -J FILE                the js group alone, for the vmtest VM
+ *                                (see js.c)
  *
  * Where each part runs, and why. A comparison is fair only on one kernel
  * and one machine, so everything runs here, in this process, when
@@ -45,6 +48,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,20 +65,47 @@ enum {
 	G_DENSITY = 1 << 7,
 	G_SECCOMP = 1 << 8,
 	G_SNAPFILE = 1 << 9,
+	G_JS = 1 << 10,
 };
 
 static const char *const group_names[] = {
-	"floor",    "process", "wasm",	  "qemu",    "vmlet",
-	"hostcall", "tracing", "density", "seccomp", "snapfile",
+	"floor",   "process", "wasm",	 "qemu",     "vmlet", "hostcall",
+	"tracing", "density", "seccomp", "snapfile", "js",
 };
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench [-o FILE] [GROUP...]\n"
-			"       bench -F FILE\n"
+			"       bench -F FILE | -J FILE\n"
 			"groups: floor process wasm qemu vmlet hostcall tracing density seccomp "
-			"snapfile\n");
+			"snapfile js\n");
 	exit(2);
+}
+
+int bench_in_vmtest(struct bench *b, const char *flag, const char *path, char *why, size_t len)
+{
+	char *argv[] = {VMTEST, "-t", "600", (char *)b->self, (char *)flag, (char *)path, NULL};
+	int status;
+	pid_t pid;
+
+	unlink(path);
+	fflush(stdout);
+	progress("%s: in the vmtest VM (QEMU/TCG, nested KVM)", flag);
+	pid = spawn(argv, 1, 2);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+		snprintf(why, len, "cannot run %s: %s", VMTEST, strerror(errno));
+		return -errno;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		snprintf(why, len, "%s %s %s failed (status %d)", VMTEST, b->self, flag,
+			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		return -EIO;
+	}
+	if (access(path, R_OK)) {
+		snprintf(why, len, "the VM wrote no %.200s", path);
+		return -ENOENT;
+	}
+	return 0;
 }
 
 static void cpu_model(char *buf, size_t len)
@@ -143,6 +174,7 @@ static void machine(struct bench *b, const char *where)
 int main(int argc, char **argv)
 {
 	const char *out = "bench/results.json", *fragment = NULL, *where;
+	bool js_fragment = false;
 	char self[PATH_MAX], outdir[PATH_MAX];
 	unsigned int groups = 0;
 	struct bench b = {0};
@@ -151,13 +183,17 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--snapfile-child"))
 		return bench_snapfile_child(argc, argv);
-	while ((opt = getopt(argc, argv, "o:F:h")) != -1) {
+	while ((opt = getopt(argc, argv, "o:F:J:h")) != -1) {
 		switch (opt) {
 		case 'o':
 			out = optarg;
 			break;
 		case 'F':
 			fragment = optarg;
+			break;
+		case 'J':
+			fragment = optarg;
+			js_fragment = true;
 			break;
 		default:
 			usage();
@@ -205,7 +241,9 @@ int main(int argc, char **argv)
 	where = getenv("VMLET_BENCH_WHERE");
 	machine(&b, fragment ? "vmtest" : where ? where : "here");
 
-	if (fragment) {
+	if (fragment && js_fragment) {
+		bench_js_fragment(&b);
+	} else if (fragment) {
 		bench_hostcall_fragment(&b);
 	} else {
 		bench_floor(&b, true);
@@ -226,6 +264,9 @@ int main(int argc, char **argv)
 			if (groups & G_SECCOMP)
 				bench_seccomp(&b);
 			json_end(&j);
+		}
+		if (groups & G_JS) {
+			bench_js(&b);
 		}
 		if (groups & G_DENSITY)
 			bench_density(&b);

@@ -168,6 +168,13 @@ void bench_process(struct bench *b);
 void bench_wasm(struct bench *b);
 void bench_density(struct bench *b);
 void bench_snapfile(struct bench *b);
+void bench_js(struct bench *b);
+int bench_js_fragment(struct bench *b);
+/*
+ * Run `vmtest.sh bench FLAG path` (a group's fragment in the vmtest VM);
+ * 0 when it wrote path, else why.
+ */
+int bench_in_vmtest(struct bench *b, const char *flag, const char *path, char *why, size_t len);
 /* bench --snapfile-child file|cold PATH: the new process of bench_snapfile(). */
 int bench_snapfile_child(int argc, char **argv);
 

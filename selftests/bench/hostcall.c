@@ -304,33 +304,6 @@ int bench_hostcall_fragment(struct bench *b)
 	return err;
 }
 
-/* Run `vmtest.sh bench -F path`; 0 when it wrote path. */
-static int in_vmtest(struct bench *b, const char *path, char *why, size_t len)
-{
-	char *argv[] = {VMTEST, "-t", "300", (char *)b->self, "-F", (char *)path, NULL};
-	int status;
-	pid_t pid;
-
-	unlink(path);
-	fflush(stdout);
-	progress("host calls: in the vmtest VM (QEMU/TCG, nested KVM)");
-	pid = spawn(argv, 1, 2);
-	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
-		snprintf(why, len, "cannot run %s: %s", VMTEST, strerror(errno));
-		return -errno;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		snprintf(why, len, "%s %s -F failed (status %d)", VMTEST, b->self,
-			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-		return -EIO;
-	}
-	if (access(path, R_OK)) {
-		snprintf(why, len, "the VM wrote no %.200s", path);
-		return -ENOENT;
-	}
-	return 0;
-}
-
 void bench_hostcall(struct bench *b)
 {
 	char here[320], why[320], path[4096];
@@ -346,7 +319,7 @@ void bench_hostcall(struct bench *b)
 		printf("  here: %s\n", here);
 		snprintf(path, sizeof(path), "%s/hostcall-vmtest.json", b->outdir);
 		setenv("VMLET_BENCH_HERE_ERROR", here, 1);
-		if (!in_vmtest(b, path, why, sizeof(why))) {
+		if (!bench_in_vmtest(b, "-F", path, why, sizeof(why))) {
 			int err = json_file(b->j, "hostcall", path);
 
 			if (!err)

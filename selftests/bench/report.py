@@ -34,6 +34,7 @@ MAIN = [
     "process.plain", "process.seccomp",
     "wasm.start", "wasm.compile", "wasm.instantiate", "wasm.warm",
     "snapfile.save", "snapfile.load", "snapfile.cold", "snapfile.file", "snapfile.node",
+    "js.load", "js.warm", "js.fresh", "js.node_warm", "js.node_context", "js.node_start",
 ]
 
 # The overview plot: fewer, one or two per group.

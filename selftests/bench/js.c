@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * JavaScript guests (vmlet_js_*) against Node, on one handler (js/
+ * handler.js: parse a JSON request, compute, return JSON):
+ *   load   cold start: boot the JS guest, compile and run the script,
+ *          snapshot it (vmlet_js_load), and free it all
+ *   warm   an event on the same VM (vmlet_js_call)
+ *   fresh  an event on a VM restored to the snapshot first
+ *          (vmlet_js_event: restore included), its p50 as a ratio to warm's
+ * with pages dirtied per fresh event (the pages a live snapshot after one
+ * event owns: what the next restore copies back) and, per event, exits,
+ * nested page faults and syscalls. Node runs the same handler warm and in
+ * a new vm context per event (script run in it first), and "start" is
+ * Node's from fork to the result.
+ *
+ * The engine computes in doubles (SSE), which a KVM that emulates guest
+ * code cannot run: there, as for host calls (hostcall.c), the group runs
+ * again inside the vmtest VM (`bench -J FILE`) and this run embeds what
+ * it wrote, with "where": "vmtest". Node then runs in that VM too: one
+ * kernel, one machine for both sides.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define EVENTS	   200
+#define LOADS	   10
+#define MIN_LOADS  3
+#define BUDGET_NS  30000000000ULL
+#define NODE_RUNS  200
+#define STARTS	   10
+#define MIN_STARTS 3
+
+static const char request[] = "{\"id\":42,\"items\":[{\"name\":\"apple\",\"price\":0.5,\"qty\":6},"
+			      "{\"name\":\"bread\",\"price\":2.25,\"qty\":1},{\"name\":\"cheese\","
+			      "\"price\":7.9,\"qty\":2},"
+			      "{\"name\":\"dates\",\"price\":4.4,\"qty\":3},{\"name\":\"eggs\","
+			      "\"price\":3.1,\"qty\":2}]}";
+static const char result[] =
+	"{\"id\":42,\"total\":40.45,\"names\":\"APPLE,BREAD,CHEESE,DATES,EGGS\"}";
+
+static char *script(char *why, size_t len)
+{
+	size_t n = 0;
+	char *s = malloc(1 << 16);
+	int fd = open(JS_HANDLER, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (!s || fd < 0) {
+		snprintf(why, len, "%s: %s", JS_HANDLER, strerror(errno));
+		free(s);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((r = read(fd, s + n, (1 << 16) - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	s[n] = '\0';
+	return s;
+}
+
+static int load(const char *src, struct vmlet_js **js, char *why, size_t len)
+{
+	struct vmlet_fault f;
+	struct vmlet_js_config jc = {.sz = sizeof(jc), .image = JS_ELF, .fault = &f};
+	int err = vmlet_js_load(src, &jc, js);
+
+	if (err)
+		snprintf(why, len, "vmlet_js_load: %s%s%s", vmlet_strerror(err),
+			 f.message[0] ? ": " : "", f.message);
+	return err;
+}
+
+/* One event, warm or fresh: 0, or -EIO with f failed when it went wrong. */
+static int event(struct fig *f, struct vmlet_js *js, bool fresh)
+{
+	const char *out;
+	int n = fresh ? vmlet_js_event(js, "handle", request, &out)
+		      : vmlet_js_call(js, "handle", request, &out);
+
+	if (n == (int)strlen(result) && !memcmp(out, result, (size_t)n))
+		return 0;
+	if (n < 0)
+		fig_fail(f, "%s: %s", vmlet_strerror(n), vmlet_js_fault(js)->message);
+	else
+		fig_fail(f, "the result is %.*s", n, out);
+	return -EIO;
+}
+
+static void events(struct fig *f, struct vmlet_js *js, bool fresh)
+{
+	struct counters c;
+
+	for (int i = 0; i < 20; i++)
+		if (event(f, js, fresh))
+			return;
+	for (int i = 0; i < EVENTS; i++) {
+		uint64_t t = now_ns();
+
+		if (event(f, js, fresh))
+			return;
+		fig_add(f, (double)(now_ns() - t));
+	}
+	ctr_open(&c, false);
+	ctr_start(&c);
+	for (int i = 0; i < 20; i++)
+		event(f, js, fresh);
+	ctr_stop(&c, f->counts, 20);
+	ctr_close(&c);
+	f->counts[EV_INSN] = -1; /* not an emulating KVM: the group would not run here */
+}
+
+/*
+ * Pages one fresh event leaves different from the snapshot: what the
+ * next restore copies back (the dirty log names these and any page
+ * written with the same bytes, so it can name a few more).
+ */
+static double pages_per_event(struct vmlet_js *js)
+{
+	const uint8_t *snap, *mem;
+	size_t size, msize;
+	const char *out;
+	double pages = 0;
+
+	if (vmlet_js_event(js, "handle", request, &out) < 0)
+		return -1;
+	snap = vmlet_snapshot_memory(vmlet_js_snapshot(js), &size);
+	mem = vmlet_sandbox_memory(vmlet_js_sandbox(js), &msize);
+	if (!snap || !mem || size != msize)
+		return -1;
+	for (size_t off = 0; off < size; off += 4096)
+		pages += memcmp(snap + off, mem + off, 4096) != 0;
+	return pages;
+}
+
+static void loads(struct bench *b, const char *src)
+{
+	struct fig *f = fig_new("load", LOADS, "js: load (boot, compile, run, snapshot)");
+	uint64_t t0 = now_ns();
+	char why[320];
+
+	for (int i = 0; more(i, MIN_LOADS, LOADS, t0, BUDGET_NS); i++) {
+		struct vmlet_js *js;
+		uint64_t t = now_ns();
+
+		if (load(src, &js, why, sizeof(why))) {
+			fig_fail(f, "%s", why);
+			break;
+		}
+		fig_add(f, (double)(now_ns() - t));
+		vmlet_js_destroy(js);
+	}
+	fig_emit(b->j, f);
+	fig_free(f);
+}
+
+/* Run node bench.js with args; its stdout (malloc'd) in *out. 0 or why. */
+static int node(char *const args[], char **out, char *why, size_t len)
+{
+	char *argv[8] = {NODE, JS_BENCH, JS_HANDLER, (char *)request};
+	int o[2], status;
+	size_t n = 0, cap = 1 << 20;
+	char *buf = malloc(cap);
+	ssize_t r;
+	pid_t pid;
+
+	for (int i = 0; args[i] && i < 3; i++)
+		argv[4 + i] = args[i];
+	if (!buf || pipe2(o, O_CLOEXEC)) {
+		snprintf(why, len, "%s", strerror(errno));
+		free(buf);
+		return -1;
+	}
+	pid = spawn(argv, o[1], -1);
+	close(o[1]);
+	while ((r = read(o[0], buf + n, cap - n - 1)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+	close(o[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		snprintf(why, len, "%s %s failed", NODE, JS_BENCH);
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}
+
+static void node_figs(struct bench *b, const struct fig *warm)
+{
+	char n[16], why[320], *out = NULL, *line;
+	char *args[] = {"time", n, NULL};
+	static const char *const names[] = {"warm", "context"};
+	static const char *const labels[] = {"node: warm event", "node: new vm context per event"};
+
+	snprintf(n, sizeof(n), "%d", NODE_RUNS);
+	if (node(args, &out, why, sizeof(why)))
+		out = NULL;
+	for (int k = 0; k < 2; k++) {
+		struct fig *f =
+			fig_new(k ? "node_context" : "node_warm", NODE_RUNS, "%s", labels[k]);
+		size_t l = strlen(names[k]);
+
+		line = out;
+		while (line && !(strncmp(line, names[k], l) == 0 && line[l] == ' '))
+			line = (line = strchr(line, '\n')) ? line + 1 : NULL;
+		if (!out)
+			fig_fail(f, "%s", why);
+		else if (!line)
+			fig_fail(f, "%s printed no %s line", JS_BENCH, names[k]);
+		for (char *p = line ? line + l : NULL; p && *p && *p != '\n';) {
+			char *end;
+			double v = strtod(p, &end);
+
+			if (end == p)
+				break;
+			fig_add(f, v);
+			p = end;
+		}
+		for (int e = 0; e < NEV; e++)
+			f->counts[e] = -1;
+		fig_ratio(f, warm, "js.warm");
+		fig_emit(b->j, f);
+		fig_free(f);
+	}
+	free(out);
+}
+
+/* Node, from fork to the first byte of the handler's result. */
+static void node_start(struct bench *b)
+{
+	struct fig *f = fig_new("node_start", STARTS, "node: start to first result");
+	char *argv[] = {NODE, JS_BENCH, JS_HANDLER, (char *)request, "once", NULL};
+	uint64_t t0 = now_ns();
+
+	for (int i = 0; more(i, MIN_STARTS, STARTS, t0, BUDGET_NS); i++) {
+		uint64_t t = now_ns();
+		char c = 0;
+		int o[2], status;
+		pid_t pid;
+
+		if (pipe2(o, O_CLOEXEC)) {
+			fig_fail(f, "pipe: %s", strerror(errno));
+			break;
+		}
+		pid = spawn(argv, o[1], -1);
+		close(o[1]);
+		if (pid > 0 && !read_byte(o[0], &c, START_TIMEOUT_MS))
+			fig_add(f, (double)(now_ns() - t));
+		close(o[0]);
+		if (pid < 0 || waitpid(pid, &status, 0) < 0 || c != '{' || !WIFEXITED(status) ||
+		    WEXITSTATUS(status)) {
+			fig_fail(f, "%s %s once: printed '%c'", NODE, JS_BENCH, c ? c : ' ');
+			break;
+		}
+	}
+	for (int e = 0; e < NEV; e++)
+		f->counts[e] = -1;
+	fig_emit(b->j, f);
+	fig_free(f);
+}
+
+static void failed(struct bench *b, const char *why)
+{
+	struct fig *f = fig_new("fresh", 0, "js: fresh VM per event");
+
+	fig_fail(f, "%s", why);
+	fig_emit(b->j, f);
+	fig_free(f);
+}
+
+/* The figures into the current JSON object, with js loaded from src. */
+static void measure(struct bench *b, const char *src, struct vmlet_js *js)
+{
+	struct fig *warm = fig_new("warm", EVENTS, "js: warm event (same VM)");
+	struct fig *fresh = fig_new("fresh", EVENTS, "js: fresh VM per event (restore + event)");
+	double pages;
+
+	loads(b, src);
+	events(warm, js, false);
+	fig_emit(b->j, warm);
+	events(fresh, js, true);
+	fig_ratio(fresh, warm, "js.warm");
+	fig_emit(b->j, fresh);
+	pages = pages_per_event(js);
+	json_num(b->j, "pages_per_fresh_event", pages);
+	printf("  js: pages written per fresh event: %.0f\n", pages);
+	vmlet_js_destroy(js);
+	node_figs(b, warm);
+	node_start(b);
+	fig_free(warm);
+	fig_free(fresh);
+}
+
+int bench_js_fragment(struct bench *b)
+{
+	const char *here = getenv("VMLET_BENCH_HERE_ERROR");
+	struct vmlet_js *js;
+	char why[320], *src = script(why, sizeof(why));
+
+	if (here)
+		json_str(b->j, "here_error", here);
+	section("vmlet: JavaScript guests (us per event)");
+	if (!src || load(src, &js, why, sizeof(why)))
+		failed(b, why);
+	else
+		measure(b, src, js);
+	free(src);
+	return 0;
+}
+
+void bench_js(struct bench *b)
+{
+	char here[320], why[320], path[4096], *src;
+	struct vmlet_js *js = NULL;
+	int err;
+
+	section("vmlet: JavaScript guests (us per event)");
+	src = script(here, sizeof(here));
+	err = src ? load(src, &js, here, sizeof(here)) : -ENOENT;
+	if (err && src && b->plat.emulated) {
+		printf("  here: %s\n", here);
+		snprintf(path, sizeof(path), "%s/js-vmtest.json", b->outdir);
+		setenv("VMLET_BENCH_HERE_ERROR", here, 1);
+		if (!bench_in_vmtest(b, "-J", path, why, sizeof(why))) {
+			err = json_file(b->j, "js", path);
+			if (!err)
+				goto out;
+			snprintf(why, sizeof(why), "%.200s: %s", path, strerror(-err));
+		}
+		json_obj(b->j, "js");
+		json_str(b->j, "where", "vmtest");
+		json_str(b->j, "here_error", here);
+		failed(b, why);
+		json_end(b->j);
+		goto out;
+	}
+	json_obj(b->j, "js");
+	json_str(b->j, "where", "here");
+	if (err)
+		failed(b, here);
+	else
+		measure(b, src, js);
+	json_end(b->j);
+out:
+	free(src);
+}
