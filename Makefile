@@ -66,7 +66,7 @@ LIBSO_MAJOR := libvmlet.so.$(VERSION_MAJOR)
 # What libvmlet links against (libvmlet.pc says the same).
 LIB_LIBS := -luring -lseccomp -lpthread
 
-GUEST_OBJS := $(addprefix $(objtree)/guest/,runtime.o random.o syscall.o entry.o)
+GUEST_OBJS := $(addprefix $(objtree)/guest/,runtime.o random.o syscall.o entry.o invoke.o)
 GUEST_LIB := $(objtree)/guest/libvmlet-guest.a
 DEMO := $(objtree)/guest/examples/demo.elf
 
