@@ -155,6 +155,8 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# Loopback, for tests that talk to a server on 127.0.0.1 (serve_test.sh).
+ip link set lo up
 # kvm: nx_huge_pages=never spares each new VM the NX-recovery kthread KVM
 # otherwise starts for it (no guest here runs untrusted code on the host's
 # behalf: the iTLB-multihit mitigation buys nothing in this throwaway VM).
