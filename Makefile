@@ -35,6 +35,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 # The guest runtime is musl code, kept out of the host's search paths: its
 # own directory with headers, libvmlet-guest.a and the linker script.
 GUESTDIR ?= $(LIBDIR)/vmlet-guest
@@ -92,7 +93,15 @@ JS_DIR := $(objtree)/runtimes/js
 JS_ELF := $(JS_DIR)/vmlet-js.elf
 JS_OBJS := $(JS_DIR)/duktape.o $(JS_DIR)/js.o
 
-TOOLS := $(objtree)/tools/vmlet $(objtree)/tools/vmlet-trace
+TOOLS := $(objtree)/tools/vmlet $(objtree)/tools/vmlet-trace $(objtree)/tools/vmlet-serve
+# vmlet-serve (tools/serve/): an HTTP front end; its native baseline loads
+# a guest's source built for the host with the guest API of native_guest.c.
+SERVE_SRCS := $(filter-out %/native_guest.c,$(wildcard $(srctree)/tools/serve/*.c))
+SERVE_OBJS := $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(SERVE_SRCS))
+SERVE_LIBS := -lmicrohttpd -ljansson -ldl
+NATIVE_RT := $(srctree)/tools/serve/native_guest.c $(srctree)/guest/invoke.S
+DEMO_NATIVE := $(objtree)/guest/examples/demo.native.so
+SERVE_UNIT := $(objtree)/tools/serve/vmlet-serve.service
 PC := $(objtree)/lib/libvmlet.pc
 GUEST_WRAPPER := $(objtree)/guest/vmlet-guest-cc
 
@@ -169,7 +178,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 	format-check FORCE
 
 all: $(LIBA) $(LIBSO) $(PC) $(GUEST_LIB) $(GUEST_WRAPPER) $(WASM_LIB) $(WASM_WRAPPER) $(DEMO) \
-	$(JS_ELF) $(BPF_SKELS) $(TOOLS)
+	$(JS_ELF) $(BPF_SKELS) $(TOOLS) $(DEMO_NATIVE) $(SERVE_UNIT)
 
 help:
 	@echo 'Targets:'
@@ -180,7 +189,7 @@ help:
 	@echo '  examples     build examples/ against a staged install (O/examples/stage)'
 	@echo '  fuzz         build the libFuzzer harnesses (clang), run each FUZZ_SECS (20) seconds'
 	@echo '  install      install into DESTDIR/PREFIX (LIBDIR, INCLUDEDIR, BINDIR, MANDIR,'
-	@echo '               PKGCONFIGDIR, GUESTDIR)'
+	@echo '               PKGCONFIGDIR, GUESTDIR, SYSTEMDUNITDIR)'
 	@echo '  uninstall    remove what install put there'
 	@echo '  clean        remove build output'
 	@echo '  format-check check formatting against .clang-format'
@@ -289,6 +298,7 @@ $(objtree)/lib/js.o: HOST_CFLAGS += -DVMLET_JS_IMAGE_PATH='"$(GUESTDIR)/vmlet-js
 SUBST := -e 's|@VERSION@|$(VERSION)|g' -e 's|@PREFIX@|$(PREFIX)|g' \
 	-e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	-e 's|@GUESTREL@|$(GUESTREL)|g' -e 's|@WASM_RT_H@|$(WASM_RT_H)|g' \
+	-e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' \
 	-e 's|@MUSL_GCC@|$(GUEST_CC)|g' -e 's|@GUEST_CFLAGS@|$(GUEST_ARCH_CFLAGS)|g' \
 	-e 's|@GUEST_LDFLAGS@|$(GUEST_LINK_FLAGS)|g'
 
@@ -307,6 +317,9 @@ $(GUEST_WRAPPER): $(srctree)/guest/vmlet-guest-cc.in FORCE
 
 $(WASM_WRAPPER): $(srctree)/guest/vmlet-wasm-cc.in FORCE
 	$(call gen,755)
+
+$(SERVE_UNIT): $(srctree)/tools/serve/vmlet-serve.service.in FORCE
+	$(call gen,644)
 
 # --- BPF programs -----------------------------------------------------------
 
@@ -339,6 +352,23 @@ $(objtree)/tools/vmlet: $(srctree)/tools/vmlet.c $(srctree)/tools/cli/js.c $(LIB
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -iquote $(srctree)/tools/cli -MMD -MP -o $@ $(filter %.c,$^) $(LIBA) \
 		$(HOST_LDFLAGS) $(LIB_LIBS) -lm
+
+$(objtree)/tools/serve/%.o: $(srctree)/tools/serve/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(objtree)/tools/vmlet-serve: $(SERVE_OBJS) $(LIBA)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) -o $@ $(SERVE_OBJS) $(LIBA) $(HOST_LDFLAGS) $(SERVE_LIBS) $(LIB_LIBS) -lm
+
+# A guest's functions as a host shared object, for vmlet-serve --native.
+$(objtree)/%.native.so: $(srctree)/%.c $(NATIVE_RT)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -fPIC -shared -fvisibility=hidden -Dmain=vmlet_native_main \
+		-I$(srctree)/lib/include -I$(srctree)/guest/include -iquote $(srctree)/tools/serve \
+		-MMD -MP -o $@ $< $(NATIVE_RT) -lm
 
 $(objtree)/tools/%: $(srctree)/tools/%.c $(LIBA)
 	$(call msg,CCLD,$@)
@@ -468,6 +498,7 @@ bench:
 format-check:
 	$(Q)clang-format --dry-run --Werror $(LIB_SRCS) $(srctree)/lib/*.h \
 		$(srctree)/lib/include/*.h $(srctree)/lib/include/vmlet/*.h $(srctree)/tools/*.c \
+		$(srctree)/tools/serve/*.[ch] \
 		$(BENCH_SRCS) $(srctree)/selftests/bench/*.h
 
 # What install puts where; uninstall removes exactly these, then the
@@ -477,7 +508,8 @@ INSTALLED := $(addprefix $(LIBDIR)/,libvmlet.a libvmlet.so.$(VERSION) $(LIBSO_MA
 	$(addprefix $(GUESTDIR)/,libvmlet-guest.a vmlet-guest.ld include/vmlet/abi.h \
 		include/vmlet/guest.h libvmlet-wasm.a vmlet-wasm-glue.awk include/vmlet/wasm.h \
 		vmlet-js.elf) \
-	$(BINDIR)/vmlet $(BINDIR)/vmlet-trace $(BINDIR)/vmlet-guest-cc $(BINDIR)/vmlet-wasm-cc \
+	$(BINDIR)/vmlet $(BINDIR)/vmlet-trace $(BINDIR)/vmlet-serve $(BINDIR)/vmlet-guest-cc \
+	$(BINDIR)/vmlet-wasm-cc $(SYSTEMDUNITDIR)/vmlet-serve.service \
 	$(patsubst $(srctree)/man/%,$(MANDIR)/%,$(MAN1) $(MAN3) $(MAN5) $(MAN7))
 INSTALLED_DIRS := $(GUESTDIR)/include/vmlet $(GUESTDIR)/include $(GUESTDIR) $(INCLUDEDIR)/vmlet
 
@@ -485,7 +517,7 @@ install: all
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR)/vmlet \
 		$(DESTDIR)$(GUESTDIR)/include/vmlet $(DESTDIR)$(BINDIR) \
-		$(addprefix $(DESTDIR)$(MANDIR)/,man1 man3 man5 man7)
+		$(addprefix $(DESTDIR)$(MANDIR)/,man1 man3 man5 man7) $(DESTDIR)$(SYSTEMDUNITDIR)
 	$(Q)install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
 	$(Q)install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/
 	$(Q)ln -sf libvmlet.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSO_MAJOR)
@@ -498,6 +530,7 @@ install: all
 	$(Q)install -m 644 $(srctree)/lib/include/vmlet/abi.h $(srctree)/guest/include/vmlet/guest.h \
 		$(srctree)/guest/include/vmlet/wasm.h $(DESTDIR)$(GUESTDIR)/include/vmlet/
 	$(Q)install -m 755 $(TOOLS) $(GUEST_WRAPPER) $(WASM_WRAPPER) $(DESTDIR)$(BINDIR)/
+	$(Q)install -m 644 $(SERVE_UNIT) $(DESTDIR)$(SYSTEMDUNITDIR)/
 	$(Q)install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	$(Q)install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
 	$(Q)install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
@@ -514,7 +547,8 @@ clean:
 		$(WASM_OBJS) $(WASM_LIB) $(WASM_WRAPPER) $(WASM_INC)/wasm-rt.h $(WASM_TESTS) \
 		$(DEMO) $(JS_ELF) $(JS_OBJS) $(JS_DIR)/duk_config.h $(TOOLS) $(PC) $(GUEST_WRAPPER) \
 		$(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
-		$(HOSTILE_GUESTS) $(BENCH) $(BENCH_OBJS) $(BENCH_QEMU_BOOT) $(BENCH_QEMU_BOOT:.bin=.o) \
+		$(HOSTILE_GUESTS) $(SERVE_OBJS) $(DEMO_NATIVE) $(SERVE_UNIT) \
+		$(BENCH) $(BENCH_OBJS) $(BENCH_QEMU_BOOT) $(BENCH_QEMU_BOOT:.bin=.o) \
 		$(BENCH_PROCESS) $(BENCH_WASM) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf $(EXAMPLES)/js \
 		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS) $(BPF_OBJS) $(BPF_SKELS) \
 		$(objtree)/bpf/vmlinux.h

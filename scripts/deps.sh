@@ -18,6 +18,7 @@ set -eu
 # duktape-dev: the engine's source, built into the JavaScript guest.
 build="gcc make pkg-config musl-tools groff-base liburing-dev libbpf-dev bpftool check
 	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm libclang-rt-14-dev
+	libmicrohttpd-dev libjansson-dev curl
 	python3 wabt wasi-libc libclang-rt-14-dev-wasm32 lld duktape-dev"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio kmod"
 bench="qemu-system-x86 nodejs wabt gnuplot-nox python3"

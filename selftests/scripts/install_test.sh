@@ -33,7 +33,7 @@ files_installed() {
 	}
 	for f in $libdir/libvmlet.a $libdir/libvmlet.so.$version $libdir/pkgconfig/libvmlet.pc \
 		/usr/include/vmlet.h /usr/include/vmlet/abi.h /usr/bin/vmlet /usr/bin/vmlet-trace \
-		/usr/bin/vmlet-guest-cc \
+		/usr/bin/vmlet-serve /usr/bin/vmlet-guest-cc /usr/lib/systemd/system/vmlet-serve.service \
 		$libdir/vmlet-guest/libvmlet-guest.a $libdir/vmlet-guest/vmlet-guest.ld \
 		$libdir/vmlet-guest/include/vmlet/guest.h $libdir/vmlet-guest/include/vmlet/abi.h \
 		"${man[@]}"; do

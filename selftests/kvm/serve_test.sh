@@ -1,0 +1,267 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# serve_test.sh: TAP test of vmlet-serve as built in $VMLET_OBJ (default:
+# the source tree), serving the demo guest on loopback ports it picks
+# itself (--port 0 --port-file), so that parallel runs never collide:
+# every route; every error status with its exact JSON (400, 404, 405,
+# 413, 500 with the guest fault's kind, 504); guest output captured per
+# request; each lifecycle (restore, reuse, renew, native); a request on
+# the restore lifecycle cannot see another's state while reuse keeps it;
+# workers confined with seccomp; a flood of bad requests and a stalled
+# client leave it serving; /metrics counts all of that; SIGTERM drains
+# the request in flight and exits 0. Starts VMs, so scripts/check.sh runs
+# it through vmtest.sh.
+set -u
+src=$(cd "$(dirname "$0")/../.." && pwd)
+obj=${VMLET_OBJ:-$src}
+serve=$obj/tools/vmlet-serve
+demo=$obj/guest/examples/demo.elf
+native=$obj/guest/examples/demo.native.so
+tmp=$(mktemp -d /tmp/serve_test.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	exec 3>&- 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+# A server that answers early (413) and closes must not kill this shell.
+trap '' PIPE
+# shellcheck source=../scripts/tap.sh
+. "$src/selftests/scripts/tap.sh"
+
+# start NAME ARGS...: start vmlet-serve ARGS on a free port; wait until it
+# writes the port and answers; set PID_NAME and PORT_NAME.
+start() {
+	local name=$1 pid port="" i
+	shift
+	"$serve" --port 0 --port-file "$tmp/$name.port" "$@" "$demo" >"$tmp/$name.log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	for i in $(seq 1200); do
+		[ -s "$tmp/$name.port" ] && port=$(cat "$tmp/$name.port") && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	printf -v "PID_$name" %s "$pid"
+	printf -v "PORT_$name" %s "$port"
+	[ -n "$port" ] && req "$port" GET /functions && [ "$code" = 200 ]
+}
+
+# req PORT METHOD PATH [BODY]: one request on a connection of its own, in
+# bash itself (/dev/tcp): starting curl costs seconds in an emulated VM.
+# $code gets the status ("000": no answer), $headers and $body the rest.
+req() {
+	local port=$1 method=$2 path=$3 data=${4-} line len=0 LC_ALL=C
+	code=000 headers= body=
+	exec 5<>"/dev/tcp/127.0.0.1/$port" || return 1
+	printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n' "$method" "$path" >&5
+	printf 'Content-Length: %d\r\n\r\n%s' "${#data}" "$data" >&5 2>/dev/null
+	if IFS= read -r -t 30 line <&5; then
+		code=${line#HTTP/1.1 }
+		code=${code%% *}
+		while IFS= read -r -t 30 line <&5 && [ "$line" != $'\r' ]; do
+			headers+=${line%$'\r'}$'\n'
+			case ${line,,} in
+			content-length:*) len=${line#*: } len=${len%$'\r'} ;;
+			esac
+		done
+		[ "$len" -eq 0 ] || IFS= read -r -t 30 -N "$len" body <&5
+		body=${body%$'\n'}
+	fi
+	exec 5<&-
+}
+
+# is CODE BODY: the last request's status and exact body.
+is() {
+	[ "$code" = "$1" ] && [ "$body" = "$2" ] && return 0
+	echo "# got $code $body"
+	echo "# want $1 $2"
+	return 1
+}
+
+# call PORT FUNC JSON CODE BODY: POST /call/FUNC, check status and body.
+call() {
+	req "$1" POST "/call/$2" "$3"
+	is "$4" "$5"
+}
+
+# metric PORT NAME{LABELS}: its value in GET /metrics.
+metric() {
+	req "$1" GET /metrics
+	printf '%s\n' "$body" | awk -v m="$2" '$1 == m { print $2 }'
+}
+
+on_fail() {
+	sed 's/^/# log: /' "$tmp"/*.log 2>/dev/null | tail -n 20
+}
+
+echo "1..47"
+
+start a --workers 2 --lifecycle restore --native "$native" --route echo=native \
+	--route is_prime=renew --timeout-ms 2000 --max-body 4096
+check serves_on_the_port_it_wrote [ $? -eq 0 ]
+A=$PORT_a
+
+req "$A" GET /functions
+check functions_lists_signatures_and_lifecycles \
+	grep -qF '{"name":"add","result":"i32","args":["i32","i32"],"lifecycle":"restore"},{"name":"echo","result":"string","args":["string"],"lifecycle":"native"}' \
+	<<<"$body"
+
+check add_i32 call "$A" add '[2, 40]' 200 '{"result":42}'
+check echo_string_native call "$A" echo '["tab\there \"q\" é"]' 200 \
+	'{"result":"tab\there \"q\" é"}'
+check reverse_string call "$A" reverse '["abc"]' 200 '{"result":"cba"}'
+check sum_bytes call "$A" sum '[[1, 2, 250]]' 200 '{"result":253}'
+check upper_bytes call "$A" upper '[[104, 105, 33]]' 200 '{"result":[72,73,33]}'
+check hypot_f64 call "$A" hypot '[3, 4.0]' 200 '{"result":5}'
+check scale_f32 call "$A" scale '[1.5, 2]' 200 '{"result":3}'
+check is_prime_bool_renew call "$A" is_prime '[7919]' 200 '{"result":true}'
+check fib_i64 call "$A" fib '[90]' 200 '{"result":2880067194370816120}'
+check output_captured_per_request call "$A" hello '["bob"]' 200 \
+	'{"result":null,"output":"hello, bob, from inside a micro-VM\n"}'
+check output_not_carried_over call "$A" add '[1, 1]' 200 '{"result":2}'
+
+restore_isolates() {
+	call "$A" counter '[]' 200 '{"result":1}' && call "$A" counter '[]' 200 '{"result":1}' &&
+		call "$A" counter '[]' 200 '{"result":1}'
+}
+check restore_request_cannot_see_anothers_state restore_isolates
+
+check unknown_function_404 call "$A" nosuch '[]' 404 \
+	'{"error":"not_found","message":"no such function"}'
+req "$A" GET /nowhere
+check unknown_path_404 is 404 '{"error":"not_found","message":"no such path"}'
+req "$A" GET /call/add
+check get_on_call_405 is 405 '{"error":"method_not_allowed","message":"use POST"}'
+check malformed_json_400 call "$A" add '[1,' 400 \
+	'{"error":"bad_json","message":"malformed JSON at line 1 column 3: '"'"']'"'"' expected near end of file"}'
+check wrong_type_400 call "$A" add '[1, "2"]' 400 \
+	'{"error":"bad_arguments","message":"argument 2 of add must be i32"}'
+check wrong_count_400 call "$A" add '[1]' 400 \
+	'{"error":"bad_arguments","message":"add takes 2 arguments, not 1"}'
+check not_an_array_400 call "$A" add '{"a": 1}' 400 \
+	'{"error":"bad_arguments","message":"the body must be a JSON array of arguments"}'
+check i32_out_of_range_400 call "$A" add '[2147483648, 0]' 400 \
+	'{"error":"bad_arguments","message":"argument 1 of add must be i32"}'
+check bad_byte_400 call "$A" sum '[[1, 256]]' 400 \
+	'{"error":"bad_arguments","message":"argument 1 of sum must be bytes (an array of integers 0..255)"}'
+
+head -c 5000 /dev/zero | tr '\0' 1 >"$tmp/big"
+req "$A" POST /call/echo "$(cat "$tmp/big")"
+check body_too_large_413 is 413 '{"error":"too_large","message":"request body too large"}'
+rm -f "$tmp/body"
+code=$(curl -s -o "$tmp/body" -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+	--data-binary @"$tmp/big" "http://127.0.0.1:$A/call/echo")
+body=$(cat "$tmp/body" 2>/dev/null)
+check chunked_body_too_large_413 is 413 '{"error":"too_large","message":"request body too large"}'
+
+page_fault_500() {
+	local want='^\{"error":"guest_fault","kind":"exception","vector":14,"rip":[0-9]+,"address":0\}$'
+	req "$A" POST /call/peek '[0]'
+	[ "$code" = 500 ] && [[ $body =~ $want ]] && return 0
+	echo "# got $code $body"
+	return 1
+}
+check guest_page_fault_500_with_kind page_fault_500
+check guest_abort_500_with_its_message call "$A" kv_get '["k"]' 500 \
+	'{"error":"guest_fault","kind":"abort","code":2,"message":"kv_lookup: no such key (or no kv_lookup)"}'
+check deadline_504 call "$A" fib '[1000000000000000]' 504 '{"error":"deadline"}'
+check pool_restores_after_faults call "$A" counter '[]' 200 '{"result":1}'
+
+# The 2 workers and their pools' 2 refill threads run confined: Seccomp 2.
+confined=$(awk '/^Seccomp:/ && $2 == 2' /proc/"$PID_a"/task/*/status 2>/dev/null | wc -l)
+echo "# threads confined with seccomp: $confined"
+check workers_and_refill_threads_confined [ "$confined" -eq 4 ]
+
+# A flood of bad requests from 4 clients at once, raw garbage, and one
+# client that stalls mid-request.
+exec 3<>"/dev/tcp/127.0.0.1/$A"
+printf 'POST /call/add HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[1,' >&3
+before=$(metric "$A" 'vmlet_serve_requests_total{code="400"}')
+flood=()
+for c in 1 2 3 4; do
+	(for i in $(seq 15); do req "$A" POST /call/add "[$i,"; done) &
+	flood+=($!)
+done
+wait "${flood[@]}"
+for i in $(seq 10); do
+	exec 4<>"/dev/tcp/127.0.0.1/$A"
+	printf 'GARBAGE\r\n\r\n' >&4
+	IFS= read -r -t 30 line <&4
+	exec 4<&-
+done
+after=$(metric "$A" 'vmlet_serve_requests_total{code="400"}')
+echo "# 400s before the flood $before, after $after; garbage answered: $line"
+check flood_of_bad_requests_answered_400 [ $((after - before)) -eq 60 ]
+check serves_after_flood_and_stalled_client call "$A" add '[20, 22]' 200 '{"result":42}'
+exec 3>&-
+
+req "$A" GET /metrics
+printf '%s\n' "$body" >"$tmp/metrics"
+check metrics_is_prometheus_text grep -qix 'content-type: text/plain; version=0.0.4' <<<"$headers"
+mcheck() {
+	local v
+	v=$(grep -F "$1" "$tmp/metrics" | head -n 1 | awk '{ print $NF }')
+	[ "$v" = "$2" ] || { echo "# $1: $v, want $2"; return 1; }
+}
+check metrics_count_404s mcheck 'vmlet_serve_requests_total{code="404"}' 2
+check metrics_count_errors_by_kind \
+	eval 'mcheck "vmlet_serve_errors_total{kind=\"exception\"}" 1 &&
+	mcheck "vmlet_serve_errors_total{kind=\"abort\"}" 1 &&
+	mcheck "vmlet_serve_errors_total{kind=\"deadline\"}" 1 &&
+	mcheck "vmlet_serve_errors_total{kind=\"too_large\"}" 2'
+check metrics_pool_sizes mcheck 'vmlet_serve_pool_sandboxes{state="max"}' 4
+restores=$(grep -F 'vmlet_serve_restores_total{lifecycle="restore"}' "$tmp/metrics" | awk '{print $2}')
+check metrics_count_restores [ "${restores:-0}" -ge 15 ]
+check metrics_count_renewed mcheck 'vmlet_serve_sandboxes_created_total{lifecycle="renew"}' 1
+check metrics_latency_histograms \
+	eval 'mcheck "vmlet_serve_call_duration_seconds_count{lifecycle=\"native\"}" 1 &&
+	mcheck "vmlet_serve_call_duration_seconds_bucket{lifecycle=\"renew\",le=\"+Inf\"}" 1'
+
+# Reuse: one warm sandbox per worker keeps its state, until a fault.
+start b --workers 1 --lifecycle reuse
+B=$PORT_b
+reuse_keeps_state() {
+	call "$B" counter '[]' 200 '{"result":1}' && call "$B" counter '[]' 200 '{"result":2}' &&
+		call "$B" counter '[]' 200 '{"result":3}'
+}
+check reuse_keeps_state reuse_keeps_state
+req "$B" POST /call/peek '[0]'
+check reuse_sandbox_restored_after_fault call "$B" counter '[]' 200 '{"result":1}'
+kill -TERM "$PID_b"
+wait "$PID_b"
+check sigterm_when_idle_exits_0 [ $? -eq 0 ]
+
+# SIGTERM while a call runs: it gets its whole answer, then vmlet-serve
+# exits 0. The call runs to its deadline (2 s) on one HTTP thread; the
+# other answers /metrics, which shows it in flight (with the GET itself).
+(
+	req "$A" POST /call/fib '[1000000000000000]'
+	echo "$code $body" >"$tmp/drain"
+) &
+bgc=$!
+for i in $(seq 1000); do
+	inf=$(metric "$A" vmlet_serve_in_flight)
+	[ "${inf:-0}" -ge 2 ] && break
+done
+echo "# in flight: $inf"
+kill -TERM "$PID_a"
+wait "$bgc"
+drained() {
+	[ "$(cat "$tmp/drain")" = '504 {"error":"deadline"}' ]
+}
+check sigterm_lets_the_request_in_flight_finish drained
+wait "$PID_a"
+rc=$?
+check sigterm_exits_0_after_draining [ "$rc" -eq 0 ]
+check closed_after_drain eval '! (exec 5<>"/dev/tcp/127.0.0.1/$A") 2>/dev/null'
+
+"$serve" --port 0 --route nosuch=reuse "$demo" >"$tmp/bad.out" 2>&1
+rc=$?
+check unknown_route_refused eval '[ $rc -eq 1 ] && grep -qF "has no function nosuch" "$tmp/bad.out"'
+"$serve" --lifecycle sometimes "$demo" >"$tmp/bad.out" 2>&1
+check bad_lifecycle_is_usage_error [ $? -eq 2 ]
+
+[ "$failed" -eq 0 ]

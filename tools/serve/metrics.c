@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Counters and latency histograms, printed in the Prometheus text format
+ * (version 0.0.4) for GET /metrics. Each HTTP thread counts into its own
+ * slot (its worker's index) with relaxed atomic adds, so threads do not
+ * share cache lines on the request path; /metrics sums the slots.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve.h"
+
+static const unsigned int codes[] = {200, 400, 404, 405, 413, 500, 503, 504};
+#define NCODES (sizeof(codes) / sizeof(codes[0]))
+
+/* Bucket upper bounds in microseconds; the last bucket is +Inf. */
+static const uint64_t bounds_us[] = {25,     50,     100,     250,     500,	1000,
+				     2500,   5000,   10000,   25000,   50000,	100000,
+				     250000, 500000, 1000000, 2500000, 5000000, 10000000};
+#define NBOUNDS (sizeof(bounds_us) / sizeof(bounds_us[0]))
+
+const char *const err_kind_names[EK_N] = {
+	[EK_BAD_JSON] = "bad_json",
+	[EK_BAD_ARGS] = "bad_arguments",
+	[EK_NOT_FOUND] = "not_found",
+	[EK_METHOD] = "method_not_allowed",
+	[EK_TOO_LARGE] = "too_large",
+	[EK_DEADLINE] = "deadline",
+	[EK_EXCEPTION] = "exception",
+	[EK_ABORT] = "abort",
+	[EK_EXIT] = "exit",
+	[EK_SHUTDOWN] = "shutdown",
+	[EK_PROTO] = "protocol",
+	[EK_VMEXIT] = "vm_exit",
+	[EK_DEAD] = "dead",
+	[EK_REFUSED] = "refused",
+	[EK_INTERRUPTED] = "interrupted",
+	[EK_OUTPUT] = "output_limit",
+	[EK_UNAVAILABLE] = "unavailable",
+};
+
+struct slot {
+	uint64_t requests[NCODES + 1]; /* the last: any other status */
+	uint64_t errors[EK_N];
+	uint64_t hist[LC_N][NBOUNDS + 1];
+	uint64_t sum_ns[LC_N];
+} __attribute__((aligned(64)));
+
+struct metrics {
+	struct slot *slots;
+};
+
+static void add(uint64_t *c, uint64_t v)
+{
+	__atomic_fetch_add(c, v, __ATOMIC_RELAXED);
+}
+
+static uint64_t get(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int metrics_init(struct server *s)
+{
+	s->m = calloc(1, sizeof(*s->m));
+	if (!s->m)
+		return -ENOMEM;
+	s->m->slots = aligned_alloc(64, sizeof(struct slot) * s->workers);
+	if (!s->m->slots) {
+		free(s->m);
+		s->m = NULL;
+		return -ENOMEM;
+	}
+	memset(s->m->slots, 0, sizeof(struct slot) * s->workers);
+	return 0;
+}
+
+void metrics_free(struct server *s)
+{
+	if (s->m)
+		free(s->m->slots);
+	free(s->m);
+	s->m = NULL;
+}
+
+unsigned int metrics_slot(struct server *s)
+{
+	return worker_id(worker_for_thread(s));
+}
+
+void metrics_request(struct server *s, unsigned int slot, unsigned int status)
+{
+	unsigned int i = 0;
+
+	while (i < NCODES && codes[i] != status)
+		i++;
+	add(&s->m->slots[slot].requests[i], 1);
+}
+
+void metrics_error(struct server *s, unsigned int slot, enum err_kind k)
+{
+	add(&s->m->slots[slot].errors[k], 1);
+}
+
+void metrics_call(struct server *s, unsigned int slot, enum lifecycle lc, uint64_t ns)
+{
+	struct slot *sl = &s->m->slots[slot];
+	unsigned int b = 0;
+
+	while (b < NBOUNDS && ns > bounds_us[b] * 1000)
+		b++;
+	add(&sl->hist[lc][b], 1);
+	add(&sl->sum_ns[lc], ns);
+}
+
+static uint64_t sum(struct server *s, size_t off)
+{
+	uint64_t t = 0;
+
+	for (unsigned int i = 0; i < s->workers; i++)
+		t += get((const uint64_t *)((const char *)&s->m->slots[i] + off));
+	return t;
+}
+
+#define SUM(s, field) sum((s), offsetof(struct slot, field))
+
+void metrics_text(struct server *s, struct text *t)
+{
+	uint64_t idle = 0, live = 0, size = 0, created = 0, restored = 0, discarded = 0;
+	uint64_t reuse_restores = 0, renewed = 0;
+
+	text_printf(t, "# HELP vmlet_serve_requests_total HTTP requests answered, by status.\n"
+		       "# TYPE vmlet_serve_requests_total counter\n");
+	for (unsigned int i = 0; i < NCODES; i++)
+		text_printf(t, "vmlet_serve_requests_total{code=\"%u\"} %lu\n", codes[i],
+			    SUM(s, requests[i]));
+	text_printf(t, "vmlet_serve_requests_total{code=\"other\"} %lu\n",
+		    SUM(s, requests[NCODES]));
+	text_printf(t, "# HELP vmlet_serve_errors_total Failed requests, by kind.\n"
+		       "# TYPE vmlet_serve_errors_total counter\n");
+	for (unsigned int k = 0; k < EK_N; k++)
+		text_printf(t, "vmlet_serve_errors_total{kind=\"%s\"} %lu\n", err_kind_names[k],
+			    SUM(s, errors[k]));
+	text_printf(t,
+		    "# HELP vmlet_serve_in_flight Requests received and not yet answered.\n"
+		    "# TYPE vmlet_serve_in_flight gauge\n"
+		    "vmlet_serve_in_flight %u\n",
+		    __atomic_load_n(&s->in_flight, __ATOMIC_RELAXED));
+
+	for (unsigned int i = 0; i < s->workers; i++) {
+		struct vmlet_pool_stats st;
+
+		worker_pool_stats(s->w[i], &st);
+		idle += st.idle;
+		live += st.live;
+		size += st.size;
+		created += st.created;
+		restored += st.restored;
+		discarded += st.discarded;
+		reuse_restores += worker_restores(s->w[i]);
+		renewed += worker_renewed(s->w[i]);
+	}
+	text_printf(t,
+		    "# HELP vmlet_serve_pool_sandboxes Sandboxes of the workers' pools (restore).\n"
+		    "# TYPE vmlet_serve_pool_sandboxes gauge\n"
+		    "vmlet_serve_pool_sandboxes{state=\"idle\"} %lu\n"
+		    "vmlet_serve_pool_sandboxes{state=\"live\"} %lu\n"
+		    "vmlet_serve_pool_sandboxes{state=\"max\"} %lu\n"
+		    "# HELP vmlet_serve_restores_total Sandboxes restored to the snapshot.\n"
+		    "# TYPE vmlet_serve_restores_total counter\n"
+		    "vmlet_serve_restores_total{lifecycle=\"restore\"} %lu\n"
+		    "vmlet_serve_restores_total{lifecycle=\"reuse\"} %lu\n"
+		    "# HELP vmlet_serve_sandboxes_created_total Sandboxes made from the snapshot.\n"
+		    "# TYPE vmlet_serve_sandboxes_created_total counter\n"
+		    "vmlet_serve_sandboxes_created_total{lifecycle=\"restore\"} %lu\n"
+		    "vmlet_serve_sandboxes_created_total{lifecycle=\"renew\"} %lu\n"
+		    "# HELP vmlet_serve_sandboxes_discarded_total Pool sandboxes that could not be "
+		    "restored.\n"
+		    "# TYPE vmlet_serve_sandboxes_discarded_total counter\n"
+		    "vmlet_serve_sandboxes_discarded_total %lu\n",
+		    idle, live, size, restored, reuse_restores, created, renewed, discarded);
+
+	text_printf(t, "# HELP vmlet_serve_call_duration_seconds Calls, from parsed arguments to "
+		       "result, by lifecycle.\n"
+		       "# TYPE vmlet_serve_call_duration_seconds histogram\n");
+	for (unsigned int lc = 0; lc < LC_N; lc++) {
+		uint64_t cum = 0;
+
+		if (!s->lcs[lc])
+			continue;
+		for (unsigned int b = 0; b <= NBOUNDS; b++) {
+			cum += SUM(s, hist[lc][b]);
+			if (b < NBOUNDS)
+				text_printf(
+					t,
+					"vmlet_serve_call_duration_seconds_bucket{lifecycle=\"%s\","
+					"le=\"%g\"} %lu\n",
+					lifecycle_names[lc], (double)bounds_us[b] / 1e6, cum);
+			else
+				text_printf(
+					t,
+					"vmlet_serve_call_duration_seconds_bucket{lifecycle=\"%s\","
+					"le=\"+Inf\"} %lu\n",
+					lifecycle_names[lc], cum);
+		}
+		text_printf(t, "vmlet_serve_call_duration_seconds_sum{lifecycle=\"%s\"} %.9f\n",
+			    lifecycle_names[lc], (double)SUM(s, sum_ns[lc]) / 1e9);
+		text_printf(t, "vmlet_serve_call_duration_seconds_count{lifecycle=\"%s\"} %lu\n",
+			    lifecycle_names[lc], cum);
+	}
+}

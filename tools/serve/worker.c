@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Workers: one thread per core that runs calls in sandboxes, each with its
+ * own pool (restore), its own warm sandbox (reuse), and the right to
+ * create sandboxes from the snapshot (renew). A worker sets those up and
+ * then confines itself with vmlet_thread_confine(): from then on it can
+ * run, restore, create and destroy sandboxes and nothing else, so it
+ * cannot take part in HTTP (accept, recv, send are refused). The HTTP
+ * threads therefore hand calls over: HTTP thread i is paired with worker
+ * i (worker_for_thread), puts the job in the worker's one-slot mailbox and
+ * waits on the same futex word for the outcome; the worker answers, and
+ * only then does what the lifecycle leaves for after the call (release
+ * and restore the pool's sandbox, destroy a renewed one, bring a failed
+ * reuse sandbox back), so that work is off the response's path. A lock
+ * per worker makes the pairing safe if it is ever not one to one; in the
+ * usual case it is never contended and costs no system call.
+ *
+ * The guest's output during a call goes to the job's buffer (the print
+ * callback runs on the worker, confined, and only copies); the config's
+ * print_limit is that buffer's size, so a guest that prints more fails
+ * with -VMLET_EOUTPUT.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "serve.h"
+
+enum { ST_SETUP, ST_IDLE, ST_JOB, ST_DONE, ST_STOP, ST_FAILED };
+
+struct worker {
+	struct server *s;
+	unsigned int id;
+	pthread_t th;
+	pthread_mutex_t lock; /* the requester's, around one job */
+	uint32_t state;	      /* futex word: ST_* */
+	struct job *job;
+	struct vmlet_pool *pool;     /* restore */
+	struct vmlet_sandbox *reuse; /* reuse */
+	bool reuse_dead;	     /* its last call failed: restore it */
+	struct vmlet_sandbox *held;  /* the call's sandbox, for after() */
+	enum lifecycle held_lc;
+	uint64_t restores; /* of the reuse sandbox */
+	uint64_t renewed;  /* sandboxes created for renew */
+	int err;	   /* setup's */
+};
+
+static __thread struct job *cur_job;
+static __thread struct worker *mine;
+static unsigned int next_worker;
+
+static void futex_wait(uint32_t *w, uint32_t v)
+{
+	syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
+static void futex_wake(uint32_t *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static uint32_t load(const uint32_t *w)
+{
+	return __atomic_load_n(w, __ATOMIC_ACQUIRE);
+}
+
+static void set_state(struct worker *w, uint32_t st)
+{
+	__atomic_store_n(&w->state, st, __ATOMIC_RELEASE);
+	futex_wake(&w->state);
+}
+
+/* Guest output of a call: kept up to the job's buffer. */
+void job_output(struct job *job, const char *buf, size_t len)
+{
+	if (len > OUTPUT_CAP - job->outlen)
+		len = OUTPUT_CAP - job->outlen;
+	memcpy(job->output + job->outlen, buf, len);
+	job->outlen += len;
+}
+
+/* The config's print callback: output of the call running on this worker. */
+void worker_print(void *ctx, const char *buf, size_t len)
+{
+	(void)ctx;
+	if (cur_job)
+		job_output(cur_job, buf, len);
+}
+
+/* Call on sb and keep what the response needs before sb is restored. */
+static void call(struct job *job, struct vmlet_sandbox *sb)
+{
+	struct vmlet_value *ret = &job->ret;
+	int err;
+
+	err = vmlet_sandbox_call_index(sb, job->route->index, job->args, job->route->sig.nargs,
+				       ret);
+	if (err) {
+		job->fault = *vmlet_sandbox_fault(sb);
+		job->err = err;
+		return;
+	}
+	if (ret->type == VMLET_STRING || ret->type == VMLET_BYTES) {
+		/* The guest's output buffer is no larger than RESULT_CAP. */
+		size_t n = ret->buf.len < RESULT_CAP ? ret->buf.len : RESULT_CAP;
+
+		memcpy(job->result, ret->buf.ptr, n);
+		ret->buf.ptr = job->result;
+		ret->buf.len = n;
+	}
+}
+
+static void run(struct worker *w, struct job *job)
+{
+	struct server *s = w->s;
+	struct vmlet_sandbox *sb = NULL;
+	int err;
+
+	cur_job = job;
+	switch (job->route->lc) {
+	case LC_REUSE:
+		call(job, w->reuse);
+		w->reuse_dead = job->err != 0;
+		break;
+	case LC_RESTORE:
+		err = vmlet_pool_acquire(w->pool, (int)s->timeout_ms, &sb);
+		if (err) {
+			job->err = err;
+			break;
+		}
+		call(job, sb);
+		break;
+	case LC_RENEW:
+		err = vmlet_sandbox_create_from(s->snap, &sb);
+		if (err) {
+			job->err = err;
+			break;
+		}
+		w->renewed++;
+		call(job, sb);
+		break;
+	default:
+		job->err = -EINVAL;
+	}
+	cur_job = NULL;
+	w->held = sb;
+	w->held_lc = job->route->lc;
+}
+
+/* What the lifecycle does once the caller has its answer. */
+static void after(struct worker *w)
+{
+	if (w->held && w->held_lc == LC_RESTORE)
+		vmlet_pool_release(w->pool, w->held);
+	else if (w->held)
+		vmlet_sandbox_destroy(w->held);
+	w->held = NULL;
+	if (w->reuse_dead) {
+		if (vmlet_sandbox_restore(w->reuse) == 0)
+			w->reuse_dead = false;
+		w->restores++;
+	}
+}
+
+static int setup(struct worker *w)
+{
+	struct server *s = w->s;
+	unsigned int flags = s->lcs[LC_RENEW] ? VMLET_CONFINE_CREATE : 0;
+	int err;
+
+	if (s->lcs[LC_RESTORE]) {
+		struct vmlet_pool_config pc = {
+			.sz = sizeof(pc),
+			.size = s->pool_size,
+			.min_ready = s->pool_size,
+			.timeout_ms = (int)s->timeout_ms,
+		};
+
+		err = vmlet_pool_create_from(s->snap, &pc, &w->pool);
+		if (err)
+			return err;
+	}
+	if (s->lcs[LC_REUSE]) {
+		err = vmlet_sandbox_create_from(s->snap, &w->reuse);
+		if (err)
+			return err;
+	}
+	return s->confine ? vmlet_thread_confine(flags) : 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uint32_t st;
+
+	w->err = setup(w);
+	set_state(w, w->err ? ST_FAILED : ST_IDLE);
+	if (w->err)
+		return NULL;
+	for (;;) {
+		while ((st = load(&w->state)) != ST_JOB && st != ST_STOP)
+			futex_wait(&w->state, st);
+		if (st == ST_STOP)
+			break;
+		run(w, w->job);
+		set_state(w, ST_DONE);
+		after(w);
+	}
+	return NULL;
+}
+
+void worker_call(struct worker *w, struct job *job)
+{
+	uint32_t st;
+
+	job->err = 0;
+	job->outlen = 0;
+	job->fault.error = 0;
+	pthread_mutex_lock(&w->lock);
+	w->job = job;
+	set_state(w, ST_JOB);
+	while ((st = load(&w->state)) != ST_DONE)
+		futex_wait(&w->state, st);
+	pthread_mutex_unlock(&w->lock);
+}
+
+struct worker *worker_for_thread(struct server *s)
+{
+	if (!mine)
+		mine = s->w[__atomic_fetch_add(&next_worker, 1, __ATOMIC_RELAXED) % s->workers];
+	return mine;
+}
+
+unsigned int worker_id(const struct worker *w)
+{
+	return w->id;
+}
+
+void worker_pool_stats(const struct worker *w, struct vmlet_pool_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (w->pool)
+		vmlet_pool_stats(w->pool, st);
+}
+
+uint64_t worker_restores(const struct worker *w)
+{
+	return __atomic_load_n(&w->restores, __ATOMIC_RELAXED);
+}
+
+uint64_t worker_renewed(const struct worker *w)
+{
+	return __atomic_load_n(&w->renewed, __ATOMIC_RELAXED);
+}
+
+int workers_start(struct server *s)
+{
+	int err = 0;
+
+	s->w = calloc(s->workers, sizeof(*s->w));
+	if (!s->w)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < s->workers; i++) {
+		struct worker *w = calloc(1, sizeof(*w));
+
+		if (!w) {
+			err = -ENOMEM;
+			break;
+		}
+		w->s = s;
+		w->id = i;
+		pthread_mutex_init(&w->lock, NULL);
+		s->w[i] = w;
+		err = -pthread_create(&w->th, NULL, worker_main, w);
+		if (err) {
+			w->state = ST_FAILED;
+			w->th = 0;
+			break;
+		}
+	}
+	/* Wait for every started one, so that workers_stop() finds none in setup. */
+	for (unsigned int i = 0; i < s->workers && s->w[i]; i++) {
+		struct worker *w = s->w[i];
+		uint32_t st;
+
+		while ((st = load(&w->state)) == ST_SETUP)
+			futex_wait(&w->state, st);
+		if (st == ST_FAILED && !err)
+			err = w->err;
+	}
+	return err;
+}
+
+void workers_stop(struct server *s)
+{
+	if (!s->w)
+		return;
+	for (unsigned int i = 0; i < s->workers; i++) {
+		struct worker *w = s->w[i];
+
+		if (!w)
+			continue;
+		if (w->th) {
+			if (load(&w->state) != ST_FAILED)
+				set_state(w, ST_STOP);
+			pthread_join(w->th, NULL);
+		}
+		if (w->reuse)
+			vmlet_sandbox_destroy(w->reuse);
+		if (w->pool)
+			vmlet_pool_destroy(w->pool);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+	}
+	free(s->w);
+	s->w = NULL;
+}
