@@ -170,10 +170,10 @@ check guest_abort_500_with_its_message call "$A" kv_get '["k"]' 500 \
 check deadline_504 call "$A" fib '[1000000000000000]' 504 '{"error":"deadline"}'
 check pool_restores_after_faults call "$A" counter '[]' 200 '{"result":1}'
 
-# The 2 workers and their pools' 2 refill threads run confined: Seccomp 2.
+# The 2 workers, their pools' 2 refill threads and the reaper run confined.
 confined=$(awk '/^Seccomp:/ && $2 == 2' /proc/"$PID_a"/task/*/status 2>/dev/null | wc -l)
 echo "# threads confined with seccomp: $confined"
-check workers_and_refill_threads_confined [ "$confined" -eq 4 ]
+check workers_refill_threads_and_reaper_confined [ "$confined" -eq 5 ]
 
 # A flood of bad requests from 4 clients at once, raw garbage, and one
 # client that stalls mid-request.
