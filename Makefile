@@ -174,7 +174,7 @@ FUZZERS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(wildcard $(srctree)/selftest
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 .DELETE_ON_ERROR:
-.PHONY: all run check tests examples bench fuzz fuzzers clean install uninstall help deps \
+.PHONY: all run check tests examples bench bench-service fuzz fuzzers clean install uninstall help deps \
 	format-check FORCE
 
 all: $(LIBA) $(LIBSO) $(PC) $(GUEST_LIB) $(GUEST_WRAPPER) $(WASM_LIB) $(WASM_WRAPPER) $(DEMO) \
@@ -185,7 +185,9 @@ help:
 	@echo '  all          library, guest runtime, demo guest, tools (default)'
 	@echo '  run          build and run the demo guest through the vmlet CLI'
 	@echo '  check        run every test (VM tests in a QEMU VM without /dev/kvm; VM=1 forces it)'
-	@echo '  bench        vmlet against the KVM floor, QEMU, a process and Wasm (bench/)'
+	@echo '  bench        vmlet against the KVM floor, QEMU, a process and Wasm (bench/),'
+	@echo '               then vmlet-serve under wrk (the service group)'
+	@echo '  bench-service  the service group alone: vmlet-serve per lifecycle under wrk'
 	@echo '  examples     build examples/ against a staged install (O/examples/stage)'
 	@echo '  fuzz         build the libFuzzer harnesses (clang), run each FUZZ_SECS (20) seconds'
 	@echo '  install      install into DESTDIR/PREFIX (LIBDIR, INCLUDEDIR, BINDIR, MANDIR,'
@@ -490,10 +492,20 @@ fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzzers
 	$(Q)V=$(V) $(srctree)/scripts/fuzz.sh $(FUZZ_SECS) $(FUZZERS)
 
+# The service group (vmlet-serve under wrk, scripts/bench-service.sh) runs
+# after bench's own groups, into the same directory; `make bench-service`
+# runs it alone.
 bench:
 	$(Q)$(srctree)/scripts/deps.sh build bench
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_ALL)
-	$(Q)$(srctree)/scripts/bench.sh $(BENCH) $(objtree)/bench
+	$(Q)status=0; $(srctree)/scripts/bench.sh $(BENCH) $(objtree)/bench || status=1; \
+		$(srctree)/scripts/bench-service.sh $(objtree) $(objtree)/bench || status=1; \
+		exit $$status
+
+bench-service:
+	$(Q)$(srctree)/scripts/deps.sh build bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(srctree)/scripts/bench-service.sh $(objtree) $(objtree)/bench
 
 format-check:
 	$(Q)clang-format --dry-run --Werror $(LIB_SRCS) $(srctree)/lib/*.h \

@@ -3,7 +3,8 @@
 # deps.sh [GROUP...]: make sure the Debian 12 packages vmlet needs are
 # installed. Groups: build (compiling and testing the library), vm (what
 # scripts/vmtest.sh needs to boot a throwaway VM), bench (what `make bench`
-# runs besides vmlet: QEMU, Node, wabt, gnuplot for the report's plots),
+# runs besides vmlet: QEMU, Node, wabt, gnuplot for the report's plots, wrk
+# for the service group),
 # all (the default: build and vm).
 # Installs only what is missing (apt-get, as root); when not root, prints the
 # apt-get line to run and exits 1. Silent when everything is there.
@@ -21,7 +22,7 @@ build="gcc make pkg-config musl-tools groff-base liburing-dev libbpf-dev bpftool
 	libmicrohttpd-dev libjansson-dev curl
 	python3 wabt wasi-libc libclang-rt-14-dev-wasm32 lld duktape-dev"
 vm="qemu-system-x86 linux-image-amd64 busybox-static cpio kmod"
-bench="qemu-system-x86 nodejs wabt gnuplot-nox python3"
+bench="qemu-system-x86 nodejs wabt gnuplot-nox python3 wrk"
 
 usage() {
 	echo "usage: deps.sh [build|vm|bench|all]..." >&2
