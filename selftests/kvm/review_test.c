@@ -95,16 +95,23 @@ TEST(count_insns_counts_calls_on_sandboxes_from_a_snapshot)
 {
 	struct vmlet_image *img = test_image(DEMO_ELF);
 	struct vmlet_pool *pool = img ? review_pool(img, 1, VMLET_RESTORE_AUTO) : NULL;
+	struct vmlet_config boot = {.sz = sizeof(boot), .flags = VMLET_CONFIG_BOOT};
 	struct vmlet_sandbox *cold, *sb;
-	uint64_t first, warm, fresh;
+	uint64_t first, warm, fresh, unbooted;
 
 	if (!pool)
 		return;
-	cold = test_sandbox(img, NULL);
+	cold = test_sandbox(img, &boot);
 	ASSERT_TRUE(cold);
 	ASSERT_OK(vmlet_sandbox_count_insns(cold, true));
 	first = add_insns(cold);
 	warm = add_insns(cold);
+	vmlet_sandbox_destroy(cold);
+	/* A cold sandbox from the image's boot snapshot starts where the snapshot was taken. */
+	cold = test_sandbox(img, NULL);
+	ASSERT_TRUE(cold);
+	ASSERT_OK(vmlet_sandbox_count_insns(cold, true));
+	unbooted = add_insns(cold);
 	vmlet_sandbox_destroy(cold);
 
 	ASSERT_OK(vmlet_pool_acquire(pool, 0, &sb));
@@ -114,11 +121,12 @@ TEST(count_insns_counts_calls_on_sandboxes_from_a_snapshot)
 	       (unsigned long long)fresh, (unsigned long long)first, (unsigned long long)warm);
 	EXPECT_NE(fresh, 0);
 	/*
-	 * A cold sandbox's first call starts on the ready point's `out`, which
-	 * KVM steps past as one step; a sandbox at the snapshot starts right
-	 * after it, where the snapshot was taken.
+	 * A booted sandbox's first call starts on the ready point's `out`,
+	 * which KVM steps past as one step; a sandbox at a snapshot starts
+	 * right after it, where the snapshot was taken.
 	 */
 	EXPECT_EQ(fresh, first - 1);
+	EXPECT_EQ(unbooted, fresh);
 	EXPECT_EQ(add_insns(sb), warm);
 	for (int i = 0; i < 3; i++) {
 		ASSERT_OK(vmlet_sandbox_restore(sb));
