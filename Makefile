@@ -348,8 +348,9 @@ $(objtree)/tools/vmlet-trace: $(srctree)/tools/vmlet-trace.c $(BPF_SKELS)
 	$(Q)$(CC) $(HOST_CFLAGS) -I$(objtree)/bpf -I$(srctree)/bpf -DLIBVMLET_SO='"$(LIBSO_MAJOR)"' \
 		-DLIBVMLET_LIBDIR='"$(LIBDIR)"' -MMD -MP -o $@ $< $(HOST_LDFLAGS) $(BPF_LIBS)
 
-# The CLI: one program, its `js` command in tools/cli/ (not a tool of its own).
-$(objtree)/tools/vmlet: $(srctree)/tools/vmlet.c $(srctree)/tools/cli/js.c $(LIBA)
+# The CLI: one program, its `js` and `wasm` commands in tools/cli/ (not tools of their own).
+$(objtree)/tools/vmlet: $(srctree)/tools/vmlet.c $(srctree)/tools/cli/js.c $(srctree)/tools/cli/wasm.c \
+		$(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -iquote $(srctree)/tools/cli -MMD -MP -o $@ $(filter %.c,$^) $(LIBA) \

@@ -353,7 +353,7 @@ static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet
 		sb->fault.rip = 0;
 		snprintf(sb->fault.message, sizeof(sb->fault.message), "%.*s",
 			 (int)(v.buf.len < sizeof(sb->fault.message) ? v.buf.len
-								       : sizeof(sb->fault.message)),
+								     : sizeof(sb->fault.message)),
 			 (const char *)v.buf.ptr);
 		return err;
 	}

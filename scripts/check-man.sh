@@ -52,7 +52,7 @@ for page in "$man"/man3/*.3; do
 		fail "man3/$base.3 names no public function or struct of vmlet.h or vmlet/abi.h"
 done
 
-for tool in "$src"/tools/*.c vmlet-guest-cc; do
+for tool in "$src"/tools/*.c vmlet-guest-cc vmlet-wasm-cc; do
 	base=$(basename "$tool" .c)
 	[ -f "$man/man1/$base.1" ] || fail "the tool $base has no man page (man/man1/$base.1)"
 done

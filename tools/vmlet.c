@@ -7,6 +7,7 @@
  *   vmlet snapshot IMAGE -o FILE [--call FUNCTION [ARG...]]...
  *                                                 save a snapshot file after calls
  *   vmlet info                                    what this host's KVM offers
+ *   vmlet wasm run [OPTIONS] MODULE [ARG...]      a WASI command (tools/cli/wasm.c)
  *
  * Wherever an IMAGE is taken, a snapshot file (vmlet-snapshot(5)) may be
  * given instead, told apart by its first bytes (VMLET_SNAPSHOT_MAGIC):
@@ -68,6 +69,7 @@ int cli_usage(FILE *f, int status)
 		"       vmlet list IMAGE\n"
 		"       vmlet snapshot [--mem MiB] IMAGE -o FILE [--call FUNCTION [ARG...]]...\n"
 		"       vmlet info\n"
+		"       vmlet wasm run [OPTIONS] MODULE.wasm [ARG...]  (vmlet wasm --help)\n"
 		"\n"
 		"IMAGE is a guest image or a snapshot file (made by vmlet snapshot).\n"
 		"run      boot IMAGE in a micro-VM and call FUNCTION with the arguments.\n"
@@ -982,6 +984,8 @@ int main(int argc, char **argv)
 		return cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "info"))
 		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "wasm"))
+		return cli_wasm(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
 		return cli_usage(stdout, 0);
 	fprintf(stderr, "vmlet: unknown command '%s'\n", argv[1]);

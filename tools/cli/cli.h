@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* What the commands of the vmlet CLI share (tools/vmlet.c, tools/cli/js.c). */
+/* What the commands of the vmlet CLI share (tools/vmlet.c, tools/cli/js.c, wasm.c). */
 #ifndef VMLET_TOOLS_CLI_H
 #define VMLET_TOOLS_CLI_H
 
@@ -18,5 +18,6 @@ int cli_kv_add(char *arg);
 int cli_kv_host(struct vmlet_config *cfg, struct vmlet_host **host);
 
 int cli_js(int argc, char **argv);
+int cli_wasm(int argc, char **argv);
 
 #endif /* VMLET_TOOLS_CLI_H */

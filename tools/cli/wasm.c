@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * vmlet wasm run: run a WASI command the way `wasmtime run` does, each
+ * run in a fresh micro-VM.
+ *
+ * The module is compiled once by vmlet-wasm-cc(1) into a guest image kept
+ * in a cache directory ($VMLET_CACHE_DIR, else $XDG_CACHE_HOME/vmlet/wasm,
+ * else ~/.cache/vmlet/wasm) under a hash of the module's bytes and of the
+ * compiler's identity (its size and mtime); a copy of the module sits
+ * beside the image and must match byte for byte, so a hash collision
+ * recompiles instead of running the wrong image. The run calls the
+ * image's _start(argv, environ, stdin) on a thread confined with seccomp,
+ * and vmlet exits with the module's exit status: 134 after a trap (as
+ * wasmtime does), 1 when anything else goes wrong.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vmlet.h>
+
+#include "cli.h"
+
+#define MAX_GRANTS 8
+#define TRAP_EXIT  134
+
+extern char **environ;
+
+static int wasm_usage(FILE *f, int status)
+{
+	fprintf(f,
+		"usage: vmlet wasm run [--env KEY=VALUE]... [--grant PATH]... [--stdin FILE]\n"
+		"                      [--mem MiB] [--timeout MS] MODULE.wasm [ARG...]\n"
+		"\n"
+		"Compile MODULE (a WASI command) into a guest image, cached, and run its\n"
+		"_start in a fresh micro-VM with ARG... as its arguments; exit with its status.\n"
+		"  -e, --env KEY=VALUE  set an environment variable of the module (repeatable)\n"
+		"  -g, --grant PATH     let the module open PATH, read and write (repeatable)\n"
+		"  -i, --stdin FILE     the module's standard input ('-': vmlet's own)\n"
+		"  -m, --mem MiB        guest memory (default 64)\n"
+		"  -T, --timeout MS     stop the module after MS milliseconds\n"
+		"Environment: VMLET_WASM_CC (the compiler), VMLET_CACHE_DIR (the cache).\n");
+	return status;
+}
+
+/* Growable bytes. */
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *np;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np)
+			return -ENOMEM;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+static int read_fd(int fd, struct buf *b)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (buf_add(b, chunk, (size_t)n))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int read_path(const char *path, struct buf *b)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	err = read_fd(fd, b);
+	close(fd);
+	return err;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The compiler: $VMLET_WASM_CC, else vmlet-wasm-cc beside this program, else from PATH. */
+static const char *compiler(char *path, size_t len)
+{
+	const char *env = getenv("VMLET_WASM_CC");
+	ssize_t n;
+	char *slash;
+
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", path, len - 1);
+	if (n > 0) {
+		path[n] = '\0';
+		slash = strrchr(path, '/');
+		if (slash && (size_t)(slash - path) + sizeof("/vmlet-wasm-cc") <= len) {
+			strcpy(slash, "/vmlet-wasm-cc");
+			if (!access(path, X_OK))
+				return path;
+		}
+	}
+	return "vmlet-wasm-cc";
+}
+
+static int cache_dir(char *dir, size_t len)
+{
+	const char *env = getenv("VMLET_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (env && *env)
+		n = snprintf(dir, len, "%s", env);
+	else if (xdg && *xdg)
+		n = snprintf(dir, len, "%s/vmlet/wasm", xdg);
+	else if (home && *home)
+		n = snprintf(dir, len, "%s/.cache/vmlet/wasm", home);
+	else
+		return -ENOENT;
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	/* mkdir -p */
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int run_compiler(const char *cc, const char *in, const char *out)
+{
+	char *const argv[] = {(char *)cc, (char *)in, "-o", (char *)out, NULL};
+	int status, err;
+	pid_t pid;
+
+	err = posix_spawnp(&pid, cc, NULL, NULL, argv, environ);
+	if (err) {
+		fprintf(stderr, "vmlet: cannot run %s: %s\n", cc, strerror(err));
+		return -err;
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EINVAL;
+}
+
+static int write_file(const char *path, const void *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, p, n) != (ssize_t)n)
+		err = errno ? -errno : -EIO;
+	if (close(fd) && !err)
+		err = -errno;
+	return err;
+}
+
+/*
+ * The cached image of module (its bytes in mod) in elf, compiled first if
+ * it is not there. 0 or a negative errno; messages on stderr.
+ */
+static int cached_image(const char *module, const struct buf *mod, char *elf, size_t len)
+{
+	char cc_path[4096], dir[4000], copy[4200], tmp[4300];
+	const char *cc = compiler(cc_path, sizeof(cc_path));
+	struct buf old = {0};
+	struct stat st;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	int err;
+
+	err = cache_dir(dir, sizeof(dir));
+	if (err) {
+		fprintf(stderr, "vmlet: no cache directory: %s\n", strerror(-err));
+		return err;
+	}
+	h = fnv1a(h, mod->p, mod->len);
+	if (strchr(cc, '/') && !stat(cc, &st)) {
+		h = fnv1a(h, &st.st_size, sizeof(st.st_size));
+		h = fnv1a(h, &st.st_mtim, sizeof(st.st_mtim));
+	}
+	snprintf(elf, len, "%s/%016llx-%zu.elf", dir, (unsigned long long)h, mod->len);
+	snprintf(copy, sizeof(copy), "%s/%016llx-%zu.wasm", dir, (unsigned long long)h, mod->len);
+	if (!access(elf, R_OK) && !read_path(copy, &old) && old.len == mod->len &&
+	    !memcmp(old.p, mod->p, mod->len)) {
+		free(old.p);
+		return 0;
+	}
+	free(old.p);
+	/* Compile to a private name, then rename: a racing run sees all or nothing. */
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", elf, (int)getpid());
+	err = run_compiler(cc, module, tmp);
+	if (err) {
+		unlink(tmp);
+		fprintf(stderr, "vmlet: %s: cannot compile the module\n", module);
+		return err;
+	}
+	err = write_file(copy, mod->p, mod->len);
+	if (!err && rename(tmp, elf))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		fprintf(stderr, "vmlet: %s: cannot cache the image: %s\n", module, strerror(-err));
+	}
+	return err;
+}
+
+struct wasm_run {
+	struct vmlet_sandbox *sb;
+	struct vmlet_value args[3];
+	struct vmlet_value ret;
+	int err;
+};
+
+static void *run_main(void *arg)
+{
+	struct wasm_run *r = arg;
+
+	r->err = vmlet_thread_confine(0);
+	if (r->err) {
+		fprintf(stderr, "vmlet: cannot confine the run: %s\n", vmlet_strerror(r->err));
+		return NULL;
+	}
+	r->err = vmlet_sandbox_call(r->sb, "_start", r->args, 3, &r->ret);
+	fflush(stdout); /* while write(1) is all this thread may do */
+	return NULL;
+}
+
+static int cmd_wasm_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"env", required_argument, NULL, 'e'},
+		{"grant", required_argument, NULL, 'g'},
+		{"stdin", required_argument, NULL, 'i'},
+		{"mem", required_argument, NULL, 'm'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .stack_size = 1 << 20};
+	struct buf mod = {0}, args = {0}, env = {0}, in = {0};
+	const char *grants[MAX_GRANTS], *stdin_path = NULL;
+	int fds[MAX_GRANTS], ngrants = 0, status = 1, c, err;
+	struct vmlet_image *img = NULL;
+	static char stdout_buf[BUFSIZ];
+	char *names[MAX_GRANTS] = {0};
+	struct wasm_run r = {0};
+	uint64_t mem = 64;
+	char elf[4200];
+	pthread_t thread;
+
+	while ((c = getopt_long(argc, argv, "+e:g:i:m:T:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (!strchr(optarg, '=') || buf_add(&env, optarg, strlen(optarg) + 1))
+				return wasm_usage(stderr, 2);
+			break;
+		case 'g':
+			if (ngrants == MAX_GRANTS)
+				return wasm_usage(stderr, 2);
+			grants[ngrants++] = optarg;
+			break;
+		case 'i':
+			stdin_path = optarg;
+			break;
+		case 'm':
+			mem = strtoull(optarg, NULL, 0);
+			if (!mem || mem > (1ULL << 20))
+				return wasm_usage(stderr, 2);
+			break;
+		case 'T':
+			cfg.timeout_us = strtoull(optarg, NULL, 0) * 1000;
+			if (!cfg.timeout_us)
+				return wasm_usage(stderr, 2);
+			break;
+		case 'h':
+			return wasm_usage(stdout, 0);
+		default:
+			return wasm_usage(stderr, 2);
+		}
+	}
+	if (optind >= argc)
+		return wasm_usage(stderr, 2);
+	cfg.mem_size = (mem + 1) / 2 * 2 << 20;
+	for (int i = optind; i < argc; i++)
+		if (buf_add(&args, argv[i], strlen(argv[i]) + 1))
+			goto out;
+	err = read_path(argv[optind], &mod);
+	if (err) {
+		fprintf(stderr, "vmlet: %s: %s\n", argv[optind], strerror(-err));
+		goto out;
+	}
+	if (stdin_path) {
+		err = !strcmp(stdin_path, "-") ? read_fd(STDIN_FILENO, &in)
+					       : read_path(stdin_path, &in);
+		if (err) {
+			fprintf(stderr, "vmlet: --stdin %s: %s\n", stdin_path, strerror(-err));
+			goto out;
+		}
+	}
+	for (int i = 0; i < ngrants; i++) {
+		fds[i] = open(grants[i], O_RDWR | O_CLOEXEC);
+		if (fds[i] < 0) {
+			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], strerror(errno));
+			ngrants = i;
+			goto out;
+		}
+	}
+	if (cached_image(argv[optind], &mod, elf, sizeof(elf)))
+		goto out;
+	err = vmlet_image_open(elf, &img);
+	if (!err)
+		err = vmlet_sandbox_create(img, &cfg, &r.sb);
+	if (err) {
+		fprintf(stderr, "vmlet: %s: cannot start the module: %s\n", argv[optind],
+			vmlet_strerror(err));
+		goto out;
+	}
+	for (int i = 0; i < ngrants; i++) {
+		/* The module's cwd is its root: a relative path is found there. */
+		if (asprintf(&names[i], "%s%s", grants[i][0] == '/' ? "" : "/", grants[i]) < 0) {
+			names[i] = NULL;
+			goto out;
+		}
+		err = vmlet_sandbox_grant_fd(r.sb, 3 + i, fds[i],
+					     VMLET_GRANT_READ | VMLET_GRANT_WRITE, names[i]);
+		if (err) {
+			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], vmlet_strerror(err));
+			goto out;
+		}
+	}
+	if (vmlet_sandbox_func(r.sb, "_start") < 0) {
+		fprintf(stderr, "vmlet: %s: not a WASI command (no _start)\n", argv[optind]);
+		goto out;
+	}
+	r.args[0] = vmlet_bytes(args.p, args.len);
+	r.args[1] = vmlet_bytes(env.p, env.len);
+	r.args[2] = vmlet_bytes(in.p, in.len);
+	/* stdio would fstat(2) stdout at first use, which the confined thread may not. */
+	fflush(stdout);
+	setvbuf(stdout, stdout_buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(stdout_buf));
+	err = -pthread_create(&thread, NULL, run_main, &r);
+	if (err) {
+		fprintf(stderr, "vmlet: cannot start a thread: %s\n", strerror(-err));
+		goto out;
+	}
+	pthread_join(thread, NULL);
+	if (!r.err) {
+		status = r.ret.i32 & 0xff;
+	} else if (r.err == -VMLET_EFAIL) {
+		fprintf(stderr, "vmlet: %s: %s\n", argv[optind],
+			vmlet_sandbox_fault(r.sb)->message);
+		status = TRAP_EXIT;
+	} else {
+		const struct vmlet_fault *f = vmlet_sandbox_fault(r.sb);
+
+		fprintf(stderr, "vmlet: %s: %s%s%s\n", argv[optind], vmlet_strerror(r.err),
+			f && f->message[0] ? ": " : "", f ? f->message : "");
+	}
+out:
+	vmlet_sandbox_destroy(r.sb);
+	vmlet_image_close(img);
+	for (int i = 0; i < ngrants; i++) {
+		close(fds[i]);
+		free(names[i]);
+	}
+	free(mod.p);
+	free(args.p);
+	free(env.p);
+	free(in.p);
+	return status;
+}
+
+int cli_wasm(int argc, char **argv)
+{
+	if (argc < 2)
+		return wasm_usage(stderr, 2);
+	if (!strcmp(argv[1], "run"))
+		return cmd_wasm_run(argc - 1, argv + 1);
+	return wasm_usage(!strcmp(argv[1], "--help") ? stdout : stderr,
+			  !strcmp(argv[1], "--help") ? 0 : 2);
+}
