@@ -148,7 +148,15 @@ BENCH_QEMU_BOOT := $(objtree)/selftests/bench/qemu/boot.bin
 BENCH_PROCESS := $(objtree)/selftests/bench/process/add
 BENCH_WASM := $(objtree)/selftests/bench/wasm/add.wasm
 BENCH_GUESTS := $(objtree)/selftests/kvm/state_guest.elf $(objtree)/selftests/kvm/hostcall_guest.elf
-BENCH_ALL := $(BENCH) $(BENCH_QEMU_BOOT) $(BENCH_PROCESS) $(BENCH_WASM) $(BENCH_GUESTS) $(JS_ELF)
+# wasm-guest: one module as a vmlet guest and, through the same wasm2c
+# output and Debian's libwasm-rt-impl.a, natively in bench (cg: guard
+# pages, Debian's default; cc: explicit bounds checks, as in guests).
+BENCH_WASM_DIR := $(objtree)/selftests/bench/wasm
+BENCH_CHECKSUM := $(BENCH_WASM_DIR)/checksum.elf
+BENCH_NATIVE_OBJS := $(addprefix $(BENCH_WASM_DIR)/,native_cg.o native_cc.o checksum_cg.o \
+	checksum_cc.o)
+BENCH_ALL := $(BENCH) $(BENCH_QEMU_BOOT) $(BENCH_PROCESS) $(BENCH_WASM) $(BENCH_GUESTS) \
+	$(BENCH_CHECKSUM) $(JS_ELF)
 BENCH_DEFS := -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
 	-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' \
 	-DHOSTCALL_ELF='"$(objtree)/selftests/kvm/hostcall_guest.elf"' \
@@ -156,7 +164,8 @@ BENCH_DEFS := -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trac
 	-DQEMU_BOOT='"$(BENCH_QEMU_BOOT)"' -DPROCESS_ADD='"$(BENCH_PROCESS)"' -DNODE='"node"' \
 	-DWASM_JS='"$(srctree)/selftests/bench/wasm/bench.js"' -DWASM_ADD='"$(BENCH_WASM)"' \
 	-DJS_ELF='"$(JS_ELF)"' -DJS_BENCH='"$(srctree)/selftests/bench/js/bench.js"' \
-	-DJS_HANDLER='"$(srctree)/selftests/bench/js/handler.js"'
+	-DJS_HANDLER='"$(srctree)/selftests/bench/js/handler.js"' \
+	-DWASM_CHECKSUM_ELF='"$(BENCH_CHECKSUM)"'
 
 # libFuzzer harnesses: clang whatever CC is, and the library sources they
 # test compiled again for them (coverage, ASan, UBSan) into their own
@@ -410,9 +419,38 @@ $(objtree)/selftests/bench/%.o: $(srctree)/selftests/bench/%.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) $(BENCH_DEFS) -MMD -MP -c -o $@ $<
 
-$(BENCH): $(BENCH_OBJS) $(LIBA)
+$(BENCH): $(BENCH_OBJS) $(BENCH_NATIVE_OBJS) $(LIBA)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) -o $@ $(BENCH_OBJS) $(LIBA) $(HOST_LDFLAGS) $(LIB_LIBS) -lm
+	$(Q)$(CC) -o $@ $(BENCH_OBJS) $(BENCH_NATIVE_OBJS) $(LIBA) $(HOST_LDFLAGS) $(LIB_LIBS) \
+		-lwasm-rt-impl -lm
+
+$(BENCH_WASM_DIR)/checksum.wasm: $(srctree)/selftests/bench/wasm/checksum.c
+	$(call msg,WASMCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) --target=wasm32 -nostdlib -O2 $(WARN) -Wl,--no-entry \
+		-Wl,--initial-memory=262144 -Wl,--max-memory=262144 -o $@ $<
+
+$(BENCH_CHECKSUM): $(BENCH_WASM_DIR)/checksum.wasm $(LOCAL_STAMP)
+	$(call msg,WASM2VM,$@)
+	$(Q)$(WASM_CC) $< -o $@
+
+$(BENCH_WASM_DIR)/checksum_%.c: $(BENCH_WASM_DIR)/checksum.wasm
+	$(call msg,WASM2C,$@)
+	$(Q)wasm2c -n $* -o $@ $<
+
+.SECONDARY: $(BENCH_WASM_DIR)/checksum_cg.c $(BENCH_WASM_DIR)/checksum_cc.c $(BENCH_WASM_DIR)/checksum.wasm
+
+NATIVE_CFLAGS = -O2 -g -w -fno-strict-aliasing -DM=$* -DMODULE_H='"checksum_$*.h"' \
+	-I$(BENCH_WASM_DIR) $(if $(filter cc,$*),-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0)
+
+$(BENCH_WASM_DIR)/checksum_%.o: $(BENCH_WASM_DIR)/checksum_%.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(NATIVE_CFLAGS) -c -o $@ $<
+
+$(BENCH_WASM_DIR)/native_%.o: $(srctree)/selftests/bench/wasm/native.c \
+		$(BENCH_WASM_DIR)/checksum_%.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(NATIVE_CFLAGS) -c -o $@ $<
 
 # 16-bit code at the reset vector of a 64 KiB firmware image.
 $(BENCH_QEMU_BOOT): $(srctree)/selftests/bench/qemu/boot.S
@@ -562,7 +600,9 @@ clean:
 		$(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
 		$(HOSTILE_GUESTS) $(SERVE_OBJS) $(DEMO_NATIVE) $(SERVE_UNIT) \
 		$(BENCH) $(BENCH_OBJS) $(BENCH_QEMU_BOOT) $(BENCH_QEMU_BOOT:.bin=.o) \
-		$(BENCH_PROCESS) $(BENCH_WASM) $(EXAMPLES)/embed $(EXAMPLES)/hello.elf $(EXAMPLES)/js \
+		$(BENCH_PROCESS) $(BENCH_WASM) $(BENCH_CHECKSUM) $(BENCH_NATIVE_OBJS) \
+		$(BENCH_WASM_DIR)/checksum.wasm $(BENCH_WASM_DIR)/checksum_c[cg].[ch] $(EXAMPLES)/embed \
+		$(EXAMPLES)/hello.elf $(EXAMPLES)/js \
 		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS) $(BPF_OBJS) $(BPF_SKELS) \
 		$(objtree)/bpf/vmlinux.h
 	$(Q)rm -rf $(STAGE) $(LOCAL)

@@ -11,7 +11,7 @@
  *
  *   bench [-o FILE] [GROUP...]   groups: floor process wasm qemu vmlet
  *                                hostcall tracing seccomp density snapfile js
- *                                (default: all;
+ *                                wasm-guest (default: all;
  *                                the floor always runs: the rest are
  *                                ratios to it)
  *   bench -F FILE                the host-call part alone, for the vmtest
@@ -66,11 +66,12 @@ enum {
 	G_SECCOMP = 1 << 8,
 	G_SNAPFILE = 1 << 9,
 	G_JS = 1 << 10,
+	G_WASM_GUEST = 1 << 11,
 };
 
 static const char *const group_names[] = {
 	"floor",   "process", "wasm",	 "qemu",     "vmlet", "hostcall",
-	"tracing", "density", "seccomp", "snapfile", "js",
+	"tracing", "density", "seccomp", "snapfile", "js",    "wasm-guest",
 };
 
 static void usage(void)
@@ -78,7 +79,7 @@ static void usage(void)
 	fprintf(stderr, "usage: bench [-o FILE] [GROUP...]\n"
 			"       bench -F FILE | -J FILE\n"
 			"groups: floor process wasm qemu vmlet hostcall tracing density seccomp "
-			"snapfile js\n");
+			"snapfile js wasm-guest\n");
 	exit(2);
 }
 
@@ -272,6 +273,8 @@ int main(int argc, char **argv)
 			bench_density(&b);
 		if (groups & G_SNAPFILE)
 			bench_snapfile(&b);
+		if (groups & G_WASM_GUEST)
+			bench_wasm_guest(&b);
 	}
 	fig_free(b.floor_create);
 	fig_free(b.floor_out);

@@ -166,6 +166,7 @@ void bench_seccomp(struct bench *b);
 void bench_qemu(struct bench *b);
 void bench_process(struct bench *b);
 void bench_wasm(struct bench *b);
+void bench_wasm_guest(struct bench *b);
 void bench_density(struct bench *b);
 void bench_snapfile(struct bench *b);
 void bench_js(struct bench *b);

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * wasm-guest: Wasm modules compiled ahead of time into vmlet guests
+ * (vmlet-wasm-cc), against the C demo guest and against the same wasm2c
+ * code run natively in this process:
+ *
+ * - c_warm, warm: a warm call of add(1, 2) in the C demo and in
+ *   wasm/checksum.wasm's add, with guest instructions by single-step;
+ * - c_fresh, fresh: the same as fresh-VM calls (pool, copy restore),
+ *   the Wasm one against the C one;
+ * - checksum: a warm call of checksum over 4 KiB of bytes (vmlet_alloc,
+ *   copy, Adler-32), against native.checked (the same wasm2c code with
+ *   explicit bounds checks, natively, plus floor.out, one exit round
+ *   trip) and native.guard (Debian's default build of it: guard pages);
+ *   native.checked against native.guard is what the checks cost.
+ *
+ * V8's figures for add (instantiate + call, warm call) are in the wasm
+ * group, a process per call in the process group: they run beside these
+ * in a full run.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "bench.h"
+
+#define CALLS  5000
+#define FRESH  2000
+#define NATIVE 200000
+#define SUMLEN 4096
+
+int native_cg_init(void);
+int native_cc_init(void);
+uint32_t native_cg_checksum(const void *p, size_t n);
+uint32_t native_cc_checksum(const void *p, size_t n);
+
+static uint8_t data[SUMLEN];
+
+static void warm(struct bench *b, const char *key, const char *label, const char *path,
+		 struct fig **keep)
+{
+	struct vmlet_value args[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
+	struct fig *f = fig_new(key, CALLS, "%s", label);
+	struct vmlet_sandbox *sb = NULL;
+	struct vmlet_image *img = NULL;
+	int err, add;
+
+	err = vmlet_image_open(path, &img);
+	if (!err)
+		err = vmlet_sandbox_create(img, NULL, &sb);
+	if (err) {
+		fig_fail(f, "%s: %s", path, vmlet_strerror(err));
+		goto out;
+	}
+	add_calls(f, sb, NULL, CALLS);
+	add = vmlet_sandbox_func(sb, "add");
+	if (fig_ok(f) && !vmlet_sandbox_count_insns(sb, true)) {
+		if (!vmlet_sandbox_call_index(sb, (unsigned int)add, args, 2, &r))
+			f->insns_ss = (double)vmlet_sandbox_insns(sb);
+		vmlet_sandbox_count_insns(sb, false);
+	}
+out:
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+	fig_ratio(f, b->floor_out, "floor.out");
+	fig_emit(b->j, f);
+	if (keep)
+		*keep = f;
+	else
+		fig_free(f);
+}
+
+static struct fig *fresh(const char *key, const char *label, const char *path)
+{
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = VMLET_RESTORE_COPY};
+	struct fig *f = fig_new(key, FRESH, "%s", label);
+	struct vmlet_pool *pool = NULL;
+	struct vmlet_image *img = NULL;
+	int err;
+
+	err = vmlet_image_open(path, &img);
+	if (!err)
+		err = vmlet_pool_create(img, &cfg, &pc, &pool);
+	if (err)
+		fig_fail(f, "%s: %s", path, vmlet_strerror(err));
+	else
+		add_calls(f, NULL, pool, FRESH);
+	vmlet_pool_destroy(pool);
+	vmlet_image_close(img);
+	return f;
+}
+
+static struct fig *native(const char *key, const char *label, uint32_t (*sum)(const void *, size_t),
+			  uint32_t want)
+{
+	struct fig *f = fig_new(key, 100, "%s", label);
+
+	for (int s = 0; s < 100; s++) {
+		uint64_t t = now_ns();
+		uint32_t got = 0;
+
+		for (int i = 0; i < NATIVE / 100; i++)
+			got |= sum(data, sizeof(data)) ^ want;
+		fig_add(f, (double)(now_ns() - t) / (NATIVE / 100));
+		if (got) {
+			fig_fail(f, "checksum differs from the guard-page build's");
+			break;
+		}
+	}
+	return f;
+}
+
+/*
+ * Where KVM emulates every guest instruction, a checksum of 4 KiB is tens
+ * of thousands of them per call: fewer calls there.
+ */
+static struct fig *checksum(const struct bench *b, uint32_t want, struct counters *c)
+{
+	int calls = b->plat.emulated ? 20 : CALLS, counted = b->plat.emulated ? 5 : 500;
+	struct fig *f = fig_new("checksum", calls, "wasm-guest: warm call checksum(4 KiB)");
+	struct vmlet_value arg = vmlet_bytes(data, sizeof(data)), r;
+	struct vmlet_sandbox *sb = NULL;
+	struct vmlet_image *img = NULL;
+	int err, idx = -1;
+
+	err = vmlet_image_open(WASM_CHECKSUM_ELF, &img);
+	if (!err)
+		err = vmlet_sandbox_create(img, NULL, &sb);
+	if (!err)
+		err = idx = vmlet_sandbox_func(sb, "checksum");
+	if (err < 0) {
+		fig_fail(f, "%s: %s", WASM_CHECKSUM_ELF, vmlet_strerror(err));
+		goto out;
+	}
+	for (int i = 0; i < calls + 5; i++) {
+		uint64_t t = now_ns();
+
+		err = vmlet_sandbox_call_index(sb, (unsigned int)idx, &arg, 1, &r);
+		if (i >= 5)
+			fig_add(f, (double)(now_ns() - t));
+		if (err || (uint32_t)r.i32 != want) {
+			fig_fail(f, "checksum: %s, %#x (want %#x)", vmlet_strerror(err),
+				 err ? 0 : (uint32_t)r.i32, want);
+			goto out;
+		}
+	}
+	ctr_open(c, false);
+	ctr_start(c);
+	for (int i = 0; i < counted; i++)
+		vmlet_sandbox_call_index(sb, (unsigned int)idx, &arg, 1, &r);
+	ctr_stop(c, f->counts, counted);
+	ctr_close(c);
+out:
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+	return f;
+}
+
+void bench_wasm_guest(struct bench *b)
+{
+	struct fig *c_warm = NULL, *c_fresh, *w_fresh, *sum, *guard, *checked;
+	struct counters c;
+	uint32_t want;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 131 + 7);
+	json_obj(b->j, "wasm_guest");
+	json_str(b->j, "module", "wasm/checksum.c, clang --target=wasm32, vmlet-wasm-cc");
+	section("wasm-guest: Wasm compiled into vmlet guests (us)");
+	warm(b, "c_warm", "wasm-guest: C demo warm call add", DEMO_ELF, &c_warm);
+	warm(b, "warm", "wasm-guest: Wasm warm call add", WASM_CHECKSUM_ELF, NULL);
+
+	c_fresh = fresh("c_fresh", "wasm-guest: C demo fresh-VM call add", DEMO_ELF);
+	fig_ratio(c_fresh, b->floor_out, "floor.out");
+	fig_emit(b->j, c_fresh);
+	w_fresh = fresh("fresh", "wasm-guest: Wasm fresh-VM call add", WASM_CHECKSUM_ELF);
+	fig_ratio(w_fresh, c_fresh, "wasm_guest.c_fresh");
+	fig_emit(b->j, w_fresh);
+
+	native_cg_init();
+	native_cc_init();
+	want = native_cg_checksum(data, sizeof(data));
+	guard = native("native_guard", "wasm-guest: native checksum, guard pages",
+		       native_cg_checksum, want);
+	fig_emit(b->j, guard);
+	checked = native("native_checked", "wasm-guest: native checksum, bounds checks",
+			 native_cc_checksum, want);
+	fig_ratio(checked, guard, "wasm_guest.native_guard");
+	fig_emit(b->j, checked);
+	sum = checksum(b, want, &c);
+	fig_ratio(sum, checked, "wasm_guest.native_checked");
+	fig_emit(b->j, sum);
+	/* The target's floor: the same code natively plus one exit round trip. */
+	if (fig_ok(sum) && fig_ok(checked) && b->floor_out && fig_ok(b->floor_out)) {
+		double floor = checked->s.p50 + b->floor_out->s.p50;
+
+		json_num(b->j, "checksum_vs_native_plus_exit", sum->s.p50 / floor);
+		printf("  checksum warm / (native checked + floor.out): %.2fx\n",
+		       sum->s.p50 / floor);
+	}
+	json_end(b->j);
+	fig_free(c_warm);
+	fig_free(c_fresh);
+	fig_free(w_fresh);
+	fig_free(guard);
+	fig_free(checked);
+	fig_free(sum);
+}
