@@ -183,8 +183,19 @@ static int put_rec(uint64_t *off, const struct vmlet_value *v)
 	return 0;
 }
 
-int vmlet_host_call(const char *name, const struct vmlet_value *args, unsigned int nargs,
-		    struct vmlet_value *ret)
+/* The call buffers, from the boot page: at the ready point, or at a host call before it. */
+static void buffers(void)
+{
+	const struct vmlet_boot *boot = (const struct vmlet_boot *)VMLET_BOOT_ADDR;
+
+	in = (const struct vmlet_frame *)boot->in_addr;
+	in_size = boot->in_size;
+	out = (struct vmlet_frame *)boot->out_addr;
+	out_size = boot->out_size;
+}
+
+static int host_call(const char *name, const struct vmlet_value *args, unsigned int nargs,
+		     struct vmlet_value *ret, int32_t status)
 {
 	struct vmlet_value n = {.type = VMLET_STRING, .buf = {name, name ? strlen(name) : 0}};
 	const struct vmlet_rec *rec = (const struct vmlet_rec *)(out + 1);
@@ -200,7 +211,7 @@ int vmlet_host_call(const char *name, const struct vmlet_value *args, unsigned i
 		return err;
 	out->size = (uint32_t)off;
 	out->func = VMLET_HOSTCALL_FUNC;
-	out->status = 0;
+	out->status = status;
 	out->nargs = nargs;
 	vmlet_hypercall(VMLET_PORT_HOSTCALL, 0, 0, 0);
 
@@ -242,6 +253,28 @@ int vmlet_host_call(const char *name, const struct vmlet_value *args, unsigned i
 		ret->u64 = bits;
 	}
 	return 0;
+}
+
+int vmlet_host_call(const char *name, const struct vmlet_value *args, unsigned int nargs,
+		    struct vmlet_value *ret)
+{
+	if (!out)
+		buffers(); /* a host call before the ready point */
+	return host_call(name, args, nargs, ret, 0);
+}
+
+int vmlet_host_probe(const char *name, enum vmlet_type ret, const enum vmlet_type *types,
+		     unsigned int nargs)
+{
+	struct vmlet_value args[VMLET_MAX_ARGS] = {0};
+
+	if (nargs > VMLET_MAX_ARGS || (nargs && !types) || (unsigned int)ret >= VMLET_NTYPES)
+		return -EINVAL;
+	for (unsigned int i = 0; i < nargs; i++)
+		args[i].type = types[i];
+	if (!out)
+		buffers();
+	return host_call(name, args, nargs, NULL, (int32_t)(VMLET_HOSTCALL_PROBE | ret));
 }
 
 void *vmlet_result_buf(size_t *cap)
@@ -428,14 +461,10 @@ call_state_init(struct vmlet_call_state *c, uint64_t *key)
 
 _Noreturn void vmlet_ready(void)
 {
-	const struct vmlet_boot *boot = (const struct vmlet_boot *)VMLET_BOOT_ADDR;
 	struct vmlet_call_state c;
 	uint64_t key[2];
 
-	in = (const struct vmlet_frame *)boot->in_addr;
-	in_size = boot->in_size;
-	out = (struct vmlet_frame *)boot->out_addr;
-	out_size = boot->out_size;
+	buffers();
 	call_state_init(&c, key);
 	/* Set before the ready point: a call writes only this frame's page. */
 	vmlet_call_state = &c;

@@ -13,6 +13,7 @@
  * pages it covers are recorded for COPY restore, since KVM's dirty log
  * sees only the guest's own writes.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "frame.h"
@@ -51,9 +52,13 @@ static int hostcall(struct vmlet_vm *vm, void *ctx)
 	const char *name;
 	uint32_t func;
 	int64_t size;
+	uint32_t status = 0;
 	int err;
 
 	(void)vm;
+	if (hs->out_size >= sizeof(f))
+		memcpy(&status, (const uint8_t *)hs->out + offsetof(struct vmlet_frame, status),
+		       sizeof(status));
 	err = vmlet_hostreq_decode(hs->out, hs->out_size, &name, rq.args, &rq.nargs);
 	if (!err) {
 		rq.fn = vmlet_hoststate_lookup(hs, name);
@@ -61,10 +66,18 @@ static int hostcall(struct vmlet_vm *vm, void *ctx)
 			err = -ENOENT;
 		else if (!vmlet_hostreq_types_match(rq.fn, rq.args, rq.nargs))
 			err = -EINVAL;
+		else if ((status & ~0xffU) == VMLET_HOSTCALL_PROBE && rq.fn->ret != (status & 0xff))
+			err = -EINVAL;
 	}
 	func = vmlet_hoststate_func_index(hs, rq.fn);
 	vmlet_probe_hostcall_begin(hs->id, func);
-	if (err)
+	if (!err && (status & ~0xffU) == VMLET_HOSTCALL_PROBE) {
+		/* Asked, not called: a bare answer, as for an error. */
+		f.status = 0;
+		f.size = sizeof(f);
+		memcpy(hs->out, &f, sizeof(f));
+		size = sizeof(f);
+	} else if (err)
 		size = err;
 	else if (rq.fn->flags & VMLET_HOST_INLINE)
 		size = vmlet_service_run(&rq);

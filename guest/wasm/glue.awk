@@ -70,7 +70,7 @@ function safe(name) {
 }
 
 BEGIN {
-	nexp = 0; nimp = 0; ninst = 0
+	nexp = 0; nimp = 0; ninst = 0; nhost = 0
 	split("args_get args_sizes_get environ_get environ_sizes_get fd_write fd_read fd_close " \
 	      "fd_seek fd_fdstat_get fd_prestat_get fd_prestat_dir_name path_open " \
 	      "clock_time_get clock_res_get random_get proc_exit", impl, " ")
@@ -168,6 +168,11 @@ END {
 			fail("import '" mod "' '" name "': not a name vmlet can call")
 		if (vtype(proto_ret) == "")
 			fail("import '" mod "' '" name "': result type " proto_ret " has no vmlet type")
+		host_mod[nhost] = mod; host_name[nhost] = name; host_ret[nhost] = vtype(proto_ret)
+		host_n[nhost] = proto_n; host_args[nhost] = ""
+		for (i = 0; i < proto_n; i++)
+			host_args[nhost] = host_args[nhost] (i ? ", " : "") vtype(proto_args[i])
+		nhost++
 		printf "%s %s(struct Z_%s_instance_t *i", ctype(proto_ret), proto_sym, mod
 		for (i = 0; i < proto_n; i++) {
 			if (vtype(proto_args[i]) == "" || proto_args[i] == "void")
@@ -314,6 +319,9 @@ END {
 	print "int main(void)"
 	print "{"
 	print "\tvmlet_wasm_init();"
+	for (m = 0; m < nhost; m++)
+		printf "\tvmlet_wasm_import(\"%s\", \"%s\", %s, %d, (const enum vmlet_type[]){%s});\n", \
+			host_mod[m], host_name[m], host_ret[m], host_n[m], host_n[m] ? host_args[m] : "0"
 	print "\tZ_m_init_module();"
 	printf "\tZ_m_instantiate(&inst"
 	for (i = 0; i < ninst; i++)

@@ -21,7 +21,7 @@
 uint32_t wasm_rt_call_stack_depth;
 extern jmp_buf *vmlet_wasi_exit_to; /* wasi.c */
 uintptr_t vmlet_wasm_stack_limit;
-static bool initialized;
+static bool initialized, serving;
 
 /* Function types: interned, so equal signatures get equal indices. */
 struct ftype {
@@ -71,7 +71,33 @@ _Noreturn void vmlet_wasm_fail(int code, const char *fmt, ...)
 	va_end(ap);
 	wasm_rt_call_stack_depth = 0;
 	vmlet_wasi_exit_to = NULL;
+	/* A failed start-up is a failed sandbox creation: say why on the print callback too. */
+	if (!serving) {
+		vmlet_print(msg, strlen(msg));
+		vmlet_print("\n", 1);
+	}
 	vmlet_fail(code, msg);
+}
+
+void vmlet_wasm_import(const char *module, const char *name, enum vmlet_type ret,
+		       unsigned int nargs, const enum vmlet_type *args)
+{
+	int err = vmlet_host_probe(name, ret, args, nargs);
+
+	if (err == -ENOENT)
+		vmlet_wasm_fail(err, "import %s.%s: the host has no function of that name", module,
+				name);
+	if (err == -EINVAL)
+		vmlet_wasm_fail(err, "import %s.%s: the host function has other types", module,
+				name);
+	if (err)
+		vmlet_wasm_fail(err, "import %s.%s: %s", module, name, strerror(-err));
+}
+
+_Noreturn void vmlet_wasm_ready(void)
+{
+	serving = true;
+	vmlet_ready();
 }
 
 const char *wasm_rt_strerror(wasm_rt_trap_t trap)

@@ -12,9 +12,10 @@
  *                        guest), opened as fd 4 and up
  *   fd_seek              SEEK_SET and SEEK_CUR on opened files; SEEK_END
  *                        is ENOTSUP (the guest cannot learn a file's size)
- *   clock_time_get       both clocks are the guest's TSC clock, which
- *                        counts from an arbitrary point: no wall clock
- *   random_get           see random_get() below
+ *   clock_time_get       REALTIME: the host's wall clock (given at each
+ *                        call's entry, then the TSC); the others: the
+ *                        guest's monotonic TSC clock
+ *   random_get           vmlet_random(): fresh host entropy every call
  *   proc_exit            ends _start with that status
  * Everything else is ENOSYS: the ones this file does not define are
  * written by vmlet-wasm-cc's glue, so any import of the module links.
@@ -416,7 +417,7 @@ uint32_t Z_wasi_snapshot_preview1Z_clock_time_get(W *w, uint32_t id, uint64_t pr
 	(void)precision;
 	if (id > 3)
 		return WE_INVAL;
-	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+	if (clock_gettime(id == 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts))
 		return werr(errno);
 	if (put64(w, time_p, (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec))
 		return WE_FAULT;
@@ -430,29 +431,13 @@ uint32_t Z_wasi_snapshot_preview1Z_clock_res_get(W *w, uint32_t id, uint32_t res
 	return put64(w, res_p, 1) ? WE_FAULT : WE_SUCCESS;
 }
 
-/*
- * Until the host hands out entropy per call, bytes from the boot's random
- * seed (struct vmlet_boot) stirred with the TSC: distinct per call in
- * practice, but not a secret from a module that reads the TSC itself.
- */
 uint32_t Z_wasi_snapshot_preview1Z_random_get(W *w, uint32_t buf, uint32_t len)
 {
-	const struct vmlet_boot *boot = (const struct vmlet_boot *)VMLET_BOOT_ADDR;
-	static uint64_t s;
 	uint8_t *p = at(w, buf, len);
-	uint32_t lo, hi;
 
 	if (!p)
 		return WE_FAULT;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	s ^= boot->random[0] ^ (((uint64_t)hi << 32) | lo);
-	for (uint32_t i = 0; i < len; i++) {
-		uint64_t z = (s += 0x9e3779b97f4a7c15ULL) ^ boot->random[1];
-
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		p[i] = (uint8_t)(z ^ (z >> 31));
-	}
+	vmlet_random(p, len);
 	return WE_SUCCESS;
 }
 

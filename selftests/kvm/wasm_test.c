@@ -5,12 +5,14 @@
  * their vmlet types; every trap kind fails the call with -VMLET_EFAIL and
  * its message, after which the next call works; the boundaries of linear
  * memory; hostile modules (4 GiB of memory, an endless loop, endless
- * recursion, endless output); host imports.
+ * recursion, endless output); host imports, checked when the sandbox
+ * is created.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <vmlet.h>
 
@@ -18,11 +20,22 @@
 
 #define MODULE(name) WASM_DIR "/" name ".elf"
 
+static int twice_calls;
+
 static int twice(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
 {
 	(void)ctx;
 	(void)n;
+	twice_calls++;
 	r->i64 = a[0].i64 * 2;
+	return 0;
+}
+
+static int neg(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
+{
+	(void)ctx;
+	(void)n;
+	r->f64 = -a[0].f64;
 	return 0;
 }
 
@@ -33,7 +46,30 @@ static const struct vmlet_host_func host_funcs[] = {
 	 .args = {VMLET_I64},
 	 .fn = twice,
 	 .flags = VMLET_HOST_INLINE},
+	{.name = "neg",
+	 .ret = VMLET_F64,
+	 .nargs = 1,
+	 .args = {VMLET_F64},
+	 .fn = neg,
+	 .flags = VMLET_HOST_INLINE},
 };
+
+/* Output of the WASI programs, captured. */
+struct out {
+	char buf[4096];
+	size_t len;
+};
+
+static void capture(void *ctx, const char *buf, size_t len)
+{
+	struct out *o = ctx;
+
+	if (len > sizeof(o->buf) - 1 - o->len)
+		len = sizeof(o->buf) - 1 - o->len;
+	memcpy(o->buf + o->len, buf, len);
+	o->len += len;
+	o->buf[o->len] = '\0';
+}
 
 static struct vmlet_image *img;
 static struct vmlet_sandbox *sb;
@@ -265,39 +301,58 @@ TEST(output_flood_meets_the_print_limit)
 TEST(imports_are_host_calls)
 {
 	struct vmlet_config cfg = {
-		.sz = sizeof(cfg), .host_funcs = host_funcs, .nhost_funcs = 1};
+		.sz = sizeof(cfg), .host_funcs = host_funcs, .nhost_funcs = 2};
 	struct vmlet_value a = vmlet_i64(-21), r;
 
-	if (!open_module(MODULE("traps"), &cfg))
+	if (!open_module(MODULE("imports"), &cfg))
 		return;
 	ASSERT_OK(vmlet_sandbox_call(sb, "twice", &a, 1, &r));
 	EXPECT_EQ(r.i64, -42);
-	close_module();
-	/* Without the host function, the call fails and says which. */
-	if (!open_module(MODULE("traps"), NULL))
-		return;
-	EXPECT_EQ(vmlet_sandbox_call(sb, "twice", &a, 1, &r), -VMLET_EFAIL);
-	EXPECT_STREQ(vmlet_sandbox_fault(sb)->message,
-		     "wasm: host call vmlet.twice failed: No such file or directory");
-	expect_add_works();
+	a = vmlet_f64(2.5);
+	ASSERT_OK(vmlet_sandbox_call(sb, "neg", &a, 1, &r));
+	EXPECT_TRUE(r.type == VMLET_F64 && r.f64 == -2.5);
 	close_module();
 }
 
-/* Output of the WASI programs, captured. */
-struct out {
-	char buf[4096];
-	size_t len;
-};
-
-static void capture(void *ctx, const char *buf, size_t len)
+/* Creating a sandbox of imports.elf with these host functions fails, and prints why. */
+static void expect_import_refused(const struct vmlet_host_func *funcs, unsigned int n,
+				  const char *why)
 {
-	struct out *o = ctx;
+	struct out o = {0};
+	struct vmlet_config cfg = {.sz = sizeof(cfg),
+				   .host_funcs = funcs,
+				   .nhost_funcs = n,
+				   .print = capture,
+				   .print_ctx = &o};
+	struct vmlet_sandbox *s = UNTOUCHED;
+	struct vmlet_image *i = test_image(MODULE("imports"));
 
-	if (len > sizeof(o->buf) - 1 - o->len)
-		len = sizeof(o->buf) - 1 - o->len;
-	memcpy(o->buf + o->len, buf, len);
-	o->len += len;
-	o->buf[o->len] = '\0';
+	if (!i)
+		return;
+	EXPECT_EQ(vmlet_sandbox_create(i, &cfg, &s), -VMLET_EABORT);
+	EXPECT_TRUE(s == UNTOUCHED);
+	EXPECT_STREQ(o.buf, why);
+	vmlet_image_close(i);
+}
+
+TEST(imports_checked_when_the_sandbox_is_created)
+{
+	struct vmlet_host_func wrong[2] = {host_funcs[0], host_funcs[1]};
+
+	/* Checked in wasm2c's order of imports: env before vmlet. */
+	expect_import_refused(NULL, 0,
+			      "wasm: import env.neg: the host has no function of that name\n");
+	expect_import_refused(host_funcs + 1, 1,
+			      "wasm: import vmlet.twice: the host has no function of that name\n");
+	wrong[0].args[0] = VMLET_I32;
+	expect_import_refused(wrong, 2,
+			      "wasm: import vmlet.twice: the host function has other types\n");
+	wrong[0] = host_funcs[0];
+	wrong[1].ret = VMLET_F32;
+	expect_import_refused(wrong, 2,
+			      "wasm: import env.neg: the host function has other types\n");
+	/* A probe does not call: twice's counter is still 0. */
+	EXPECT_EQ(twice_calls, 0);
 }
 
 #define LIST(s) vmlet_bytes(s, sizeof(s) - 1)
@@ -387,6 +442,34 @@ TEST(wasi_exports_take_and_return_bytes_and_strings)
 	EXPECT_EQ(r.i32, 1);
 	EXPECT_EQ(call_i32("add", 20, 22, 2, &s), 0);
 	EXPECT_EQ(s, 42);
+	close_module();
+}
+
+TEST(wasi_random_is_fresh_per_call_and_the_clock_is_the_wall)
+{
+	struct vmlet_value r1, r2, r3, t;
+	struct vmlet_snapshot *snap = NULL;
+	struct vmlet_sandbox *a = NULL, *b = NULL;
+	time_t before = time(NULL);
+
+	if (!open_module(MODULE("clock"), NULL))
+		return;
+	ASSERT_OK(vmlet_sandbox_call(sb, "random", NULL, 0, &r1));
+	ASSERT_OK(vmlet_sandbox_call(sb, "random", NULL, 0, &r2));
+	EXPECT_NE(r1.i64, r2.i64);
+	ASSERT_OK(vmlet_sandbox_call(sb, "wall_seconds", NULL, 0, &t));
+	EXPECT_GE(t.i64, (int64_t)before - 1);
+	EXPECT_LT(t.i64, (int64_t)time(NULL) + 2);
+	/* Two VMs from one snapshot start identical, and still draw apart. */
+	ASSERT_OK(vmlet_snapshot_create(img, NULL, &snap));
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &a));
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &b));
+	ASSERT_OK(vmlet_sandbox_call(a, "random", NULL, 0, &r1));
+	ASSERT_OK(vmlet_sandbox_call(b, "random", NULL, 0, &r3));
+	EXPECT_NE(r1.i64, r3.i64);
+	vmlet_sandbox_destroy(a);
+	vmlet_sandbox_destroy(b);
+	vmlet_snapshot_destroy(snap);
 	close_module();
 }
 

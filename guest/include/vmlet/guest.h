@@ -107,6 +107,14 @@ void *vmlet_result_buf(size_t *cap);
 int vmlet_host_call(const char *name, const struct vmlet_value *args, unsigned int nargs,
 		    struct vmlet_value *ret);
 
+/*
+ * Whether the host has a function `name` taking these argument types and
+ * returning ret, without calling it: 0, or the error vmlet_host_call()
+ * would return (-ENOENT: no such name; -EINVAL: other types).
+ */
+int vmlet_host_probe(const char *name, enum vmlet_type ret, const enum vmlet_type *types,
+		     unsigned int nargs);
+
 static inline struct vmlet_value vmlet_hstr(const char *s)
 {
 	return (struct vmlet_value){.type = VMLET_STRING, .buf = {s, __builtin_strlen(s)}};

@@ -27,6 +27,7 @@
 #define VMLET_WASM_H
 
 #include <stdint.h>
+#include <vmlet/abi.h>
 
 #define WASM_RT_MEMCHECK_SIGNAL_HANDLER 0
 #define WASM_RT_USE_STACK_DEPTH_COUNT	1
@@ -61,6 +62,16 @@ extern struct Z_wasi_snapshot_preview1_instance_t vmlet_wasi;
 
 /* Set up the runtime before the module is instantiated. */
 void vmlet_wasm_init(void);
+
+/*
+ * At start-up: fail unless the host has the function an import from
+ * module (vmlet or env) names, with these types.
+ */
+void vmlet_wasm_import(const char *module, const char *name, enum vmlet_type ret,
+		       unsigned int nargs, const enum vmlet_type *args);
+
+/* vmlet_ready(), after which failures end calls rather than start-up. */
+_Noreturn void vmlet_wasm_ready(void);
 
 /*
  * Fail the current call (or the start-up) with a message that starts

@@ -65,6 +65,10 @@
  * A host-call frame has func = VMLET_HOSTCALL_FUNC, then a string record
  * with the host function's name, then `nargs` argument records (the name
  * is not counted). The answer is a return frame with the same func.
+ * With status VMLET_HOSTCALL_PROBE | type, the frame only asks whether
+ * the host has that function taking those argument types (their values
+ * are ignored) and returning that type: the answer is a bare return frame,
+ * status 0 or the error the call would get, and the function does not run.
  *
  * At the ready point the output buffer holds a table frame: a struct
  * vmlet_frame whose nargs counts struct vmlet_fdesc entries that follow.
@@ -105,6 +109,9 @@ enum vmlet_port {
 };
 
 #define VMLET_HOSTCALL_FUNC 0xffffffffU
+
+/* A host-call frame's status that asks without calling (see above). */
+#define VMLET_HOSTCALL_PROBE 0x100
 
 /* A return frame's status for a function that failed (see above). */
 #define VMLET_STATUS_FAIL 1

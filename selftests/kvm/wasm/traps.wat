@@ -4,7 +4,6 @@
 (module
   (type $i2i (func (param i32) (result i32)))
   (type $v2v (func))
-  (import "vmlet" "twice" (func $twice (param i64) (result i64)))
   (memory (export "memory") 1 2)
   (table 3 funcref)
   (elem (i32.const 0) $id $nop)
@@ -35,6 +34,4 @@
   (func $recurse (export "recurse") (param i32) (result i32)
     local.get 0 i32.const 1 i32.add call $recurse)
   (func (export "spin") (loop $l br $l))
-  (func (export "twice") (param i64) (result i64)
-    local.get 0 call $twice)
 )
