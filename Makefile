@@ -52,7 +52,10 @@ HOST_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 # Guests: static, non-PIE, laid out by guest/vmlet-guest.ld (at
 # VMLET_IMAGE_BASE, one page-aligned segment per permission). The
 # GUEST_ARCH_ and GUEST_LINK_ flags are also what vmlet-guest-cc passes.
-GUEST_ARCH_CFLAGS := -fno-pic -fno-stack-protector
+# Frame pointers, so that a fault comes with a backtrace (lib/backtrace.c);
+# measured with --count-insns: 138 -> 139 guest instructions for the demo
+# guest's add (vmlet_invoke's frame; GCC keeps no frame in add, a leaf).
+GUEST_ARCH_CFLAGS := -fno-pic -fno-stack-protector -fno-omit-frame-pointer
 GUEST_LINK_FLAGS := -static -no-pie -Wl,-z,max-page-size=4096 -Wl,--build-id=none
 GUEST_LDS := $(srctree)/guest/vmlet-guest.ld
 GUEST_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(GUEST_ARCH_CFLAGS) \
@@ -176,7 +179,7 @@ FUZZ_SECS ?= 20
 FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -I$(srctree)/lib/include -iquote $(srctree)/lib
 FUZZ_LIB_OBJS := $(addprefix $(objtree)/selftests/fuzz/lib/,elf.o frame.o hostreq.o image.o layout.o \
-	mem.o snapfmt.o)
+	mem.o snapfmt.o symtab.o)
 FUZZ_LIBA := $(objtree)/selftests/fuzz/lib/libvmlet-fuzz.a
 FUZZERS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(wildcard $(srctree)/selftests/fuzz/*_fuzz.c))
 

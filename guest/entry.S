@@ -5,7 +5,9 @@
  * vmlet_syscall_entry: LSTAR. The guest runs in ring 0, so `syscall` does
  * not switch stacks: step over the caller's red zone before pushing
  * anything, keep every register Linux keeps across a syscall, and return
- * with popfq + jmp (sysret would drop to ring 3).
+ * with popfq + jmp (sysret would drop to ring 3). The return address
+ * (rcx) and rbp are pushed first, as a call's frame, so that a backtrace
+ * from inside the shim goes on into the code that made the syscall.
  *
  * vmlet_invoke, which calls registered functions, is in invoke.S.
  */
@@ -15,7 +17,9 @@
 	.type	vmlet_syscall_entry, @function
 vmlet_syscall_entry:
 	lea	-128(%rsp), %rsp
-	push	%rcx
+	push	%rcx			/* with rbp above it: a frame, for backtraces */
+	push	%rbp
+	mov	%rsp, %rbp
 	push	%r11
 	push	%rdi
 	push	%rsi
@@ -23,8 +27,6 @@ vmlet_syscall_entry:
 	push	%r8
 	push	%r9
 	push	%r10
-	push	%rbp
-	mov	%rsp, %rbp
 	and	$-16, %rsp
 	sub	$8, %rsp
 	push	%r9			/* a6 on the stack */
@@ -35,8 +37,7 @@ vmlet_syscall_entry:
 	mov	%rdi, %rsi		/* a1 */
 	mov	%rax, %rdi		/* nr */
 	call	vmlet_syscall
-	mov	%rbp, %rsp
-	pop	%rbp
+	lea	-56(%rbp), %rsp		/* the seven registers pushed after rbp */
 	pop	%r10
 	pop	%r9
 	pop	%r8
@@ -44,6 +45,7 @@ vmlet_syscall_entry:
 	pop	%rsi
 	pop	%rdi
 	pop	%r11
+	pop	%rbp
 	pop	%rcx
 	push	%r11
 	popfq

@@ -5,7 +5,9 @@
  * xmm0 so the dispatcher can read any result type. SSE registers are
  * touched only for functions that take or return floats (flags bit 0 and
  * bit 1): integer-only calls stay clear of SSE, which matters where KVM
- * emulates guest code and its emulator lacks most SSE instructions.
+ * emulates guest code and its emulator lacks most SSE instructions. It
+ * keeps a frame pointer, one instruction more than it needs, so that a
+ * fault's backtrace goes on through it to the dispatcher.
  *
  * Plain System V code with no guest dependency: vmlet-serve's native
  * lifecycle (tools/serve/native_guest.c) links it into host code too, so
@@ -16,9 +18,10 @@
 	.globl	vmlet_invoke
 	.type	vmlet_invoke, @function
 vmlet_invoke:
+	push	%rbp			/* a frame, for backtraces (lib/backtrace.c) */
+	mov	%rsp, %rbp
 	push	%rbx
-	push	%rcx			/* VMLET_INVOKE_* flags */
-	sub	$8, %rsp		/* rsp 16-byte aligned at the call */
+	push	%rcx			/* VMLET_INVOKE_* flags; rsp 16-byte aligned at the call */
 	mov	%rdx, %rbx
 	mov	%rdi, %r11
 	test	$1, %cl			/* SSE registers only when used: */
@@ -40,12 +43,12 @@ vmlet_invoke:
 	call	*%r11
 	mov	%rax, 0(%rbx)
 	mov	%rdx, 8(%rbx)
-	add	$8, %rsp
 	pop	%rcx
 	test	$2, %cl
 	jz	2f
 	movdqu	%xmm0, 16(%rbx)
 2:	pop	%rbx
+	pop	%rbp
 	ret
 	.size	vmlet_invoke, . - vmlet_invoke
 

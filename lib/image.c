@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * Guest images: the ELF bytes, validated once when loaded, kept so that
- * every sandbox of the image copies its segments from them. An image
+ * every sandbox of the image copies its segments from them, and the
+ * function symbols that name a fault's addresses (lib/symtab.c). An image
  * also keeps the snapshots of its boot (lib/bootsnap.c), which go when it
  * is closed.
  */
@@ -40,12 +41,17 @@ static int load(const void *buf, size_t len, struct vmlet_image **out)
 	err = vmlet_elf_parse(img->data, len, VMLET_IMAGE_BASE, VMLET_MAX_MEM, &img->elf, NULL);
 	if (err)
 		goto err_data;
-	err = -pthread_mutex_init(&img->lock, NULL);
+	err = vmlet_symtab_load(img->data, len, &img->syms);
 	if (err)
 		goto err_data;
+	err = -pthread_mutex_init(&img->lock, NULL);
+	if (err)
+		goto err_syms;
 	*out = img;
 	return 0;
 
+err_syms:
+	vmlet_symtab_free(&img->syms);
 err_data:
 	free(img->data);
 err_img:
@@ -119,6 +125,7 @@ VMLET_API void vmlet_image_close(struct vmlet_image *img)
 		return;
 	__vmlet_bootsnap_free(img);
 	pthread_mutex_destroy(&img->lock);
+	vmlet_symtab_free(&img->syms);
 	free(img->data);
 	free(img);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "elf.h"
+#include "symtab.h"
 
 struct vmlet_bootsnap;
 
@@ -21,6 +22,7 @@ struct vmlet_image {
 	pthread_mutex_t lock;		   /* guards boot_snaps */
 	struct vmlet_bootsnap *boot_snaps; /* a list, one per layout booted */
 	unsigned long boots;		   /* boots begun, atomic: __vmlet_image_boots() */
+	struct vmlet_symtab syms;	   /* to name fault addresses; empty when stripped */
 };
 
 /*

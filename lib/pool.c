@@ -389,6 +389,7 @@ VMLET_API int vmlet_pool_call_opts(struct vmlet_pool *p, const char *name,
 {
 	struct vmlet_pool_call_opts o = {.sz = sizeof(o)};
 	struct vmlet_sandbox *sb;
+	size_t fault_sz = sizeof(struct vmlet_fault);
 	struct vmlet_value v;
 	int err, rerr;
 
@@ -397,14 +398,18 @@ VMLET_API int vmlet_pool_call_opts(struct vmlet_pool *p, const char *name,
 			return -EINVAL;
 		memcpy(&o, opts, opts->sz);
 	}
+	if (opts && opts->sz < offsetof(struct vmlet_pool_call_opts, fault_sz) + sizeof(size_t))
+		fault_sz = offsetof(struct vmlet_fault, nframes);
+	else if (o.fault_sz && o.fault_sz < sizeof(struct vmlet_fault))
+		fault_sz = o.fault_sz;
 	if (o.fault)
-		memset(o.fault, 0, sizeof(*o.fault));
+		memset(o.fault, 0, fault_sz);
 	err = p ? vmlet_pool_acquire(p, p->cfg.timeout_ms, &sb) : -EINVAL;
 	if (err)
 		goto err_acquire;
 	err = vmlet_sandbox_call(sb, name, args, nargs, &v);
 	if (o.fault)
-		*o.fault = *vmlet_sandbox_fault(sb);
+		memcpy(o.fault, vmlet_sandbox_fault(sb), fault_sz);
 	if (!err)
 		err = copy_result(&v, o.buf, o.size);
 	if (!err && ret)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backtrace.h"
 #include "entropy.h"
 #include "frame.h"
 #include "hostcall.h"
@@ -77,8 +78,10 @@ static int boot(struct vmlet_sandbox *sb, vmlet_port_fn *talk, void *ctx)
 	if (ret)
 		return ret;
 	ret = vmlet_vm_run(&sb->vm, &sb->fault);
-	if (ret < 0)
+	if (ret < 0) {
+		__vmlet_sandbox_symbolize(sb);
 		return ret;
+	}
 	if (ret != VMLET_PORT_READY)
 		return -VMLET_EPROTO;
 	return vmlet_frame_decode_table(sb->out, sb->layout.out_size, &sb->funcs, &sb->nfuncs);
@@ -265,11 +268,37 @@ VMLET_API uint64_t vmlet_sandbox_insns(const struct vmlet_sandbox *sb)
 	return sb ? sb->vm.steps : 0;
 }
 
+/*
+ * Name where a failed run left the guest: its rip (the fault's, or the
+ * vCPU's) and the frames above it. The exception stubs touch only rsp,
+ * so rbp is still the faulting function's. Failures only, never calls.
+ */
+void __vmlet_sandbox_symbolize(struct vmlet_sandbox *sb)
+{
+	const struct kvm_regs *r;
+	struct vmlet_xframe x;
+	uint64_t rsp;
+
+	sb->fault.nframes = 0;
+	if (!sb->fault.rip || !sb->vm.run)
+		return;
+	r = vmlet_vm_regs(&sb->vm);
+	rsp = r->rsp;
+	/* An exception: the guest's rsp is in the frame the stub left (checked as in vm.c). */
+	if (sb->fault.error == -VMLET_EEXCEPTION && r->rsp >= VMLET_XSTACK_ADDR &&
+	    r->rsp <= VMLET_XSTACK_ADDR + VMLET_XSTACK_SIZE - sizeof(x)) {
+		memcpy(&x, sb->mem.host + r->rsp, sizeof(x));
+		rsp = x.rsp;
+	}
+	vmlet_backtrace_fault(&sb->mem, &sb->image->syms, sb->fault.rip, rsp, r->rbp, &sb->fault);
+}
+
 static int die(struct vmlet_sandbox *sb, int err)
 {
 	sb->state = SANDBOX_DEAD;
 	if (!sb->fault.error)
 		sb->fault.error = err;
+	__vmlet_sandbox_symbolize(sb);
 	return err;
 }
 

@@ -123,6 +123,9 @@ int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore,
 /* A new sandbox id: process-wide, from 1, never reused (lib/probes.h). */
 uint64_t __vmlet_sandbox_next_id(void);
 
+/* Fill sb's fault backtrace after a failed run (lib/backtrace.c). */
+void __vmlet_sandbox_symbolize(struct vmlet_sandbox *sb);
+
 /* Run the guest's dispatcher once on a call it refuses (warm-up). */
 int __vmlet_sandbox_warm_up(struct vmlet_sandbox *sb);
 

@@ -102,6 +102,26 @@ int cli_usage(FILE *f, int status)
 	return status;
 }
 
+/* Where the guest was: "#0 0x101234 in fn+0x14", or the address alone without symbols. */
+static void print_backtrace(const struct vmlet_fault *f)
+{
+	if (f->nframes && !f->symbols)
+		fprintf(stderr, "vmlet: backtrace (the image has no symbols: addresses only):\n");
+	else if (f->nframes)
+		fprintf(stderr, "vmlet: backtrace:\n");
+	for (unsigned int i = 0; i < f->nframes && i < VMLET_FAULT_FRAMES; i++) {
+		const struct vmlet_fault_frame *fr = &f->frames[i];
+
+		fprintf(stderr, "  #%-2u %#" PRIx64, i, fr->pc);
+		if (fr->func[0])
+			fprintf(stderr, " in %.*s+%#" PRIx64, (int)sizeof(fr->func), fr->func,
+				fr->offset);
+		else if (f->symbols)
+			fprintf(stderr, " in ??");
+		fputc('\n', stderr);
+	}
+}
+
 void cli_print_fault(const char *what, int err, const struct vmlet_fault *f)
 {
 	fprintf(stderr, "vmlet: %s: %s", what, vmlet_strerror(err));
@@ -131,6 +151,7 @@ void cli_print_fault(const char *what, int err, const struct vmlet_fault *f)
 			fprintf(stderr, ": %s", f->message);
 	}
 	fputc('\n', stderr);
+	print_backtrace(f);
 }
 
 /* What run, list and snapshot start from: an image, or a loaded snapshot file. */

@@ -140,6 +140,14 @@ struct vmlet_func {
 	enum vmlet_type args[VMLET_MAX_ARGS];
 };
 
+/* One frame of a fault's backtrace. */
+#define VMLET_FAULT_FRAMES 16
+struct vmlet_fault_frame {
+	uint64_t pc;	 /* frame 0: rip; then each caller's return address */
+	uint64_t offset; /* pc - the start of func */
+	char func[64];	 /* the function holding pc; "" when no symbol does */
+};
+
 /* What went wrong in the last failed call (or creation) of a sandbox. */
 struct vmlet_fault {
 	int error;	     /* the code the call returned */
@@ -149,6 +157,16 @@ struct vmlet_fault {
 	uint64_t rip;	     /* where the guest was */
 	int64_t code;	     /* abort code, exit status or KVM exit reason */
 	char message[256];   /* abort message or a description */
+	/*
+	 * Appended: the fields above keep their offsets. The guest's call
+	 * stack at the failure, by frame pointers (frames[0] is rip), named
+	 * from the image's symbol table; symbols is false when the image has
+	 * none (stripped): then func is "" and only the addresses are known.
+	 */
+	unsigned int nframes;
+	bool symbols;
+	struct vmlet_fault_frame frames[VMLET_FAULT_FRAMES];
+	int core_error; /* config core_path: 0 when the core was written, else why not */
 };
 
 struct vmlet_platform {
@@ -373,6 +391,13 @@ struct vmlet_pool_call_opts {
 	void *buf;		   /* a string or bytes result is copied here... */
 	size_t size;		   /* ...when it fits in size bytes */
 	struct vmlet_fault *fault; /* out, may be NULL: error 0 when the call succeeded */
+	/*
+	 * sizeof(*fault) as the caller knows it (0: the whole struct): a
+	 * caller built before struct vmlet_fault grew gets only what it has
+	 * room for. Callers whose opts end before this field get the fields
+	 * up to message.
+	 */
+	size_t fault_sz;
 };
 VMLET_API int vmlet_pool_call_opts(struct vmlet_pool *pool, const char *name,
 				   const struct vmlet_value *args, unsigned int nargs,

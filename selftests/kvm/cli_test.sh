@@ -5,7 +5,8 @@
 # documented exit status; its calls run on a thread confined with seccomp
 # unless --no-seccomp, and calls, host calls, a granted file and fresh
 # VMs all work there; --repeat and --fresh print a distribution of N
-# calls; --count-insns gives the same exact count twice; --timeout and
+# calls; --count-insns gives the same exact count twice; a fault prints
+# its backtrace with function names; --timeout and
 # --print-limit end a call; `list` and `info` print what they promise;
 # `snapshot` saves a file after its calls, and `run`, `list` and
 # `snapshot` take that file where they take an image.
@@ -87,8 +88,11 @@ check fresh_vms_work_confined fresh_works
 "$vmlet" run --print-limit 3 "$demo" hello str:world >"$tmp/out" 2>"$tmp/err"
 rc=$?
 print_limit_ends_the_call() {
+	head -n 1 "$tmp/err" >"$tmp/err1"
 	[ "$rc" -eq 1 ] && same 'hel' "$tmp/out" &&
-		same $'vmlet: hello: Guest output exceeded the call\'s print limit: guest output over the limit of 3 bytes\n' "$tmp/err"
+		same $'vmlet: hello: Guest output exceeded the call\'s print limit: guest output over the limit of 3 bytes\n' "$tmp/err1" &&
+		grep -Eqx '  #0  0x[0-9a-f]+ in vmlet_syscall\+0x[0-9a-f]+' "$tmp/err" &&
+		grep -Eqx '  #1  0x[0-9a-f]+ in vmlet_syscall_entry\+0x[0-9a-f]+' "$tmp/err"
 }
 check print_limit_ends_the_call_at_exactly_that_output print_limit_ends_the_call
 
@@ -145,6 +149,17 @@ timeout_ends_the_call() {
 		"$tmp/err"
 }
 check timeout_ends_an_endless_call timeout_ends_the_call
+
+status "$tmp/out" "$tmp/err" "$vmlet" run "$obj/selftests/kvm/backtrace_guest.elf" nested_fault
+fault_has_a_backtrace() {
+	[ "$rc" -eq 1 ] && grep -q '^vmlet: nested_fault: Guest CPU exception: vector 14 (#PF)' \
+		"$tmp/err" && grep -qx 'vmlet: backtrace:' "$tmp/err" &&
+		grep -Eqx '  #0  0x[0-9a-f]+ in leaf_fault\+0' "$tmp/err" &&
+		grep -Eqx '  #1  0x[0-9a-f]+ in middle\+0x[0-9a-f]+' "$tmp/err" &&
+		grep -Eqx '  #2  0x[0-9a-f]+ in outer\+0x[0-9a-f]+' "$tmp/err"
+}
+check fault_prints_a_symbolized_backtrace fault_has_a_backtrace
+sed 's/^/# /' "$tmp/err"
 
 "$vmlet" list "$demo" >"$tmp/list" 2>&1
 list_shows_signatures() {
