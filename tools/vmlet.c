@@ -522,6 +522,93 @@ int cli_kv_host(struct vmlet_config *cfg, struct vmlet_host **host)
 	return 0;
 }
 
+int cli_opt(struct cli_opts *o, struct vmlet_config *cfg, int c, char *arg)
+{
+	char *end;
+
+	switch (c) {
+	case 'k':
+		return cli_kv_add(arg) ? 2 : 0;
+	case 'g':
+		if (o->ngrants == VMLET_MAX_GRANTS) {
+			fprintf(stderr, "vmlet: at most %d --grant\n", VMLET_MAX_GRANTS);
+			return 2;
+		}
+		o->grants[o->ngrants++] = arg;
+		return 0;
+	case 'r':
+		o->repeat = strtoull(arg, NULL, 0);
+		if (!o->repeat || o->repeat > 100000000)
+			return cli_usage(stderr, 2);
+		return 0;
+	case 'f':
+		o->fresh = strtoull(arg, NULL, 0);
+		if (!o->fresh || o->fresh > 100000000)
+			return cli_usage(stderr, 2);
+		return 0;
+	case 'm':
+		o->mem = strtoull(arg, NULL, 0);
+		if (!o->mem || o->mem > 16384)
+			return cli_usage(stderr, 2);
+		return 0;
+	case 'T':
+		cfg->timeout_us = strtoull(arg, NULL, 0);
+		if (!cfg->timeout_us || cfg->timeout_us > UINT64_MAX / 1000000)
+			return cli_usage(stderr, 2);
+		cfg->timeout_us *= 1000;
+		return 0;
+	case 'p':
+		errno = 0;
+		cfg->print_limit = strtoull(arg, &end, 0);
+		if (errno || *end || end == arg || !cfg->print_limit)
+			return cli_usage(stderr, 2);
+		return 0;
+	case 'S':
+		o->seccomp = 0;
+		return 0;
+	}
+	return 1;
+}
+
+int cli_opts_done(struct cli_opts *o, struct vmlet_config *cfg)
+{
+	if (o->ngrants && o->fresh) {
+		fprintf(stderr, "vmlet: --grant does not go with --fresh: grants end at restore\n");
+		return 2;
+	}
+	cfg->mem_size = o->mem << 20;
+	for (; o->nfds < o->ngrants; o->nfds++) {
+		o->fds[o->nfds] = open(o->grants[o->nfds], O_RDONLY | O_CLOEXEC);
+		if (o->fds[o->nfds] < 0) {
+			fprintf(stderr, "vmlet: --grant %s: %s\n", o->grants[o->nfds],
+				strerror(errno));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int cli_grant(const struct cli_opts *o, struct vmlet_sandbox *sb)
+{
+	for (unsigned int i = 0; i < o->nfds; i++) {
+		int err = vmlet_sandbox_grant_fd(sb, 3 + (int)i, o->fds[i], VMLET_GRANT_READ,
+						 o->grants[i]);
+
+		if (err) {
+			fprintf(stderr, "vmlet: --grant %s: %s\n", o->grants[i],
+				vmlet_strerror(err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+void cli_opts_close(struct cli_opts *o)
+{
+	while (o->nfds)
+		close(o->fds[--o->nfds]);
+}
+
 /* --fresh: n calls through a pool of two, each on a restored sandbox. */
 static int make_pool(const struct source *src, const struct vmlet_config *cfg,
 		     struct vmlet_pool **pool)
@@ -648,95 +735,47 @@ static int cmd_run(int argc, char **argv)
 	};
 	struct vmlet_value args[VMLET_MAX_ARGS];
 	void *owned[VMLET_MAX_ARGS] = {0};
-	uint64_t mem = 0; /* the default, or a snapshot file's */
+	struct cli_opts o = CLI_OPTS_INIT; /* o.mem 0: the default, or a snapshot file's */
 	struct source src = {0};
-	struct run r = {.seccomp = 1, .args = args};
-	int c, err, idx, fds[VMLET_MAX_GRANTS];
-	const char *grants[VMLET_MAX_GRANTS];
+	struct run r = {.args = args};
+	int c, err, idx;
 	struct vmlet_config cfg = {.sz = sizeof(cfg)};
 	struct vmlet_host *host = NULL;
-	unsigned int ngrants = 0;
 	pthread_t thread;
-	char *end;
 
 	while ((c = getopt_long(argc, argv, "+r:f:ctm:T:k:g:p:Sh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k':
-			if (cli_kv_add(optarg))
-				return 2;
-			break;
-		case 'g':
-			if (ngrants == VMLET_MAX_GRANTS) {
-				fprintf(stderr, "vmlet: at most %d --grant\n", VMLET_MAX_GRANTS);
-				return 2;
-			}
-			grants[ngrants++] = optarg;
-			break;
-		case 'r':
-			r.repeat = strtoull(optarg, NULL, 0);
-			if (!r.repeat || r.repeat > 100000000)
-				return cli_usage(stderr, 2);
-			break;
-		case 'f':
-			r.fresh = strtoull(optarg, NULL, 0);
-			if (!r.fresh || r.fresh > 100000000)
-				return cli_usage(stderr, 2);
-			break;
 		case 'c':
 			r.count = 1;
 			break;
 		case 't':
 			r.timing = 1;
 			break;
-		case 'm':
-			mem = strtoull(optarg, NULL, 0);
-			break;
-		case 'T':
-			cfg.timeout_us = strtoull(optarg, NULL, 0);
-			if (!cfg.timeout_us || cfg.timeout_us > UINT64_MAX / 1000000)
-				return cli_usage(stderr, 2);
-			cfg.timeout_us *= 1000;
-			break;
-		case 'p':
-			errno = 0;
-			cfg.print_limit = strtoull(optarg, &end, 0);
-			if (errno || *end || end == optarg || !cfg.print_limit)
-				return cli_usage(stderr, 2);
-			break;
-		case 'S':
-			r.seccomp = 0;
-			break;
 		case 'h':
 			return cli_usage(stdout, 0);
 		default:
-			return cli_usage(stderr, 2);
+			err = cli_opt(&o, &cfg, c, optarg);
+			if (err)
+				return err == 1 ? cli_usage(stderr, 2) : err;
 		}
 	}
 	if (argc - optind < 2)
 		return cli_usage(stderr, 2);
-	cfg.mem_size = mem << 20;
-	if (cli_kv_host(&cfg, &host))
-		return 1;
-	if (ngrants && r.fresh) {
-		fprintf(stderr, "vmlet: --grant does not go with --fresh: grants end at restore\n");
-		return 2;
-	}
-	for (unsigned int i = 0; i < ngrants; i++) {
-		fds[i] = open(grants[i], O_RDONLY | O_CLOEXEC);
-		if (fds[i] < 0) {
-			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], strerror(errno));
-			return 1;
-		}
+	r.repeat = o.repeat;
+	r.fresh = o.fresh;
+	r.seccomp = o.seccomp;
+	err = cli_opts_done(&o, &cfg);
+	if (!err && cli_kv_host(&cfg, &host))
+		err = 1;
+	if (err) {
+		cli_opts_close(&o);
+		return err;
 	}
 	if (open_sandbox(argv[optind], &cfg, &src, &r.sb, &r.create_ns))
 		return 1;
-	for (unsigned int i = 0; i < ngrants; i++) {
-		err = vmlet_sandbox_grant_fd(r.sb, 3 + (int)i, fds[i], VMLET_GRANT_READ, grants[i]);
-		if (err) {
-			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], vmlet_strerror(err));
-			goto out;
-		}
-	}
+	err = cli_grant(&o, r.sb);
+	if (err)
+		goto out;
 	err = idx = vmlet_sandbox_func(r.sb, argv[optind + 1]);
 	if (idx < 0) {
 		fprintf(stderr, "vmlet: %s: no function '%s' (see vmlet list)\n", argv[optind],
@@ -797,8 +836,7 @@ out:
 	vmlet_sandbox_destroy(r.sb);
 	source_close(&src);
 	vmlet_host_destroy(host);
-	for (unsigned int i = 0; i < ngrants; i++)
-		close(fds[i]);
+	cli_opts_close(&o);
 	return err ? 1 : 0;
 }
 

@@ -17,6 +17,27 @@ void *cli_read_file(const char *path, size_t *len);
 int cli_kv_add(char *arg);
 int cli_kv_host(struct vmlet_config *cfg, struct vmlet_host **host);
 
+/*
+ * The options `vmlet run` and `vmlet js` share: --kv, --grant, --repeat,
+ * --fresh, --mem, --timeout, --print-limit and --no-seccomp, by the short
+ * names k g r f m T p S.
+ */
+struct cli_opts {
+	const char *grants[VMLET_MAX_GRANTS];
+	int fds[VMLET_MAX_GRANTS];
+	unsigned int ngrants, nfds;
+	uint64_t repeat, fresh, mem;
+	int seccomp;
+};
+#define CLI_OPTS_INIT {.seccomp = 1}
+/* Option c with its argument: 0 taken, 1 not one of these, 2 the exit status of a bad one. */
+int cli_opt(struct cli_opts *o, struct vmlet_config *cfg, int c, char *arg);
+/* After the options: checks them together and opens the grants; 0, or an exit status. */
+int cli_opts_done(struct cli_opts *o, struct vmlet_config *cfg);
+/* Grants the opened files to sb as descriptors 3, 4, ... for reading; 0 or -errno, said. */
+int cli_grant(const struct cli_opts *o, struct vmlet_sandbox *sb);
+void cli_opts_close(struct cli_opts *o);
+
 int cli_js(int argc, char **argv);
 int cli_wasm(int argc, char **argv);
 

@@ -8,7 +8,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -161,84 +160,49 @@ int cli_js(int argc, char **argv)
 	struct vmlet_config cfg = {.sz = sizeof(cfg)};
 	struct vmlet_fault fault;
 	struct vmlet_js_config jc = {.sz = sizeof(jc), .cfg = &cfg, .fault = &fault};
-	struct js_run r = {.seccomp = 1, .json = "null"};
-	const char *grants[VMLET_MAX_GRANTS];
-	int c, err = 0, fds[VMLET_MAX_GRANTS];
-	unsigned int ngrants = 0;
+	struct js_run r = {.json = "null"};
+	struct cli_opts o = CLI_OPTS_INIT;
 	struct vmlet_host *host = NULL;
-	uint64_t t0, mem = 0;
+	int c, err = 0;
 	pthread_t thread;
-	char *src, *end;
 	size_t len;
+	uint64_t t0;
+	char *src;
 
 	while ((c = getopt_long(argc, argv, "+r:f:k:g:m:T:p:tSh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k':
-			if (cli_kv_add(optarg))
-				return 2;
-			break;
-		case 'g':
-			if (ngrants == VMLET_MAX_GRANTS) {
-				fprintf(stderr, "vmlet: at most %d --grant\n", VMLET_MAX_GRANTS);
-				return 2;
-			}
-			grants[ngrants++] = optarg;
-			break;
-		case 'r':
-			r.repeat = strtoull(optarg, NULL, 0);
-			if (!r.repeat || r.repeat > 100000000)
-				return cli_usage(stderr, 2);
-			break;
-		case 'f':
-			r.fresh = strtoull(optarg, NULL, 0);
-			if (!r.fresh || r.fresh > 100000000)
-				return cli_usage(stderr, 2);
-			break;
-		case 'm':
-			mem = strtoull(optarg, NULL, 0);
-			if (!mem || mem > 16384)
-				return cli_usage(stderr, 2);
-			break;
-		case 'T':
-			cfg.timeout_us = strtoull(optarg, NULL, 0);
-			if (!cfg.timeout_us || cfg.timeout_us > UINT64_MAX / 1000000)
-				return cli_usage(stderr, 2);
-			cfg.timeout_us *= 1000;
-			break;
-		case 'p':
-			errno = 0;
-			cfg.print_limit = strtoull(optarg, &end, 0);
-			if (errno || *end || end == optarg || !cfg.print_limit)
-				return cli_usage(stderr, 2);
-			break;
 		case 't':
 			r.timing = 1;
-			break;
-		case 'S':
-			r.seccomp = 0;
 			break;
 		case 'h':
 			return cli_usage(stdout, 0);
 		default:
-			return cli_usage(stderr, 2);
+			err = cli_opt(&o, &cfg, c, optarg);
+			if (err)
+				return err == 1 ? cli_usage(stderr, 2) : err;
 		}
 	}
 	if (argc - optind < 2 || argc - optind > 3)
 		return cli_usage(stderr, 2);
-	if (ngrants && r.fresh) {
-		fprintf(stderr, "vmlet: --grant does not go with --fresh: grants end at restore\n");
-		return 2;
+	r.repeat = o.repeat;
+	r.fresh = o.fresh;
+	r.seccomp = o.seccomp;
+	err = cli_opts_done(&o, &cfg);
+	if (err) {
+		cli_opts_close(&o);
+		return err;
 	}
 	r.handler = argv[optind + 1];
 	if (argc - optind == 3)
 		r.json = argv[optind + 2];
-	cfg.mem_size = mem << 20;
 	src = cli_read_file(argv[optind], &len);
-	if (!src)
-		return 1;
-	if (strlen(src) != len) {
+	if (src && strlen(src) != len) {
 		fprintf(stderr, "vmlet: %s: a script holds no NUL byte\n", argv[optind]);
 		free(src);
+		src = NULL;
+	}
+	if (!src) {
+		cli_opts_close(&o);
 		return 1;
 	}
 	jc.filename = argv[optind];
@@ -246,15 +210,6 @@ int cli_js(int argc, char **argv)
 	err = cli_kv_host(&cfg, &host);
 	if (err)
 		goto out;
-	for (unsigned int i = 0; i < ngrants; i++) {
-		fds[i] = open(grants[i], O_RDONLY | O_CLOEXEC);
-		if (fds[i] < 0) {
-			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], strerror(errno));
-			ngrants = i;
-			err = -errno;
-			goto out;
-		}
-	}
 	t0 = cli_now_ns();
 	err = vmlet_js_load(src, &jc, &r.js);
 	if (err == -ENOENT || err == -EACCES)
@@ -269,14 +224,9 @@ int cli_js(int argc, char **argv)
 		fprintf(stderr, "# load (boot, compile, run the top level, snapshot) %.1f us\n",
 			(cli_now_ns() - t0) / 1e3);
 	/* Before the first event, which runs on this very VM without a restore. */
-	for (unsigned int i = 0; i < ngrants; i++) {
-		err = vmlet_sandbox_grant_fd(vmlet_js_sandbox(r.js), 3 + (int)i, fds[i],
-					     VMLET_GRANT_READ, grants[i]);
-		if (err) {
-			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], vmlet_strerror(err));
-			goto out;
-		}
-	}
+	err = cli_grant(&o, vmlet_js_sandbox(r.js));
+	if (err)
+		goto out;
 	if (r.repeat || r.fresh) {
 		r.lat = calloc(r.repeat > r.fresh ? r.repeat : r.fresh, sizeof(*r.lat));
 		if (!r.lat) {
@@ -296,8 +246,7 @@ out:
 	free(r.lat);
 	vmlet_js_destroy(r.js);
 	vmlet_host_destroy(host);
-	for (unsigned int i = 0; i < ngrants; i++)
-		close(fds[i]);
+	cli_opts_close(&o);
 	free(src);
 	return err ? 1 : 0;
 }
