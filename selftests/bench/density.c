@@ -5,6 +5,10 @@
  * - vmlet: a pool of N ready sandboxes of the demo image, in this
  *   process (the PSS this process gained, over N: the snapshot they share
  *   is in it, split N ways);
+ * - vmlet from a file: the same pool made with vmlet_pool_create_from()
+ *   of the demo's ready-point snapshot saved to a file and loaded again
+ *   (vmlet_snapshot_load(): its memory mapped MAP_PRIVATE from the file),
+ *   the PSS gained from before the load to the full pool, over N;
  * - qemu: N QEMUs of qemu.c's guest without isa-debug-exit, each halted
  *   after writing its byte (the sum of their PSS, over N);
  * - process: N idle processes of process/add.c (the sum of their PSS).
@@ -109,6 +113,89 @@ static void vmlet(struct footprint *fp)
 	vmlet_image_close(img);
 }
 
+/* A ready-point snapshot of the demo image, saved to path. 0 or why in fp. */
+static int save_demo(const char *path, struct footprint *fp)
+{
+	struct vmlet_snapshot *snap = NULL;
+	struct vmlet_sandbox *sb = NULL;
+	struct vmlet_image *img;
+	const char *what = "vmlet_sandbox_create";
+	int fd, err = vmlet_image_open(DEMO_ELF, &img);
+
+	if (err) {
+		snprintf(fp->error, sizeof(fp->error), "%s: %s", DEMO_ELF, vmlet_strerror(err));
+		return err;
+	}
+	err = vmlet_sandbox_create(img, NULL, &sb);
+	if (!err) {
+		what = "vmlet_sandbox_snapshot";
+		err = vmlet_sandbox_snapshot(sb, &snap);
+	}
+	if (!err) {
+		what = path;
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		err = fd < 0 ? -errno : vmlet_snapshot_save(snap, fd);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (err)
+		snprintf(fp->error, sizeof(fp->error), "%.200s: %s", what, vmlet_strerror(err));
+	vmlet_snapshot_destroy(snap);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+	return err;
+}
+
+static void vmlet_file(struct bench *b, struct footprint *fp)
+{
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = N_VMLET, .timeout_ms = -1};
+	struct vmlet_snapshot *snap;
+	struct vmlet_pool *pool;
+	long pss0, pss1, k0, k1;
+	char path[512];
+	int fd, err;
+
+	progress("density: a pool of %d idle vmlet sandboxes of a loaded snapshot", N_VMLET);
+	fp->n = N_VMLET;
+	if (!access("/dev/shm", W_OK))
+		snprintf(path, sizeof(path), "/dev/shm/vmlet-density-%d.snap", (int)getpid());
+	else
+		snprintf(path, sizeof(path), "%s/density-%d.snap", b->outdir, (int)getpid());
+	if (save_demo(path, fp)) {
+		unlink(path);
+		return;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(fp->error, sizeof(fp->error), "%.200s: %s", path, strerror(errno));
+		unlink(path);
+		return;
+	}
+	pss0 = smaps_kib(0, "Pss");
+	k0 = kernel_kib();
+	err = vmlet_snapshot_load(fd, NULL, &snap);
+	close(fd);
+	if (err) {
+		snprintf(fp->error, sizeof(fp->error), "vmlet_snapshot_load: %s: %s",
+			 vmlet_strerror(err), vmlet_snapshot_load_error());
+		unlink(path);
+		return;
+	}
+	err = vmlet_pool_create_from(snap, &pc, &pool);
+	pss1 = smaps_kib(0, "Pss");
+	k1 = kernel_kib();
+	if (err) {
+		snprintf(fp->error, sizeof(fp->error), "vmlet_pool_create_from: %s",
+			 vmlet_strerror(err));
+	} else {
+		fp->pss_kib = (double)(pss1 - pss0) / N_VMLET;
+		fp->kernel_kib = (double)(k1 - k0) / N_VMLET;
+		vmlet_pool_destroy(pool);
+	}
+	vmlet_snapshot_destroy(snap);
+	unlink(path);
+}
+
 /* n instances from start(out_fd), each ready when it writes a byte. */
 static void processes(struct footprint *fp, int n, pid_t (*start)(int out_fd))
 {
@@ -168,6 +255,9 @@ void bench_density(struct bench *b)
 	fp = (struct footprint){0};
 	vmlet(&fp);
 	emit(b, "vmlet", "vmlet: idle pooled sandbox", &fp);
+	fp = (struct footprint){0};
+	vmlet_file(b, &fp);
+	emit(b, "vmlet_file", "vmlet: idle sandbox, snapshot file", &fp);
 	fp = (struct footprint){0};
 	progress("density: %d idle QEMUs", N_QEMU);
 	processes(&fp, N_QEMU, qemu_idle);

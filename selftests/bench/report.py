@@ -127,11 +127,15 @@ HEAD = ("| scenario | p50 (us) | min (us) | p99 (us) | p50 vs floor | KVM exits 
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 
 
+# The density rows, in this order.
+DENSITY = ("vmlet", "vmlet_file", "qemu", "process")
+
+
 def density_table(res):
     d = res.get("density", {})
     out = ["| idle instance | n | PSS (KiB) | per GiB (PSS) | kernel (KiB) | "
            "per GiB (PSS + kernel) |", "|---|--:|--:|--:|--:|--:|"]
-    for key in ("vmlet", "qemu", "process"):
+    for key in DENSITY:
         e = d.get(key)
         if not e:
             continue
@@ -272,7 +276,7 @@ def overview_plot(res, path):
 
 def density_plot(res, path):
     d = res.get("density", {})
-    ok = [(k, d[k]) for k in ("vmlet", "qemu", "process") if k in d and "pss_kib" in d[k]]
+    ok = [(k, d[k]) for k in DENSITY if k in d and "pss_kib" in d[k]]
     if not ok:
         return None
     gp = gp_head(path, "Memory per idle instance (KiB, log scale)", 800, 520)

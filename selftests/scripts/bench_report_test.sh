@@ -61,6 +61,8 @@ cat >"$tmp/results.json" <<'EOF'
     "note": "per idle instance",
     "vmlet": {"label": "vmlet: idle pooled sandbox", "n": 200, "pss_kib": 12.9,
               "per_gib": 81284.96, "kernel_kib": 198, "per_gib_with_kernel": 4972.1},
+    "vmlet_file": {"label": "vmlet: idle sandbox, snapshot file", "n": 200, "pss_kib": 24.4,
+                   "per_gib": 42974.4, "kernel_kib": 213.9, "per_gib_with_kernel": 4400.2},
     "qemu": {"label": "qemu: idle microvm", "error": "instance 3 did not start"}
   }
 }
@@ -103,7 +105,8 @@ vmtest_marked() {
 
 density() {
 	run "$tmp/results.json" &&
-		has_line "$tmp/out" "| vmlet: idle pooled sandbox | 200 | 12.9 | 81,285 | 198.0 | 4,972 |"
+		has_line "$tmp/out" "| vmlet: idle pooled sandbox | 200 | 12.9 | 81,285 | 198.0 | 4,972 |" &&
+		has_line "$tmp/out" "| vmlet: idle sandbox, snapshot file | 200 | 24.4 | 42,974 | 213.9 | 4,400 |"
 }
 
 readme() {
