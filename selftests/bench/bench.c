@@ -18,6 +18,8 @@
  *                                VM (see hostcall.c)
  *   bench -J FILE                the js group alone, for the vmtest VM
  *                                (see js.c)
+ *   bench -S FILE                the snapfile group alone, for the vmtest
+ *                                VM (see snapfile.c)
  *
  * Where each part runs, and why. A comparison is fair only on one kernel
  * and one machine, so everything runs here, in this process, when
@@ -77,7 +79,7 @@ static const char *const group_names[] = {
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench [-o FILE] [GROUP...]\n"
-			"       bench -F FILE | -J FILE\n"
+			"       bench -F FILE | -J FILE | -S FILE\n"
 			"groups: floor process wasm qemu vmlet hostcall tracing density seccomp "
 			"snapfile js wasm-guest\n");
 	exit(2);
@@ -175,7 +177,7 @@ static void machine(struct bench *b, const char *where)
 int main(int argc, char **argv)
 {
 	const char *out = "bench/results.json", *fragment = NULL, *where;
-	bool js_fragment = false;
+	char fragment_kind = 'F';
 	char self[PATH_MAX], outdir[PATH_MAX];
 	unsigned int groups = 0;
 	struct bench b = {0};
@@ -184,17 +186,16 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--snapfile-child"))
 		return bench_snapfile_child(argc, argv);
-	while ((opt = getopt(argc, argv, "o:F:J:h")) != -1) {
+	while ((opt = getopt(argc, argv, "o:F:J:S:h")) != -1) {
 		switch (opt) {
 		case 'o':
 			out = optarg;
 			break;
 		case 'F':
-			fragment = optarg;
-			break;
 		case 'J':
+		case 'S':
 			fragment = optarg;
-			js_fragment = true;
+			fragment_kind = (char)opt;
 			break;
 		default:
 			usage();
@@ -242,8 +243,10 @@ int main(int argc, char **argv)
 	where = getenv("VMLET_BENCH_WHERE");
 	machine(&b, fragment ? "vmtest" : where ? where : "here");
 
-	if (fragment && js_fragment) {
+	if (fragment && fragment_kind == 'J') {
 		bench_js_fragment(&b);
+	} else if (fragment && fragment_kind == 'S') {
+		bench_snapfile_fragment(&b);
 	} else if (fragment) {
 		bench_hostcall_fragment(&b);
 	} else {

@@ -171,6 +171,9 @@ void bench_density(struct bench *b);
 void bench_snapfile(struct bench *b);
 void bench_js(struct bench *b);
 int bench_js_fragment(struct bench *b);
+/* js/handler.js (malloc'd), or NULL and why; the request its handle() takes. */
+char *bench_js_script(char *why, size_t len);
+extern const char bench_js_request[];
 /*
  * Run `vmtest.sh bench FLAG path` (a group's fragment in the vmtest VM);
  * 0 when it wrote path, else why.
@@ -178,5 +181,7 @@ int bench_js_fragment(struct bench *b);
 int bench_in_vmtest(struct bench *b, const char *flag, const char *path, char *why, size_t len);
 /* bench --snapfile-child file|cold PATH: the new process of bench_snapfile(). */
 int bench_snapfile_child(int argc, char **argv);
+/* bench -S FILE: the snapfile group alone, for the vmtest VM (with JS). */
+int bench_snapfile_fragment(struct bench *b);
 
 #endif

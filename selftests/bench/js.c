@@ -37,15 +37,16 @@
 #define STARTS	   10
 #define MIN_STARTS 3
 
-static const char request[] = "{\"id\":42,\"items\":[{\"name\":\"apple\",\"price\":0.5,\"qty\":6},"
-			      "{\"name\":\"bread\",\"price\":2.25,\"qty\":1},{\"name\":\"cheese\","
-			      "\"price\":7.9,\"qty\":2},"
-			      "{\"name\":\"dates\",\"price\":4.4,\"qty\":3},{\"name\":\"eggs\","
-			      "\"price\":3.1,\"qty\":2}]}";
+const char bench_js_request[] =
+	"{\"id\":42,\"items\":[{\"name\":\"apple\",\"price\":0.5,\"qty\":6},"
+	"{\"name\":\"bread\",\"price\":2.25,\"qty\":1},{\"name\":\"cheese\","
+	"\"price\":7.9,\"qty\":2},"
+	"{\"name\":\"dates\",\"price\":4.4,\"qty\":3},{\"name\":\"eggs\","
+	"\"price\":3.1,\"qty\":2}]}";
 static const char result[] =
 	"{\"id\":42,\"total\":40.45,\"names\":\"APPLE,BREAD,CHEESE,DATES,EGGS\"}";
 
-static char *script(char *why, size_t len)
+char *bench_js_script(char *why, size_t len)
 {
 	size_t n = 0;
 	char *s = malloc(1 << 16);
@@ -82,8 +83,8 @@ static int load(const char *src, struct vmlet_js **js, char *why, size_t len)
 static int event(struct fig *f, struct vmlet_js *js, bool fresh)
 {
 	const char *out;
-	int n = fresh ? vmlet_js_event(js, "handle", request, &out)
-		      : vmlet_js_call(js, "handle", request, &out);
+	int n = fresh ? vmlet_js_event(js, "handle", bench_js_request, &out)
+		      : vmlet_js_call(js, "handle", bench_js_request, &out);
 
 	if (n == (int)strlen(result) && !memcmp(out, result, (size_t)n))
 		return 0;
@@ -129,7 +130,7 @@ static double pages_per_event(struct vmlet_js *js)
 	const char *out;
 	double pages = 0;
 
-	if (vmlet_js_event(js, "handle", request, &out) < 0)
+	if (vmlet_js_event(js, "handle", bench_js_request, &out) < 0)
 		return -1;
 	snap = vmlet_snapshot_memory(vmlet_js_snapshot(js), &size);
 	mem = vmlet_sandbox_memory(vmlet_js_sandbox(js), &msize);
@@ -164,7 +165,7 @@ static void loads(struct bench *b, const char *src)
 /* Run node bench.js with args; its stdout (malloc'd) in *out. 0 or why. */
 static int node(char *const args[], char **out, char *why, size_t len)
 {
-	char *argv[8] = {NODE, JS_BENCH, JS_HANDLER, (char *)request};
+	char *argv[8] = {NODE, JS_BENCH, JS_HANDLER, (char *)bench_js_request};
 	int o[2], status;
 	size_t n = 0, cap = 1 << 20;
 	char *buf = malloc(cap);
@@ -237,7 +238,7 @@ static void node_figs(struct bench *b, const struct fig *warm)
 static void node_start(struct bench *b)
 {
 	struct fig *f = fig_new("node_start", STARTS, "node: start to first result");
-	char *argv[] = {NODE, JS_BENCH, JS_HANDLER, (char *)request, "once", NULL};
+	char *argv[] = {NODE, JS_BENCH, JS_HANDLER, (char *)bench_js_request, "once", NULL};
 	uint64_t t0 = now_ns();
 
 	for (int i = 0; more(i, MIN_STARTS, STARTS, t0, BUDGET_NS); i++) {
@@ -303,7 +304,7 @@ int bench_js_fragment(struct bench *b)
 {
 	const char *here = getenv("VMLET_BENCH_HERE_ERROR");
 	struct vmlet_js *js;
-	char why[320], *src = script(why, sizeof(why));
+	char why[320], *src = bench_js_script(why, sizeof(why));
 
 	if (here)
 		json_str(b->j, "here_error", here);
@@ -323,7 +324,7 @@ void bench_js(struct bench *b)
 	int err;
 
 	section("vmlet: JavaScript guests (us per event)");
-	src = script(here, sizeof(here));
+	src = bench_js_script(here, sizeof(here));
 	err = src ? load(src, &js, here, sizeof(here)) : -ENOENT;
 	if (err && src && b->plat.emulated) {
 		printf("  here: %s\n", here);

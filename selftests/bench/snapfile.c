@@ -16,6 +16,22 @@
  *   process/add ("process"); and `node -e` printing 1 + 2 ("node").
  *   "file" is compared with "cold", the others with "file".
  *
+ * - the same for a guest that loaded state first: the JavaScript guest
+ *   after vmlet_js_load() of js/handler.js, its snapshot
+ *   (vmlet_js_snapshot()) saved to a file; a new process loads the file,
+ *   makes a sandbox of it and runs one event, handle(request), through
+ *   the guest's "event" function with vmlet_sandbox_call() ("js_file":
+ *   a vmlet_js cannot be made from a loaded snapshot, and
+ *   vmlet_js_event() does exactly that call), against a new process
+ *   that does vmlet_js_load() and vmlet_js_event() ("js_cold"); each
+ *   timed to the first byte of the event's JSON result.
+ *
+ * The engine computes in doubles (SSE), which a KVM that emulates guest
+ * code cannot run: there the JS rows are left out here and, as for the
+ * js group (js.c), the whole group runs again in the vmtest VM (`bench
+ * -S FILE`, nested KVM under QEMU/TCG), embedded as "snapfile_vmtest"
+ * with "where": "vmtest": the other machine sort, JS rows included.
+ *
  * Syscalls and exits per operation are counted apart, untimed (for the
  * new processes with counters that follow the child). The file goes to
  * /dev/shm when there is one (a tmpfs: under vmtest.sh the output
@@ -42,26 +58,64 @@
 
 #define CHILD_ARG "--snapfile-child"
 
+/* In the child: a sandbox of the snapshot file at path. 0 or an error. */
+static int from_file(const char *path, struct vmlet_sandbox **sb)
+{
+	struct vmlet_snapshot *snap;
+	int err, fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	err = vmlet_snapshot_load(fd, NULL, &snap);
+	close(fd);
+	return err ? err : vmlet_sandbox_create_from(snap, sb);
+}
+
+/* In the child, JS: js-file SNAPFILE or js-cold SCRIPT; prints the event's result. */
+static int js_child(const char *how, const char *path)
+{
+	struct vmlet_value args[2] = {vmlet_str("handle"), vmlet_str(bench_js_request)}, r;
+	struct vmlet_sandbox *sb;
+	const char *out;
+	int err, n;
+
+	if (!strcmp(how, "js-file")) {
+		err = from_file(path, &sb);
+		if (!err)
+			err = vmlet_sandbox_call(sb, "event", args, 2, &r);
+		if (err)
+			return 4;
+		out = r.buf.ptr;
+		n = (int)r.buf.len;
+	} else {
+		struct vmlet_js_config jc = {.sz = sizeof(jc), .image = JS_ELF};
+		char why[320], *src = bench_js_script(why, sizeof(why));
+		struct vmlet_js *js;
+
+		if (!src || vmlet_js_load(src, &jc, &js))
+			return 4;
+		n = vmlet_js_event(js, "handle", bench_js_request, &out);
+		if (n < 0)
+			return 4;
+	}
+	return write(1, out, (size_t)n) == n ? 0 : 5;
+}
+
 /* In the child: "file" or "cold", then the path; prints add(1, 2). */
 int bench_snapfile_child(int argc, char **argv)
 {
 	struct vmlet_value args[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
-	struct vmlet_snapshot *snap;
 	struct vmlet_image *img;
 	struct vmlet_sandbox *sb;
 	char out[16];
-	int err, fd, n;
+	int err, n;
 
 	if (argc != 4)
 		return 2;
+	if (!strncmp(argv[2], "js-", 3))
+		return js_child(argv[2], argv[3]);
 	if (!strcmp(argv[2], "file")) {
-		fd = open(argv[3], O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return 3;
-		err = vmlet_snapshot_load(fd, NULL, &snap);
-		close(fd);
-		if (!err)
-			err = vmlet_sandbox_create_from(snap, &sb);
+		err = from_file(argv[3], &sb);
 	} else {
 		err = vmlet_image_open(argv[3], &img);
 		if (!err)
@@ -76,14 +130,14 @@ int bench_snapfile_child(int argc, char **argv)
 }
 
 /* Where the file goes: a tmpfs when there is one. */
-static void file_path(const struct bench *b, char *buf, size_t len)
+static void file_path(const struct bench *b, const char *what, char *buf, size_t len)
 {
 	struct stat st;
 
 	if (!stat("/dev/shm", &st) && S_ISDIR(st.st_mode))
-		snprintf(buf, len, "/dev/shm/vmlet-bench-%d.snap", (int)getpid());
+		snprintf(buf, len, "/dev/shm/vmlet-bench-%s-%d.snap", what, (int)getpid());
 	else
-		snprintf(buf, len, "%s/snapfile-%d.snap", b->outdir, (int)getpid());
+		snprintf(buf, len, "%s/snapfile-%s-%d.snap", b->outdir, what, (int)getpid());
 }
 
 /* A live snapshot of the demo image after one add(1, 2), or NULL (f says why). */
@@ -232,7 +286,62 @@ static void starts(struct fig *f, char *const argv[], char want, int want_status
 	ctr_close(&c);
 }
 
-void bench_snapfile(struct bench *b)
+/*
+ * The JS rows: js/handler.js loaded, its snapshot saved to a file, and a
+ * new process from that file against one that loads the script.
+ */
+static void js_rows(struct bench *b, const char *base)
+{
+	struct fig *ff = fig_new("js_file", STARTS, "snapfile: new process, JS file to event");
+	struct fig *fc = fig_new("js_cold", STARTS, "snapfile: new process, JS load + event");
+	struct vmlet_js_config jc = {.sz = sizeof(jc), .image = JS_ELF};
+	char why[320], path[512], ratio[64], *src = bench_js_script(why, sizeof(why));
+	struct vmlet_js *js = NULL;
+	struct stat st;
+	int err = -ENOENT, fd = -1;
+
+	file_path(b, "js", path, sizeof(path));
+	if (src) {
+		err = vmlet_js_load(src, &jc, &js);
+		if (err)
+			snprintf(why, sizeof(why), "vmlet_js_load: %s", vmlet_strerror(err));
+	}
+	if (!err) {
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		err = fd < 0 ? -errno : vmlet_snapshot_save(vmlet_js_snapshot(js), fd);
+		if (err)
+			snprintf(why, sizeof(why), "saving %.200s: %s", path, vmlet_strerror(err));
+		else if (!fstat(fd, &st))
+			json_num(b->j, "js_file_bytes", (double)st.st_size);
+		if (fd >= 0)
+			close(fd);
+	}
+	vmlet_js_destroy(js);
+	free(src);
+	{
+		char *file[] = {(char *)b->self, CHILD_ARG, "js-file", path, NULL};
+		char *cold[] = {(char *)b->self, CHILD_ARG, "js-cold", JS_HANDLER, NULL};
+
+		progress("snapfile: new JS processes to their first result");
+		if (err) {
+			fig_fail(ff, "%s", why);
+			fig_fail(fc, "%s", why);
+		} else {
+			starts(ff, file, '{', 0);
+			starts(fc, cold, '{', 0);
+		}
+	}
+	snprintf(ratio, sizeof(ratio), "%s.js_cold", base);
+	fig_emit(b->j, fc);
+	fig_ratio(ff, fc, ratio);
+	fig_emit(b->j, ff);
+	unlink(path);
+	fig_free(ff);
+	fig_free(fc);
+}
+
+/* The group's figures into the current JSON object; base names it for ratios. */
+static void measure(struct bench *b, const char *base, bool js)
 {
 	struct fig *fs = fig_new("save", OPS, "snapfile: save (demo after add)");
 	struct fig *fl = fig_new("load", OPS, "snapfile: load");
@@ -241,12 +350,12 @@ void bench_snapfile(struct bench *b)
 	struct fig *fp = fig_new("process", STARTS, "snapfile: process per call, add 1 2");
 	struct fig *fn = fig_new("node", STARTS, "snapfile: node -e start to 1 + 2");
 	struct vmlet_snapshot *snap;
-	char path[512];
+	char path[512], rcold[64], rfile[64];
 	int fd;
 
-	json_obj(b->j, "snapfile");
-	section("snapfile: snapshot files, and a new process to its first result (us)");
-	file_path(b, path, sizeof(path));
+	snprintf(rcold, sizeof(rcold), "%s.cold", base);
+	snprintf(rfile, sizeof(rfile), "%s.file", base);
+	file_path(b, "demo", path, sizeof(path));
 	json_str(b->j, "file", path);
 	snap = demo_snapshot(fs);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -283,11 +392,11 @@ void bench_snapfile(struct bench *b)
 	fig_emit(b->j, fs);
 	fig_emit(b->j, fl);
 	fig_emit(b->j, fc);
-	fig_ratio(ff, fc, "snapfile.cold");
+	fig_ratio(ff, fc, rcold);
 	fig_emit(b->j, ff);
-	fig_ratio(fp, ff, "snapfile.file");
+	fig_ratio(fp, ff, rfile);
 	fig_emit(b->j, fp);
-	fig_ratio(fn, ff, "snapfile.file");
+	fig_ratio(fn, ff, rfile);
 	fig_emit(b->j, fn);
 	if (fd >= 0)
 		close(fd);
@@ -299,5 +408,49 @@ void bench_snapfile(struct bench *b)
 	fig_free(fc);
 	fig_free(fp);
 	fig_free(fn);
+	if (js)
+		js_rows(b, base);
+}
+
+int bench_snapfile_fragment(struct bench *b)
+{
+	const char *here = getenv("VMLET_BENCH_HERE_ERROR");
+
+	if (here)
+		json_str(b->j, "here_error", here);
+	section("snapfile in the vmtest VM: snapshot files, a new process to its first result "
+		"(us)");
+	measure(b, "snapfile_vmtest", true);
+	return 0;
+}
+
+void bench_snapfile(struct bench *b)
+{
+	char why[320], path[4096];
+	struct fig *f;
+	int err;
+
+	json_obj(b->j, "snapfile");
+	json_str(b->j, "where", "here");
+	section("snapfile: snapshot files, and a new process to its first result (us)");
+	measure(b, "snapfile", !b->plat.emulated);
+	json_end(b->j);
+	if (!b->plat.emulated)
+		return;
+	/* The other machine sort, and JS (SSE): the vmtest VM. */
+	snprintf(path, sizeof(path), "%s/snapfile-vmtest.json", b->outdir);
+	setenv("VMLET_BENCH_HERE_ERROR", "this KVM emulates guest code and cannot run SSE (JS)", 1);
+	if (!bench_in_vmtest(b, "-S", path, why, sizeof(why))) {
+		err = json_file(b->j, "snapfile_vmtest", path);
+		if (!err)
+			return;
+		snprintf(why, sizeof(why), "%.200s: %s", path, strerror(-err));
+	}
+	json_obj(b->j, "snapfile_vmtest");
+	json_str(b->j, "where", "vmtest");
+	f = fig_new("file", 0, "snapfile: new process, file to add(1, 2)");
+	fig_fail(f, "%s", why);
+	fig_emit(b->j, f);
+	fig_free(f);
 	json_end(b->j);
 }

@@ -57,6 +57,28 @@ cat >"$tmp/results.json" <<'EOF'
                     "skipped": "could not reserve 16 2 MiB hugepages"}
     }
   },
+  "snapfile": {
+    "where": "here",
+    "file": {"label": "snapfile: new process, file to add(1, 2)", "unit": "us", "n": 20,
+             "min": 2180.8, "p50": 2369.4, "p90": 2500, "p99": 3686.4, "max": 3700,
+             "mean": 2400, "counts": {"kvm_exits": 2, "guest_insns": 174, "syscalls": 123},
+             "cdf": [[0, 2180.8], [100, 3700]]}
+  },
+  "snapfile_vmtest": {
+    "where": "vmtest",
+    "here_error": "this KVM emulates guest code and cannot run SSE (JS)",
+    "machine": {"cpu": "QEMU TCG CPU version 2.5+", "guest_code": "native"},
+    "kernel": "6.1.0-57-amd64 #1 SMP",
+    "js_cold": {"label": "snapfile: new process, JS load + event", "unit": "us", "n": 5,
+                "min": 900000, "p50": 1000000, "p90": 1100000, "p99": 1200000, "max": 1200000,
+                "mean": 1000000, "counts": {"kvm_exits": 40, "syscalls": 300},
+                "cdf": [[0, 900000], [100, 1200000]]},
+    "js_file": {"label": "snapfile: new process, JS file to event", "unit": "us", "n": 5,
+                "min": 90000, "p50": 100000, "p90": 110000, "p99": 120000, "max": 120000,
+                "mean": 100000, "ratio_to": "snapfile_vmtest.js_cold", "ratio": 0.1,
+                "counts": {"kvm_exits": 4, "syscalls": 130},
+                "cdf": [[0, 90000], [100, 120000]]}
+  },
   "density": {
     "note": "per idle instance",
     "vmlet": {"label": "vmlet: idle pooled sandbox", "n": 200, "pss_kib": 12.9,
@@ -100,7 +122,11 @@ vmtest_marked() {
 	run "$tmp/results.json" &&
 		has_line "$tmp/out" "| vmlet: host call, io_uring service † | 116 | 91.5 | 456 | 3.39x | 1.01 | - | 2 | - | - |" &&
 		has_line "$tmp/out" "| floor: out round trip (KVM_RUN) † | 34.2 | 31.8 | 227 |  | - | - | - | - | - |" &&
-		has_line "$tmp/out" "† measured in the vmtest VM (QEMU TCG CPU version 2.5+, kernel 6.1.0-57-amd64, nested KVM under QEMU/TCG), ratio to the floor measured there, because here: KVM cannot emulate the instruction"
+		has_line "$tmp/out" "† measured in the vmtest VM (QEMU TCG CPU version 2.5+, kernel 6.1.0-57-amd64, nested KVM under QEMU/TCG), ratio to the floor measured there, because here: KVM cannot emulate the instruction" &&
+		has_line "$tmp/out" "| snapfile: new process, file to add(1, 2) | 2,369 | 2,181 | 3,686 |  | 2 | 174 | 123 | - | - |" &&
+		has_line "$tmp/out" "| snapfile: new process, JS file to event † | 100,000 | 90,000 | 120,000 | 0.10x | 4 | - | 130 | - | - |" &&
+		has_line "$tmp/out" "| snapfile: new process, JS load + event † | 1,000,000 | 900,000 | 1,200,000 |  | 40 | - | 300 | - | - |" &&
+		has_line "$tmp/out" "† snapfile_vmtest: measured in the vmtest VM (QEMU TCG CPU version 2.5+, kernel 6.1.0-57-amd64, nested KVM under QEMU/TCG), ratio to the figure measured there, because here: this KVM emulates guest code and cannot run SSE (JS)"
 }
 
 density() {
