@@ -56,7 +56,7 @@ threads_of() {
 	echo "$modes"
 }
 
-echo "1..18"
+echo "1..19"
 
 "$vmlet" run "$demo" add i32:2 i32:40 >"$tmp/out" 2>&1
 check run_prints_the_result same $'42\n' "$tmp/out"
