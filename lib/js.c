@@ -16,6 +16,7 @@
 #include <string.h>
 #include <vmlet.h>
 
+#include "frame.h"
 #include "layout.h"
 
 #ifndef VMLET_JS_IMAGE_PATH
@@ -29,7 +30,9 @@ struct vmlet_js {
 	struct vmlet_image *img;
 	struct vmlet_snapshot *snap;
 	struct vmlet_sandbox *sb;
-	unsigned int event;
+	unsigned int event, event_typed;
+	void *args; /* typed arguments, encoded */
+	size_t args_cap;
 	bool used; /* sb ran an event since it was made or restored */
 	bool dead; /* and it failed in a way that leaves it dead */
 };
@@ -94,6 +97,19 @@ static int js_config(const struct vmlet_js_config *j, size_t script, struct vmle
 	return 0;
 }
 
+/* The guest's event functions in js->sb. */
+static int find_events(struct vmlet_js *js)
+{
+	int event = vmlet_sandbox_func(js->sb, "event");
+	int typed = vmlet_sandbox_func(js->sb, "event_typed");
+
+	if (event < 0 || typed < 0)
+		return event < 0 ? event : typed;
+	js->event = (unsigned int)event;
+	js->event_typed = (unsigned int)typed;
+	return 0;
+}
+
 static int load(struct vmlet_js *js, const char *source, const struct vmlet_js_config *j,
 		struct vmlet_fault *fault)
 {
@@ -128,11 +144,7 @@ static int load(struct vmlet_js *js, const char *source, const struct vmlet_js_c
 	if (!err)
 		err = vmlet_sandbox_create_from(js->snap, &js->sb);
 	if (!err)
-		err = vmlet_sandbox_func(js->sb, "event");
-	if (err >= 0) {
-		js->event = (unsigned int)err;
-		err = 0;
-	}
+		err = find_events(js);
 out:
 	vmlet_sandbox_destroy(cold);
 	free(sigs);
@@ -170,6 +182,33 @@ VMLET_API int vmlet_js_load(const char *source, const struct vmlet_js_config *jc
 	return 0;
 }
 
+/* Before an event: restore for a fresh one, and a dead VM for a warm one too. */
+static int prepare(struct vmlet_js *js, bool fresh)
+{
+	int err;
+
+	if (js->used && (fresh || js->dead)) {
+		err = vmlet_sandbox_restore(js->sb);
+		if (err)
+			return err;
+		js->used = js->dead = false;
+	}
+	js->used = true;
+	return 0;
+}
+
+static int call(struct vmlet_js *js, unsigned int func, const struct vmlet_value *args,
+		unsigned int nargs, struct vmlet_value *r)
+{
+	int err = vmlet_sandbox_call_index(js->sb, func, args, nargs, r);
+
+	/* vmlet_fail() (every script error) and refusals leave it alive. */
+	if (err)
+		js->dead =
+			err <= -VMLET_EEXCEPTION && err != -VMLET_EFAIL && err != -VMLET_EREFUSED;
+	return err;
+}
+
 static int run(struct vmlet_js *js, bool fresh, const char *handler, const char *json,
 	       const char **result)
 {
@@ -178,23 +217,14 @@ static int run(struct vmlet_js *js, bool fresh, const char *handler, const char 
 
 	if (!js || !handler || !json || !result)
 		return -EINVAL;
-	/* A dead VM (a fault, a deadline) needs restoring for a warm call too. */
-	if (js->used && (fresh || js->dead)) {
-		err = vmlet_sandbox_restore(js->sb);
-		if (err)
-			return err;
-		js->used = js->dead = false;
-	}
+	err = prepare(js, fresh);
+	if (err)
+		return err;
 	args[0] = vmlet_str(handler);
 	args[1] = vmlet_str(json);
-	js->used = true;
-	err = vmlet_sandbox_call_index(js->sb, js->event, args, 2, &r);
-	if (err) {
-		/* vmlet_fail() (every script error) and refusals leave it alive. */
-		js->dead =
-			err <= -VMLET_EEXCEPTION && err != -VMLET_EFAIL && err != -VMLET_EREFUSED;
+	err = call(js, js->event, args, 2, &r);
+	if (err)
 		return err;
-	}
 	*result = r.buf.ptr;
 	return (int)r.buf.len;
 }
@@ -209,6 +239,102 @@ VMLET_API int vmlet_js_call(struct vmlet_js *js, const char *handler, const char
 			    const char **result)
 {
 	return run(js, false, handler, json, result);
+}
+
+/* The largest integer a JS number (a double) holds exactly, and all below it. */
+#define JS_MAX_SAFE_INTEGER ((1LL << 53) - 1)
+
+/* args as records in js->args: their size, or -EINVAL / -ERANGE / -ENOMEM. */
+static int64_t encode_args(struct vmlet_js *js, const struct vmlet_value *args, unsigned int nargs)
+{
+	uint64_t size = 0, off = 0;
+
+	if (nargs > VMLET_MAX_ARGS || (nargs && !args))
+		return -EINVAL;
+	for (unsigned int i = 0; i < nargs; i++) {
+		const struct vmlet_value *v = &args[i];
+
+		if (v->type == VMLET_VOID || v->type >= VMLET_NTYPES)
+			return -EINVAL;
+		if ((v->type == VMLET_I64 &&
+		     (v->i64 > JS_MAX_SAFE_INTEGER || v->i64 < -JS_MAX_SAFE_INTEGER)) ||
+		    (v->type == VMLET_U64 && v->u64 > JS_MAX_SAFE_INTEGER))
+			return -ERANGE;
+		if (!vmlet_type_is_scalar(v->type) && v->buf.len > UINT32_MAX)
+			return -E2BIG;
+		size += vmlet_type_is_scalar(v->type)
+				? vmlet_rec_size(v->type, 8)
+				: vmlet_rec_size(v->type, (uint32_t)v->buf.len);
+	}
+	if (size > js->args_cap) {
+		void *p = realloc(js->args, size);
+
+		if (!p)
+			return -ENOMEM;
+		js->args = p;
+		js->args_cap = size;
+	}
+	for (unsigned int i = 0; i < nargs; i++) {
+		int64_t n = vmlet_rec_encode((uint8_t *)js->args + off, size - off, &args[i]);
+
+		if (n < 0)
+			return n;
+		off += (uint64_t)n;
+	}
+	return (int64_t)size;
+}
+
+static int run_typed(struct vmlet_js *js, bool fresh, const char *handler,
+		     const struct vmlet_value *args, unsigned int nargs, enum vmlet_type rtype,
+		     struct vmlet_value *ret)
+{
+	struct vmlet_value a[3], r, v;
+	int64_t size;
+	int err;
+
+	if (!js || !handler || (unsigned int)rtype >= VMLET_NTYPES || (!ret && rtype != VMLET_VOID))
+		return -EINVAL;
+	size = encode_args(js, args, nargs);
+	if (size < 0)
+		return (int)size;
+	err = prepare(js, fresh);
+	if (err)
+		return err;
+	a[0] = vmlet_str(handler);
+	a[1] = vmlet_bytes(js->args, (size_t)size);
+	a[2] = vmlet_u32(rtype);
+	err = call(js, js->event_typed, a, 3, &r);
+	if (err)
+		return err;
+	if (rtype == VMLET_VOID) {
+		if (r.buf.len)
+			return -VMLET_EPROTO;
+		if (ret)
+			*ret = (struct vmlet_value){.type = VMLET_VOID};
+		return 0;
+	}
+	/* The guest's record, checked as any frame from it; strings stay in place. */
+	size = vmlet_rec_decode(r.buf.ptr, r.buf.len, &v);
+	if (size < 0)
+		return (int)size;
+	if ((size_t)size != r.buf.len || v.type != rtype)
+		return -VMLET_EPROTO;
+	*ret = v;
+	return 0;
+}
+
+VMLET_API int vmlet_js_event_typed(struct vmlet_js *js, const char *handler,
+				   const struct vmlet_value *args, unsigned int nargs,
+				   enum vmlet_type rtype, struct vmlet_value *ret)
+{
+	return run_typed(js, true, handler, args, nargs, rtype, ret);
+}
+
+VMLET_API int vmlet_js_call_typed(struct vmlet_js *js, const char *handler,
+				  const struct vmlet_value *args, unsigned int nargs,
+				  enum vmlet_type rtype, struct vmlet_value *ret)
+{
+	return run_typed(js, false, handler, args, nargs, rtype, ret);
 }
 
 VMLET_API const struct vmlet_fault *vmlet_js_fault(const struct vmlet_js *js)
@@ -233,5 +359,6 @@ VMLET_API void vmlet_js_destroy(struct vmlet_js *js)
 	vmlet_sandbox_destroy(js->sb);
 	vmlet_snapshot_destroy(js->snap);
 	vmlet_image_close(js->img);
+	free(js->args);
 	free(js);
 }

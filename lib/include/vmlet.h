@@ -462,7 +462,7 @@ enum vmlet_js_error {
 	VMLET_JS_SYNTAX,    /* the script does not compile (vmlet_js_load) */
 	VMLET_JS_NOHANDLER, /* no global function of the handler's name */
 	VMLET_JS_BADINPUT,  /* the event's JSON does not parse */
-	VMLET_JS_BADOUTPUT, /* the result has no JSON form */
+	VMLET_JS_BADOUTPUT, /* the result has no JSON form, or not the type asked for */
 	VMLET_JS_NOMEM,	    /* the engine ran out of guest memory */
 	VMLET_JS_FATAL,	    /* the engine gave up: -VMLET_EABORT, the VM is dead */
 };
@@ -483,6 +483,23 @@ VMLET_API int vmlet_js_event(struct vmlet_js *js, const char *handler, const cha
 			     const char **result);
 VMLET_API int vmlet_js_call(struct vmlet_js *js, const char *handler, const char *json,
 			    const char **result);
+/*
+ * Typed events (vmlet_js_event_typed(3)): HANDLER(args...) with each
+ * argument a JS value (bool a boolean; the integers and floats numbers, an
+ * i64 or u64 only within +-(2^53 - 1), else -ERANGE; a string a string;
+ * bytes a new Uint8Array), and its result converted to rtype as host
+ * function arguments are (an integer type takes a number with no
+ * fraction, in range; bytes any buffer, such as a Uint8Array; VMLET_VOID
+ * drops it; ret may then be NULL). A result that is not of rtype is
+ * -VMLET_EFAIL with VMLET_JS_BADOUTPUT. String and bytes results are
+ * valid until the next call on js. 0 or a negative error.
+ */
+VMLET_API int vmlet_js_event_typed(struct vmlet_js *js, const char *handler,
+				   const struct vmlet_value *args, unsigned int nargs,
+				   enum vmlet_type rtype, struct vmlet_value *ret);
+VMLET_API int vmlet_js_call_typed(struct vmlet_js *js, const char *handler,
+				  const struct vmlet_value *args, unsigned int nargs,
+				  enum vmlet_type rtype, struct vmlet_value *ret);
 /* What went wrong in js's last event or call (error 0: nothing). */
 VMLET_API const struct vmlet_fault *vmlet_js_fault(const struct vmlet_js *js);
 /* The sandbox events run on (host functions, grants, timeouts, counting). */

@@ -9,6 +9,7 @@
  *                                       and make host.NAME for each host
  *                                       function; the host snapshots after
  *   event(handler, json)                JSON.stringify(handler(JSON.parse(json)))
+ *   event_typed(handler, args, rtype)   handler(...args) as typed values
  *
  * and every failure ends the call with vmlet_fail(VMLET_JS_*, message):
  * the code says which (vmlet.h), the message carries the JS error and,
@@ -23,6 +24,7 @@
  * reachable from JS.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,9 +167,8 @@ static const char *type_name(enum vmlet_type t)
 	return (unsigned int)t < VMLET_NTYPES ? names[t] : "?";
 }
 
-/* A JS value at idx as a value of type t, or a TypeError. */
-static void to_value(duk_context *c, const struct host_fn *f, duk_idx_t idx, enum vmlet_type t,
-		     struct vmlet_value *v)
+/* The JS value at idx as a value of type t: false when it is not one. */
+static bool to_value(duk_context *c, duk_idx_t idx, enum vmlet_type t, struct vmlet_value *v)
 {
 	double d;
 	duk_size_t len;
@@ -176,57 +177,59 @@ static void to_value(duk_context *c, const struct host_fn *f, duk_idx_t idx, enu
 	switch (t) {
 	case VMLET_BOOL:
 		if (!duk_is_boolean(c, idx))
-			break;
+			return false;
 		v->b = duk_get_boolean(c, idx);
-		return;
+		return true;
 	case VMLET_F32:
 	case VMLET_F64:
 		if (!duk_is_number(c, idx))
-			break;
+			return false;
 		d = duk_get_number(c, idx);
 		if (t == VMLET_F32)
 			v->f32 = (float)d;
 		else
 			v->f64 = d;
-		return;
+		return true;
 	case VMLET_STRING:
 		if (!duk_is_string(c, idx))
-			break;
+			return false;
 		v->buf.ptr = duk_get_lstring(c, idx, &len);
 		v->buf.len = len;
-		return;
+		return true;
 	case VMLET_BYTES:
 		if (!duk_is_buffer_data(c, idx))
-			break;
+			return false;
 		v->buf.ptr = duk_get_buffer_data(c, idx, &len);
 		v->buf.len = len;
-		return;
+		return true;
+	case VMLET_VOID:
+	case VMLET_NTYPES:
+		return false;
 	default: /* integers: a number with no fraction, in range */
 		if (!duk_is_number(c, idx))
-			break;
+			return false;
 		d = duk_get_number(c, idx);
 		if (d != (double)(int64_t)d)
-			break;
+			return false;
 		if (t == VMLET_I32 && d >= -2147483648.0 && d <= 2147483647.0) {
 			v->i32 = (int32_t)d;
-			return;
+			return true;
 		}
 		if (t == VMLET_U32 && d >= 0 && d <= 4294967295.0) {
 			v->u32 = (uint32_t)d;
-			return;
+			return true;
 		}
 		/* 64-bit integers: what a JS number holds exactly. */
 		if (t == VMLET_I64 && d >= -9007199254740991.0 && d <= 9007199254740991.0) {
 			v->i64 = (int64_t)d;
-			return;
+			return true;
 		}
 		if (t == VMLET_U64 && d >= 0 && d <= 9007199254740991.0) {
 			v->u64 = (uint64_t)d;
-			return;
+			return true;
 		}
+		return false;
 	}
-	(void)duk_type_error(c, "host.%s: argument %d must be %s", f->name, (int)idx + 1,
-			     type_name(t));
 }
 
 static void push_value(duk_context *c, const struct vmlet_value *v)
@@ -248,6 +251,7 @@ static void push_value(duk_context *c, const struct vmlet_value *v)
 		if (v->buf.len)
 			memcpy(p, v->buf.ptr, v->buf.len);
 		duk_push_buffer_object(c, -1, 0, v->buf.len, DUK_BUFOBJ_UINT8ARRAY);
+		duk_remove(c, -2);
 		break;
 	default: duk_push_undefined(c);
 	}
@@ -265,7 +269,9 @@ static duk_ret_t host_call(duk_context *c)
 		return duk_type_error(c, "host.%s: takes %u arguments, not %d", f->name, f->nargs,
 				      (int)n);
 	for (unsigned int i = 0; i < f->nargs; i++)
-		to_value(c, f, (duk_idx_t)i, f->args[i], &args[i]);
+		if (!to_value(c, (duk_idx_t)i, f->args[i], &args[i]))
+			return duk_type_error(c, "host.%s: argument %u must be %s", f->name, i + 1,
+					      type_name(f->args[i]));
 	err = vmlet_host_call(f->name, args, f->nargs, &ret);
 	if (err) {
 		duk_push_error_object(c, DUK_ERR_ERROR, "host.%s: %s", f->name, strerror(-err));
@@ -352,13 +358,19 @@ static duk_ret_t json_encode(duk_context *c, void *udata)
 	return 1;
 }
 
-static const char *event(const char *handler, const char *json)
+/* Push the global function handler, or fail with VMLET_JS_NOHANDLER. */
+static void push_handler(const char *handler)
 {
 	duk_set_top(ctx, 0);
 	if (!duk_get_global_string(ctx, handler) || !duk_is_function(ctx, -1)) {
 		duk_push_error_object(ctx, DUK_ERR_REFERENCE_ERROR, "%s is not a function", handler);
 		fail(ctx, VMLET_JS_NOHANDLER);
 	}
+}
+
+static const char *event(const char *handler, const char *json)
+{
+	push_handler(handler);
 	duk_push_string(ctx, json);
 	if (duk_safe_call(ctx, json_decode, NULL, 1, 1))
 		fail(ctx, VMLET_JS_BADINPUT);
@@ -367,6 +379,91 @@ static const char *event(const char *handler, const char *json)
 	if (duk_safe_call(ctx, json_encode, NULL, 1, 1))
 		fail(ctx, VMLET_JS_BADOUTPUT);
 	return duk_get_string(ctx, -1);
+}
+
+/* What the value at idx is, for a message: its text for a number. */
+static const char *describe(duk_context *c, duk_idx_t idx)
+{
+	if (duk_is_number(c, idx)) {
+		duk_dup(c, idx);
+		return duk_safe_to_string(c, -1);
+	}
+	if (duk_is_buffer_data(c, idx))
+		return "a buffer";
+	switch (duk_get_type(c, idx)) {
+	case DUK_TYPE_UNDEFINED: return "undefined";
+	case DUK_TYPE_NULL: return "null";
+	case DUK_TYPE_BOOLEAN: return "a boolean";
+	case DUK_TYPE_STRING: return "a string";
+	}
+	return duk_is_function(c, idx) ? "a function" : "an object";
+}
+
+/*
+ * A typed event (vmlet_js_event_typed): args are the records lib/js.c
+ * encoded (vmlet/abi.h), each passed as a JS value (push_value); the
+ * result, converted to rtype as host function arguments are, comes back
+ * as one record (none for VMLET_VOID, whose result is dropped).
+ */
+static struct vmlet_bytes event_typed(const char *handler, const void *args, size_t len,
+				      uint32_t rtype)
+{
+	const uint8_t *p = args, *end = p + len;
+	struct vmlet_value v;
+	duk_idx_t n = 0;
+	size_t cap;
+	void *buf;
+
+	push_handler(handler);
+	while (p < end) {
+		struct vmlet_rec rec;
+		uint64_t bits;
+
+		if ((size_t)(end - p) < sizeof(rec))
+			vmlet_fail(-EINVAL, "truncated arguments");
+		memcpy(&rec, p, sizeof(rec));
+		if (rec.type == VMLET_VOID || rec.type >= VMLET_NTYPES ||
+		    vmlet_rec_size(rec.type, rec.len) > (size_t)(end - p))
+			vmlet_fail(-EINVAL, "bad arguments");
+		v.type = (enum vmlet_type)rec.type;
+		if (vmlet_type_is_scalar(rec.type)) {
+			memcpy(&bits, p + sizeof(rec), 8);
+			switch (v.type) {
+			case VMLET_BOOL: v.b = bits != 0; break;
+			case VMLET_I32: v.i32 = (int32_t)bits; break;
+			case VMLET_U32: v.u32 = (uint32_t)bits; break;
+			case VMLET_F32: memcpy(&v.f32, &bits, 4); break;
+			default: v.u64 = bits;
+			}
+		} else {
+			v.buf.ptr = p + sizeof(rec);
+			v.buf.len = rec.len;
+		}
+		push_value(ctx, &v);
+		p += vmlet_rec_size(rec.type, rec.len);
+		n++;
+	}
+	if (duk_pcall(ctx, n))
+		fail(ctx, VMLET_JS_THROW);
+	if (rtype == VMLET_VOID)
+		return (struct vmlet_bytes){NULL, 0};
+	if (!to_value(ctx, -1, (enum vmlet_type)rtype, &v)) {
+		duk_push_error_object(ctx, DUK_ERR_TYPE_ERROR, "%s: the result must be %s, not %s",
+				      handler, type_name((enum vmlet_type)rtype), describe(ctx, -1));
+		fail(ctx, VMLET_JS_BADOUTPUT);
+	}
+	buf = vmlet_result_buf(&cap);
+	if (vmlet_type_is_scalar(v.type))
+		return (struct vmlet_bytes){buf, vmlet_rec_put_scalar(buf, v.type,
+								     vmlet_scalar_bits(&v))};
+	if (v.buf.len > UINT32_MAX || vmlet_rec_size(v.type, (uint32_t)v.buf.len) > cap) {
+		duk_push_error_object(ctx, DUK_ERR_RANGE_ERROR,
+				      "%s: the result (%zu bytes) does not fit the output buffer",
+				      handler, (size_t)v.buf.len);
+		fail(ctx, VMLET_JS_BADOUTPUT);
+	}
+	return (struct vmlet_bytes){buf, vmlet_rec_put_buf(buf, v.type, v.buf.ptr,
+							   (uint32_t)v.buf.len)};
 }
 
 int main(void)
@@ -389,5 +486,6 @@ int main(void)
 	duk_put_global_string(ctx, "host");
 	VMLET_REGISTER(load, VMLET_STRING, VMLET_STRING, VMLET_STRING, VMLET_STRING);
 	VMLET_REGISTER(event, VMLET_STRING, VMLET_STRING, VMLET_STRING);
+	VMLET_REGISTER(event_typed, VMLET_BYTES, VMLET_STRING, VMLET_BYTES, VMLET_U32);
 	vmlet_ready();
 }

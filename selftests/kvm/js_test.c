@@ -507,6 +507,192 @@ TEST(math_random_differs_between_fresh_events)
 	vmlet_js_destroy(js);
 }
 
+#define TYPED_SCRIPT                                                                        \
+	"function echo(x) { return x; }\n"                                                  \
+	"function kinds() { var k = [];\n"                                                  \
+	"  for (var i = 0; i < arguments.length; i++)\n"                                    \
+	"    k.push(arguments[i] instanceof Uint8Array ? 'Uint8Array' : typeof arguments[i]);\n" \
+	"  return k.join(); }\n"                                                            \
+	"function sum(a, b, c) { return a + b + c; }\n"                                     \
+	"function rev(b) { var r = new Uint8Array(b.length);\n"                             \
+	"  for (var i = 0; i < b.length; i++) r[i] = b[b.length - 1 - i]; return r; }\n"   \
+	"function obj() { return {a: 1}; }\n"                                               \
+	"function boom() { throw new Error('boom'); }\n"                                   \
+	"var n = 0; function inc(d) { n += d; return n; }\n" OK_HANDLER
+
+/* handler(args) must return a value of rtype; it lands in *ret. */
+static int typed(struct vmlet_js *js, const char *handler, const struct vmlet_value *args,
+		 unsigned int nargs, enum vmlet_type rtype, struct vmlet_value *ret)
+{
+	int err = vmlet_js_event_typed(js, handler, args, nargs, rtype, ret);
+
+	if (err)
+		ksft_fail_at("%s: %s (%s)", handler, vmlet_strerror(err),
+			     vmlet_js_fault(js)->message);
+	return err;
+}
+
+TEST(typed_events_pass_each_type_both_ways)
+{
+	static const uint8_t bytes[] = {0, 1, 0x7f, 0xff};
+	struct vmlet_js *js = load(TYPED_SCRIPT);
+	struct vmlet_value args[9], r;
+
+	if (!js)
+		return;
+	args[0] = vmlet_bool(true);
+	args[1] = vmlet_i32(-5);
+	args[2] = vmlet_u32(4000000000u);
+	args[3] = vmlet_i64(-((1LL << 53) - 1));
+	args[4] = vmlet_u64((1ULL << 53) - 1);
+	args[5] = vmlet_f32(1.5f);
+	args[6] = vmlet_f64(0.1);
+	args[7] = vmlet_str("h\xc3\xa9llo");
+	args[8] = vmlet_bytes(bytes, sizeof(bytes));
+	/* Into JS: each as the JS type it maps to. */
+	if (!typed(js, "kinds", args, 9, VMLET_STRING, &r)) {
+		EXPECT_EQ(r.type, VMLET_STRING);
+		EXPECT_STREQ(r.buf.ptr, "boolean,number,number,number,number,number,number,"
+					"string,Uint8Array");
+	}
+	/* And back: each through echo, as its own type. */
+	for (unsigned int i = 0; i < 9; i++) {
+		if (typed(js, "echo", &args[i], 1, args[i].type, &r))
+			continue;
+		printf("# echo %s\n", vmlet_type_name(args[i].type));
+		EXPECT_EQ(r.type, args[i].type);
+		switch (r.type) {
+		case VMLET_BOOL: EXPECT_TRUE(r.b); break;
+		case VMLET_I32: EXPECT_EQ(r.i32, -5); break;
+		case VMLET_U32: EXPECT_EQ(r.u32, 4000000000u); break;
+		case VMLET_I64: EXPECT_EQ(r.i64, -((1LL << 53) - 1)); break;
+		case VMLET_U64: EXPECT_EQ(r.u64, (1ULL << 53) - 1); break;
+		case VMLET_F32: EXPECT_TRUE(r.f32 == 1.5f); break;
+		case VMLET_F64: EXPECT_TRUE(r.f64 == 0.1); break;
+		case VMLET_STRING:
+			EXPECT_EQ(r.buf.len, strlen("h\xc3\xa9llo"));
+			EXPECT_STREQ(r.buf.ptr, "h\xc3\xa9llo");
+			break;
+		default:
+			EXPECT_EQ(r.buf.len, sizeof(bytes));
+			EXPECT_TRUE(!memcmp(r.buf.ptr, bytes, sizeof(bytes)));
+		}
+	}
+	/* Computed results: a sum of three types, bytes made in JS. */
+	args[0] = vmlet_i32(40);
+	args[1] = vmlet_u64(1);
+	args[2] = vmlet_f64(1.0);
+	if (!typed(js, "sum", args, 3, VMLET_I64, &r))
+		EXPECT_EQ(r.i64, 42);
+	args[0] = vmlet_bytes(bytes, sizeof(bytes));
+	if (!typed(js, "rev", args, 1, VMLET_BYTES, &r)) {
+		EXPECT_EQ(r.buf.len, 4);
+		EXPECT_TRUE(!memcmp(r.buf.ptr, "\xff\x7f\x01\x00", 4));
+	}
+	/* An empty string and empty bytes; no arguments; a void result. */
+	args[0] = vmlet_str("");
+	if (!typed(js, "echo", args, 1, VMLET_STRING, &r))
+		EXPECT_EQ(r.buf.len, 0);
+	args[0] = vmlet_bytes(NULL, 0);
+	if (!typed(js, "echo", args, 1, VMLET_BYTES, &r))
+		EXPECT_EQ(r.buf.len, 0);
+	if (!typed(js, "kinds", NULL, 0, VMLET_STRING, &r))
+		EXPECT_STREQ(r.buf.ptr, "");
+	args[0] = vmlet_i32(7);
+	EXPECT_EQ(vmlet_js_event_typed(js, "inc", args, 1, VMLET_VOID, NULL), 0);
+	r.type = VMLET_I32;
+	if (!typed(js, "inc", args, 1, VMLET_VOID, &r))
+		EXPECT_EQ(r.type, VMLET_VOID);
+	/* Warm calls keep the state; a fresh event does not. */
+	args[0] = vmlet_u32(2);
+	if (!typed(js, "inc", args, 1, VMLET_U32, &r))
+		EXPECT_EQ(r.u32, 2);
+	EXPECT_EQ(vmlet_js_call_typed(js, "inc", args, 1, VMLET_F64, &r), 0);
+	EXPECT_TRUE(r.f64 == 4.0);
+	if (!typed(js, "inc", args, 1, VMLET_U32, &r))
+		EXPECT_EQ(r.u32, 2);
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
+/* A typed event that fails with code and msg (its first line); the next event works. */
+static void typed_fails(struct vmlet_js *js, const char *handler, struct vmlet_value arg,
+			enum vmlet_type rtype, int64_t code, const char *msg)
+{
+	struct vmlet_value r;
+	const struct vmlet_fault *f;
+	int err = vmlet_js_event_typed(js, handler, &arg, 1, rtype, &r);
+
+	f = vmlet_js_fault(js);
+	printf("# %s -> %s: %s, code %lld: %s\n", vmlet_type_name(arg.type),
+	       vmlet_type_name(rtype), vmlet_strerror(err), (long long)f->code, f->message);
+	EXPECT_EQ(err, -VMLET_EFAIL);
+	EXPECT_EQ(f->code, code);
+	/* The message's first line; a stack may follow. */
+	EXPECT_TRUE(!strncmp(f->message, msg, strlen(msg)) &&
+		    (!f->message[strlen(msg)] || f->message[strlen(msg)] == '\n'));
+	next_event_works(js);
+}
+
+TEST(typed_events_refuse_wrong_types)
+{
+	struct vmlet_js *js = load(TYPED_SCRIPT);
+	struct vmlet_value args[VMLET_MAX_ARGS + 1], r;
+
+	if (!js)
+		return;
+	typed_fails(js, "echo", vmlet_str("1"), VMLET_I32, VMLET_JS_BADOUTPUT,
+		    "TypeError: echo: the result must be an i32, not a string");
+	typed_fails(js, "echo", vmlet_f64(1.5), VMLET_I32, VMLET_JS_BADOUTPUT,
+		    "TypeError: echo: the result must be an i32, not 1.5");
+	typed_fails(js, "echo", vmlet_i32(-1), VMLET_U32, VMLET_JS_BADOUTPUT,
+		    "TypeError: echo: the result must be a u32, not -1");
+	typed_fails(js, "echo", vmlet_f64(4294967296.0), VMLET_U32, VMLET_JS_BADOUTPUT,
+		    "TypeError: echo: the result must be a u32, not 4294967296");
+	typed_fails(js, "echo", vmlet_f64(9007199254740992.0), VMLET_I64, VMLET_JS_BADOUTPUT,
+		    "TypeError: echo: the result must be an i64, not 9007199254740992");
+	typed_fails(js, "echo", vmlet_i32(1), VMLET_BOOL, VMLET_JS_BADOUTPUT,
+		    "TypeError: echo: the result must be a boolean, not 1");
+	typed_fails(js, "echo", vmlet_bool(false), VMLET_F64, VMLET_JS_BADOUTPUT,
+		    "TypeError: echo: the result must be an f64, not a boolean");
+	typed_fails(js, "echo", vmlet_str("ab"), VMLET_BYTES, VMLET_JS_BADOUTPUT,
+		    "TypeError: echo: the result must be a Uint8Array, not a string");
+	typed_fails(js, "echo", vmlet_bytes("ab", 2), VMLET_STRING, VMLET_JS_BADOUTPUT,
+		    "TypeError: echo: the result must be a string, not a buffer");
+	typed_fails(js, "obj", vmlet_i32(0), VMLET_STRING, VMLET_JS_BADOUTPUT,
+		    "TypeError: obj: the result must be a string, not an object");
+	typed_fails(js, "kinds", vmlet_i32(0), VMLET_I32, VMLET_JS_BADOUTPUT,
+		    "TypeError: kinds: the result must be an i32, not a string");
+	typed_fails(js, "nothere", vmlet_i32(0), VMLET_I32, VMLET_JS_NOHANDLER,
+		    "ReferenceError: nothere is not a function");
+	typed_fails(js, "boom", vmlet_i32(0), VMLET_I32, VMLET_JS_THROW, "Error: boom");
+	/* What the host refuses before the guest runs. */
+	args[0] = vmlet_i64(1LL << 53);
+	EXPECT_EQ(vmlet_js_event_typed(js, "echo", args, 1, VMLET_I64, &r), -ERANGE);
+	args[0] = vmlet_i64(-(1LL << 53));
+	EXPECT_EQ(vmlet_js_event_typed(js, "echo", args, 1, VMLET_I64, &r), -ERANGE);
+	args[0] = vmlet_u64(UINT64_MAX);
+	EXPECT_EQ(vmlet_js_event_typed(js, "echo", args, 1, VMLET_U64, &r), -ERANGE);
+	args[0] = (struct vmlet_value){.type = VMLET_VOID};
+	EXPECT_EQ(vmlet_js_event_typed(js, "echo", args, 1, VMLET_I32, &r), -EINVAL);
+	args[0] = (struct vmlet_value){.type = VMLET_NTYPES};
+	EXPECT_EQ(vmlet_js_event_typed(js, "echo", args, 1, VMLET_I32, &r), -EINVAL);
+	args[0] = vmlet_i32(1);
+	EXPECT_EQ(vmlet_js_event_typed(js, "echo", args, 1, VMLET_NTYPES, &r), -EINVAL);
+	EXPECT_EQ(vmlet_js_event_typed(js, "echo", args, 1, VMLET_I32, NULL), -EINVAL);
+	EXPECT_EQ(vmlet_js_event_typed(js, NULL, args, 1, VMLET_I32, &r), -EINVAL);
+	EXPECT_EQ(vmlet_js_event_typed(js, "echo", NULL, 1, VMLET_I32, &r), -EINVAL);
+	EXPECT_EQ(vmlet_js_event_typed(NULL, "echo", args, 1, VMLET_I32, &r), -EINVAL);
+	for (unsigned int i = 0; i <= VMLET_MAX_ARGS; i++)
+		args[i] = vmlet_i32(1);
+	EXPECT_EQ(vmlet_js_event_typed(js, "sum", args, VMLET_MAX_ARGS + 1, VMLET_I32, &r),
+		  -EINVAL);
+	if (!typed(js, "sum", args, VMLET_MAX_ARGS, VMLET_I32, &r))
+		EXPECT_EQ(r.i32, 3);
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
 TEST(bad_arguments_are_einval)
 {
 	struct vmlet_js_config jc = {.sz = 1};
