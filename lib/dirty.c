@@ -87,13 +87,16 @@ static void add(struct vmlet_dirty *d, uint64_t pg)
 		d->nlist++;
 }
 
-static void harvest(struct vmlet_dirty *d)
+/* Returns the number of entries taken. */
+static uint32_t harvest(struct vmlet_dirty *d)
 {
-	for (;;) {
+	uint32_t n = 0;
+
+	for (;; n++) {
 		struct kvm_dirty_gfn *e = &d->ring[d->fetch & (d->nents - 1)];
 
 		if (!(__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY))
-			return;
+			return n;
 		if (e->slot == 0) /* address space 0, slot 0: the only one */
 			add(d, e->offset);
 		__atomic_store_n(&e->flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
@@ -101,12 +104,15 @@ static void harvest(struct vmlet_dirty *d)
 	}
 }
 
+/* Returns the number of entries KVM took back, or a negative error. */
 static int reset(struct vmlet_dirty *d, int vm_fd)
 {
-	if (ioctl(vm_fd, KVM_RESET_DIRTY_RINGS, 0) < 0)
+	int n = ioctl(vm_fd, KVM_RESET_DIRTY_RINGS, 0);
+
+	if (n < 0)
 		return -errno;
 	d->resets++;
-	return 0;
+	return n;
 }
 
 int vmlet_dirty_collect(struct vmlet_dirty *d, int vm_fd)
@@ -124,18 +130,34 @@ int vmlet_dirty_collect(struct vmlet_dirty *d, int vm_fd)
 
 int vmlet_dirty_ring_full(struct vmlet_dirty *d, int vm_fd)
 {
+	uint32_t taken;
+	int n;
+
 	if (!d->ring)
 		return -EPROTO;
-	harvest(d);
-	return reset(d, vm_fd);
+	taken = harvest(d);
+	n = reset(d, vm_fd);
+	if (n < 0 || taken || n)
+		return n < 0 ? n : 0;
+	/*
+	 * Full, yet nothing new to take and nothing to give back: KVM wrote
+	 * past the ring's end (see kvm.c) and the entries it overwrote are
+	 * lost. Copy every page back at the next restore.
+	 */
+	memset(d->bitmap, 0xff, (d->npages + 63) / 64 * sizeof(uint64_t));
+	d->nlist = VMLET_DIRTY_KEEP + 1;
+	return -EOVERFLOW;
 }
 
 int vmlet_dirty_done(struct vmlet_dirty *d, int vm_fd)
 {
 	/* The log's bitmap is KVM_GET_DIRTY_LOG's to overwrite. */
+	int n;
+
 	if (!d->ring || vmlet_dirty_listed(d))
 		return 0;
 	memset(d->bitmap, 0, (d->npages + 63) / 64 * sizeof(uint64_t));
 	d->nlist = 0;
-	return reset(d, vm_fd);
+	n = reset(d, vm_fd);
+	return n < 0 ? n : 0;
 }

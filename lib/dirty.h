@@ -57,7 +57,8 @@ int vmlet_dirty_collect(struct vmlet_dirty *d, int vm_fd);
 
 /*
  * The ring is full (KVM_EXIT_DIRTY_RING_FULL): harvest it into the set and
- * reset it, so that the guest can go on.
+ * reset it, so that the guest can go on. -EOVERFLOW: KVM overran the ring
+ * and lost pages; the set is now every page, and the call cannot go on.
  */
 int vmlet_dirty_ring_full(struct vmlet_dirty *d, int vm_fd);
 

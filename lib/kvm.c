@@ -5,10 +5,19 @@
  * through kvm_run instead of ioctls). Optional capabilities (guest debug
  * for instruction counting, XCRs for AVX state, the dirty ring for COPY
  * restore, the MSR filter that spares restore most MSRs) are recorded, not
- * required. VMLET_DIRTY_RING=0 in the
- * environment hides the dirty ring, so that the dirty log that replaces
- * it where the kernel lacks it can be tested and measured anywhere.
+ * required.
+ *
+ * The dirty ring is used only where the CPU runs guest code (VMX/SVM).
+ * A KVM that emulates guest code, as kvm-pvm does on a host without
+ * them, pushes a ring entry at every emulated write and checks the ring's
+ * soft limit only between batches of instructions: a call that writes a
+ * few hundred pages overflows the ring (a WARN in kvm_dirty_ring_push),
+ * loses the entries it overwrote and leaves KVM_RESET_DIRTY_RINGS unable
+ * to move on. VMLET_DIRTY_RING=0 in the environment hides the ring
+ * everywhere and VMLET_DIRTY_RING=1 uses it even there, to test and
+ * measure either on any host.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -87,10 +96,24 @@ static int cpuid_read(void)
 
 #define SYNC_NEEDED (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
 
+/* KVM on a host without VMX/SVM can only run guests by emulating them. */
+static bool host_virt_ext(void)
+{
+	unsigned int a, b, c, d;
+	bool vmx = false, svm = false;
+
+	if (__get_cpuid(1, &a, &b, &c, &d))
+		vmx = c & (1U << 5);
+	if (__get_cpuid(0x80000001, &a, &b, &c, &d))
+		svm = c & (1U << 2);
+	return vmx || svm;
+}
+
 static void kvm_open(void)
 {
 	const char *env;
 	int sync, ring, umsr;
+	bool use_ring;
 
 	kvm.fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm.fd < 0) {
@@ -124,9 +147,14 @@ static void kvm_open(void)
 	umsr = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR);
 	kvm.msr_filter = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0 &&
 			 (umsr == 1 || (umsr > 0 && (umsr & KVM_MSR_EXIT_REASON_FILTER)));
+	kvm.emulated = !host_virt_ext();
 	ring = ioctl(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING);
 	env = getenv("VMLET_DIRTY_RING");
-	if (ring > 0 && !(env && !strcmp(env, "0")))
+	if (env && (!strcmp(env, "0") || !strcmp(env, "1")))
+		use_ring = env[0] == '1';
+	else
+		use_ring = !kvm.emulated;
+	if (ring > 0 && use_ring)
 		kvm.dirty_ring = (size_t)ring;
 	kvm_err = cpuid_read();
 	if (kvm_err)

@@ -22,6 +22,7 @@ struct vmlet_kvm {
 	bool xcrs;		  /* KVM_CAP_XCRS */
 	bool enforce_pv;	  /* KVM_CAP_ENFORCE_PV_FEATURE_CPUID (Linux 5.10) */
 	size_t dirty_ring;	  /* KVM_CAP_DIRTY_LOG_RING's largest ring, bytes; 0: none */
+	bool emulated;		  /* no VMX/SVM on the host: KVM emulates guest code */
 	bool msr_filter;	  /* KVM_CAP_X86_MSR_FILTER and user-space exits for it */
 	uint64_t xcr0;		  /* the XCR0 guests get */
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, adjusted */

@@ -19,19 +19,6 @@ static int under_hypervisor(void)
 	return !!(c & (1U << 31));
 }
 
-/* KVM on a host without VMX/SVM can only run guests by emulating them. */
-static int host_virt_ext(void)
-{
-	unsigned int a, b, c, d;
-	int vmx = 0, svm = 0;
-
-	if (__get_cpuid(1, &a, &b, &c, &d))
-		vmx = !!(c & (1U << 5));
-	if (__get_cpuid(0x80000001, &a, &b, &c, &d))
-		svm = !!(c & (1U << 2));
-	return vmx || svm;
-}
-
 VMLET_API int vmlet_platform_query(struct vmlet_platform *p)
 {
 	const struct vmlet_kvm *kvm;
@@ -42,10 +29,10 @@ VMLET_API int vmlet_platform_query(struct vmlet_platform *p)
 	memset(p, 0, sizeof(*p));
 	p->backing = vmlet_mem_best_backing(VMLET_DEFAULT_MEM, &p->hugepages_free);
 	p->nested = under_hypervisor();
-	p->emulated = !host_virt_ext();
 	err = vmlet_kvm_get(&kvm);
 	if (err)
 		return err;
+	p->emulated = kvm->emulated;
 	p->api_version = kvm->api_version;
 	p->sync_regs = true;
 	p->xsave = kvm->xcrs;
