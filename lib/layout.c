@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core.h"
 #include "layout.h"
 
 static int page_aligned(uint64_t v)
@@ -66,6 +67,8 @@ int vmlet_config_normalize(const struct vmlet_config *in, struct vmlet_config *o
 	if (c.timeout_us > VMLET_TIMEOUT_MAX_US)
 		return -EINVAL;
 	if (c.flags & ~(unsigned int)VMLET_CONFIG_BOOT)
+		return -EINVAL;
+	if (c.core_path && vmlet_core_path(c.core_path, 0, NULL, 0))
 		return -EINVAL;
 	*out = c;
 	return 0;

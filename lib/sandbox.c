@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "backtrace.h"
+#include "core.h"
 #include "entropy.h"
 #include "frame.h"
 #include "hostcall.h"
@@ -290,24 +291,28 @@ void __vmlet_sandbox_symbolize(struct vmlet_sandbox *sb)
 		memcpy(&x, sb->mem.host + r->rsp, sizeof(x));
 		rsp = x.rsp;
 	}
-	vmlet_backtrace_fault(&sb->mem, &sb->image->syms, sb->fault.rip, rsp, r->rbp, &sb->fault);
+	/* A loaded snapshot's sandbox has no image, so no symbols. */
+	vmlet_backtrace_fault(&sb->mem, sb->image ? &sb->image->syms : NULL, sb->fault.rip, rsp,
+			      r->rbp, &sb->fault);
 }
 
-static int die(struct vmlet_sandbox *sb, int err)
+/* The call of function index failed: the sandbox is dead; name where, write its core. */
+static int die(struct vmlet_sandbox *sb, unsigned int index, int err)
 {
 	sb->state = SANDBOX_DEAD;
 	if (!sb->fault.error)
 		sb->fault.error = err;
 	__vmlet_sandbox_symbolize(sb);
+	__vmlet_core_dump(sb, sb->funcs[index].name);
 	return err;
 }
 
 /* The guest broke the call protocol: the sandbox is dead, and this is why. */
-static int broke(struct vmlet_sandbox *sb, const char *why)
+static int broke(struct vmlet_sandbox *sb, unsigned int index, const char *why)
 {
 	sb->fault.rip = sb->vm.run->s.regs.regs.rip;
 	snprintf(sb->fault.message, sizeof(sb->fault.message), "%s", why);
-	return die(sb, -VMLET_EPROTO);
+	return die(sb, index, -VMLET_EPROTO);
 }
 
 /*
@@ -361,12 +366,13 @@ static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet
 	if (err)
 		return err;
 	sb->fault.error = 0;
+	sb->fault.core_error = 0;
 	sb->vm.steps = 0;
 	err = vmlet_vm_run(&sb->vm, &sb->fault);
 	if (err == VMLET_PORT_READY)
-		return broke(sb, "the guest reported ready again during a call");
+		return broke(sb, index, "the guest reported ready again during a call");
 	if (err != VMLET_PORT_RETURN)
-		return die(sb, err);
+		return die(sb, index, err);
 	err = vmlet_frame_decode_ret(sb->out, sb->layout.out_size, index, fn->ret, &v, &status);
 	if (err == -VMLET_EREFUSED) {
 		sb->fault.error = err;
@@ -387,7 +393,7 @@ static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet
 		return err;
 	}
 	if (err)
-		return broke(sb, "malformed return frame");
+		return broke(sb, index, "malformed return frame");
 	if (ret)
 		*ret = v;
 	return 0;

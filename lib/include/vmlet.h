@@ -122,6 +122,21 @@ struct vmlet_config {
 	 */
 	uint64_t print_limit;
 	unsigned int flags; /* VMLET_CONFIG_BOOT */
+	/*
+	 * Appended: the fields above keep their offsets. Core dumps
+	 * (vmlet_sandbox_fault(3)): when core_path is not NULL, a call or
+	 * boot that the guest fails (a -VMLET_E* outcome other than
+	 * VMLET_EREFUSED and VMLET_EFAIL) writes an ELF core file of the
+	 * guest there, on the failing thread, before it returns. A template:
+	 * %i is the sandbox id, %p the process id, %% a %; any other % is
+	 * -EINVAL. Borrowed: must outlive the sandboxes (and snapshots and
+	 * pools) made with this config. core_limit bounds the guest memory
+	 * the core holds, in bytes (0: VMLET_CORE_LIMIT); zero pages are left
+	 * out and count nothing. struct vmlet_fault's core_error tells what
+	 * happened.
+	 */
+	const char *core_path;
+	uint64_t core_limit;
 };
 
 /*
@@ -129,6 +144,9 @@ struct vmlet_config {
  * making it from the image's boot snapshot (see vmlet_sandbox_create(3)).
  */
 #define VMLET_CONFIG_BOOT 1
+
+/* The default bound on the guest memory in a core file (core_limit). */
+#define VMLET_CORE_LIMIT (64ULL << 20)
 
 #define VMLET_PRINT_LIMIT     (1ULL << 20)
 #define VMLET_PRINT_UNLIMITED UINT64_MAX
@@ -166,7 +184,13 @@ struct vmlet_fault {
 	unsigned int nframes;
 	bool symbols;
 	struct vmlet_fault_frame frames[VMLET_FAULT_FRAMES];
-	int core_error; /* config core_path: 0 when the core was written, else why not */
+	/*
+	 * With the config's core_path: 0 when the failure's core was written
+	 * whole (or none was asked for), -EFBIG when it was written but the
+	 * guest memory past core_limit was left out, else why none was
+	 * written (-errno; the partial file is removed).
+	 */
+	int core_error;
 };
 
 struct vmlet_platform {
