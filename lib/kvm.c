@@ -5,7 +5,9 @@
  * through kvm_run instead of ioctls). Optional capabilities (guest debug
  * for instruction counting, XCRs for AVX state, the dirty ring for COPY
  * restore, the MSR filter that spares restore most MSRs) are recorded, not
- * required.
+ * required, and so is the list of MSRs KVM saves and restores (which
+ * optional MSRs a snapshot keeps, and which a snapshot file may hold:
+ * lib/x86.h).
  *
  * The dirty ring is used only where the CPU runs guest code (VMX/SVM).
  * A KVM that emulates guest code, as kvm-pvm does on a host without
@@ -72,6 +74,9 @@ static int cpuid_read(void)
 	e = cpuid_find(c, 0xd, 0);
 	if (kvm.xcrs && e && (e->eax & XFEATURE_AVX))
 		kvm.xcr0 |= XFEATURE_AVX;
+	/* What KVM checks MTRR and other physical addresses against (36 without the leaf). */
+	e = cpuid_find(c, 0x80000008, 0);
+	kvm.phys_bits = e && (e->eax & 0xff) ? e->eax & 0xff : 36;
 	/*
 	 * Hide what no vmlet guest uses and what would outlive a restore:
 	 * KVM's paravirtual features (kvmclock, steal time and async page
@@ -92,6 +97,36 @@ static int cpuid_read(void)
 		e->ecx &= ~CPUID_80000001_ECX_SVM;
 	kvm.cpuid = c;
 	return 0;
+}
+
+/* KVM_GET_MSR_INDEX_LIST: one call in the common case, a second with the size KVM asks for. */
+static int msrs_read(void)
+{
+	uint32_t n = 512;
+
+	for (;;) {
+		struct kvm_msr_list *l = malloc(sizeof(*l) + n * sizeof(l->indices[0]));
+
+		if (!l)
+			return -ENOMEM;
+		l->nmsrs = n;
+		if (!ioctl(kvm.fd, KVM_GET_MSR_INDEX_LIST, l)) {
+			kvm.msrs = l;
+			return 0;
+		}
+		n = l->nmsrs;
+		free(l);
+		if (errno != E2BIG)
+			return -errno;
+	}
+}
+
+bool vmlet_kvm_msr_listed(const struct vmlet_kvm *k, uint32_t index)
+{
+	for (uint32_t i = 0; i < k->msrs->nmsrs; i++)
+		if (k->msrs->indices[i] == index)
+			return true;
+	return false;
 }
 
 #define SYNC_NEEDED (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
@@ -157,6 +192,8 @@ static void kvm_open(void)
 	if (ring > 0 && use_ring)
 		kvm.dirty_ring = (size_t)ring;
 	kvm_err = cpuid_read();
+	if (!kvm_err)
+		kvm_err = msrs_read();
 	if (kvm_err)
 		goto err_fd;
 	return;

@@ -23,6 +23,13 @@
  *    memory into SIGBUS, as it would for any mapped file (a shared
  *    library): the file must stay as it is while the snapshot lives,
  *    which vmlet_snapshot_load(3) says.
+ *  - What the vCPU state needs of the host is checked at load, against
+ *    what this host's KVM offers (host_get()): vendor, XCR0 and XSAVE
+ *    components, CPUID features, and each MSR (KVM_GET_MSR_INDEX_LIST,
+ *    lib/x86.h) and MTRR address width. A file that loads is one a
+ *    sandbox can be made of here, not one whose first KVM_SET_MSRS fails
+ *    with -EIO. KVM's answers are read once per process (lib/kvm.c):
+ *    no VM is made to ask.
  *  - A loaded snapshot has no image (image == NULL): the file holds
  *    everything a sandbox made from a snapshot needs. What it does not
  *    hold is the host side: print, host functions, service, deadline,
@@ -104,6 +111,15 @@ static int host_get(struct vmlet_snapfmt_host *h)
 	h->xfeatures = cpuid_word(kvm->cpuid, 0xd, 0) | (uint64_t)cpuid_word(kvm->cpuid, 0xd, 3)
 								<< 32;
 	h->xcrs = kvm->xcrs;
+	h->phys_bits = kvm->phys_bits;
+	h->nmsrs = 0;
+	for (unsigned int i = 0; i < VMLET_X86_NRANGES; i++) {
+		const struct vmlet_x86_msr_range *r = &vmlet_x86_state_msrs()[i];
+
+		for (uint32_t m = r->first; m < r->first + r->n; m++)
+			if (vmlet_x86_msr_supported(kvm, m) && h->nmsrs < VMLET_X86_NMSRS)
+				h->msrs[h->nmsrs++] = m;
+	}
 	return 0;
 }
 

@@ -13,8 +13,12 @@
  * lib/frame.c, which is fuzzed too), memory runs (inside memory, in
  * order, packed in the pages section) and the vCPU state: every register
  * a later KVM_SET_* takes is checked against what a long-mode guest at
- * CPL 0 of this ABI can hold, so that a bad file fails here with a
- * message rather than in KVM with an errno.
+ * CPL 0 of this ABI can hold, and what of it depends on the host against
+ * what this host's KVM takes (XCRs, XSAVE components, each MSR, MTRR
+ * addresses against its physical address width, the CPUID features
+ * behind CR4, EFER and x2APIC mode), so that a bad file, or one this
+ * host cannot run, fails here with a message rather than in KVM with an
+ * errno when a sandbox is made of it.
  *
  * CRC32C rather than a cryptographic hash: the checksums catch truncation
  * and corruption, not an attacker, who can recompute them; the
@@ -85,13 +89,20 @@
  */
 #define XFEATURE_PKRU (1ULL << 9)
 
-#define APIC_BASE	   0xfee00000ULL
-#define APIC_FLAGS_OK	   ((1ULL << 8) | (1ULL << 10) | (1ULL << 11)) /* BSP, x2APIC, enable */
-#define PAGE_MASK	   (VMLET_PAGE_SIZE - 1)
-#define XSAVE_MXCSR	   6   /* in 32-bit words */
-#define XSAVE_HDR	   512 /* bytes: XSTATE_BV, XCOMP_BV, reserved */
-#define XSAVE_HDR_END	   576
-#define VCPUEVENT_FLAGS_OK 0x3f /* KVM_VCPUEVENT_VALID_*: NMI_PENDING ... TRIPLE_FAULT */
+#define APIC_BASE     0xfee00000ULL
+#define APIC_EXTD     (1ULL << 10) /* x2APIC mode */
+#define APIC_EN	      (1ULL << 11)
+#define APIC_FLAGS_OK ((1ULL << 8) | APIC_EXTD | APIC_EN) /* and BSP */
+#define PAGE_MASK     (VMLET_PAGE_SIZE - 1)
+#define XSAVE_MXCSR   6	  /* in 32-bit words */
+#define XSAVE_HDR     512 /* bytes: XSTATE_BV, XCOMP_BV, reserved */
+#define XSAVE_HDR_END 576
+/*
+ * KVM_VCPUEVENT_VALID_*: NMI_PENDING, SIPI_VECTOR, SHADOW, SMM. KVM
+ * refuses PAYLOAD and TRIPLE_FAULT in a VM without the capabilities that
+ * enable them, which vmlet does not (and its snapshots never hold them).
+ */
+#define VCPUEVENT_FLAGS_OK 0xf
 
 _Static_assert(sizeof(struct vmlet_snapfmt_header) == 208, "the header's size is the format's");
 _Static_assert(sizeof(struct vmlet_x86_state) == 5848, "the CPU section's size is the format's");
@@ -187,6 +198,9 @@ void vmlet_snapfmt_needs(const struct vmlet_x86_state *cpu, uint32_t need[VMLET_
 		need[VMLET_CPUID_81_EDX] |= 1U << 11;
 	if (efer & EFER_NXE)
 		need[VMLET_CPUID_81_EDX] |= 1U << 20;
+	/* KVM_SET_SREGS takes x2APIC mode only where the vCPU's CPUID has it. */
+	if (cpu->sregs.apic_base & APIC_EXTD)
+		need[VMLET_CPUID_1_ECX] |= 1U << 21;
 }
 
 int vmlet_snapfmt_runs(const uint8_t *mem, uint64_t size, const uint64_t *maybe,
@@ -596,6 +610,9 @@ static int check_sregs(const struct kvm_sregs *s, bool xcrs, uint64_t mem, char 
 	    (s->apic_base & PAGE_MASK & ~APIC_FLAGS_OK))
 		return BAD("CPU: APIC base %#llx is not the default one",
 			   (unsigned long long)s->apic_base);
+	if ((s->apic_base & (APIC_EXTD | APIC_EN)) == APIC_EXTD)
+		return BAD("CPU: APIC base %#llx: x2APIC mode with the APIC disabled",
+			   (unsigned long long)s->apic_base);
 	if (!all_zero(s->interrupt_bitmap, sizeof(s->interrupt_bitmap)))
 		return BAD("CPU: an interrupt is pending");
 	return 0;
@@ -643,9 +660,36 @@ static bool msr_known(uint32_t index)
 	return false;
 }
 
+/* MTRR memory types KVM takes: UC, WC, WT, WP, WB. */
+static bool mtrr_type_ok(uint64_t t)
+{
+	return t < 8 && ((1U << t) & 0x73);
+}
+
+static bool mtrr_fixed(uint32_t index)
+{
+	return index == MSR_MTRR_FIX64K || index - MSR_MTRR_FIX16K < 2 ||
+	       index - MSR_MTRR_FIX4K < 8;
+}
+
+/* Bits 52-63 are reserved everywhere; bits from the host's MAXPHYADDR up, check_msrs(). */
+#define MTRR_VAR_RESERVED(index) (~0ULL << 52 | ((index)&1 ? 0x7ffULL : 0xf00ULL))
+
 static bool msr_value_ok(uint32_t index, uint64_t v)
 {
+	if (mtrr_fixed(index)) {
+		for (int i = 0; i < 8; i++)
+			if (!mtrr_type_ok((v >> (8 * i)) & 0xff))
+				return false;
+		return true;
+	}
+	if (index - MSR_MTRR_BASE0 < 16) /* even: PHYSBASE, odd: PHYSMASK */
+		return !(v & MTRR_VAR_RESERVED(index)) && (index & 1 || mtrr_type_ok(v & 0xff));
 	switch (index) {
+	case MSR_MTRR_DEFTYPE:
+		return !(v & ~0xcffULL) && mtrr_type_ok(v & 0xff);
+	case MSR_TSC_AUX:
+		return !(v >> 32); /* KVM refuses bits 63-32 on Intel; AMD has none */
 	case MSR_LSTAR:
 	case MSR_CSTAR:
 	case MSR_KERNEL_GS_BASE:
@@ -665,10 +709,62 @@ static bool msr_value_ok(uint32_t index, uint64_t v)
 	}
 }
 
-static int check_msrs(const struct vmlet_x86_state *cpu, char *err, size_t errlen)
+/* A state MSR's name (lib/x86.h), as the SDM spells it. */
+static const char *msr_name(uint32_t index, char *buf, size_t len)
+{
+	static const struct {
+		uint32_t index;
+		const char *name;
+	} names[] = {
+		{MSR_STAR, "STAR"},
+		{MSR_LSTAR, "LSTAR"},
+		{MSR_CSTAR, "CSTAR"},
+		{MSR_SFMASK, "FMASK"},
+		{MSR_KERNEL_GS_BASE, "KERNEL_GS_BASE"},
+		{MSR_PAT, "IA32_PAT"},
+		{MSR_IA32_TSC, "IA32_TIME_STAMP_COUNTER"},
+		{MSR_SYSENTER_CS, "IA32_SYSENTER_CS"},
+		{MSR_SYSENTER_ESP, "IA32_SYSENTER_ESP"},
+		{MSR_SYSENTER_EIP, "IA32_SYSENTER_EIP"},
+		{MSR_TSC_AUX, "IA32_TSC_AUX"},
+		{MSR_TSC_ADJUST, "IA32_TSC_ADJUST"},
+		{MSR_SPEC_CTRL, "IA32_SPEC_CTRL"},
+		{MSR_MISC_ENABLE, "IA32_MISC_ENABLE"},
+		{MSR_DEBUGCTL, "IA32_DEBUGCTL"},
+		{MSR_MTRR_DEFTYPE, "IA32_MTRR_DEF_TYPE"},
+		{MSR_MTRR_FIX64K, "IA32_MTRR_FIX64K_00000"},
+		{MSR_MTRR_FIX16K, "IA32_MTRR_FIX16K_80000"},
+		{MSR_MTRR_FIX16K + 1, "IA32_MTRR_FIX16K_A0000"},
+	};
+
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].index == index)
+			return names[i].name;
+	if (index - MSR_MTRR_FIX4K < 8)
+		snprintf(buf, len, "IA32_MTRR_FIX4K_%c%c000", "CCDDEEFF"[index - MSR_MTRR_FIX4K],
+			 index & 1 ? '8' : '0');
+	else if (index - MSR_MTRR_BASE0 < 16)
+		snprintf(buf, len, "IA32_MTRR_PHYS%s%u", index & 1 ? "MASK" : "BASE",
+			 (index - MSR_MTRR_BASE0) / 2);
+	else
+		snprintf(buf, len, "unknown");
+	return buf;
+}
+
+static bool host_has_msr(const struct vmlet_snapfmt_host *host, uint32_t index)
+{
+	for (uint32_t i = 0; i < host->nmsrs && i < VMLET_X86_NMSRS; i++)
+		if (host->msrs[i] == index)
+			return true;
+	return false;
+}
+
+static int check_msrs(const struct vmlet_x86_state *cpu, const struct vmlet_snapfmt_host *host,
+		      char *err, size_t errlen)
 {
 	const struct kvm_msrs *m = msrs_of(cpu);
 	uint32_t n = m->nmsrs;
+	char name[32];
 
 	if (n > VMLET_X86_NMSRS || m->pad)
 		return BAD("CPU: %u MSRs, at most %u", n, VMLET_X86_NMSRS);
@@ -688,6 +784,18 @@ static int check_msrs(const struct vmlet_x86_state *cpu, char *err, size_t errle
 		if (!msr_value_ok(e->index, e->data))
 			return BAD("CPU: MSR %#x holds an invalid value %#llx", e->index,
 				   (unsigned long long)e->data);
+		if (!host_has_msr(host, e->index))
+			return fail(err, errlen, -EOPNOTSUPP,
+				    "MSR %#x (%s) in the file is not supported by this host's KVM",
+				    e->index, msr_name(e->index, name, sizeof(name)));
+		/* KVM takes no MTRR address at or above the vCPU's MAXPHYADDR. */
+		if (e->index - MSR_MTRR_BASE0 < 16 && host->phys_bits < 52 &&
+		    e->data >> host->phys_bits)
+			return fail(err, errlen, -EOPNOTSUPP,
+				    "MSR %#x (%s) holds %#llx, beyond this host's %u physical "
+				    "address bits",
+				    e->index, msr_name(e->index, name, sizeof(name)),
+				    (unsigned long long)e->data, host->phys_bits);
 	}
 	return 0;
 }
@@ -741,7 +849,7 @@ static int check_cpu(const struct vmlet_x86_state *cpu, const struct vmlet_snapf
 	if (d->dr6 >> 32 || d->dr7 >> 32 || d->flags || !all_zero(d->reserved, sizeof(d->reserved)))
 		return BAD("CPU: DR6 %#llx or DR7 %#llx has reserved bits set",
 			   (unsigned long long)d->dr6, (unsigned long long)d->dr7);
-	ret = check_msrs(cpu, err, errlen);
+	ret = check_msrs(cpu, host, err, errlen);
 	if (ret)
 		return ret;
 	vmlet_snapfmt_needs(cpu, need);

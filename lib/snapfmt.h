@@ -82,6 +82,9 @@ struct vmlet_snapfmt_host {
 	uint32_t cpuid[VMLET_CPUID_NWORDS]; /* KVM_GET_SUPPORTED_CPUID */
 	uint64_t xfeatures;		    /* XSAVE components KVM takes: CPUID 0xd.0 EDX:EAX */
 	bool xcrs;			    /* KVM_CAP_XCRS */
+	unsigned int phys_bits;		    /* guests' MAXPHYADDR: CPUID 0x80000008 EAX[7:0] */
+	uint32_t nmsrs;
+	uint32_t msrs[VMLET_X86_NMSRS]; /* the state MSRs KVM takes: vmlet_x86_msr_supported() */
 };
 
 /* A validated file: copies of its fixed parts, pointers into it for the rest. */
@@ -100,7 +103,7 @@ uint32_t vmlet_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /*
  * CPUID features the CPU state needs (long mode, the CR4 and EFER bits it
- * sets), in the words of struct vmlet_snapfmt_header.cpuid. XSAVE state
+ * sets, x2APIC mode), in the words of struct vmlet_snapfmt_header.cpuid. XSAVE state
  * is checked against XCR0, KVM_CAP_XCRS and KVM's XSAVE components
  * instead: vmlet gives guests XCR0 (and CR4.OSXSAVE) wherever KVM has
  * XCRs, whether or not KVM's CPUID names XSAVE and AVX.
@@ -135,8 +138,11 @@ int vmlet_snapfmt_build(const struct vmlet_snapfmt_host *host, const struct vmle
  *  -EINVAL           not a snapshot file (magic);
  *  -EPROTONOSUPPORT  another format version;
  *  -VMLET_EABI       a guest of another ABI version;
- *  -EOPNOTSUPP       another CPU vendor, or a feature (XCR0, CPUID) this
- *                    host lacks;
+ *  -EOPNOTSUPP       another CPU vendor, or something the vCPU state
+ *                    needs that this host's KVM lacks: XCR0 components,
+ *                    XCRs, XSAVE components, CPUID features, an MSR
+ *                    not in host->msrs, or an MTRR address beyond
+ *                    host->phys_bits;
  *  -EBADMSG          truncated, corrupted (checksum), or a field out of
  *                    range: sizes, offsets, overlaps, layout, function
  *                    table, registers and control registers.

@@ -433,6 +433,16 @@ static bool msr_readable(struct vmlet_vm *vm, uint32_t index)
 	return ioctl(vm->vcpu_fd, KVM_GET_MSRS, &one) == 1;
 }
 
+bool vmlet_x86_msr_supported(const struct vmlet_kvm *kvm, uint32_t index)
+{
+	const struct vmlet_x86_msr_range *r = vmlet_x86_state_msrs();
+
+	for (unsigned int i = 0; i < VMLET_X86_NRANGES; i++)
+		if (index - r[i].first < r[i].n)
+			return r[i].always || r[i].emulated || vmlet_kvm_msr_listed(kvm, index);
+	return false;
+}
+
 int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 {
 	struct kvm_msrs *msrs = (struct kvm_msrs *)st->msrs;
@@ -454,7 +464,8 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 		const struct vmlet_x86_msr_range *r = &vmlet_x86_state_msrs()[i];
 
 		for (uint32_t m = r->first; m < r->first + r->n; m++) {
-			if (!r->always && !msr_readable(vm, m))
+			if (!r->always &&
+			    (!vmlet_x86_msr_supported(kvm, m) || !msr_readable(vm, m)))
 				continue;
 			if (msrs->nmsrs == VMLET_X86_NMSRS)
 				return -E2BIG; /* a list longer than the room for it */

@@ -14,6 +14,8 @@
 #include "layout.h"
 #include "vm.h"
 
+struct vmlet_kvm;
+
 /*
  * Write the system structures into guest memory and load the vCPU state
  * (sregs with CR3 = cr3, regs at the image entry, FPU, XCR0, syscall MSRs,
@@ -105,6 +107,7 @@ struct vmlet_x86_state {
 struct vmlet_x86_msr_range {
 	uint32_t first, n;
 	bool always;	 /* every KVM has them; the others only some vCPUs */
+	bool emulated;	 /* every KVM emulates them, unlisted (KVM_GET_MSR_INDEX_LIST) */
 	bool unfiltered; /* a guest changes them without an exit: every restore */
 };
 
@@ -123,16 +126,29 @@ static inline const struct vmlet_x86_msr_range *vmlet_x86_state_msrs(void)
 		{.first = MSR_TSC_ADJUST, .n = 1},
 		{.first = MSR_SPEC_CTRL, .n = 1},
 		{.first = MSR_MISC_ENABLE, .n = 1},
-		{.first = MSR_DEBUGCTL, .n = 1},
-		{.first = MSR_MTRR_DEFTYPE, .n = 1},
-		{.first = MSR_MTRR_FIX64K, .n = 1},
-		{.first = MSR_MTRR_FIX16K, .n = 2},
-		{.first = MSR_MTRR_FIX4K, .n = 8},
-		{.first = MSR_MTRR_BASE0, .n = 16},
+		{.first = MSR_DEBUGCTL, .n = 1, .emulated = true},
+		{.first = MSR_MTRR_DEFTYPE, .n = 1, .emulated = true},
+		{.first = MSR_MTRR_FIX64K, .n = 1, .emulated = true},
+		{.first = MSR_MTRR_FIX16K, .n = 2, .emulated = true},
+		{.first = MSR_MTRR_FIX4K, .n = 8, .emulated = true},
+		{.first = MSR_MTRR_BASE0, .n = 16, .emulated = true},
 	};
 
 	return r;
 }
+
+/*
+ * Whether this host's KVM takes state MSR index (one of the ranges above):
+ * the ones every KVM has or emulates, and the others where KVM lists them
+ * in KVM_GET_MSR_INDEX_LIST. KVM lists an optional MSR where it offers
+ * guests the feature behind it (TSC_AUX with RDTSCP or RDPID, SPEC_CTRL
+ * where the host has it, ...) and a guest can write it only then, so a
+ * snapshot keeps exactly these (those a vCPU also reads), as QEMU's
+ * migration does, and a snapshot file may hold no other (lib/snapfmt.c).
+ * DEBUGCTL and the MTRRs, which x86 KVM emulates for every vCPU, it lists
+ * on some kernels only (DEBUGCTL in Linux 6.18, not 6.1) or never.
+ */
+bool vmlet_x86_msr_supported(const struct vmlet_kvm *kvm, uint32_t index);
 
 /*
  * Send the guest's writes of most of st's MSRs to user space

@@ -24,13 +24,33 @@
 #include "fuzz.h"
 #include "snapfmt.h"
 
-static const struct vmlet_snapfmt_host host = {
-	.vendor = "AuthenticAMD",
-	.xcr0 = 7,
-	.cpuid = {~0U, ~0U, ~0U, ~0U, ~0U},
-	.xfeatures = 0x207,
-	.xcrs = true,
-};
+/* Hosts with every feature and state MSR, and without SPEC_CTRL and with 36-bit addresses. */
+static struct vmlet_snapfmt_host host =
+					 {
+						 .vendor = "AuthenticAMD",
+						 .xcr0 = 7,
+						 .cpuid = {~0U, ~0U, ~0U, ~0U, ~0U},
+						 .xfeatures = 0x207,
+						 .xcrs = true,
+						 .phys_bits = 52,
+},
+				 small;
+
+static void hosts_init(void)
+{
+	for (unsigned int i = 0; i < VMLET_X86_NRANGES; i++) {
+		const struct vmlet_x86_msr_range *r = &vmlet_x86_state_msrs()[i];
+
+		for (uint32_t m = r->first; m < r->first + r->n; m++)
+			host.msrs[host.nmsrs++] = m;
+	}
+	small = host;
+	small.phys_bits = 36;
+	small.nmsrs = 0;
+	for (uint32_t i = 0; i < host.nmsrs; i++)
+		if (host.msrs[i] != MSR_SPEC_CTRL)
+			small.msrs[small.nmsrs++] = host.msrs[i];
+}
 
 static void check_parsed(const uint8_t *buf, size_t len, const struct vmlet_snapfmt *f)
 {
@@ -53,7 +73,7 @@ static void check_parsed(const uint8_t *buf, size_t len, const struct vmlet_snap
 	check(f->cpu.sregs.cr3 < f->hdr.mem_size);
 }
 
-static void parse(const uint8_t *data, size_t len)
+static void parse(const uint8_t *data, size_t len, const struct vmlet_snapfmt_host *host)
 {
 	uint8_t *buf = malloc(len ? len : 1);
 	struct vmlet_snapfmt f;
@@ -63,7 +83,7 @@ static void parse(const uint8_t *data, size_t len)
 	check(buf != NULL);
 	memcpy(buf, data, len);
 	memset(err, 'x', sizeof(err));
-	ret = vmlet_snapfmt_parse(buf, len, &host, &f, err, sizeof(err));
+	ret = vmlet_snapfmt_parse(buf, len, host, &f, err, sizeof(err));
 	check(memchr(err, '\0', sizeof(err)) != NULL);
 	if (ret == 0) {
 		check(err[0] == '\0');
@@ -93,13 +113,16 @@ static void parse_fixed(const uint8_t *data, size_t len)
 			h.sect[i].crc = vmlet_crc32c(0, buf + h.sect[i].off, h.sect[i].size);
 	h.crc = vmlet_crc32c(0, &h, offsetof(struct vmlet_snapfmt_header, crc));
 	memcpy(buf, &h, sizeof(h));
-	parse(buf, len);
+	parse(buf, len, &host);
+	parse(buf, len, &small);
 	free(buf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	parse(data, len);
+	if (!host.nmsrs)
+		hosts_init();
+	parse(data, len, &host);
 	parse_fixed(data, len);
 	return 0;
 }

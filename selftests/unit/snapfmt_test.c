@@ -56,8 +56,14 @@ struct src {
 
 static void flat(struct kvm_segment *s, uint16_t sel, int code)
 {
-	*s = (struct kvm_segment){.limit = 0xffffffff, .selector = sel, .type = code ? 11 : 3,
-				  .present = 1, .db = !code, .s = 1, .l = !!code, .g = 1};
+	*s = (struct kvm_segment){.limit = 0xffffffff,
+				  .selector = sel,
+				  .type = code ? 11 : 3,
+				  .present = 1,
+				  .db = !code,
+				  .s = 1,
+				  .l = !!code,
+				  .g = 1};
 }
 
 static struct kvm_msrs *msrs_of(struct vmlet_x86_state *cpu)
@@ -72,6 +78,19 @@ static void msr(struct vmlet_x86_state *cpu, uint32_t index, uint64_t data)
 	m->entries[m->nmsrs++] = (struct kvm_msr_entry){.index = index, .data = data};
 }
 
+/* A host whose KVM takes every state MSR (lib/x86.h) but skip (0: none). */
+static void host_msrs(struct vmlet_snapfmt_host *h, uint32_t skip)
+{
+	h->nmsrs = 0;
+	for (unsigned int i = 0; i < VMLET_X86_NRANGES; i++) {
+		const struct vmlet_x86_msr_range *r = &vmlet_x86_state_msrs()[i];
+
+		for (uint32_t m = r->first; m < r->first + r->n; m++)
+			if (m != skip)
+				h->msrs[h->nmsrs++] = m;
+	}
+}
+
 static void src_init(struct src *s)
 {
 	static const unsigned int pages[] = {1, 2, 16, 256, 257, 258, 259, 1023};
@@ -83,6 +102,8 @@ static void src_init(struct src *s)
 	memset(s->host.cpuid, 0xff, sizeof(s->host.cpuid));
 	s->host.xfeatures = 0x207;
 	s->host.xcrs = true;
+	s->host.phys_bits = 48;
+	host_msrs(&s->host, 0);
 	s->load = s->host;
 
 	need(vmlet_config_normalize(&in, &c) == 0);
@@ -100,8 +121,8 @@ static void src_init(struct src *s)
 	flat(&s->cpu.sregs.cs, 8, 1);
 	flat(&s->cpu.sregs.ds, 16, 0);
 	s->cpu.sregs.es = s->cpu.sregs.fs = s->cpu.sregs.gs = s->cpu.sregs.ss = s->cpu.sregs.ds;
-	s->cpu.sregs.tr = (struct kvm_segment){.base = 0x2100, .limit = 0x67, .selector = 0x18,
-					       .type = 11, .present = 1};
+	s->cpu.sregs.tr = (struct kvm_segment){
+		.base = 0x2100, .limit = 0x67, .selector = 0x18, .type = 11, .present = 1};
 	s->cpu.sregs.ldt = (struct kvm_segment){.type = 2, .unusable = 1};
 	s->cpu.sregs.gdt = (struct kvm_dtable){.base = 0x2000, .limit = 39};
 	s->cpu.sregs.idt = (struct kvm_dtable){.base = 0x2800, .limit = 511};
@@ -122,8 +143,8 @@ static void src_init(struct src *s)
 	msr(&s->cpu, MSR_SFMASK, 0x40600);
 	msr(&s->cpu, MSR_PAT, 0x0007040600070406ULL);
 
-	s->funcs[0] = (struct vmlet_func){.name = "add", .ret = VMLET_I64, .nargs = 2,
-					  .args = {VMLET_I64, VMLET_I64}};
+	s->funcs[0] = (struct vmlet_func){
+		.name = "add", .ret = VMLET_I64, .nargs = 2, .args = {VMLET_I64, VMLET_I64}};
 	s->funcs[1] = (struct vmlet_func){.name = "hello", .ret = VMLET_STRING};
 	s->nfuncs = 2;
 	s->mem = calloc(1, MEM);
@@ -177,8 +198,7 @@ static void fixup(uint8_t *file, size_t len)
 	h->crc = vmlet_crc32c(0, h, offsetof(struct vmlet_snapfmt_header, crc));
 }
 
-static int parse(const uint8_t *file, size_t len, const struct vmlet_snapfmt_host *host,
-		 char *err)
+static int parse(const uint8_t *file, size_t len, const struct vmlet_snapfmt_host *host, char *err)
 {
 	struct vmlet_snapfmt f;
 	/* An exact copy, so that ASan sees a read past its end. */
@@ -267,12 +287,61 @@ START_TEST(valid_file_parses)
 }
 END_TEST
 
+/*
+ * The MSRs a host's KVM takes are data (struct vmlet_snapfmt_host.msrs):
+ * a file holding IA32_SPEC_CTRL and the MTRRs parses on a host that has
+ * them all, and a host whose KVM lacks one gets its name, where before
+ * the file loaded and KVM_SET_MSRS failed when a sandbox was made of it.
+ */
+START_TEST(optional_msrs_need_the_hosts_kvm)
+{
+	struct src s;
+	char err[256];
+	size_t len;
+	uint8_t *file;
+
+	src_init(&s);
+	msr(&s.cpu, MSR_SPEC_CTRL, 1);
+	msr(&s.cpu, MSR_TSC_AUX, 0xffffffff);
+	msr(&s.cpu, MSR_MTRR_DEFTYPE, 0xc06);
+	msr(&s.cpu, MSR_MTRR_FIX4K + 7, 0x0606060605050404ULL);
+	msr(&s.cpu, MSR_MTRR_BASE0, (1ULL << 47) | 6);
+	msr(&s.cpu, MSR_MTRR_BASE0 + 1, (0xffffULL << 32) | 0xfffff800);
+	file = build(&s, &len);
+	ck_assert_int_eq(parse(file, len, &s.load, err), 0);
+	ck_assert_str_eq(err, "");
+
+	host_msrs(&s.load, MSR_SPEC_CTRL);
+	ck_assert_int_eq(parse(file, len, &s.load, err), -EOPNOTSUPP);
+	ck_assert_str_eq(err, "MSR 0x48 (IA32_SPEC_CTRL) in the file is not supported by this "
+			      "host's KVM");
+	host_msrs(&s.load, MSR_TSC_AUX);
+	ck_assert_int_eq(parse(file, len, &s.load, err), -EOPNOTSUPP);
+	ck_assert_str_eq(err, "MSR 0xc0000103 (IA32_TSC_AUX) in the file is not supported by "
+			      "this host's KVM");
+	host_msrs(&s.load, MSR_MTRR_FIX4K + 7);
+	ck_assert_int_eq(parse(file, len, &s.load, err), -EOPNOTSUPP);
+	ck_assert_str_eq(err, "MSR 0x26f (IA32_MTRR_FIX4K_F8000) in the file is not supported "
+			      "by this host's KVM");
+	/* The MTRR base at bit 47 needs 48 physical address bits. */
+	host_msrs(&s.load, 0);
+	s.load.phys_bits = 47;
+	ck_assert_int_eq(parse(file, len, &s.load, err), -EOPNOTSUPP);
+	ck_assert_str_eq(err, "MSR 0x200 (IA32_MTRR_PHYSBASE0) holds 0x800000000006, beyond this "
+			      "host's 47 physical address bits");
+	s.load.phys_bits = 52;
+	ck_assert_int_eq(parse(file, len, &s.load, err), 0);
+	free(file);
+	free(s.mem);
+}
+END_TEST
+
 /* One broken file: how to break it, and what the parser must say. */
 struct bad {
 	const char *what;
-	void (*src)(struct src *s);			   /* before building */
-	void (*bytes)(uint8_t *f, size_t *len);		   /* after building */
-	int fix;					   /* then fix the checksums up */
+	void (*src)(struct src *s);		/* before building */
+	void (*bytes)(uint8_t *f, size_t *len); /* after building */
+	int fix;				/* then fix the checksums up */
 	int code;
 	const char *msg; /* exact, or a prefix ending in '*' */
 };
@@ -292,7 +361,10 @@ struct bad {
 
 BYTES(empty, *len = 0)
 BYTES(bad_magic, f[3] = 'X')
-BYTES(elf_file, memcpy(f, "\x7f" "ELF\2\1\1\0", 8))
+BYTES(elf_file, memcpy(f,
+		       "\x7f"
+		       "ELF\2\1\1\0",
+		       8))
 BYTES(short_header, *len = 100)
 BYTES(version_2, hdr(f)->version = 2)
 BYTES(header_flip, f[70] ^= 1)
@@ -334,9 +406,8 @@ BYTES(funcs_frame_short, ((struct vmlet_frame *)sect(f, S_FUNCS))->size -= 8)
 BYTES(run_outside, ((struct vmlet_snapfmt_run *)sect(f, S_RUNS))[3].pg = 1024)
 BYTES(run_empty, ((struct vmlet_snapfmt_run *)sect(f, S_RUNS))[0].npages = 0)
 BYTES(runs_overlap, ((struct vmlet_snapfmt_run *)sect(f, S_RUNS))[1].pg = 2)
-BYTES(runs_share_pages,
-      ((struct vmlet_snapfmt_run *)sect(f, S_RUNS))[1].off =
-	      ((struct vmlet_snapfmt_run *)sect(f, S_RUNS))[0].off)
+BYTES(runs_share_pages, ((struct vmlet_snapfmt_run *)sect(f, S_RUNS))[1].off =
+				((struct vmlet_snapfmt_run *)sect(f, S_RUNS))[0].off)
 BYTES(run_missing, hdr(f)->sect[3].size -= sizeof(struct vmlet_snapfmt_run))
 SRC(rip_outside, s->cpu.regs.rip = 0x1000)
 SRC(rsp_outside, s->cpu.regs.rsp = MEM + 8)
@@ -357,6 +428,20 @@ SRC(msr_twice, msr(&s->cpu, MSR_STAR, 0))
 SRC(lstar_noncanonical, msrs_of(&s->cpu)->entries[1].data = 1ULL << 47)
 SRC(dr7_reserved, s->cpu.debugregs.dr7 = 1ULL << 32)
 BYTES(header_hides_nx, hdr(f)->cpuid[VMLET_CPUID_81_EDX] &= ~(1U << 20))
+SRC(host_without_spec_ctrl, msr(&s->cpu, MSR_SPEC_CTRL, 0); host_msrs(&s->load, MSR_SPEC_CTRL))
+SRC(host_without_mtrr_bits, msr(&s->cpu, MSR_MTRR_BASE0 + 2, 1ULL << 40); s->load.phys_bits = 40)
+SRC(mtrr_type_2, msr(&s->cpu, MSR_MTRR_DEFTYPE, 0x802))
+SRC(mtrr_fixed_type_7, msr(&s->cpu, MSR_MTRR_FIX16K + 1, 0x0706060606060606ULL))
+SRC(mtrr_base_reserved, msr(&s->cpu, MSR_MTRR_BASE0 + 4, 0x106))
+SRC(mtrr_mask_reserved, msr(&s->cpu, MSR_MTRR_BASE0 + 5, 0x400))
+SRC(mtrr_beyond_52_bits, msr(&s->cpu, MSR_MTRR_BASE0 + 1, 1ULL << 52))
+SRC(tsc_aux_high, msr(&s->cpu, MSR_TSC_AUX, 1ULL << 32))
+SRC(host_without_x2apic, s->cpu.sregs.apic_base |= 1 << 10;
+    s->load.cpuid[VMLET_CPUID_1_ECX] &= ~(1U << 21))
+SRC(host_without_x2apic_hdr, s->cpu.sregs.apic_base |= 1 << 10)
+SRC(x2apic_disabled, s->cpu.sregs.apic_base = 0xfee00500)
+BYTES(header_hides_x2apic, hdr(f)->cpuid[VMLET_CPUID_1_ECX] &= ~(1U << 21))
+SRC(events_payload, s->cpu.events.flags = 0x10)
 
 static const struct bad corpus[] = {
 	{"empty file", NULL, empty, 0, -EINVAL, "not a vmlet snapshot file (bad magic)"},
@@ -474,6 +559,31 @@ static const struct bad corpus[] = {
 	 "CPU: DR6 0xffff0ff0 or DR7 0x100000000 has reserved bits set"},
 	{"header hides NX", NULL, header_hides_nx, 1, -EBADMSG,
 	 "CPU: the state needs CPUID 80000001:EDX bit 20, which the header does not name"},
+	{"host without SPEC_CTRL", host_without_spec_ctrl, NULL, 0, -EOPNOTSUPP,
+	 "MSR 0x48 (IA32_SPEC_CTRL) in the file is not supported by this host's KVM"},
+	{"MTRR address beyond the host's", host_without_mtrr_bits, NULL, 0, -EOPNOTSUPP,
+	 "MSR 0x202 (IA32_MTRR_PHYSBASE1) holds 0x10000000000, beyond this host's 40 physical "
+	 "address bits"},
+	{"MTRR type 2", mtrr_type_2, NULL, 0, -EBADMSG,
+	 "CPU: MSR 0x2ff holds an invalid value 0x802"},
+	{"fixed MTRR type 7", mtrr_fixed_type_7, NULL, 0, -EBADMSG,
+	 "CPU: MSR 0x259 holds an invalid value 0x706060606060606"},
+	{"MTRR base reserved bits", mtrr_base_reserved, NULL, 0, -EBADMSG,
+	 "CPU: MSR 0x204 holds an invalid value 0x106"},
+	{"MTRR mask reserved bits", mtrr_mask_reserved, NULL, 0, -EBADMSG,
+	 "CPU: MSR 0x205 holds an invalid value 0x400"},
+	{"MTRR past bit 51", mtrr_beyond_52_bits, NULL, 0, -EBADMSG,
+	 "CPU: MSR 0x201 holds an invalid value 0x10000000000000"},
+	{"TSC_AUX bits 63-32", tsc_aux_high, NULL, 0, -EBADMSG,
+	 "CPU: MSR 0xc0000103 holds an invalid value 0x100000000"},
+	{"host without x2APIC", host_without_x2apic, NULL, 0, -EOPNOTSUPP,
+	 "this CPU lacks CPUID 1:ECX bit 21"},
+	{"x2APIC mode, APIC disabled", x2apic_disabled, NULL, 0, -EBADMSG,
+	 "CPU: APIC base 0xfee00500: x2APIC mode with the APIC disabled"},
+	{"header hides x2APIC", host_without_x2apic_hdr, header_hides_x2apic, 1, -EBADMSG,
+	 "CPU: the state needs CPUID 1:ECX bit 21, which the header does not name"},
+	{"exception payload events", events_payload, NULL, 0, -EBADMSG,
+	 "CPU: events: flags 0x10, shadow 0, or reserved fields not zero"},
 };
 
 START_TEST(broken_file_gets_its_exact_error)
@@ -497,8 +607,8 @@ START_TEST(broken_file_gets_its_exact_error)
 	if (b->fix)
 		fixup(file, len);
 	ret = parse(file, len, &s.load, err);
-	if (ret != b->code || (b->msg[mlen - 1] == '*' ? strncmp(err, b->msg, mlen - 1)
-						       : strcmp(err, b->msg)))
+	if (ret != b->code ||
+	    (b->msg[mlen - 1] == '*' ? strncmp(err, b->msg, mlen - 1) : strcmp(err, b->msg)))
 		ck_abort_msg("%s: got %d \"%s\", want %d \"%s\"", b->what, ret, err, b->code,
 			     b->msg);
 	free(file);
@@ -536,6 +646,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, crc32c_is_castagnoli);
 	tcase_add_test(tc, runs_group_nonzero_pages_and_skip_unmarked_ones);
 	tcase_add_test(tc, valid_file_parses);
+	tcase_add_test(tc, optional_msrs_need_the_hosts_kvm);
 	tcase_add_loop_test(tc, broken_file_gets_its_exact_error, 0,
 			    sizeof(corpus) / sizeof(corpus[0]));
 	suite_add_tcase(s, tc);
