@@ -483,7 +483,7 @@ VMLET_API int vmlet_thread_confine(unsigned int flags);
  */
 enum vmlet_js_error {
 	VMLET_JS_THROW = 1, /* an uncaught exception */
-	VMLET_JS_SYNTAX,    /* the script does not compile (vmlet_js_load) */
+	VMLET_JS_SYNTAX,    /* the script does not compile (vmlet_js_load): line, column */
 	VMLET_JS_NOHANDLER, /* no global function of the handler's name */
 	VMLET_JS_BADINPUT,  /* the event's JSON does not parse */
 	VMLET_JS_BADOUTPUT, /* the result has no JSON form, or not the type asked for */

@@ -321,16 +321,75 @@ static const char *parse_sigs(const char *s)
 	return NULL;
 }
 
+/* runtimes/js/engine.c: the byte offset of the token being compiled, or -1. */
+long vmlet_duk_compile_offset(duk_context *c);
+
+static const char *compiling; /* the source load() compiles, for where() */
+
+/*
+ * Duktape.errCreate while load() compiles: to the " (line N" the compiler
+ * appended to a SyntaxError's message, add ", column C", counted in
+ * characters (code points) from the start of that line to the token the
+ * compiler stopped at, from 1.
+ */
+static duk_ret_t where(duk_context *c)
+{
+	long off = vmlet_duk_compile_offset(c);
+	const char *msg, *at;
+	unsigned long col = 1;
+
+	if (off < 0 || !compiling || !duk_is_error(c, 0))
+		return 1;
+	for (const char *p = compiling + off; p > compiling; p--) {
+		unsigned char ch = (unsigned char)p[-1];
+
+		/* Line terminators as the lexer counts them: LF, CR, U+2028/9. */
+		if (ch == '\n' || ch == '\r' ||
+		    (p - compiling >= 3 && !memcmp(p - 3, "\xe2\x80", 2) && (ch == 0xa8 || ch == 0xa9)))
+			break;
+		if ((ch & 0xc0) != 0x80)
+			col++;
+	}
+	duk_get_prop_string(c, 0, "message");
+	msg = duk_get_string(c, -1);
+	at = msg ? strstr(msg, " (line ") : NULL;
+	if (!at)
+		return 1;
+	at += strlen(" (line ");
+	at += strspn(at, "0123456789");
+	duk_push_lstring(c, msg, (duk_size_t)(at - msg));
+	duk_push_sprintf(c, ", column %lu", col);
+	duk_push_string(c, at);
+	duk_concat(c, 3);
+	duk_put_prop_string(c, 0, "message");
+	duk_push_uint(c, (duk_uint_t)col);
+	duk_put_prop_string(c, 0, "columnNumber");
+	duk_set_top(c, 1);
+	return 1;
+}
+
 static const char *load(const char *filename, const char *source, const char *sigs)
 {
 	const char *err;
+	duk_int_t rc;
 
 	duk_set_top(ctx, 0);
 	err = parse_sigs(sigs);
 	if (err)
 		vmlet_fail(-EINVAL, err);
+	/* Only while compiling: the script must not see it, nor pay for it. */
+	duk_get_global_string(ctx, "Duktape");
+	duk_push_c_function(ctx, where, 1);
+	duk_put_prop_string(ctx, -2, "errCreate");
+	duk_pop(ctx);
+	compiling = source;
 	duk_push_string(ctx, filename);
-	if (duk_pcompile_string_filename(ctx, 0, source))
+	rc = duk_pcompile_string_filename(ctx, 0, source);
+	compiling = NULL;
+	duk_get_global_string(ctx, "Duktape");
+	duk_del_prop_string(ctx, -1, "errCreate");
+	duk_pop(ctx);
+	if (rc)
 		fail(ctx, VMLET_JS_SYNTAX);
 	if (duk_pcall(ctx, 0))
 		fail(ctx, VMLET_JS_THROW);

@@ -250,19 +250,36 @@ TEST(warm_calls_see_what_earlier_calls_left)
 	vmlet_js_destroy(js);
 }
 
-TEST(syntax_error_fails_load_with_its_line)
+/* Loading src fails with a SyntaxError whose message starts with msg. */
+static void syntax_error(const char *src, const char *msg)
 {
 	struct vmlet_fault f;
 	int err;
-	struct vmlet_js *js = load_opts("var a = 1;\nfunction f(e) { return e +; }\n", 0, &f, &err);
+	struct vmlet_js *js = load_opts(src, 0, &f, &err);
 
 	printf("# %s, code %lld: %s\n", vmlet_strerror(err), (long long)f.code, f.message);
 	EXPECT_TRUE(js == NULL);
 	EXPECT_EQ(err, -VMLET_EFAIL);
 	EXPECT_EQ(f.error, -VMLET_EFAIL);
 	EXPECT_EQ(f.code, VMLET_JS_SYNTAX);
-	EXPECT_TRUE(strstr(f.message, "SyntaxError") != NULL);
-	EXPECT_TRUE(strstr(f.message, "line 2") != NULL);
+	if (strncmp(f.message, msg, strlen(msg)))
+		ksft_fail_at("message is not \"%s...\"", msg);
+	vmlet_js_destroy(js);
+}
+
+TEST(syntax_error_fails_load_with_its_line_and_column)
+{
+	syntax_error("var a = 1;\nfunction f(e) { return e +; }\n",
+		     "SyntaxError: empty expression not allowed (line 2, column 27)");
+	/* Columns count characters, not bytes; a tab is one. */
+	syntax_error("var a = 1;\r\n\tvar \xc3\xa9 = '\xc3\xbc\xe2\x82\xac' +;\n",
+		     "SyntaxError: empty expression not allowed (line 2, column 16)");
+	syntax_error("x = 1 +\n\n  @;", "SyntaxError: invalid token (line 3, column 3)");
+	syntax_error("var s = 'open\n", "SyntaxError: unterminated string (line 1, column 9)");
+	syntax_error("function f() {\n  return 1;\n",
+		     "SyntaxError: parse error (line 3, column 1, end of input)");
+	/* Where the compiler noticed: here past the stray brace, at the end. */
+	syntax_error("}", "SyntaxError: parse error (line 1, column 2, end of input)");
 }
 
 TEST(exception_at_load_fails_load)
