@@ -23,7 +23,8 @@
  * host-call service, the pool for --fresh), then makes its calls on a
  * thread that first confines itself with vmlet_thread_confine(): the
  * guest-facing part of the run can make no system call but those of
- * calls, host calls and restores. --no-seccomp skips that. A thread of
+ * calls, host calls and restores. --no-seccomp skips that, and so does
+ * --core, since writing a core file is creating a file. A thread of
  * its own rather than the main thread, so that teardown and whatever
  * runs at exit (LeakSanitizer in sanitized builds) stay unconfined.
  */
@@ -62,10 +63,11 @@ int cli_usage(FILE *f, int status)
 	fprintf(f,
 		"usage: vmlet run [--repeat N] [--fresh N] [--kv KEY=VALUE]... [--grant PATH]...\n"
 		"                 [--count-insns] [--time] [--mem MiB] [--timeout MS]\n"
-		"                 [--print-limit BYTES] [--no-seccomp] IMAGE FUNCTION [ARG...]\n"
+		"                 [--print-limit BYTES] [--no-seccomp] [--core FILE]\n"
+		"                 IMAGE FUNCTION [ARG...]\n"
 		"       vmlet js [--repeat N] [--fresh N] [--kv KEY=VALUE]... [--grant PATH]...\n"
 		"                [--time] [--mem MiB] [--timeout MS] [--print-limit BYTES]\n"
-		"                [--no-seccomp] SCRIPT.js HANDLER [JSON]\n"
+		"                [--no-seccomp] [--core FILE] SCRIPT.js HANDLER [JSON]\n"
 		"       vmlet list IMAGE\n"
 		"       vmlet snapshot [--mem MiB] IMAGE -o FILE [--call FUNCTION [ARG...]]...\n"
 		"       vmlet info\n"
@@ -89,6 +91,8 @@ int cli_usage(FILE *f, int status)
 		"  -T, --timeout MS   fail a call (or the boot) that runs longer than MS ms\n"
 		"  -p, --print-limit BYTES  guest output one call may print (default 1 MiB)\n"
 		"  -S, --no-seccomp   do not confine the calls' thread with seccomp\n"
+		"  -C, --core FILE    when the guest fails a call, write its core file to FILE\n"
+		"                     (gdb IMAGE FILE); implies --no-seccomp\n"
 		"js       load SCRIPT.js into the JavaScript guest and print\n"
 		"         JSON.stringify(HANDLER(JSON.parse(JSON))) (JSON: null when absent);\n"
 		"         --repeat and --fresh time warm calls and fresh-VM events; the\n"
@@ -122,6 +126,29 @@ static void print_backtrace(const struct vmlet_fault *f)
 	}
 }
 
+/* --core's file, and the template that names it (each % doubled). */
+static const char *core_file;
+static char core_tmpl[4096];
+
+/*
+ * Where the core went, for the failures that write one (the guest's
+ * doing: vmlet_sandbox_fault(3)).
+ */
+static void print_core(int err, const struct vmlet_fault *f)
+{
+	if (!core_file || err > -VMLET_EEXCEPTION || err <= -VMLET_ELAST || err == -VMLET_EDEAD ||
+	    err == -VMLET_EABI || err == -VMLET_EREFUSED || err == -VMLET_EFAIL)
+		return;
+	if (!f->core_error)
+		fprintf(stderr, "vmlet: core written to %s\n", core_file);
+	else if (f->core_error == -EFBIG)
+		fprintf(stderr, "vmlet: core written to %s, truncated at the core limit\n",
+			core_file);
+	else
+		fprintf(stderr, "vmlet: no core written to %s: %s\n", core_file,
+			vmlet_strerror(f->core_error));
+}
+
 void cli_print_fault(const char *what, int err, const struct vmlet_fault *f)
 {
 	fprintf(stderr, "vmlet: %s: %s", what, vmlet_strerror(err));
@@ -152,6 +179,7 @@ void cli_print_fault(const char *what, int err, const struct vmlet_fault *f)
 	}
 	fputc('\n', stderr);
 	print_backtrace(f);
+	print_core(err, f);
 }
 
 /* What run, list and snapshot start from: an image, or a loaded snapshot file. */
@@ -566,6 +594,26 @@ int cli_opt(struct cli_opts *o, struct vmlet_config *cfg, int c, char *arg)
 	case 'S':
 		o->seccomp = 0;
 		return 0;
+	case 'C': {
+		size_t n = 0;
+
+		for (const char *p = arg; *p; p++) {
+			if (n + 3 > sizeof(core_tmpl)) {
+				fprintf(stderr, "vmlet: --core: the path is too long\n");
+				return 2;
+			}
+			core_tmpl[n++] = *p;
+			if (*p == '%')
+				core_tmpl[n++] = '%';
+		}
+		if (!n)
+			return cli_usage(stderr, 2);
+		core_tmpl[n] = '\0';
+		core_file = arg;
+		cfg->core_path = core_tmpl;
+		o->seccomp = 0;
+		return 0;
+	}
 	}
 	return 1;
 }
@@ -730,6 +778,7 @@ static int cmd_run(int argc, char **argv)
 		{"grant", required_argument, NULL, 'g'},
 		{"print-limit", required_argument, NULL, 'p'},
 		{"no-seccomp", no_argument, NULL, 'S'},
+		{"core", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -743,7 +792,7 @@ static int cmd_run(int argc, char **argv)
 	struct vmlet_host *host = NULL;
 	pthread_t thread;
 
-	while ((c = getopt_long(argc, argv, "+r:f:ctm:T:k:g:p:Sh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:f:ctm:T:k:g:p:SC:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			r.count = 1;

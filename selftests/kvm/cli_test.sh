@@ -6,7 +6,8 @@
 # unless --no-seccomp, and calls, host calls, a granted file and fresh
 # VMs all work there; --repeat and --fresh print a distribution of N
 # calls; --count-insns gives the same exact count twice; a fault prints
-# its backtrace with function names; --timeout and
+# its backtrace with function names, and --core writes a core file that
+# gdb reads (or says why it could not); --timeout and
 # --print-limit end a call; `list` and `info` print what they promise;
 # `snapshot` saves a file after its calls, and `run`, `list` and
 # `snapshot` take that file where they take an image.
@@ -56,7 +57,7 @@ threads_of() {
 	echo "$modes"
 }
 
-echo "1..19"
+echo "1..21"
 
 "$vmlet" run "$demo" add i32:2 i32:40 >"$tmp/out" 2>&1
 check run_prints_the_result same $'42\n' "$tmp/out"
@@ -160,6 +161,30 @@ fault_has_a_backtrace() {
 }
 check fault_prints_a_symbolized_backtrace fault_has_a_backtrace
 sed 's/^/# /' "$tmp/err"
+
+# A % in FILE is FILE's own, not a template's.
+status "$tmp/out" "$tmp/err" "$vmlet" run --core "$tmp/core%i" "$obj/selftests/kvm/core_guest.elf" \
+	core_fault 7
+core_opens_in_gdb() {
+	[ "$rc" -eq 1 ] && grep -q '^vmlet: core_fault: Guest CPU exception: vector 14 (#PF)' \
+		"$tmp/err" && grep -qxF "vmlet: core written to $tmp/core%i" "$tmp/err" &&
+		gdb -nx -batch -ex 'set style enabled off' -ex bt \
+			"$obj/selftests/kvm/core_guest.elf" "$tmp/core%i" >"$tmp/gdb" 2>&1 &&
+		grep -q '^#0  poke (p=p@entry=0x78, value=16969)' "$tmp/gdb" &&
+		grep -q '^#1  0x[0-9a-f]* in crunch (' "$tmp/gdb"
+}
+check core_writes_a_core_file_gdb_opens core_opens_in_gdb
+sed 's/^/# /' "$tmp/err" "$tmp/gdb"
+
+status "$tmp/out" "$tmp/err" "$vmlet" run --core /nonexistent-vmlet/core \
+	"$obj/selftests/kvm/core_guest.elf" core_fault 7
+core_error_said() {
+	[ "$rc" -eq 1 ] && grep -q '^vmlet: core_fault: Guest CPU exception: vector 14 (#PF)' \
+		"$tmp/err" && grep -Eqx '  #0  0x[0-9a-f]+ in poke\+0x[0-9a-f]+' "$tmp/err" &&
+		grep -qxF 'vmlet: no core written to /nonexistent-vmlet/core: No such file or directory' \
+			"$tmp/err"
+}
+check unwritable_core_says_why_and_keeps_the_fault core_error_said
 
 "$vmlet" list "$demo" >"$tmp/list" 2>&1
 list_shows_signatures() {

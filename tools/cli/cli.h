@@ -19,8 +19,8 @@ int cli_kv_host(struct vmlet_config *cfg, struct vmlet_host **host);
 
 /*
  * The options `vmlet run` and `vmlet js` share: --kv, --grant, --repeat,
- * --fresh, --mem, --timeout, --print-limit and --no-seccomp, by the short
- * names k g r f m T p S.
+ * --fresh, --mem, --timeout, --print-limit, --no-seccomp and --core, by
+ * the short names k g r f m T p S C.
  */
 struct cli_opts {
 	const char *grants[VMLET_MAX_GRANTS];

@@ -154,6 +154,7 @@ int cli_js(int argc, char **argv)
 		{"print-limit", required_argument, NULL, 'p'},
 		{"time", no_argument, NULL, 't'},
 		{"no-seccomp", no_argument, NULL, 'S'},
+		{"core", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -169,7 +170,7 @@ int cli_js(int argc, char **argv)
 	uint64_t t0;
 	char *src;
 
-	while ((c = getopt_long(argc, argv, "+r:f:k:g:m:T:p:tSh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:f:k:g:m:T:p:tSC:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			r.timing = 1;
