@@ -100,7 +100,8 @@ TOOLS := $(objtree)/tools/vmlet $(objtree)/tools/vmlet-trace $(objtree)/tools/vm
 # vmlet-serve (tools/serve/): an HTTP front end; its native baseline loads
 # a guest's source built for the host with the guest API of native_guest.c.
 SERVE_SRCS := $(filter-out %/native_guest.c,$(wildcard $(srctree)/tools/serve/*.c))
-SERVE_OBJS := $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(SERVE_SRCS))
+SERVE_OBJS := $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(SERVE_SRCS)) \
+	$(objtree)/tools/serve/wasmcache.o
 SERVE_LIBS := -lmicrohttpd -ljansson -ldl
 NATIVE_RT := $(srctree)/tools/serve/native_guest.c $(srctree)/guest/invoke.S
 DEMO_NATIVE := $(objtree)/guest/examples/demo.native.so
@@ -363,13 +364,19 @@ $(objtree)/tools/vmlet-trace: $(srctree)/tools/vmlet-trace.c $(BPF_SKELS)
 
 # The CLI: one program, its `js` and `wasm` commands in tools/cli/ (not tools of their own).
 $(objtree)/tools/vmlet: $(srctree)/tools/vmlet.c $(srctree)/tools/cli/js.c $(srctree)/tools/cli/wasm.c \
-		$(LIBA)
+		$(srctree)/tools/cli/wasmcache.c $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -iquote $(srctree)/tools/cli -MMD -MP -o $@ $(filter %.c,$^) $(LIBA) \
 		$(HOST_LDFLAGS) $(LIB_LIBS) -lm
 
+# .wasm modules go through the cache `vmlet wasm run` uses (tools/cli/wasmcache.c).
 $(objtree)/tools/serve/%.o: $(srctree)/tools/serve/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -iquote $(srctree)/tools/cli -MMD -MP -c -o $@ $<
+
+$(objtree)/tools/serve/wasmcache.o: $(srctree)/tools/cli/wasmcache.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -MMD -MP -c -o $@ $<
@@ -547,7 +554,7 @@ bench:
 
 bench-service:
 	$(Q)$(srctree)/scripts/deps.sh build bench
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_WASM)
 	$(Q)$(srctree)/scripts/bench-service.sh $(objtree) $(objtree)/bench
 
 format-check:

@@ -9,14 +9,20 @@
 # the restore lifecycle cannot see another's state while reuse keeps it;
 # workers confined with seccomp; a flood of bad requests and a stalled
 # client leave it serving; /metrics counts all of that; SIGTERM drains
-# the request in flight and exits 0. Starts VMs, so scripts/check.sh runs
-# it through vmtest.sh.
+# the request in flight and exits 0. Then a JavaScript script's handlers
+# (JSON event in, JSON result out, an exception a 500 with its kind) and
+# a Wasm module compiled through `vmlet wasm run`'s cache (typed exports,
+# a trap a 500 with its kind). Starts VMs, so scripts/check.sh runs it
+# through vmtest.sh.
 set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
 obj=${VMLET_OBJ:-$src}
 serve=$obj/tools/vmlet-serve
 demo=$obj/guest/examples/demo.elf
 native=$obj/guest/examples/demo.native.so
+guest=$demo
+export VMLET_JS_IMAGE=$obj/runtimes/js/vmlet-js.elf
+export VMLET_WASM_CC=$obj/guest/local/bin/vmlet-wasm-cc
 tmp=$(mktemp -d /tmp/serve_test.XXXXXX)
 pids=()
 cleanup() {
@@ -31,12 +37,12 @@ trap '' PIPE
 # shellcheck source=../scripts/tap.sh
 . "$src/selftests/scripts/tap.sh"
 
-# start NAME ARGS...: start vmlet-serve ARGS on a free port; wait until it
+# start NAME ARGS...: start vmlet-serve ARGS $guest on a free port; wait until it
 # writes the port and answers; set PID_NAME and PORT_NAME.
 start() {
 	local name=$1 pid port="" i
 	shift
-	"$serve" --port 0 --port-file "$tmp/$name.port" "$@" "$demo" >"$tmp/$name.log" 2>&1 &
+	"$serve" --port 0 --port-file "$tmp/$name.port" "$@" "$guest" >"$tmp/$name.log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
 	for i in $(seq 1200); do
@@ -97,7 +103,7 @@ on_fail() {
 	sed 's/^/# log: /' "$tmp"/*.log 2>/dev/null | tail -n 20
 }
 
-echo "1..47"
+echo "1..62"
 
 start a --workers 2 --lifecycle restore --native "$native" --route echo=native \
 	--route is_prime=renew --timeout-ms 2000 --max-body 4096
@@ -263,5 +269,69 @@ rc=$?
 check unknown_route_refused eval '[ $rc -eq 1 ] && grep -qF "has no function nosuch" "$tmp/bad.out"'
 "$serve" --lifecycle sometimes "$demo" >"$tmp/bad.out" 2>&1
 check bad_lifecycle_is_usage_error [ $? -eq 2 ]
+
+# A JavaScript script: its handlers are the routes, each event a fresh VM
+# from the loaded script's snapshot (restore) unless routed to reuse.
+cat >"$tmp/handlers.js" <<'EOF'
+var events = 0;
+function handle(ev) {
+	events++;
+	console.log("event", ev.id);
+	return {id: ev.id, total: ev.a + ev.b, events: events};
+}
+function count(ev) { return ++events; }
+function boom(ev) { throw new TypeError("no " + ev.what); }
+function nothing(ev) {}
+EOF
+export VMLET_CACHE_DIR=$tmp/cache
+guest=$tmp/handlers.js
+start j --workers 1 --handler handle --handler boom --handler nothing --route count=reuse
+check js_script_serves [ $? -eq 0 ]
+J=$PORT_j
+req "$J" GET /functions
+check js_functions_lists_handlers is 200 \
+	'[{"name":"handle","result":"json","args":["json"],"lifecycle":"restore"},{"name":"boom","result":"json","args":["json"],"lifecycle":"restore"},{"name":"nothing","result":"json","args":["json"],"lifecycle":"restore"},{"name":"count","result":"json","args":["json"],"lifecycle":"reuse"}]'
+check js_event_json_result call "$J" handle '{"id": 7, "a": 2, "b": 40}' 200 \
+	'{"result":{"id":7,"total":42,"events":1},"output":"event 7\n"}'
+check js_restore_each_event_fresh call "$J" handle '{"id": 8, "a": 1, "b": 1}' 200 \
+	'{"result":{"id":8,"total":2,"events":1},"output":"event 8\n"}'
+js_reuse_keeps_state() {
+	call "$J" count '{}' 200 '{"result":1}' && call "$J" count '{}' 200 '{"result":2}'
+}
+check js_reuse_keeps_state js_reuse_keeps_state
+js_exception_500() {
+	local want='^\{"error":"guest_fault","kind":"js_exception","message":"TypeError: no fun.*handlers\.js'
+	req "$J" POST /call/boom '{"what": "fun"}'
+	[ "$code" = 500 ] && [[ $body =~ $want ]] && return 0
+	echo "# got $code $body"
+	return 1
+}
+check js_exception_500_with_kind js_exception_500
+check js_no_json_result_500 call "$J" nothing '{}' 500 \
+	'{"error":"guest_fault","kind":"js_bad_output","message":"TypeError: the result is undefined, which has no JSON form"}'
+req "$J" POST /call/handle '{"id": '
+check js_bad_event_400 eval '[ "$code" = 400 ] && [[ $body == "{\"error\":\"bad_json\",\"message\":\"SyntaxError: "* ]]'
+check js_undeclared_function_404 call "$J" eval '"1"' 404 \
+	'{"error":"not_found","message":"no such function"}'
+check js_serves_after_failures call "$J" handle '{"id": 9, "a": 0, "b": 0}' 200 \
+	'{"result":{"id":9,"total":0,"events":1},"output":"event 9\n"}'
+"$serve" --port 0 "$tmp/handlers.js" >"$tmp/bad.out" 2>&1
+rc=$?
+check js_needs_handlers eval '[ $rc -eq 1 ] && grep -qF "name the handlers to serve" "$tmp/bad.out"'
+kill -TERM "$PID_j"
+wait "$PID_j"
+
+# A Wasm module: compiled once into a guest image (cached), its typed
+# exports served like a C guest's, a trap a 500 with the trap's kind.
+guest=$obj/selftests/kvm/wasm/traps.wasm
+start w --workers 1
+check wasm_module_compiled_and_served [ $? -eq 0 ]
+W=$PORT_w
+check wasm_add call "$W" add '[2, 40]' 200 '{"result":42}'
+check wasm_trap_500_with_kind call "$W" div '[7, 0]' 500 \
+	'{"error":"guest_fault","kind":"wasm_trap","trap":"div_by_zero","message":"wasm trap: integer divide by zero"}'
+check wasm_serves_after_trap call "$W" add '[20, 22]' 200 '{"result":42}'
+kill -TERM "$PID_w"
+wait "$PID_w"
 
 [ "$failed" -eq 0 ]

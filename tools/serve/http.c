@@ -8,12 +8,15 @@
  * (MHD_OPTION_CONNECTION_TIMEOUT) and can stop accepting while in-flight
  * requests finish (MHD_quiesce_daemon), which SIGTERM's drain needs.
  *
- * Routes: POST /call/FUNC with a JSON array of arguments, GET /functions,
+ * Routes: POST /call/FUNC with a JSON array of arguments (a script's
+ * handler: with a JSON event, which the guest parses), GET /functions,
  * GET /metrics. Every answer is JSON (metrics: Prometheus text), every
  * error {"error": KIND, ...} with its status: 400 bad JSON or arguments,
  * 404 unknown function or path, 405 wrong method, 413 body over
  * --max-body, 500 a guest fault (its kind, vector, guest address, abort
- * code and message: the guest's own, never the host's), 503 no sandbox
+ * code and message: the guest's own, never the host's; a failed function
+ * is kind "fail", a JS handler's exception "js_exception" with the JS
+ * error and stack, a Wasm trap "wasm_trap" with the trap's name), 503 no sandbox
  * to be had (host-side failures, whose details stay in the host), 504
  * the call's deadline.
  */
@@ -133,6 +136,8 @@ static enum err_kind fault_kind(int err)
 		return EK_INTERRUPTED;
 	case VMLET_EOUTPUT:
 		return EK_OUTPUT;
+	case VMLET_EFAIL:
+		return EK_FAIL;
 	default:
 		return EK_UNAVAILABLE; /* a host-side errno: said nowhere but here */
 	}
@@ -146,6 +151,50 @@ static void put_output(struct text *t, const struct job *job)
 	text_json_string(t, job->output, job->outlen);
 }
 
+/* wasm-rt.h's wasm_rt_trap_t, the code of a Wasm trap's vmlet_fail(). */
+static const char *const wasm_traps[] = {
+	[1] = "oob",
+	[2] = "int_overflow",
+	[3] = "div_by_zero",
+	[4] = "invalid_conversion",
+	[5] = "unreachable",
+	[6] = "call_indirect",
+	[7] = "uncaught_exception",
+	[8] = "exhaustion",
+};
+
+/* A failed call of a script's handler that is the request's fault: 400, 404; else 0. */
+static enum MHD_Result js_request_fault(struct server *s, struct MHD_Connection *c,
+					const struct job *job, bool *done)
+{
+	const struct vmlet_fault *f = &job->fault;
+
+	*done = true;
+	if (f->code == VMLET_JS_NOHANDLER)
+		return send_error(s, c, 404, EK_NOT_FOUND, "no such handler");
+	if (f->code == VMLET_JS_BADINPUT)
+		return send_error(s, c, 400, EK_BAD_JSON,
+				  strnlen(f->message, sizeof(f->message)) < sizeof(f->message)
+					  ? f->message
+					  : "bad JSON");
+	*done = false;
+	return MHD_NO;
+}
+
+static enum err_kind fail_kind(const struct server *s, const struct vmlet_fault *f)
+{
+	if (s->kind == GUEST_JS && f->code == VMLET_JS_THROW)
+		return EK_JS_EXCEPTION;
+	if (s->kind == GUEST_JS && f->code == VMLET_JS_BADOUTPUT)
+		return EK_JS_BAD_OUTPUT;
+	if (s->kind == GUEST_JS && f->code == VMLET_JS_NOMEM)
+		return EK_JS_NOMEM;
+	if (s->kind == GUEST_WASM && f->code > 0 &&
+	    f->code < (long)(sizeof(wasm_traps) / sizeof(wasm_traps[0])) && wasm_traps[f->code])
+		return EK_WASM_TRAP;
+	return EK_FAIL;
+}
+
 static enum MHD_Result answer_call(struct server *s, struct MHD_Connection *c,
 				   const struct job *job)
 {
@@ -153,15 +202,27 @@ static enum MHD_Result answer_call(struct server *s, struct MHD_Connection *c,
 	struct text t = {0};
 	enum err_kind k;
 	unsigned int status;
+	enum MHD_Result r;
+	bool done;
 
 	if (!job->err) {
 		text_put(&t, "{\"result\":", 10);
-		text_json_value(&t, &job->ret);
+		if (s->kind == GUEST_JS) /* the guest's JSON.stringify() */
+			text_put(&t, job->ret.buf.ptr, job->ret.buf.len);
+		else
+			text_json_value(&t, &job->ret);
 		put_output(&t, job);
 		text_put(&t, "}\n", 2);
 		return send_json(s, c, 200, &t);
 	}
+	if (job->err == -VMLET_EFAIL && s->kind == GUEST_JS) {
+		r = js_request_fault(s, c, job, &done);
+		if (done)
+			return r;
+	}
 	k = fault_kind(job->err);
+	if (k == EK_FAIL)
+		k = fail_kind(s, f);
 	status = k == EK_DEADLINE ? 504 : k == EK_UNAVAILABLE ? 503 : 500;
 	text_printf(&t, "{\"error\":\"%s\"", status == 500 ? "guest_fault" : err_kind_names[k]);
 	if (status == 500)
@@ -170,12 +231,18 @@ static enum MHD_Result answer_call(struct server *s, struct MHD_Connection *c,
 		text_printf(&t, ",\"vector\":%u,\"rip\":%lu", f->vector, f->rip);
 		if (f->vector == 14)
 			text_printf(&t, ",\"address\":%lu", f->address);
-	} else if (k == EK_ABORT || k == EK_EXIT) {
+	} else if (k == EK_ABORT || k == EK_EXIT || k == EK_FAIL) {
 		text_printf(&t, ",\"code\":%ld", f->code);
-		if (k == EK_ABORT) {
+		if (k != EK_EXIT) {
 			text_put(&t, ",\"message\":", 11);
 			text_json_string(&t, f->message, strnlen(f->message, sizeof(f->message)));
 		}
+	} else if (k == EK_WASM_TRAP || k == EK_JS_EXCEPTION || k == EK_JS_BAD_OUTPUT ||
+		   k == EK_JS_NOMEM) {
+		if (k == EK_WASM_TRAP)
+			text_printf(&t, ",\"trap\":\"%s\"", wasm_traps[f->code]);
+		text_put(&t, ",\"message\":", 11);
+		text_json_string(&t, f->message, strnlen(f->message, sizeof(f->message)));
 	}
 	put_output(&t, job);
 	text_put(&t, "}\n", 2);
@@ -207,7 +274,14 @@ static enum MHD_Result do_call(struct server *s, struct MHD_Connection *c, const
 	job = &tls->job;
 	job->route = r;
 	tls->args.used = 0;
-	e = json_args(r, rq->body, rq->len, job, &tls->args, err, sizeof(err));
+	if (s->kind == GUEST_JS) {
+		/* event(handler, json): the guest parses the event itself. */
+		job->args[0] = vmlet_strn(r->sig.name, strlen(r->sig.name));
+		job->args[1] = vmlet_strn(rq->body, rq->len);
+		e = 0;
+	} else {
+		e = json_args(r, rq->body, rq->len, job, &tls->args, err, sizeof(err));
+	}
 	if (e == -ENOMEM)
 		return MHD_NO;
 	if (e)

@@ -335,6 +335,14 @@ int functions_json(struct server *s)
 
 		text_printf(&t, "%s{\"name\":", i ? "," : "");
 		text_json_string(&t, r->sig.name, strlen(r->sig.name));
+		if (s->kind == GUEST_JS) {
+			/* A handler: a JSON event in, a JSON result out. */
+			text_printf(
+				&t,
+				",\"result\":\"json\",\"args\":[\"json\"],\"lifecycle\":\"%s\"}",
+				lifecycle_names[r->lc]);
+			continue;
+		}
 		text_printf(&t, ",\"result\":\"%s\",\"args\":[", vmlet_type_name(r->sig.ret));
 		for (unsigned int a = 0; a < r->sig.nargs; a++)
 			text_printf(&t, "%s\"%s\"", a ? "," : "", vmlet_type_name(r->sig.args[a]));

@@ -2,7 +2,10 @@
 /*
  * vmlet-serve: an HTTP/1.1 front end that runs each request's function in
  * a micro-VM (man vmlet-serve(1)). main() parses the options, boots the
- * image once to its ready point and snapshots it, reads the functions,
+ * image once to its ready point and snapshots it (a .wasm module is first
+ * compiled to an image through the cache `vmlet wasm run` uses; a .js
+ * script is loaded into the JS guest with vmlet_js_load(), which boots,
+ * runs the script's top level and snapshots), reads the functions,
  * starts one worker per core (worker.c: its pool or sandbox, then
  * seccomp) and as many HTTP threads (http.c), says which port it bound,
  * and waits for SIGTERM or SIGINT: then it stops accepting, lets the
@@ -24,6 +27,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "wasmcache.h"
 
 const char *const lifecycle_names[LC_N] = {
 	[LC_REUSE] = "reuse",
@@ -44,22 +48,26 @@ int lifecycle_parse(const char *str, enum lifecycle *lc)
 
 static void usage(FILE *f, int status)
 {
-	fprintf(f, "usage: vmlet-serve [OPTION]... IMAGE\n"
-		   "Serve the functions of guest IMAGE over HTTP/1.1: POST /call/FUNC with a JSON\n"
-		   "array of arguments, GET /functions, GET /metrics.\n"
-		   "  -l, --listen ADDR        IPv4 address to listen on (default 127.0.0.1)\n"
-		   "  -p, --port N             port (default 8080; 0: any free port)\n"
-		   "  -P, --port-file FILE     write the bound port to FILE once serving\n"
-		   "  -L, --lifecycle L        reuse, restore (default), renew or native\n"
-		   "  -r, --route FUNC=L       lifecycle L for function FUNC only\n"
-		   "  -n, --native SO          the same functions built for the host (native)\n"
-		   "  -w, --workers N          workers and HTTP threads (default: online CPUs)\n"
-		   "  -s, --pool-size N        sandboxes in each worker's pool (default 2)\n"
-		   "  -t, --timeout-ms MS      each call's deadline (default 1000; 0: none)\n"
-		   "  -b, --max-body BYTES     largest request body (default 65536)\n"
-		   "  -c, --conn-timeout SECS  close idle or slow connections (default 10)\n"
-		   "  -S, --no-seccomp         do not confine the workers with seccomp\n"
-		   "  -h, --help               this text\n");
+	fprintf(f,
+		"usage: vmlet-serve [OPTION]... IMAGE|MODULE.wasm|SCRIPT.js\n"
+		"Serve the functions of guest IMAGE (or of a Wasm module, or the handlers of a\n"
+		"JavaScript script) over HTTP/1.1: POST /call/FUNC with a JSON array of\n"
+		"arguments (a handler: with a JSON event), GET /functions, GET /metrics.\n"
+		"  -l, --listen ADDR        IPv4 address to listen on (default 127.0.0.1)\n"
+		"  -p, --port N             port (default 8080; 0: any free port)\n"
+		"  -P, --port-file FILE     write the bound port to FILE once serving\n"
+		"  -L, --lifecycle L        reuse, restore (default), renew or native\n"
+		"  -r, --route FUNC=L       lifecycle L for function FUNC only\n"
+		"  -H, --handler NAME       serve the script's global function NAME (repeatable)\n"
+		"  -W, --wasm               IMAGE was made by vmlet-wasm-cc: name its traps\n"
+		"  -n, --native SO          the same functions built for the host (native)\n"
+		"  -w, --workers N          workers and HTTP threads (default: online CPUs)\n"
+		"  -s, --pool-size N        sandboxes in each worker's pool (default 2)\n"
+		"  -t, --timeout-ms MS      each call's deadline (default 1000; 0: none)\n"
+		"  -b, --max-body BYTES     largest request body (default 65536)\n"
+		"  -c, --conn-timeout SECS  close idle or slow connections (default 10)\n"
+		"  -S, --no-seccomp         do not confine the workers with seccomp\n"
+		"  -h, --help               this text\n");
 	exit(status);
 }
 
@@ -78,6 +86,80 @@ struct route_opt {
 	const char *name;
 	enum lifecycle lc;
 };
+
+/* A script's routes: its handlers, each a call of the guest's event(). */
+static int js_routes(struct server *s, const struct route_opt *ro, unsigned int nro)
+{
+	int event = vmlet_sandbox_func(vmlet_js_sandbox(s->js), "event");
+
+	if (event < 0)
+		return event;
+	if (!nro) {
+		fprintf(stderr, "vmlet-serve: %s: name the handlers to serve (--handler NAME)\n",
+			s->path);
+		return -EINVAL;
+	}
+	s->routes = calloc(nro, sizeof(*s->routes));
+	if (!s->routes)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < nro; i++) {
+		struct route *r = &s->routes[i];
+
+		for (unsigned int j = 0; j < i; j++)
+			if (!strcmp(s->routes[j].sig.name, ro[i].name)) {
+				fprintf(stderr, "vmlet-serve: handler %s named twice\n",
+					ro[i].name);
+				return -EINVAL;
+			}
+		r->sig = *vmlet_sandbox_func_at(vmlet_js_sandbox(s->js), (unsigned int)event);
+		r->sig.name = strdup(ro[i].name);
+		if (!r->sig.name)
+			return -ENOMEM;
+		r->index = (unsigned int)event;
+		r->lc = ro[i].lc;
+		s->lcs[r->lc] = true;
+		s->nroutes++;
+	}
+	return 0;
+}
+
+/* Load the script at s->path into the JS guest and snapshot it. */
+static int js_open(struct server *s, const struct vmlet_config *cfg)
+{
+	struct vmlet_fault fault = {0};
+	struct vmlet_js_config jc = {
+		.sz = sizeof(jc),
+		.filename = strrchr(s->path, '/') ? strrchr(s->path, '/') + 1 : s->path,
+		.cfg = cfg,
+		.fault = &fault,
+	};
+	struct buf src = {0};
+	int err = read_path(s->path, &src);
+
+	if (!err)
+		err = buf_add(&src, "", 1);
+	if (err) {
+		fprintf(stderr, "vmlet-serve: %s: %s\n", s->path, strerror(-err));
+		free(src.p);
+		return err;
+	}
+	err = vmlet_js_load(src.p, &jc, &s->js);
+	free(src.p);
+	if (err) {
+		fprintf(stderr, "vmlet-serve: %s: cannot load it into the JS guest: %s%s%s\n",
+			s->path, vmlet_strerror(err), fault.message[0] ? ": " : "", fault.message);
+		return err;
+	}
+	s->snap = vmlet_js_snapshot(s->js);
+	return 0;
+}
+
+static bool ends_with(const char *str, const char *suffix)
+{
+	size_t n = strlen(str), m = strlen(suffix);
+
+	return n >= m && !strcmp(str + n - m, suffix);
+}
 
 static int routes_read(struct server *s, const struct route_opt *ro, unsigned int nro)
 {
@@ -187,6 +269,8 @@ int main(int argc, char **argv)
 		{"lifecycle", required_argument, NULL, 'L'},
 		{"route", required_argument, NULL, 'r'},
 		{"native", required_argument, NULL, 'n'},
+		{"handler", required_argument, NULL, 'H'},
+		{"wasm", no_argument, NULL, 'W'},
 		{"workers", required_argument, NULL, 'w'},
 		{"pool-size", required_argument, NULL, 's'},
 		{"timeout-ms", required_argument, NULL, 't'},
@@ -208,6 +292,7 @@ int main(int argc, char **argv)
 	};
 	struct route_opt ro[64];
 	unsigned int nro = 0;
+	char wasm_elf[4200];
 	struct vmlet_config cfg = {
 		.sz = sizeof(cfg),
 		.print = worker_print,
@@ -220,7 +305,7 @@ int main(int argc, char **argv)
 	char *eq;
 
 	s.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
-	while ((c = getopt_long(argc, argv, "l:p:P:L:r:n:w:s:t:b:c:Sh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:p:P:L:r:n:H:Ww:s:t:b:c:Sh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			s.listen_addr = optarg;
@@ -248,6 +333,15 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			s.native_path = optarg;
+			break;
+		case 'H':
+			if (nro == sizeof(ro) / sizeof(ro[0]))
+				goto bad;
+			ro[nro].name = optarg;
+			ro[nro++].lc = LC_N; /* the server's, once parsed */
+			break;
+		case 'W':
+			s.kind = GUEST_WASM;
 			break;
 		case 'w':
 			if (parse_u64(optarg, 1024, &v) || !v)
@@ -286,8 +380,15 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		usage(stderr, 2);
-	s.image_path = argv[optind];
+	s.path = s.image_path = argv[optind];
 	cfg.timeout_us = s.timeout_ms * 1000;
+	for (unsigned int i = 0; i < nro; i++)
+		if (ro[i].lc == LC_N)
+			ro[i].lc = s.lc;
+	if (ends_with(s.path, ".js"))
+		s.kind = GUEST_JS;
+	else if (ends_with(s.path, ".wasm"))
+		s.kind = GUEST_WASM;
 
 	/* Every thread made from here on leaves these to sigwait() below. */
 	sigemptyset(&set);
@@ -295,20 +396,42 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	err = vmlet_image_open(s.image_path, &s.img);
-	if (err) {
-		fprintf(stderr, "vmlet-serve: %s: %s\n", s.image_path, vmlet_strerror(err));
-		return 1;
+	if (s.kind == GUEST_JS) {
+		if (js_open(&s, &cfg) || js_routes(&s, ro, nro))
+			goto out;
+	} else {
+		if (ends_with(s.path, ".wasm")) {
+			struct buf mod = {0};
+
+			err = read_path(s.path, &mod);
+			if (err)
+				fprintf(stderr, "vmlet-serve: %s: %s\n", s.path, strerror(-err));
+			else
+				err = wasm_cached_image(s.path, &mod, wasm_elf, sizeof(wasm_elf));
+			free(mod.p);
+			if (err)
+				return 1;
+			s.image_path = wasm_elf;
+		}
+		err = vmlet_image_open(s.image_path, &s.img);
+		if (err) {
+			fprintf(stderr, "vmlet-serve: %s: %s\n", s.image_path, vmlet_strerror(err));
+			return 1;
+		}
+		err = vmlet_snapshot_create(s.img, &cfg, &s.snap);
+		if (err) {
+			fprintf(stderr, "vmlet-serve: %s: cannot boot it: %s\n", s.image_path,
+				vmlet_strerror(err));
+			goto out;
+		}
+		err = routes_read(&s, ro, nro);
+		if (err) {
+			fprintf(stderr, "vmlet-serve: %s: %s\n", s.image_path, vmlet_strerror(err));
+			goto out;
+		}
 	}
-	err = vmlet_snapshot_create(s.img, &cfg, &s.snap);
-	if (err) {
-		fprintf(stderr, "vmlet-serve: %s: cannot boot it: %s\n", s.image_path,
-			vmlet_strerror(err));
-		goto out;
-	}
-	err = routes_read(&s, ro, nro);
-	if (err) {
-		fprintf(stderr, "vmlet-serve: %s: %s\n", s.image_path, vmlet_strerror(err));
+	if (s.lcs[LC_NATIVE] && s.kind == GUEST_JS) {
+		fprintf(stderr, "vmlet-serve: a script has no native lifecycle\n");
 		goto out;
 	}
 	if (s.lcs[LC_NATIVE] && !s.native_path) {
@@ -334,8 +457,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmlet-serve: cannot start the HTTP daemon\n");
 		goto out;
 	}
-	printf("vmlet-serve: serving %s on http://%s:%u/ (%u workers, %s)\n", s.image_path,
-	       s.listen_addr, s.bound_port, s.workers, lifecycle_names[s.lc]);
+	printf("vmlet-serve: serving %s on http://%s:%u/ (%u workers, %s)\n", s.path, s.listen_addr,
+	       s.bound_port, s.workers, lifecycle_names[s.lc]);
 	fflush(stdout);
 	if (s.port_file && (err = write_port_file(&s))) {
 		fprintf(stderr, "vmlet-serve: %s: %s\n", s.port_file, strerror(-err));
@@ -366,7 +489,9 @@ out:
 		free((char *)s.routes[i].sig.name);
 	free(s.routes);
 	free(s.functions_json);
-	if (s.snap)
+	if (s.js)
+		vmlet_js_destroy(s.js);
+	else if (s.snap)
 		vmlet_snapshot_destroy(s.snap);
 	vmlet_image_close(s.img);
 	return status;

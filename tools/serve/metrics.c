@@ -39,6 +39,11 @@ const char *const err_kind_names[EK_N] = {
 	[EK_INTERRUPTED] = "interrupted",
 	[EK_OUTPUT] = "output_limit",
 	[EK_UNAVAILABLE] = "unavailable",
+	[EK_FAIL] = "fail",
+	[EK_JS_EXCEPTION] = "js_exception",
+	[EK_JS_BAD_OUTPUT] = "js_bad_output",
+	[EK_JS_NOMEM] = "js_nomem",
+	[EK_WASM_TRAP] = "wasm_trap",
 };
 
 struct slot {

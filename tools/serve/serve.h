@@ -27,7 +27,18 @@ enum lifecycle {
 extern const char *const lifecycle_names[LC_N];
 int lifecycle_parse(const char *s, enum lifecycle *lc);
 
-/* One callable function: its signature and how it is served. */
+/* What the served file is. */
+enum guest_kind {
+	GUEST_C,    /* a guest image: its functions, typed */
+	GUEST_WASM, /* a guest image made by vmlet-wasm-cc (or a .wasm compiled to one) */
+	GUEST_JS,   /* a script: its handlers, each called with a JSON event */
+};
+
+/*
+ * One callable function: its signature and how it is served. A JS
+ * handler's route calls the guest's event(handler, json) at index, with
+ * sig.name the handler.
+ */
 struct route {
 	struct vmlet_func sig; /* sig.name owned */
 	unsigned int index;    /* in the image (and in the native object) */
@@ -55,6 +66,8 @@ struct job {
 struct server {
 	/* options */
 	const char *image_path;
+	const char *path; /* as given: the image, the .wasm module or the script */
+	enum guest_kind kind;
 	const char *native_path;
 	const char *listen_addr;
 	unsigned int port;
@@ -69,7 +82,8 @@ struct server {
 	bool lcs[LC_N]; /* which lifecycles some route uses */
 
 	struct vmlet_image *img;
-	struct vmlet_snapshot *snap;
+	struct vmlet_js *js;	     /* GUEST_JS: the loaded script, which owns snap */
+	struct vmlet_snapshot *snap; /* what every sandbox is made from */
 	struct route *routes;
 	unsigned int nroutes;
 	char *functions_json; /* GET /functions, made once */
@@ -147,6 +161,11 @@ enum err_kind {
 	EK_INTERRUPTED,
 	EK_OUTPUT,
 	EK_UNAVAILABLE,
+	EK_FAIL,	  /* the function failed (vmlet_fail) */
+	EK_JS_EXCEPTION,  /* the handler threw */
+	EK_JS_BAD_OUTPUT, /* its result has no JSON form */
+	EK_JS_NOMEM,	  /* the engine ran out of guest memory */
+	EK_WASM_TRAP,
 	EK_N
 };
 extern const char *const err_kind_names[EK_N];
