@@ -66,7 +66,7 @@ pid=
 trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 export VMLET_CACHE_DIR=$tmp/cache
 status=0
-for p in wrk "$serve" "$vmlet" "$VMLET_JS_IMAGE" "$VMLET_WASM_CC" "$wasm_add"; do
+for p in wrk curl "$serve" "$vmlet" "$VMLET_JS_IMAGE" "$VMLET_WASM_CC" "$wasm_add"; do
 	[ -e "$p" ] || command -v "$p" >/dev/null || {
 		echo "bench-service: $p not found (make all $wasm_add; scripts/deps.sh bench)" >&2
 		exit 1
@@ -149,6 +149,9 @@ for lc in $lcs; do
 		echo "bench-service: $lc at $c connection(s)" >&2
 		if point "$lc" "$c"; then
 			RPS[$lc,$c]=$rps P50[$lc,$c]=$p50 P99[$lc,$c]=$p99 ERRS[$lc,$c]=$errs
+			# Where restore's time goes at one connection: the hand-overs.
+			[ "$lc,$c" != restore,1 ] ||
+				curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics.restore1"
 		else
 			echo "bench-service: wrk failed:" >&2
 			cat "$tmp/wrk" >&2
@@ -158,9 +161,13 @@ for lc in $lcs; do
 	stop
 done
 
-# The library's own fresh-VM call, in the same run (of the C demo).
-fresh_p50= fresh_p99=
+# The library's own fresh-VM call, in the same run (of the C demo), and
+# its warm call (no restore), which with native's HTTP round trip is the
+# floor of what the server's restore lifecycle can answer in.
+fresh_p50= fresh_p99= warm_p50=
 if [[ " $lcs " == *" restore "* ]]; then
+	"$vmlet" run --repeat 2000 "$demo" add 1 2 >"$tmp/warm" 2>&1
+	warm_p50=$(awk '/^calls/ { for (i = 1; i < NF; i++) if ($i == "p50") print $(i + 1) }' "$tmp/warm")
 	"$vmlet" run --fresh 2000 "$demo" add 1 2 >"$tmp/fresh" 2>&1
 	fresh_p50=$(awk '/^calls/ { for (i = 1; i < NF; i++) if ($i == "p50") print $(i + 1) }' "$tmp/fresh")
 	fresh_p99=$(awk '/^calls/ { for (i = 1; i < NF; i++) if ($i == "p99") print $(i + 1) }' "$tmp/fresh")
@@ -197,6 +204,28 @@ ratio() {
 			printf "restore, 1 connection, p50 %s us: %.2fx the library call (%+.0f%%; target <= +20%%)\n",
 				s, s / f, (s / f - 1) * 100 }'
 	fi
+	if [ -s "$tmp/metrics.restore1" ]; then
+		# p50 (the bucket's bound) and mean of each hand-over, in us.
+		for way in to_worker from_worker; do
+			awk -v w="way=\"$way\"" '
+				index($1, "vmlet_serve_handoff_seconds_bucket{" w) == 1 {
+					le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le)
+					b[++n] = le; c[n] = $2 }
+				index($1, "vmlet_serve_handoff_seconds_sum{" w) == 1 { sum = $2 }
+				index($1, "vmlet_serve_handoff_seconds_count{" w) == 1 { cnt = $2 }
+				END {
+					if (!cnt) exit
+					for (i = 1; i <= n && c[i] < cnt / 2; i++);
+					printf "restore, 1 connection, hand-over %s: p50 <= %s us, mean %.1f us\n",
+						w, b[i] == "+Inf" ? "inf" : b[i] * 1e6, sum / cnt * 1e6 }' \
+				"$tmp/metrics.restore1" | sed 's/way="\([a-z_]*\)"/\1/'
+		done
+	fi
+	if [ -n "${P50[native,1]:-}" ] && [ -n "$warm_p50" ] && [ -n "$fresh_p50" ]; then
+		awk -v n="${P50[native,1]}" -v w="$warm_p50" -v f="$fresh_p50" 'BEGIN {
+			printf "floor: native HTTP p50 %s us + warm call p50 %s us = %.0f us, %+.0f%% on the library fresh-VM call\n",
+				n, w, n + w, ((n + w) / f - 1) * 100 }'
+	fi
 	if [ -n "${RPS[renew,50]:-}" ] && [ -n "${RPS[native,50]:-}" ]; then
 		awk -v r="${RPS[renew,50]}" -v n="${RPS[native,50]}" 'BEGIN {
 			printf "renew / native at 50 connections: %.4f (Hyperlight: 0.002; %.1fx that)\n",
@@ -218,8 +247,8 @@ ratio() {
 			sep=,
 		done
 	done
-	printf '],\n "fresh_call_p50_us": %s, "fresh_call_p99_us": %s}\n' "${fresh_p50:-null}" \
-		"${fresh_p99:-null}"
+	printf '],\n "fresh_call_p50_us": %s, "fresh_call_p99_us": %s, "warm_call_p50_us": %s}\n' \
+		"${fresh_p50:-null}" "${fresh_p99:-null}" "${warm_p50:-null}"
 } >"$out/$name.json"
 
 cat "$out/$name.md"

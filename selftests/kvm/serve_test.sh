@@ -103,7 +103,7 @@ on_fail() {
 	sed 's/^/# log: /' "$tmp"/*.log 2>/dev/null | tail -n 20
 }
 
-echo "1..62"
+echo "1..63"
 
 start a --workers 2 --lifecycle restore --native "$native" --route echo=native \
 	--route is_prime=renew --timeout-ms 2000 --max-body 4096
@@ -225,6 +225,18 @@ check metrics_count_renewed mcheck 'vmlet_serve_sandboxes_created_total{lifecycl
 check metrics_latency_histograms \
 	eval 'mcheck "vmlet_serve_call_duration_seconds_count{lifecycle=\"native\"}" 1 &&
 	mcheck "vmlet_serve_call_duration_seconds_bucket{lifecycle=\"renew\",le=\"+Inf\"}" 1'
+# Every call a worker ran went through both hand-overs, and only those.
+handoffs_counted() {
+	local n want
+	want=$(awk -F'[{}" ]+' '$1 == "vmlet_serve_call_duration_seconds_count" &&
+		$3 != "native" { n += $NF } END { print n + 0 }' "$tmp/metrics")
+	for way in to_worker from_worker; do
+		n=$(grep -F "vmlet_serve_handoff_seconds_count{way=\"$way\"}" "$tmp/metrics" | awk '{ print $2 }')
+		[ "$n" = "$want" ] || { echo "# $way: $n hand-overs, $want worker calls"; return 1; }
+	done
+	grep -qF 'vmlet_serve_handoff_seconds_bucket{way="to_worker",le="1e-06"}' "$tmp/metrics"
+}
+check metrics_handoff_histograms handoffs_counted
 
 # Reuse: one warm sandbox per worker keeps its state, until a fault.
 start b --workers 1 --lifecycle reuse

@@ -287,11 +287,17 @@ static enum MHD_Result do_call(struct server *s, struct MHD_Connection *c, const
 	if (e)
 		return send_error(s, c, 400, e == -EBADMSG ? EK_BAD_JSON : EK_BAD_ARGS, err);
 	t0 = now_ns();
-	if (r->lc == LC_NATIVE)
+	if (r->lc == LC_NATIVE) {
 		native_call(s, job);
-	else
+		metrics_call(s, metrics_slot(s), r->lc, now_ns() - t0);
+	} else {
+		uint64_t t1;
+
 		worker_call(worker_for_thread(s), job);
-	metrics_call(s, metrics_slot(s), r->lc, now_ns() - t0);
+		t1 = now_ns();
+		metrics_call(s, metrics_slot(s), r->lc, t1 - t0);
+		metrics_handoff(s, metrics_slot(s), job, t1);
+	}
 	e = answer_call(s, c, job);
 	json_decref(job->json);
 	job->json = NULL;

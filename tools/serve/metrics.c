@@ -46,11 +46,19 @@ const char *const err_kind_names[EK_N] = {
 	[EK_WASM_TRAP] = "wasm_trap",
 };
 
+/* Finer bounds for the hand-overs between HTTP thread and worker. */
+static const uint64_t hbounds_us[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000};
+#define NHBOUNDS (sizeof(hbounds_us) / sizeof(hbounds_us[0]))
+enum { TO_WORKER, FROM_WORKER, NWAYS };
+static const char *const way_names[NWAYS] = {"to_worker", "from_worker"};
+
 struct slot {
 	uint64_t requests[NCODES + 1]; /* the last: any other status */
 	uint64_t errors[EK_N];
 	uint64_t hist[LC_N][NBOUNDS + 1];
 	uint64_t sum_ns[LC_N];
+	uint64_t hhist[NWAYS][NHBOUNDS + 1];
+	uint64_t hsum_ns[NWAYS];
 } __attribute__((aligned(64)));
 
 struct metrics {
@@ -126,6 +134,25 @@ void metrics_call(struct server *s, unsigned int slot, enum lifecycle lc, uint64
 		b++;
 	add(&sl->hist[lc][b], 1);
 	add(&sl->sum_ns[lc], ns);
+}
+
+static void handoff(struct slot *sl, unsigned int way, uint64_t ns)
+{
+	unsigned int b = 0;
+
+	while (b < NHBOUNDS && ns > hbounds_us[b] * 1000)
+		b++;
+	add(&sl->hhist[way][b], 1);
+	add(&sl->hsum_ns[way], ns);
+}
+
+/* From posting the job to the worker taking it, and from its answer to back_ns. */
+void metrics_handoff(struct server *s, unsigned int slot, const struct job *job, uint64_t back_ns)
+{
+	struct slot *sl = &s->m->slots[slot];
+
+	handoff(sl, TO_WORKER, job->taken_ns - job->posted_ns);
+	handoff(sl, FROM_WORKER, back_ns - job->answered_ns);
 }
 
 static uint64_t sum(struct server *s, size_t off)
@@ -222,5 +249,33 @@ void metrics_text(struct server *s, struct text *t)
 			    lifecycle_names[lc], (double)SUM(s, sum_ns[lc]) / 1e9);
 		text_printf(t, "vmlet_serve_call_duration_seconds_count{lifecycle=\"%s\"} %lu\n",
 			    lifecycle_names[lc], cum);
+	}
+
+	text_printf(t,
+		    "# HELP vmlet_serve_handoff_seconds Hand-overs of a call between its HTTP "
+		    "thread and its worker: posting to taken, answered to the HTTP thread awake.\n"
+		    "# TYPE vmlet_serve_handoff_seconds histogram\n");
+	for (unsigned int way = 0; way < NWAYS; way++) {
+		uint64_t cum = 0;
+
+		for (unsigned int b = 0; b <= NHBOUNDS; b++) {
+			cum += SUM(s, hhist[way][b]);
+			if (b < NHBOUNDS)
+				text_printf(
+					t,
+					"vmlet_serve_handoff_seconds_bucket{way=\"%s\",le=\"%g\"} "
+					"%lu\n",
+					way_names[way], (double)hbounds_us[b] / 1e6, cum);
+			else
+				text_printf(t,
+					    "vmlet_serve_handoff_seconds_bucket{way=\"%s\",le=\"+"
+					    "Inf\"} "
+					    "%lu\n",
+					    way_names[way], cum);
+		}
+		text_printf(t, "vmlet_serve_handoff_seconds_sum{way=\"%s\"} %.9f\n", way_names[way],
+			    (double)SUM(s, hsum_ns[way]) / 1e9);
+		text_printf(t, "vmlet_serve_handoff_seconds_count{way=\"%s\"} %lu\n",
+			    way_names[way], cum);
 	}
 }

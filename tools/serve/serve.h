@@ -61,6 +61,8 @@ struct job {
 	char output[OUTPUT_CAP];
 	size_t outlen;
 	char result[RESULT_CAP];
+	/* CLOCK_MONOTONIC ns: handed over, taken by the worker, answered by it. */
+	uint64_t posted_ns, taken_ns, answered_ns;
 };
 
 struct server {
@@ -175,6 +177,8 @@ unsigned int metrics_slot(struct server *s);
 void metrics_request(struct server *s, unsigned int slot, unsigned int status);
 void metrics_error(struct server *s, unsigned int slot, enum err_kind k);
 void metrics_call(struct server *s, unsigned int slot, enum lifecycle lc, uint64_t ns);
+/* The two hand-overs of a call run by a worker (worker.c), from the job's times. */
+void metrics_handoff(struct server *s, unsigned int slot, const struct job *job, uint64_t back_ns);
 void metrics_text(struct server *s, struct text *t);
 
 uint64_t now_ns(void);
