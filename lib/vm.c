@@ -165,16 +165,22 @@ void vmlet_vm_destroy(struct vmlet_vm *vm)
 	vm->vcpu_fd = vm->vm_fd = -1;
 }
 
+int vmlet_vm_guest_debug(struct vmlet_vm *vm, const struct kvm_guest_debug *dbg)
+{
+	if (ioctl(vm->vcpu_fd, KVM_SET_GUEST_DEBUG, dbg) < 0)
+		return -errno;
+	vm->single_step = (dbg->control & (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP)) ==
+			  (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP);
+	return 0;
+}
+
 int vmlet_vm_single_step(struct vmlet_vm *vm, bool on)
 {
 	struct kvm_guest_debug dbg = {
 		.control = on ? KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP : 0,
 	};
 
-	if (ioctl(vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
-		return -errno;
-	vm->single_step = on;
-	return 0;
+	return vmlet_vm_guest_debug(vm, &dbg);
 }
 
 int vmlet_vm_set_port(struct vmlet_vm *vm, unsigned int port, vmlet_port_fn *fn, void *ctx)
@@ -294,6 +300,37 @@ static int print(struct vmlet_vm *vm, const struct kvm_regs *r, struct vmlet_fau
 	return 0;
 }
 
+/*
+ * A #BP or #DB that reached the guest's own stub while a debugger runs
+ * it: where KVM_GUESTDBG_USE_SW_BP does not intercept int3 (QEMU/TCG's
+ * nested SVM delivers it to the guest), take the guest back to where the
+ * exception struck, as if it had not been delivered (the stubs change
+ * only rsp), and stop there as KVM would have.
+ */
+static int debug_trap(struct vmlet_vm *vm, const struct vmlet_xframe *x, struct vmlet_fault *f)
+{
+	struct kvm_regs r;
+	int err = vmlet_vm_complete_io(vm); /* the stub's out, before rip moves */
+
+	if (err && err != -EIO)
+		return fail(f, err, x->rip, "cannot complete the fault report: %s", strerror(-err));
+	r = vm->run->s.regs.regs;
+	r.rip = x->rip;
+	r.rsp = x->rsp;
+	r.rflags = x->rflags;
+	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
+		return fail(f, -errno, x->rip, "KVM_SET_REGS: %s", strerror(errno));
+	vm->run->s.regs.regs = r;
+	memset(&vm->run->debug, 0, sizeof(vm->run->debug));
+	vm->run->debug.arch.exception = (uint32_t)x->vector;
+	vm->run->debug.arch.pc = x->rip;
+	err = vm->debug(vm, vm->debug_ctx);
+	if (err)
+		return fail(f, err, r.rip, "killed by the debugger at rip %#llx",
+			    (unsigned long long)vm->run->s.regs.regs.rip);
+	return 0;
+}
+
 static int exception(struct vmlet_vm *vm, const struct kvm_regs *r, struct vmlet_fault *f)
 {
 	struct vmlet_xframe x;
@@ -303,6 +340,8 @@ static int exception(struct vmlet_vm *vm, const struct kvm_regs *r, struct vmlet
 	    r->rsp > VMLET_XSTACK_ADDR + VMLET_XSTACK_SIZE - sizeof(x))
 		return fail(f, -VMLET_EPROTO, r->rip, "fault report with a bad stack");
 	memcpy(&x, vm->mem->host + r->rsp, sizeof(x));
+	if (vm->debug && (x.vector == 1 || x.vector == 3))
+		return debug_trap(vm, &x, f);
 	f->vector = (uint32_t)x.vector;
 	f->error_code = x.error;
 	if (x.vector == 14 && vmlet_x86_fault_address(vm, &f->address) < 0)
@@ -407,6 +446,14 @@ static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 				return ret;
 			break;
 		case KVM_EXIT_DEBUG:
+			if (vm->debug) {
+				ret = vm->debug(vm, vm->debug_ctx);
+				if (ret)
+					return fail(f, ret, r->rip,
+						    "killed by the debugger at rip %#llx",
+						    (unsigned long long)r->rip);
+				break;
+			}
 			if (!vm->single_step)
 				return fail(f, -VMLET_EVMEXIT, r->rip, "unexpected debug exit");
 			vm->steps++;

@@ -30,6 +30,13 @@ struct vmlet_vm;
  */
 typedef int vmlet_port_fn(struct vmlet_vm *vm, void *ctx);
 
+/*
+ * A debugger's handler for KVM_EXIT_DEBUG (lib/gdbstub.c): run->debug
+ * says why the guest stopped. 0 resumes the guest, a negative error ends
+ * the run with it.
+ */
+typedef int vmlet_debug_fn(struct vmlet_vm *vm, void *ctx);
+
 #define VM_PORT_BASE VMLET_PORT_READY
 #define VM_NPORTS    16
 
@@ -41,9 +48,11 @@ struct vmlet_vm {
 	struct vmlet_mem *mem;	  /* borrowed from the owner */
 	struct vmlet_dirty dirty; /* with KVM_MEM_LOG_DIRTY_PAGES: what the guest wrote */
 	bool single_step;
-	bool msr_filter;   /* guest writes of the snapshot's MSRs exit here (lib/x86.c) */
-	bool msrs_written; /* and one did since the last full MSR restore */
-	uint64_t steps;	   /* KVM_EXIT_DEBUG exits counted */
+	bool msr_filter;       /* guest writes of the snapshot's MSRs exit here (lib/x86.c) */
+	bool msrs_written;     /* and one did since the last full MSR restore */
+	uint64_t steps;	       /* KVM_EXIT_DEBUG exits counted */
+	vmlet_debug_fn *debug; /* or NULL: debug exits are counted steps */
+	void *debug_ctx;
 	void (*print)(void *ctx, const char *buf, size_t len);
 	void *print_ctx;
 	uint64_t print_limit; /* bytes of guest output per run */
@@ -161,5 +170,8 @@ static inline bool vmlet_vm_running(const struct vmlet_vm *vm)
 
 /* Single-step the guest and count its instructions (KVM_GUESTDBG_SINGLESTEP). */
 int vmlet_vm_single_step(struct vmlet_vm *vm, bool on);
+
+/* KVM_SET_GUEST_DEBUG with dbg, for a debugger (vm->debug serves the exits). */
+int vmlet_vm_guest_debug(struct vmlet_vm *vm, const struct kvm_guest_debug *dbg);
 
 #endif /* VMLET_VM_H */

@@ -303,6 +303,27 @@ VMLET_API int vmlet_sandbox_count_insns(struct vmlet_sandbox *sb, bool on);
 VMLET_API uint64_t vmlet_sandbox_insns(const struct vmlet_sandbox *sb);
 
 /*
+ * Make one call under gdb (vmlet_sandbox_debug_call(3)): listen on a
+ * loopback TCP port, wait for gdb (`target remote :PORT`), and serve the
+ * remote protocol with the guest stopped at the call's first instruction:
+ * registers, memory, software and hardware breakpoints, steps. The
+ * call's end or fault is reported to gdb as the process's exit or a
+ * stop. Returns what the call returns; -VMLET_EINTR when gdb killed it.
+ * opts may be NULL (any free port, nobody told which).
+ */
+struct vmlet_debug_opts {
+	size_t sz;     /* sizeof(struct vmlet_debug_opts) */
+	uint16_t port; /* on 127.0.0.1; 0: one the kernel picks */
+	/* Called once the port listens, before waiting for gdb; may be NULL. */
+	void (*listening)(void *ctx, uint16_t port);
+	void *ctx;
+};
+VMLET_API int vmlet_sandbox_debug_call(struct vmlet_sandbox *sb, const char *name,
+				       const struct vmlet_value *args, unsigned int nargs,
+				       struct vmlet_value *ret,
+				       const struct vmlet_debug_opts *opts);
+
+/*
  * Snapshots. vmlet_snapshot_create() boots a sandbox of img to the guest's
  * ready point and keeps its memory (a sealed memfd) and vCPU state; the
  * image must outlive it. Sandboxes made from it map that memory private
