@@ -17,7 +17,8 @@ set -eu
 # wasi-libc, libclang-rt-14-dev-wasm32 and lld: clang --target=wasm32-wasi
 # for the tests' C programs.
 # duktape-dev: the engine's source, built into the JavaScript guest.
-# gdb: core_test opens guest core files with it (and binutils' readelf).
+# gdb: core_test opens guest core files with it (and binutils' readelf);
+# gdb_test drives the gdb stub with it.
 build="gcc make pkg-config musl-tools groff-base liburing-dev libbpf-dev bpftool check
 	systemtap-sdt-dev libelf-dev zlib1g-dev libseccomp-dev clang llvm libclang-rt-14-dev
 	libmicrohttpd-dev libjansson-dev curl

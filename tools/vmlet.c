@@ -27,6 +27,8 @@
  * --core, since writing a core file is creating a file. A thread of
  * its own rather than the main thread, so that teardown and whatever
  * runs at exit (LeakSanitizer in sanitized builds) stay unconfined.
+ * --gdb PORT makes the one call under gdb (vmlet_sandbox_debug_call())
+ * on the main thread, unconfined: the stub talks to gdb over a socket.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,7 +65,7 @@ int cli_usage(FILE *f, int status)
 	fprintf(f,
 		"usage: vmlet run [--repeat N] [--fresh N] [--kv KEY=VALUE]... [--grant PATH]...\n"
 		"                 [--count-insns] [--time] [--mem MiB] [--timeout MS]\n"
-		"                 [--print-limit BYTES] [--no-seccomp] [--core FILE]\n"
+		"                 [--print-limit BYTES] [--no-seccomp] [--core FILE] [--gdb PORT]\n"
 		"                 IMAGE FUNCTION [ARG...]\n"
 		"       vmlet js [--repeat N] [--fresh N] [--kv KEY=VALUE]... [--grant PATH]...\n"
 		"                [--time] [--mem MiB] [--timeout MS] [--print-limit BYTES]\n"
@@ -93,6 +95,9 @@ int cli_usage(FILE *f, int status)
 		"  -S, --no-seccomp   do not confine the calls' thread with seccomp\n"
 		"  -C, --core FILE    when the guest fails a call, write its core file to FILE\n"
 		"                     (gdb IMAGE FILE); implies --no-seccomp\n"
+		"  -G, --gdb PORT     wait for gdb on 127.0.0.1:PORT (0: any free one, printed)\n"
+		"                     and make the call under it (gdb IMAGE -ex 'target\n"
+		"                     remote :PORT'); one call, on an unconfined thread\n"
 		"js       load SCRIPT.js into the JavaScript guest and print\n"
 		"         JSON.stringify(HANDLER(JSON.parse(JSON))) (JSON: null when absent);\n"
 		"         --repeat and --fresh time warm calls and fresh-VM events; the\n"
@@ -745,6 +750,32 @@ static int calls(struct run *r)
 	return 0;
 }
 
+static void gdb_listening(void *ctx, uint16_t port)
+{
+	fprintf(stderr, "vmlet: waiting for gdb on 127.0.0.1:%u (target remote :%u)\n", port, port);
+	(void)ctx;
+}
+
+/* --gdb: the one call, under gdb. */
+static int debug_call(struct run *r, uint16_t port)
+{
+	struct vmlet_debug_opts d = {.sz = sizeof(d), .port = port, .listening = gdb_listening};
+	struct vmlet_value ret;
+	int err = vmlet_sandbox_debug_call(r->sb, r->fn->name, r->args, r->nargs, &ret, &d);
+
+	if (err == -EADDRINUSE || err == -EACCES) {
+		fprintf(stderr, "vmlet: cannot listen on 127.0.0.1:%u: %s\n", port,
+			vmlet_strerror(err));
+		return err;
+	}
+	if (err) {
+		cli_print_fault(r->fn->name, err, vmlet_sandbox_fault(r->sb));
+		return err;
+	}
+	print_value(&ret);
+	return 0;
+}
+
 static void *calls_main(void *arg)
 {
 	struct run *r = arg;
@@ -779,10 +810,13 @@ static int cmd_run(int argc, char **argv)
 		{"print-limit", required_argument, NULL, 'p'},
 		{"no-seccomp", no_argument, NULL, 'S'},
 		{"core", required_argument, NULL, 'C'},
+		{"gdb", required_argument, NULL, 'G'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	struct vmlet_value args[VMLET_MAX_ARGS];
+	long gdb_port = -1;
+	char *end;
 	void *owned[VMLET_MAX_ARGS] = {0};
 	struct cli_opts o = CLI_OPTS_INIT; /* o.mem 0: the default, or a snapshot file's */
 	struct source src = {0};
@@ -792,8 +826,18 @@ static int cmd_run(int argc, char **argv)
 	struct vmlet_host *host = NULL;
 	pthread_t thread;
 
-	while ((c = getopt_long(argc, argv, "+r:f:ctm:T:k:g:p:SC:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:f:ctm:T:k:g:p:SC:G:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'G':
+			errno = 0;
+			gdb_port = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || gdb_port < 0 || gdb_port > 65535) {
+				fprintf(stderr,
+					"vmlet: --gdb wants a TCP port (0-65535), not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'c':
 			r.count = 1;
 			break;
@@ -813,6 +857,12 @@ static int cmd_run(int argc, char **argv)
 	r.repeat = o.repeat;
 	r.fresh = o.fresh;
 	r.seccomp = o.seccomp;
+	if (gdb_port >= 0 && (r.repeat || r.fresh || r.count)) {
+		fprintf(stderr, "vmlet: --gdb makes one call: not with --repeat, --fresh or "
+				"--count-insns\n");
+		cli_opts_close(&o);
+		return 2;
+	}
 	err = cli_opts_done(&o, &cfg);
 	if (!err && cli_kv_host(&cfg, &host))
 		err = 1;
@@ -844,6 +894,10 @@ static int cmd_run(int argc, char **argv)
 		err = parse_arg(argv[optind + 2 + i], r.fn->args[i], &args[i], &owned[i]);
 		if (err)
 			goto out;
+	}
+	if (gdb_port >= 0) {
+		err = debug_call(&r, (uint16_t)gdb_port);
+		goto out;
 	}
 	if (r.count) {
 		err = vmlet_sandbox_count_insns(r.sb, true);
