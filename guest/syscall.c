@@ -4,9 +4,12 @@
  *
  *   write, writev (fd 1, 2)    the host's print callback
  *   read, write, readv, writev, pread64, pwrite64 (fd >= 3), open, openat,
- *   close, nanosleep, clock_nanosleep
+ *   close, fstat, newfstatat(fd, "", AT_EMPTY_PATH), nanosleep,
+ *   clock_nanosleep
  *                              VMLET_PORT_IO: descriptors the host granted
- *                              (open finds one by path), and sleeping
+ *                              (open finds one by path, or opens a file
+ *                              beneath a granted directory; fstat gives
+ *                              a regular file's size), and sleeping
  *   brk, mmap, munmap          pages of the guest heap
  *   mprotect, madvise          accepted, no effect
  *   exit, exit_group           end the call with -VMLET_EEXIT
@@ -38,6 +41,8 @@
 #define SYS_write 1
 #define SYS_open 2
 #define SYS_close 3
+#define SYS_fstat 5
+#define SYS_newfstatat 262
 #define SYS_pread64 17
 #define SYS_pwrite64 18
 #define SYS_readv 19
@@ -229,13 +234,34 @@ static long sys_rwv(uint64_t op, long fd, const struct iovec_ *iov, long cnt)
 	return total;
 }
 
-static long sys_open(const char *path)
+static long sys_open(const char *path, long flags)
 {
 	uint64_t len = 0;
 
 	while (len < 4097 && path[len])
 		len++;
-	return vmlet_hypercall_io(VMLET_IO_OPEN, 0, (uint64_t)path, len, 0);
+	return vmlet_hypercall_io(VMLET_IO_OPEN, 0, (uint64_t)path, len, (uint64_t)flags);
+}
+
+/* Linux's struct stat on x86-64 (musl's struct kstat): a regular file and its size. */
+static long sys_fstat(long fd, uint8_t *st)
+{
+	long size = fd >= 3 ? vmlet_hypercall_io(VMLET_IO_SIZE, (uint64_t)fd, 0, 0, 0) : -EBADF;
+	uint32_t mode = 0100644; /* S_IFREG */
+
+	if (fd >= 0 && fd <= 2) {
+		size = 0;
+		mode = 0020620; /* S_IFCHR */
+	}
+	if (size < 0)
+		return size;
+	zero((uint64_t)st, 144);
+	*(uint64_t *)(st + 16) = 1;	 /* st_nlink */
+	*(uint32_t *)(st + 24) = mode;	 /* st_mode */
+	*(int64_t *)(st + 48) = size;	 /* st_size */
+	*(int64_t *)(st + 56) = 4096;	 /* st_blksize */
+	*(int64_t *)(st + 64) = (size + 511) / 512; /* st_blocks */
+	return 0;
 }
 
 static long sys_sleep(const struct timespec_ *ts)
@@ -364,11 +390,18 @@ long vmlet_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6
 		return vmlet_hypercall_io(VMLET_IO_PWRITE, (uint64_t)a1, (uint64_t)a2, (uint64_t)a3,
 					  (uint64_t)a4);
 	case SYS_open:
-		return sys_open((const char *)a1);
+		return sys_open((const char *)a1, a2);
 	case SYS_openat:
-		return a1 == -100 /* AT_FDCWD */ ? sys_open((const char *)a2) : -EBADF;
+		return a1 == -100 /* AT_FDCWD */ ? sys_open((const char *)a2, a3) : -EBADF;
 	case SYS_close:
-		return a1 >= 3 ? 0 : -EBADF;
+		return a1 >= 3 ? vmlet_hypercall_io(VMLET_IO_CLOSE, (uint64_t)a1, 0, 0, 0) : -EBADF;
+	case SYS_fstat:
+		return sys_fstat(a1, (uint8_t *)a2);
+	case SYS_newfstatat:
+		/* fstat() as musl makes it; no paths. */
+		if (a4 != 0x1000 /* AT_EMPTY_PATH */ || *(const char *)a2)
+			return -ENOSYS;
+		return sys_fstat(a1, (uint8_t *)a3);
 	case SYS_nanosleep:
 		return sys_sleep((const struct timespec_ *)a1);
 	case SYS_clock_nanosleep:

@@ -29,6 +29,14 @@
  *                and free do; never PROT_EXEC
  *   close        destroy, and a pool discarding a sandbox it cannot restore
  *   getrandom    each call's entropy (lib/entropy.c), once per 255 calls
+ *   fstat, ftruncate   guest I/O on granted descriptors (lib/hostio.c: a
+ *                file's size, open() with O_TRUNC)
+ *
+ * openat2, with which the guest opens files beneath a granted directory,
+ * is allowed only with VMLET_CONFINE_OPEN: seccomp cannot see that it
+ * stays beneath (RESOLVE_BENEATH is in memory it cannot read), so with it
+ * the thread could open any file the process may. Without it such an
+ * open() fails with -EPERM; granted files work as everywhere.
  *
  * VMLET_CONFINE_CREATE adds vmlet_sandbox_create_from(): KVM_CREATE_VM,
  * KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_SET_CPUID2 and
@@ -80,7 +88,8 @@
 #include "ring.h"
 #include "confine.h"
 
-#define CONFINE_FLAGS (VMLET_CONFINE_KILL | VMLET_CONFINE_LOG | VMLET_CONFINE_CREATE)
+#define CONFINE_FLAGS                                                                              \
+	(VMLET_CONFINE_KILL | VMLET_CONFINE_LOG | VMLET_CONFINE_CREATE | VMLET_CONFINE_OPEN)
 
 static __thread bool confined;
 
@@ -109,6 +118,8 @@ static const int plain[] = {
 	SCMP_SYS(munmap),
 	SCMP_SYS(madvise),
 	SCMP_SYS(close),
+	SCMP_SYS(fstat),
+	SCMP_SYS(ftruncate),
 	/* Per-call entropy (lib/entropy.c). */
 	SCMP_SYS(getrandom),
 };
@@ -200,6 +211,8 @@ static int add_rules(scmp_filter_ctx ctx, unsigned int flags)
 	if (!err)
 		err = allow_san(ctx);
 #endif
+	if (!err && (flags & VMLET_CONFINE_OPEN))
+		err = allow(ctx, SCMP_SYS(openat2), 0, NULL);
 	if (!err && (flags & VMLET_CONFINE_CREATE))
 		err = allow(ctx, SCMP_SYS(mmap), 1, &no_exec);
 	else if (!err)

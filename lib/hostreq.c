@@ -10,6 +10,7 @@
  * what they returned.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include "frame.h"
@@ -107,18 +108,94 @@ int vmlet_ioreq_check(struct vmlet_ioreq *rq, const struct vmlet_grant *grants,
 	return 0;
 }
 
+/* Is path beneath directory dir (a prefix ending at a '/')? Where in path it starts. */
+static size_t beneath(const char *dir, const uint8_t *path, size_t len)
+{
+	size_t n = strlen(dir);
+
+	while (n && dir[n - 1] == '/')
+		n--; /* "/data/" as "/data", "/" as "" */
+	if (n >= len || memcmp(dir, path, n) || path[n] != '/')
+		return 0;
+	while (n < len && path[n] == '/')
+		n++;
+	return n;
+}
+
+static bool dotdot(const char *p)
+{
+	for (const char *c = p; *c; c++)
+		if ((c == p || c[-1] == '/') && c[0] == '.' && c[1] == '.' &&
+		    (c[2] == '/' || c[2] == '\0'))
+			return true;
+	return false;
+}
+
 int64_t vmlet_ioreq_open(const struct vmlet_ioreq *rq, const struct vmlet_grant *grants,
-			 unsigned int ngrants, const uint8_t *mem, uint64_t mem_size)
+			 unsigned int ngrants, const uint8_t *mem, uint64_t mem_size,
+			 struct vmlet_openat *at)
 {
 	const struct vmlet_mem m = {.size = mem_size};
+	const int flags = (int)(rq->off & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC));
+	const struct vmlet_grant *dir = NULL;
+	const uint8_t *path;
+	size_t len = rq->len, start = 0;
+	unsigned int need;
 
-	if (rq->len > VMLET_MAX_PATH || !vmlet_mem_range_ok(&m, rq->addr, rq->len))
+	if (len > VMLET_MAX_PATH || !vmlet_mem_range_ok(&m, rq->addr, len))
 		return -EFAULT;
+	path = mem + rq->addr;
+	if (memchr(path, '\0', len))
+		return -EINVAL;
+	at->grant = NULL;
+	at->flags = flags;
 	for (unsigned int i = 0; i < ngrants; i++) {
 		const char *p = grants[i].path;
+		size_t n;
 
-		if (p && strlen(p) == rq->len && !memcmp(p, mem + rq->addr, rq->len))
-			return grants[i].guest_fd;
+		if (!p)
+			continue;
+		if (strlen(p) == len && !memcmp(p, path, len)) {
+			at->grant = &grants[i];
+			break;
+		}
+		n = grants[i].dir ? beneath(p, path, len) : 0;
+		if (n > start) {
+			dir = &grants[i];
+			start = n;
+		}
 	}
-	return -ENOENT;
+	if (at->grant && at->grant->dir)
+		return -EISDIR;
+	if (at->grant) {
+		if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+			return -EEXIST;
+		if ((flags & O_TRUNC) && !(at->grant->mode & VMLET_GRANT_WRITE))
+			return -EACCES;
+		return at->grant->guest_fd;
+	}
+	if (!dir)
+		return -ENOENT;
+	if (start == len)
+		return -EISDIR; /* "/data/" */
+	switch (flags & O_ACCMODE) {
+	case O_RDONLY:
+		at->mode = VMLET_GRANT_READ;
+		break;
+	case O_WRONLY:
+		at->mode = VMLET_GRANT_WRITE;
+		break;
+	case O_RDWR:
+		at->mode = VMLET_GRANT_READ | VMLET_GRANT_WRITE;
+		break;
+	default:
+		return -EINVAL;
+	}
+	memcpy(at->rel, path + start, len - start);
+	at->rel[len - start] = '\0';
+	need = at->mode | (flags & (O_CREAT | O_TRUNC) ? VMLET_GRANT_WRITE : 0);
+	if ((need & ~dir->mode) || dotdot(at->rel))
+		return -EACCES;
+	at->grant = dir;
+	return 0;
 }

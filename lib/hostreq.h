@@ -23,6 +23,16 @@ struct vmlet_grant {
 	int host_fd;
 	unsigned int mode; /* VMLET_GRANT_* */
 	char *path;	   /* what open() names it by, or NULL */
+	bool dir;	   /* host_fd is a directory: open() opens files beneath it */
+	bool owned;	   /* opened for the guest: closed at its close() or at reset */
+};
+
+/* What open() found: a granted file, or a file to open beneath a granted directory. */
+struct vmlet_openat {
+	const struct vmlet_grant *grant;
+	char rel[VMLET_MAX_PATH + 1]; /* beneath a directory: the path in it */
+	int flags;		      /* O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC asked */
+	unsigned int mode;	      /* VMLET_GRANT_* the new descriptor gets */
 };
 
 /*
@@ -70,11 +80,20 @@ int vmlet_ioreq_check(struct vmlet_ioreq *rq, const struct vmlet_grant *grants,
 		      unsigned int ngrants, uint64_t mem_size);
 
 /*
- * open(): the guest fd of the grant whose path is the rq->len bytes at
- * rq->addr of mem (mem_size bytes), -ENOENT when none is, -EFAULT when the
- * path is outside guest memory or longer than VMLET_MAX_PATH.
+ * open() of the rq->len bytes at rq->addr of mem (mem_size bytes) with the
+ * Linux O_* flags in rq->off (abi.h, VMLET_IO_OPEN). Returns the guest fd
+ * of the file grant with that path (at->grant; truncate it when at->flags
+ * has O_TRUNC); or 0 with at->grant the granted directory (the one with
+ * the longest path) that at->rel is to be opened beneath, with at->flags
+ * and the access at->mode the new descriptor gets; or the error: -EFAULT
+ * for a path outside guest memory or longer than VMLET_MAX_PATH, -EINVAL
+ * for a NUL in it or access mode 3, -ENOENT when no grant has or holds
+ * the path, -EEXIST for O_CREAT | O_EXCL on a granted file, -EISDIR for
+ * a granted directory itself, -EACCES for a ".." component or an access
+ * (or O_CREAT, O_TRUNC: writing) the grant does not allow.
  */
 int64_t vmlet_ioreq_open(const struct vmlet_ioreq *rq, const struct vmlet_grant *grants,
-			 unsigned int ngrants, const uint8_t *mem, uint64_t mem_size);
+			 unsigned int ngrants, const uint8_t *mem, uint64_t mem_size,
+			 struct vmlet_openat *at);
 
 #endif /* VMLET_HOSTREQ_H */

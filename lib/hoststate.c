@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hoststate.h"
 #include "layout.h"
@@ -33,6 +35,7 @@ int vmlet_hoststate_grant(struct vmlet_hoststate *hs, int guest_fd, int host_fd,
 			  const char *path)
 {
 	struct vmlet_grant *g;
+	struct stat st;
 
 	if (guest_fd < 3 || host_fd < 0 || !mode ||
 	    (mode & ~(VMLET_GRANT_READ | VMLET_GRANT_WRITE)) ||
@@ -44,12 +47,42 @@ int vmlet_hoststate_grant(struct vmlet_hoststate *hs, int guest_fd, int host_fd,
 		return -ENOSPC;
 	g = &hs->grants[hs->ngrants];
 	*g = (struct vmlet_grant){.guest_fd = guest_fd, .host_fd = host_fd, .mode = mode};
+	if (fstat(host_fd, &st))
+		return -errno;
+	g->dir = S_ISDIR(st.st_mode);
 	if (path) {
 		g->path = strdup(path);
 		if (!g->path)
 			return -ENOMEM;
 	}
 	hs->ngrants++;
+	return 0;
+}
+
+int vmlet_hoststate_adopt(struct vmlet_hoststate *hs, int host_fd, unsigned int mode)
+{
+	int fd = 3;
+
+	if (hs->ngrants == VMLET_MAX_GRANTS)
+		return -EMFILE;
+	while (vmlet_grant_find(hs->grants, hs->ngrants, (uint64_t)fd))
+		fd++;
+	hs->grants[hs->ngrants++] = (struct vmlet_grant){
+		.guest_fd = fd, .host_fd = host_fd, .mode = mode, .owned = true};
+	return fd;
+}
+
+int vmlet_hoststate_close(struct vmlet_hoststate *hs, uint64_t guest_fd)
+{
+	struct vmlet_grant *g =
+		(struct vmlet_grant *)vmlet_grant_find(hs->grants, hs->ngrants, guest_fd);
+
+	if (!g)
+		return -EBADF;
+	if (!g->owned)
+		return 0; /* the embedder's: it stays */
+	close(g->host_fd);
+	*g = hs->grants[--hs->ngrants];
 	return 0;
 }
 
@@ -85,8 +118,11 @@ void vmlet_hoststate_wrote(struct vmlet_hoststate *hs, uint64_t addr, uint64_t l
 
 void vmlet_hoststate_reset(struct vmlet_hoststate *hs)
 {
-	for (unsigned int i = 0; i < hs->ngrants; i++)
+	for (unsigned int i = 0; i < hs->ngrants; i++) {
 		free(hs->grants[i].path);
+		if (hs->grants[i].owned)
+			close(hs->grants[i].host_fd);
+	}
 	hs->ngrants = 0;
 	hs->nxfuncs = 0;
 }

@@ -38,6 +38,16 @@ int vmlet_hoststate_add_func(struct vmlet_hoststate *hs, const struct vmlet_host
 int vmlet_hoststate_grant(struct vmlet_hoststate *hs, int guest_fd, int host_fd, unsigned int mode,
 			  const char *path);
 
+/*
+ * Take host_fd, opened for the guest beneath a granted directory, as the
+ * lowest free guest fd (returned), with access mode; closed by
+ * vmlet_hoststate_close() or reset. -EMFILE past VMLET_MAX_GRANTS.
+ */
+int vmlet_hoststate_adopt(struct vmlet_hoststate *hs, int host_fd, unsigned int mode);
+
+/* The guest's close(): 0 (a grant of the embedder's stays), or -EBADF. */
+int vmlet_hoststate_close(struct vmlet_hoststate *hs, uint64_t guest_fd);
+
 /* The function named name, the config's first, or NULL. */
 const struct vmlet_host_func *vmlet_hoststate_lookup(const struct vmlet_hoststate *hs,
 						     const char *name);
@@ -49,7 +59,7 @@ uint32_t vmlet_hoststate_func_index(const struct vmlet_hoststate *hs,
 /* Record that the host wrote guest bytes [addr, addr + len) (COPY restore). */
 void vmlet_hoststate_wrote(struct vmlet_hoststate *hs, uint64_t addr, uint64_t len);
 
-/* Drop the grants and the functions added (restore). */
+/* Drop the grants (closing what the guest opened) and the functions added (restore). */
 void vmlet_hoststate_reset(struct vmlet_hoststate *hs);
 
 /* Reset, and free what hs holds (destroy). */

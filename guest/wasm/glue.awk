@@ -72,7 +72,7 @@ function safe(name) {
 BEGIN {
 	nexp = 0; nimp = 0; ninst = 0; nhost = 0
 	split("args_get args_sizes_get environ_get environ_sizes_get fd_write fd_read fd_close " \
-	      "fd_seek fd_fdstat_get fd_prestat_get fd_prestat_dir_name path_open " \
+	      "fd_seek fd_fdstat_get fd_filestat_get fd_prestat_get fd_prestat_dir_name path_open " \
 	      "clock_time_get clock_res_get random_get proc_exit", impl, " ")
 	for (i in impl)
 		wasi_impl[impl[i]] = 1

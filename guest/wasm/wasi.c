@@ -7,11 +7,13 @@
  *   fd 0                 per call: _start's stdin argument
  *   fd 1, 2              the host's print callback (print limit applies)
  *   fd 3                 a preopened directory "/": path_open finds a
- *                        descriptor the host granted with that path
- *                        (vmlet_sandbox_grant_fd, through open(2) in the
- *                        guest), opened as fd 4 and up
- *   fd_seek              SEEK_SET and SEEK_CUR on opened files; SEEK_END
- *                        is ENOTSUP (the guest cannot learn a file's size)
+ *                        file the host granted with that path, or opens
+ *                        one beneath a directory it granted (with
+ *                        O_CREAT, O_EXCL, O_TRUNC; reading and writing as
+ *                        the rights ask), through open(2) in the guest
+ *                        (vmlet_sandbox_grant_fd), as fd 4 and up
+ *   fd_seek              SET, CUR and END (the size from fstat) on
+ *                        opened files; fd_filestat_get: type and size
  *   clock_time_get       REALTIME: the host's wall clock (given at each
  *                        call's entry, then the TSC); the others: the
  *                        guest's monotonic TSC clock
@@ -25,6 +27,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <vmlet/guest.h>
@@ -39,22 +42,33 @@ enum {
 	WE_ACCES = 2,
 	WE_AGAIN = 6,
 	WE_BADF = 8,
+	WE_EXIST = 20,
 	WE_FAULT = 21,
 	WE_INVAL = 28,
 	WE_IO = 29,
 	WE_ISDIR = 31,
+	WE_MFILE = 41,
 	WE_NOENT = 44,
 	WE_NOMEM = 48,
 	WE_NOSYS = 52,
 	WE_NOTDIR = 54,
 	WE_NOTSUP = 58,
+	WE_PERM = 63,
 	WE_SPIPE = 70,
 };
 
 enum { FT_CHAR = 2, FT_DIR = 3, FT_FILE = 4 };
 
-#define RIGHT_SEEK (1ULL << 2)
-#define RIGHT_TELL (1ULL << 5)
+#define RIGHT_READ  (1ULL << 1)
+#define RIGHT_SEEK  (1ULL << 2)
+#define RIGHT_TELL  (1ULL << 5)
+#define RIGHT_WRITE (1ULL << 6)
+
+/* path_open's oflags. */
+#define OF_CREAT     1
+#define OF_DIRECTORY 2
+#define OF_EXCL	     4
+#define OF_TRUNC     8
 #define PREOPEN	   3
 #define FIRST_FILE 4
 #define NFILES	   16
@@ -110,8 +124,15 @@ static uint32_t werr(int err)
 	case ENOENT:
 		return WE_NOENT;
 	case EACCES:
-	case EPERM:
 		return WE_ACCES;
+	case EPERM:
+		return WE_PERM;
+	case EEXIST:
+		return WE_EXIST;
+	case EISDIR:
+		return WE_ISDIR;
+	case EMFILE:
+		return WE_MFILE;
 	case EFAULT:
 		return WE_FAULT;
 	case EINVAL:
@@ -284,7 +305,8 @@ uint32_t Z_wasi_snapshot_preview1Z_fd_close(W *w, uint32_t fd)
 		return WE_SUCCESS;
 	if (!f)
 		return WE_BADF;
-	/* The grant stays the host's; the guest only forgets the number. */
+	/* A file it opened is closed; a grant of the embedder's stays. */
+	close(f->fd);
 	f->fd = 0;
 	return WE_SUCCESS;
 }
@@ -293,6 +315,7 @@ uint32_t Z_wasi_snapshot_preview1Z_fd_seek(W *w, uint32_t fd, uint64_t off, uint
 					   uint32_t new_p)
 {
 	struct file *f = file(fd);
+	struct stat st;
 	uint64_t pos;
 
 	if (!f)
@@ -305,7 +328,10 @@ uint32_t Z_wasi_snapshot_preview1Z_fd_seek(W *w, uint32_t fd, uint64_t off, uint
 		pos = f->off + off;
 		break;
 	case 2: /* END */
-		return WE_NOTSUP;
+		if (fstat(f->fd, &st))
+			return werr(errno);
+		pos = (uint64_t)st.st_size + off;
+		break;
 	default:
 		return WE_INVAL;
 	}
@@ -339,6 +365,29 @@ uint32_t Z_wasi_snapshot_preview1Z_fd_fdstat_get(W *w, uint32_t fd, uint32_t st)
 	p[0] = type;
 	memcpy(p + 8, &rights, 8);
 	memcpy(p + 16, &rights, 8);
+	return WE_SUCCESS;
+}
+
+uint32_t Z_wasi_snapshot_preview1Z_fd_filestat_get(W *w, uint32_t fd, uint32_t st_p)
+{
+	uint8_t *p = at(w, st_p, 64);
+	struct file *f = file(fd);
+	struct stat st;
+
+	if (!p)
+		return WE_FAULT;
+	memset(p, 0, 64);
+	if (fd <= 2 || fd == PREOPEN) {
+		p[16] = fd == PREOPEN ? FT_DIR : FT_CHAR;
+		return WE_SUCCESS;
+	}
+	if (!f)
+		return WE_BADF;
+	if (fstat(f->fd, &st))
+		return werr(errno);
+	p[16] = FT_FILE;
+	put64(w, st_p + 24, 1); /* nlink */
+	put64(w, st_p + 32, (uint64_t)st.st_size);
 	return WE_SUCCESS;
 }
 
@@ -380,17 +429,23 @@ uint32_t Z_wasi_snapshot_preview1Z_path_open(W *w, uint32_t dirfd, uint32_t dirf
 	char name[4098];
 	struct file *f = NULL;
 	size_t n = 0;
-	int fd;
+	int fd, flags;
 
-	(void)dirflags, (void)rights, (void)inheriting, (void)fdflags;
+	(void)dirflags, (void)inheriting, (void)fdflags;
 	if (dirfd != PREOPEN)
 		return file(dirfd) ? WE_NOTDIR : WE_BADF;
 	if (!src || !at(w, fd_p, 4))
 		return WE_FAULT;
 	if (len > sizeof(name) - 2 || memchr(src, '\0', len))
 		return WE_INVAL;
-	if (oflags & 2) /* O_DIRECTORY: only the preopen is one */
+	if (oflags & OF_DIRECTORY) /* only the preopen is one */
 		return WE_NOTDIR;
+	if (!(rights & RIGHT_WRITE))
+		flags = O_RDONLY;
+	else
+		flags = rights & RIGHT_READ ? O_RDWR : O_WRONLY;
+	flags |= (oflags & OF_CREAT ? O_CREAT : 0) | (oflags & OF_EXCL ? O_EXCL : 0) |
+		 (oflags & OF_TRUNC ? O_TRUNC : 0);
 	for (unsigned int i = 0; i < NFILES && !f; i++)
 		if (!files[i].fd)
 			f = &files[i];
@@ -400,7 +455,7 @@ uint32_t Z_wasi_snapshot_preview1Z_path_open(W *w, uint32_t dirfd, uint32_t dirf
 		name[n++] = '/';
 	memcpy(name + n, src, len);
 	name[n + len] = '\0';
-	fd = open(name, O_RDWR);
+	fd = open(name, flags, 0644);
 	if (fd < 0)
 		return werr(errno);
 	f->fd = fd;

@@ -466,7 +466,9 @@ VMLET_API void vmlet_host_destroy(struct vmlet_host *host);
  * inherited) or grant it a host descriptor: guest_fd (>= 3) then reads
  * and writes host_fd with read/write/pread/pwrite, as `mode` allows
  * (VMLET_GRANT_READ, VMLET_GRANT_WRITE); path, when not NULL, is what the
- * guest's open() names to get guest_fd. The descriptor is borrowed. Both
+ * guest's open() names to get guest_fd, or, when host_fd is a directory,
+ * where its open() finds, creates and truncates files beneath it, within
+ * mode. The descriptor is borrowed (-EBADF: not open). Both
  * last until the sandbox is destroyed or restored. -EEXIST for a name or
  * guest_fd already there, -ENOSPC past VMLET_MAX_GRANTS or 64 functions.
  */
@@ -487,6 +489,7 @@ VMLET_API int vmlet_sandbox_grant_fd(struct vmlet_sandbox *sb, int guest_fd, int
 #define VMLET_CONFINE_KILL   1 /* a refused system call kills the process (SIGSYS) */
 #define VMLET_CONFINE_LOG    2 /* refuse nothing; the kernel logs what would be refused */
 #define VMLET_CONFINE_CREATE 4 /* also vmlet_sandbox_create_from() */
+#define VMLET_CONFINE_OPEN   8 /* also openat2: opens beneath granted directories */
 VMLET_API int vmlet_thread_confine(unsigned int flags);
 
 /*

@@ -15,12 +15,15 @@
  *  - an I/O request is accepted exactly when it names a descriptor
  *    granted for its direction, a buffer inside guest memory and a sane
  *    offset, and each refusal is the one its first fault calls for;
- *  - open() finds exactly the grant whose path the guest wrote.
+ *  - open() finds exactly the grant whose path the guest wrote, or a
+ *    name beneath a granted directory (bit 4 of its mode) that is the
+ *    rest of the path, with no ".." and the access its grant allows.
  *
  *   make fuzz                     (builds and runs every harness; FUZZ_SECS)
  *   $(O)/selftests/fuzz/hostcall_fuzz selftests/fuzz/corpus/hostcall
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +37,7 @@ struct input {
 	uint32_t reserved;
 };
 
-static const char *const paths[4] = {"/a", "/data/in.csv", "", NULL};
+static const char *const paths[4] = {"/a", "/data/in.csv", "/data", NULL};
 
 static void fuzz_decode(const uint8_t *buf, size_t cap)
 {
@@ -151,18 +154,41 @@ static void fuzz_open(const struct input *in, const struct vmlet_grant *g, unsig
 		      const uint8_t *mem, uint64_t size)
 {
 	struct vmlet_ioreq rq = {VMLET_IO_OPEN, in->fd, in->addr, in->len, in->off, NULL};
-	int64_t fd = vmlet_ioreq_open(&rq, g, ng, mem, size);
-	int64_t match = -ENOENT;
+	struct vmlet_openat at;
+	int64_t fd = vmlet_ioreq_open(&rq, g, ng, mem, size, &at);
+	const struct vmlet_grant *match = NULL;
+	const uint8_t *p;
+	size_t rel;
 
 	if (in->len > VMLET_MAX_PATH || !in_memory(in->addr, in->len, size)) {
 		check(fd == -EFAULT);
 		return;
 	}
-	for (unsigned int i = 0; i < ng && match < 0; i++)
-		if (g[i].path && strlen(g[i].path) == in->len &&
-		    !memcmp(g[i].path, mem + in->addr, in->len))
-			match = g[i].guest_fd;
-	check(fd == match);
+	p = mem + in->addr;
+	if (memchr(p, '\0', in->len)) {
+		check(fd == -EINVAL);
+		return;
+	}
+	for (unsigned int i = 0; i < ng && !match; i++)
+		if (g[i].path && strlen(g[i].path) == in->len && !memcmp(g[i].path, p, in->len))
+			match = &g[i];
+	if (match) {
+		check(fd < 0 || (fd == match->guest_fd && at.grant == match && !match->dir));
+		return;
+	}
+	if (fd != 0) {
+		check(fd < 0 && fd != -EFAULT);
+		return;
+	}
+	/* Beneath a granted directory: its path, '/'s, then at.rel, none of it "..". */
+	check(at.grant && at.grant->dir && at.grant->path);
+	rel = strlen(at.rel);
+	check(rel > 0 && rel < in->len && !memcmp(at.rel, p + in->len - rel, rel));
+	check(!memcmp(p, at.grant->path, strlen(at.grant->path)) && p[in->len - rel - 1] == '/');
+	check(strcmp(at.rel, "..") && strncmp(at.rel, "../", 3) && !strstr(at.rel, "/../"));
+	check(rel < 3 || strcmp(at.rel + rel - 3, "/.."));
+	check(at.mode && !(at.mode & ~at.grant->mode));
+	check(!(at.flags & (O_CREAT | O_TRUNC)) || (at.grant->mode & VMLET_GRANT_WRITE));
 }
 
 static void fuzz_all(const struct input *in, const uint8_t *buf, size_t size)
@@ -174,7 +200,8 @@ static void fuzz_all(const struct input *in, const uint8_t *buf, size_t size)
 		if (in->modes[i] & (VMLET_GRANT_READ | VMLET_GRANT_WRITE))
 			g[ng++] = (struct vmlet_grant){.guest_fd = 3 + (int)i, .host_fd = -1,
 						       .mode = in->modes[i] & 3,
-						       .path = (char *)paths[i]};
+						       .path = (char *)paths[i],
+						       .dir = in->modes[i] & 4};
 	fuzz_decode(buf, size);
 	fuzz_io(in, g, ng, buf, size);
 	fuzz_open(in, g, ng, buf, size);

@@ -64,7 +64,7 @@ struct world {
 	struct vmlet_snapshot *snap;
 	struct vmlet_sandbox *cold, *quiet, *kept;
 	struct vmlet_pool *pool[2]; /* COPY, DROP */
-	int kvm, file;
+	int kvm, file, dir;
 	char path[64];
 };
 
@@ -99,7 +99,7 @@ static int setup(struct world *w)
 	struct vmlet_config cfg;
 
 	memset(w, 0, sizeof(*w));
-	w->kvm = w->file = -1;
+	w->kvm = w->file = w->dir = -1;
 	strcpy(w->path, "/tmp/vmlet-confine-XXXXXX");
 	w->file = mkstemp(w->path);
 	if (w->file < 0 || write(w->file, CONTENT, strlen(CONTENT)) != (ssize_t)strlen(CONTENT)) {
@@ -123,6 +123,9 @@ static int setup(struct world *w)
 	if (!w->cold || !w->quiet)
 		return -1;
 	SETUP_OK(vmlet_sandbox_grant_fd(w->cold, 3, w->file, VMLET_GRANT_READ, "/granted"));
+	w->dir = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	SETUP_OK(w->dir < 0 ? -errno : 0);
+	SETUP_OK(vmlet_sandbox_grant_fd(w->cold, 4, w->dir, VMLET_GRANT_READ, "/tmpdir"));
 	cfg = config(w, VMLET_RESTORE_COPY);
 	SETUP_OK(vmlet_snapshot_create(w->img, &cfg, &w->snap));
 	SETUP_OK(vmlet_sandbox_create_from(w->snap, &w->kept));
@@ -147,6 +150,8 @@ static void teardown(struct world *w)
 		close(w->kvm);
 	if (w->file >= 0)
 		close(w->file);
+	if (w->dir >= 0)
+		close(w->dir);
 	unlink(w->path);
 }
 
@@ -165,6 +170,7 @@ static void run_everything(struct world *w)
 	struct vmlet_value args[2] = {vmlet_i32(2), vmlet_i32(40)}, r;
 	const struct vmlet_fault *f;
 	struct vmlet_sandbox *sb;
+	char beneath[80];
 	uint64_t v;
 
 	/* Calls, the print paths, host calls both ways, a granted read. */
@@ -183,6 +189,13 @@ static void run_everything(struct world *w)
 	args[0] = vmlet_str("/granted");
 	ASSERT_OK(vmlet_sandbox_call(w->cold, "read_path", args, 1, &r));
 	EXPECT_EQ(r.i64, (int64_t)strlen(CONTENT));
+	/* The same file beneath a granted directory: openat2, VMLET_CONFINE_OPEN's. */
+	snprintf(beneath, sizeof(beneath), "/tmpdir/%s", w->path + strlen("/tmp/"));
+	args[0] = vmlet_str(beneath);
+	ASSERT_OK(vmlet_sandbox_call(w->cold, "read_path", args, 1, &r));
+	EXPECT_EQ(r.i64, w->flags & (VMLET_CONFINE_OPEN | VMLET_CONFINE_LOG)
+				 ? (int64_t)strlen(CONTENT)
+				 : -EPERM);
 
 	/* A fault (its address comes from KVM_GET_SREGS), then restore. */
 	EXPECT_EQ(vmlet_sandbox_call(w->kept, "null_read", NULL, 0, &r), -VMLET_EEXCEPTION);
@@ -318,6 +331,17 @@ TEST(confined_thread_runs_sandboxes_and_is_refused_the_rest)
 	teardown(&w);
 }
 
+TEST(open_flag_lets_guests_open_beneath_granted_directories)
+{
+	static struct world w;
+
+	if (!setup(&w)) {
+		w.flags = VMLET_CONFINE_OPEN;
+		in_thread(confined_main, &w);
+	}
+	teardown(&w);
+}
+
 struct stoppers {
 	struct vmlet_sandbox *spin, *nap, *ask;
 };
@@ -377,7 +401,7 @@ TEST(bad_flags_are_refused_before_any_filter)
 	int fd;
 
 	EXPECT_EQ(vmlet_thread_confine(VMLET_CONFINE_KILL | VMLET_CONFINE_LOG), -EINVAL);
-	EXPECT_EQ(vmlet_thread_confine(8), -EINVAL);
+	EXPECT_EQ(vmlet_thread_confine(16), -EINVAL);
 	fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
 	EXPECT_GE(fd, 0);
 	close(fd);

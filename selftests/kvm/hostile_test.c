@@ -912,6 +912,9 @@ TEST(hypercalls_with_bogus_pointers_and_lengths)
 		{CALLS, "raw", 6, {VMLET_PORT_IO, VMLET_IO_OPEN, 0, SYM(S_HEAP, 0), 0}, 0,
 		 .ret = (uint64_t)-ENOENT},
 		{CALLS, "raw", 6, {VMLET_PORT_IO, VMLET_IO_SLEEP, 0, 0, 0, 1000}, 0, .ret = 0},
+		/* The size of, and closing, a descriptor not granted. */
+		{CALLS, "raw", 6, {VMLET_PORT_IO, VMLET_IO_SIZE, 3}, 0, .ret = (uint64_t)-EBADF},
+		{CALLS, "raw", 6, {VMLET_PORT_IO, VMLET_IO_CLOSE, 3}, 0, .ret = (uint64_t)-EBADF},
 	};
 
 	run_cases(cases, NCASES(cases));

@@ -4,7 +4,8 @@
 # $VMLET_OBJ (default: the source tree): vmlet-wasm-cc refuses a file that
 # is not Wasm and a module with foreign imports, with clear errors; `vmlet
 # run` calls an export of a compiled module; `vmlet wasm run` runs a WASI
-# command with arguments, environment, stdin and a granted file, exits with
+# command with arguments, environment, stdin, a granted file and a
+# granted directory, exits with
 # its status (134 after a trap) and reuses its cached image. Starts VMs,
 # so scripts/check.sh runs it through vmtest.sh.
 set -u
@@ -38,7 +39,7 @@ status() {
 	return 1
 }
 
-echo "1..10"
+echo "1..11"
 
 printf 'not wasm at all' >"$tmp/bad.wasm"
 status 1 "$wasmcc" "$tmp/bad.wasm" -o "$tmp/bad.elf" 2>"$tmp/err"
@@ -80,6 +81,12 @@ check wasm_run_grants same $'GRANTED\n' "$tmp/out.txt"
 sed 's/^/# /' "$tmp/out"
 ls -i --full-time "$tmp"/cache/*.elf >"$tmp/cache2" 2>&1
 check wasm_run_cached_image diff -u "$tmp/cache1" "$tmp/cache2"
+
+# A granted directory: the module makes files in it, truncates and appends.
+mkdir -p "$tmp/cwd/out"
+(cd "$tmp/cwd" && "$vmlet" wasm run --grant out "$mods/wasi.wasm" 0 x create >"$tmp/log" 2>&1)
+check wasm_run_grants_a_directory same "ab" "$tmp/cwd/out/new.txt"
+sed 's/^/# /' "$tmp/log"
 
 wat2wasm -o "$tmp/trap.wasm" "$src/selftests/kvm/wasm/trap.wat"
 status 134 "$vmlet" wasm run "$tmp/trap.wasm" >"$tmp/out" 2>&1

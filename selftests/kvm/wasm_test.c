@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -396,8 +397,8 @@ TEST(wasi_files_on_granted_paths)
 	char back[64] = {0};
 
 	ASSERT_TRUE(in >= 0 && out >= 0);
-	unlink(in_path);
-	unlink(out_path);
+	/* Stale bytes that fopen("w") truncates (O_TRUNC on a granted file). */
+	ASSERT_EQ(write(out, "stale bytes beyond\n", 19), 19);
 	ASSERT_EQ(write(in, "hello, files\n", 13), 13);
 	if (!open_module(MODULE("wasi"), &cfg))
 		return;
@@ -415,8 +416,74 @@ TEST(wasi_files_on_granted_paths)
 	EXPECT_EQ(pread(out, back, sizeof(back) - 1, 0), 13);
 	EXPECT_STREQ(back, "HELLO, FILES\n");
 	close_module();
+	/* Unlinked only now: 9p (the test VM's /tmp) cannot truncate an unlinked file. */
+	unlink(in_path);
+	unlink(out_path);
 	close(in);
 	close(out);
+}
+
+static int dir_fd(char *tmpl)
+{
+	return mkdtemp(tmpl) ? open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+}
+
+TEST(wasi_creates_truncates_and_seeks_in_granted_directories)
+{
+	char out_path[] = "/tmp/wasm_test_out.XXXXXX", ro_path[] = "/tmp/wasm_test_ro.XXXXXX";
+	struct out o = {0};
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .print = capture, .print_ctx = &o};
+	int out = dir_fd(out_path), ro = dir_fd(ro_path), fd;
+	int32_t status = -1;
+	char back[64] = {0};
+
+	ASSERT_TRUE(out >= 0 && ro >= 0);
+	fd = openat(ro, "in.txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(write(fd, "read only\n", 10), 10);
+	close(fd);
+	if (!open_module(MODULE("wasi"), &cfg))
+		return;
+	ASSERT_OK(vmlet_sandbox_grant_fd(sb, 10, out, VMLET_GRANT_READ | VMLET_GRANT_WRITE,
+					 "/out"));
+	ASSERT_OK(vmlet_sandbox_grant_fd(sb, 11, ro, VMLET_GRANT_READ, "/ro"));
+	ASSERT_OK(start(LIST("wasi\0" "0\0x\0create\0"), LIST(""), "", &status));
+	EXPECT_EQ(status, 0);
+	EXPECT_STREQ(o.buf, "argc 4: [wasi] [0] [x] [create]\n"
+			    "(no GREETING)\n"
+			    "strlen 1 strrchr -\n"
+			    "end 15 size 15 at -8 'c' then 8\n"
+			    "appended: end 20\n"
+			    "truncated: size 2\n"
+			    "wx existing: File exists\n"
+			    "wx fresh: made\n"
+			    "ro: read only\n"
+			    "ro write: Permission denied\n"
+			    "ro r+: Permission denied\n"
+			    "dotdot: Permission denied\n"
+			    "missing: No such file or directory\n"
+			    "ungranted: No such file or directory\n"
+			    "dir: Is a directory\n"
+			    "to stderr\n");
+	fd = openat(out, "new.txt", O_RDONLY | O_CLOEXEC);
+	ASSERT_TRUE(fd >= 0);
+	EXPECT_EQ(read(fd, back, sizeof(back) - 1), 2);
+	EXPECT_STREQ(back, "ab");
+	close(fd);
+	EXPECT_EQ(faccessat(out, "fresh.txt", F_OK, 0), 0);
+	EXPECT_EQ(faccessat(ro, "new.txt", F_OK, 0), -1);
+	/* What the guest opened is closed with it: the next call starts over. */
+	o.len = 0;
+	ASSERT_OK(start(LIST("wasi\0" "0\0x\0create\0"), LIST(""), "", &status));
+	EXPECT_EQ(status, 0);
+	close_module();
+	unlinkat(out, "new.txt", 0);
+	unlinkat(out, "fresh.txt", 0);
+	unlinkat(ro, "in.txt", 0);
+	close(out);
+	close(ro);
+	rmdir(out_path);
+	rmdir(ro_path);
 }
 
 TEST(wasi_exports_take_and_return_bytes_and_strings)

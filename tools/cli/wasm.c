@@ -36,7 +36,8 @@ static int wasm_usage(FILE *f, int status)
 		"Compile MODULE (a WASI command) into a guest image, cached, and run its\n"
 		"_start in a fresh micro-VM with ARG... as its arguments; exit with its status.\n"
 		"  -e, --env KEY=VALUE  set an environment variable of the module (repeatable)\n"
-		"  -g, --grant PATH     let the module open PATH, read and write (repeatable)\n"
+		"  -g, --grant PATH     let the module open PATH (a file, or files in a directory),\n"
+		"                       read and write (repeatable)\n"
 		"  -i, --stdin FILE     the module's standard input ('-': vmlet's own)\n"
 		"  -m, --mem MiB        guest memory (default 64)\n"
 		"  -T, --timeout MS     stop the module after MS milliseconds\n"
@@ -49,13 +50,15 @@ struct wasm_run {
 	struct vmlet_value args[3];
 	struct vmlet_value ret;
 	int err;
+	bool dirs; /* a directory is granted */
 };
 
 static void *run_main(void *arg)
 {
 	struct wasm_run *r = arg;
 
-	r->err = vmlet_thread_confine(0);
+	/* A granted directory: the module opens files in it with openat2. */
+	r->err = vmlet_thread_confine(r->dirs ? VMLET_CONFINE_OPEN : 0);
 	if (r->err) {
 		fprintf(stderr, "vmlet: cannot confine the run: %s\n", vmlet_strerror(r->err));
 		return NULL;
@@ -139,6 +142,11 @@ static int cmd_wasm_run(int argc, char **argv)
 	}
 	for (int i = 0; i < ngrants; i++) {
 		fds[i] = open(grants[i], O_RDWR | O_CLOEXEC);
+		/* A directory: the module opens and makes files beneath it. */
+		if (fds[i] < 0 && errno == EISDIR) {
+			fds[i] = open(grants[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			r.dirs = true;
+		}
 		if (fds[i] < 0) {
 			fprintf(stderr, "vmlet: --grant %s: %s\n", grants[i], strerror(errno));
 			ngrants = i;

@@ -123,8 +123,21 @@ enum vmlet_io {
 	VMLET_IO_PREAD = 2,  /* pread(fd, addr, len, off) */
 	VMLET_IO_PWRITE = 3, /* pwrite(fd, addr, len, off) */
 	VMLET_IO_SLEEP = 4,  /* sleep r8 nanoseconds */
-	VMLET_IO_OPEN = 5,   /* the granted descriptor named by the path at addr, len */
+	VMLET_IO_OPEN = 5,   /* open(path at addr, len; r8 = Linux O_* flags) */
+	VMLET_IO_SIZE = 6,   /* the size of the file behind fd */
+	VMLET_IO_CLOSE = 7,  /* close(fd) */
 };
+
+/*
+ * VMLET_IO_OPEN returns the guest fd of the grant whose path is the path
+ * (its O_* flags: O_CREAT | O_EXCL is -EEXIST, O_TRUNC truncates and
+ * needs VMLET_GRANT_WRITE), or opens a regular file beneath a granted
+ * directory whose path is a prefix of it, as a new guest fd with the
+ * access mode the flags ask (within the directory's grant: -EACCES
+ * otherwise); O_ACCMODE, O_CREAT, O_EXCL and O_TRUNC count, other flags
+ * are ignored. VMLET_IO_CLOSE closes such a file; on a descriptor the
+ * embedder granted it does nothing and returns 0.
+ */
 
 enum vmlet_type {
 	VMLET_VOID = 0,

@@ -2,13 +2,16 @@
 /*
  * A WASI command for wasm_test, built with clang --target=wasm32-wasi
  * against Debian's wasi-libc: args, environ, stdin, malloc, qsort,
- * strings, printf, and files the host granted under /data. Prints what
- * it saw; exits with the status its first argument names.
+ * strings, printf, files the host granted under /data, and files made
+ * in directories it granted as /out (read-write) and /ro (read-only).
+ * Prints what it saw; exits with the status its first argument names.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int cmp(const void *a, const void *b)
 {
@@ -74,6 +77,72 @@ static int files(void)
 	return 0;
 }
 
+static long size_of(FILE *f)
+{
+	struct stat st;
+
+	return fstat(fileno(f), &st) ? -1 : (long)st.st_size;
+}
+
+/* Create, truncate, seek from the end; and what may not be opened. */
+static int create(void)
+{
+	FILE *f = fopen("/out/new.txt", "w");
+	char buf[64] = {0};
+	int c;
+
+	if (!f) {
+		perror("fopen w");
+		return 1;
+	}
+	fputs("hello, created\n", f);
+	fclose(f);
+	f = fopen("/out/new.txt", "r+");
+	if (!f) {
+		perror("fopen r+");
+		return 1;
+	}
+	fseek(f, 0, SEEK_END);
+	printf("end %ld size %ld", ftell(f), size_of(f));
+	fseek(f, -8, SEEK_END);
+	c = fgetc(f);
+	printf(" at -8 '%c' then %ld\n", c, ftell(f));
+	fseek(f, 0, SEEK_END);
+	fputs("more\n", f);
+	fseek(f, 0, SEEK_END);
+	printf("appended: end %ld\n", ftell(f));
+	fclose(f);
+	f = fopen("/out/new.txt", "w");
+	fputs("ab", f);
+	fflush(f);
+	printf("truncated: size %ld\n", size_of(f));
+	fclose(f);
+	if (!fopen("/out/new.txt", "wx"))
+		perror("wx existing");
+	f = fopen("/out/fresh.txt", "wx");
+	printf("wx fresh: %s\n", f ? "made" : strerror(errno));
+	if (f)
+		fclose(f);
+	f = fopen("/ro/in.txt", "r");
+	if (f && fgets(buf, sizeof(buf), f))
+		printf("ro: %s", buf);
+	if (f)
+		fclose(f);
+	if (!fopen("/ro/new.txt", "w"))
+		perror("ro write");
+	if (!fopen("/ro/in.txt", "r+"))
+		perror("ro r+");
+	if (!fopen("/out/../ro/in.txt", "r"))
+		perror("dotdot");
+	if (!fopen("/out/missing.txt", "r"))
+		perror("missing");
+	if (!fopen("/etc/passwd", "r"))
+		perror("ungranted");
+	if (!fopen("/out", "r"))
+		perror("dir");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *g = getenv("GREETING");
@@ -89,6 +158,8 @@ int main(int argc, char **argv)
 	if (argc > 3 && !strcmp(argv[3], "sort"))
 		sort_stdin();
 	if (argc > 3 && !strcmp(argv[3], "files") && files())
+		return 1;
+	if (argc > 3 && !strcmp(argv[3], "create") && create())
 		return 1;
 	fprintf(stderr, "to stderr\n");
 	return argc > 1 ? atoi(argv[1]) : 0;
