@@ -157,10 +157,12 @@ BENCH_GUESTS := $(objtree)/selftests/kvm/state_guest.elf $(objtree)/selftests/kv
 # pages, Debian's default; cc: explicit bounds checks, as in guests).
 BENCH_WASM_DIR := $(objtree)/selftests/bench/wasm
 BENCH_CHECKSUM := $(BENCH_WASM_DIR)/checksum.elf
+# The same with the bounds checks compiled out (bench only: not safe).
+BENCH_UNCHECKED := $(BENCH_WASM_DIR)/checksum_unchecked.elf
 BENCH_NATIVE_OBJS := $(addprefix $(BENCH_WASM_DIR)/,native_cg.o native_cc.o checksum_cg.o \
 	checksum_cc.o)
 BENCH_ALL := $(BENCH) $(BENCH_QEMU_BOOT) $(BENCH_PROCESS) $(BENCH_WASM) $(BENCH_GUESTS) \
-	$(BENCH_CHECKSUM) $(JS_ELF)
+	$(BENCH_CHECKSUM) $(BENCH_UNCHECKED) $(JS_ELF)
 BENCH_DEFS := -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trace"' \
 	-DSTATE_ELF='"$(objtree)/selftests/kvm/state_guest.elf"' \
 	-DHOSTCALL_ELF='"$(objtree)/selftests/kvm/hostcall_guest.elf"' \
@@ -169,7 +171,8 @@ BENCH_DEFS := -DDEMO_ELF='"$(DEMO)"' -DVMLET_TRACE='"$(objtree)/tools/vmlet-trac
 	-DWASM_JS='"$(srctree)/selftests/bench/wasm/bench.js"' -DWASM_ADD='"$(BENCH_WASM)"' \
 	-DJS_ELF='"$(JS_ELF)"' -DJS_BENCH='"$(srctree)/selftests/bench/js/bench.js"' \
 	-DJS_HANDLER='"$(srctree)/selftests/bench/js/handler.js"' \
-	-DWASM_CHECKSUM_ELF='"$(BENCH_CHECKSUM)"'
+	-DWASM_CHECKSUM_ELF='"$(BENCH_CHECKSUM)"' -DWASM_UNCHECKED_ELF='"$(BENCH_UNCHECKED)"' \
+	-DWASM_SUM='"$(BENCH_WASM_DIR)/checksum.wasm"'
 
 # libFuzzer harnesses: clang whatever CC is, and the library sources they
 # test compiled again for them (coverage, ASan, UBSan) into their own
@@ -445,6 +448,11 @@ $(BENCH_CHECKSUM): $(BENCH_WASM_DIR)/checksum.wasm $(LOCAL_STAMP)
 	$(call msg,WASM2VM,$@)
 	$(Q)$(WASM_CC) $< -o $@
 
+$(BENCH_UNCHECKED): $(BENCH_WASM_DIR)/checksum.wasm $(LOCAL_STAMP) \
+		$(srctree)/selftests/bench/wasm/wasm2c-unchecked.sh
+	$(call msg,WASM2VM,$@)
+	$(Q)VMLET_WASM2C=$(srctree)/selftests/bench/wasm/wasm2c-unchecked.sh $(WASM_CC) $< -o $@
+
 $(BENCH_WASM_DIR)/checksum_%.c: $(BENCH_WASM_DIR)/checksum.wasm
 	$(call msg,WASM2C,$@)
 	$(Q)wasm2c -n $* -o $@ $<
@@ -611,7 +619,7 @@ clean:
 		$(UNIT_TESTS) $(KVM_TESTS) $(KVM_GUESTS) \
 		$(HOSTILE_GUESTS) $(SERVE_OBJS) $(DEMO_NATIVE) $(SERVE_UNIT) \
 		$(BENCH) $(BENCH_OBJS) $(BENCH_QEMU_BOOT) $(BENCH_QEMU_BOOT:.bin=.o) \
-		$(BENCH_PROCESS) $(BENCH_WASM) $(BENCH_CHECKSUM) $(BENCH_NATIVE_OBJS) \
+		$(BENCH_PROCESS) $(BENCH_WASM) $(BENCH_CHECKSUM) $(BENCH_UNCHECKED) $(BENCH_NATIVE_OBJS) \
 		$(BENCH_WASM_DIR)/checksum.wasm $(BENCH_WASM_DIR)/checksum_c[cg].[ch] $(EXAMPLES)/embed \
 		$(EXAMPLES)/hello.elf $(EXAMPLES)/js \
 		$(FUZZ_LIB_OBJS) $(FUZZ_LIBA) $(FUZZERS) $(BPF_OBJS) $(BPF_SKELS) \

@@ -10,6 +10,11 @@
  * before fork to Node printing add(1, 2), a cold start with the process.
  * Syscalls per operation: Node run with the operation N times against 0
  * times, with counters that follow all of Node's threads.
+ *
+ * And V8's side of the wasm-guest group's real workload: wasm/checksum.c's
+ * module doing what a vmlet call of it does (vmlet_alloc, copy 4 KiB in,
+ * Adler-32), on a fresh instance ("sum_instantiate") and on one instance
+ * ("sum_warm").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,11 +33,12 @@
 #define COUNT_OPS  20000
 
 static const char *const ops[] = {"compile", "instantiate", "warm"};
+static const char *const sum_ops[] = {"sum_instantiate", "sum_warm"};
 
-/* Run node with args; its stdout (malloc'd) in *out. 0 or why. */
-static int node(char *const args[], char **out, char *why, size_t len)
+/* Run node on module with args; its stdout (malloc'd) in *out. 0 or why. */
+static int node_on(const char *module, char *const args[], char **out, char *why, size_t len)
 {
-	char *argv[8] = {NODE, WASM_JS, WASM_ADD};
+	char *argv[8] = {NODE, WASM_JS, (char *)module};
 	int o[2], e[2], status;
 	size_t n = 0, cap = 1 << 16;
 	char *buf = malloc(cap);
@@ -72,6 +78,68 @@ static int node(char *const args[], char **out, char *why, size_t len)
 	}
 	*out = buf;
 	return 0;
+}
+
+static int node(char *const args[], char **out, char *why, size_t len)
+{
+	return node_on(WASM_ADD, args, out, why, len);
+}
+
+/* Lines "NAME PER NS NS ..." from bench.js into the figures of names[0..n). */
+static void samples(char *out, const char *const names[], struct fig **f, int n)
+{
+	for (char *line = out, *next; line && *line; line = next) {
+		char *end, *name = line;
+		double per;
+		int k;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		line = strchr(line, ' ');
+		if (!line)
+			break;
+		*line++ = '\0';
+		for (k = 0; k < n && strcmp(name, names[k]); k++)
+			;
+		per = strtod(line, &end);
+		if (k == n || end == line || per <= 0)
+			continue;
+		for (line = end; *line;) {
+			double v = strtod(line, &end);
+
+			if (end == line)
+				break;
+			fig_add(f[k], v / per);
+			line = end;
+		}
+	}
+}
+
+/* The checksum workload in V8 (see the top). */
+static void sums(struct bench *b)
+{
+	char n[16], why[512], *out = NULL, *args[] = {"sum", n, NULL};
+	const char *labels[] = {"wasm: instantiate + checksum(4 KiB)",
+				"wasm: warm checksum(4 KiB)"};
+	struct fig *f[2];
+	int err;
+
+	for (int i = 0; i < 2; i++)
+		f[i] = fig_new(sum_ops[i], SAMPLES, "%s", labels[i]);
+	snprintf(n, sizeof(n), "%d", SAMPLES);
+	err = node_on(WASM_SUM, args, &out, why, sizeof(why));
+	if (!err)
+		samples(out, sum_ops, f, 2);
+	free(out);
+	for (int i = 0; i < 2; i++) {
+		if (err)
+			fig_fail(f[i], "%s", why);
+		else if (f[i]->n != SAMPLES)
+			fig_fail(f[i], "bench.js gave %d samples, not %d", f[i]->n, SAMPLES);
+		fig_emit(b->j, f[i]);
+		fig_free(f[i]);
+	}
 }
 
 /* Node, from fork to the first byte it prints (add(1, 2), "3"). */
@@ -175,32 +243,8 @@ void bench_wasm(struct bench *b)
 				      : " + instantiate + call");
 	snprintf(n, sizeof(n), "%d", SAMPLES);
 	err = node(args, &out, why, sizeof(why));
-	for (char *line = out, *next; !err && line && *line; line = next) {
-		char *end, *name = line;
-		double per;
-		int k;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		line = strchr(line, ' ');
-		if (!line)
-			break;
-		*line++ = '\0';
-		for (k = 0; k < 3 && strcmp(name, ops[k]); k++)
-			;
-		per = strtod(line, &end);
-		if (k == 3 || end == line || per <= 0)
-			continue;
-		for (line = end; *line;) {
-			double v = strtod(line, &end);
-
-			if (end == line)
-				break;
-			fig_add(f[k], v / per);
-			line = end;
-		}
-	}
+	if (!err)
+		samples(out, ops, f, 3);
 	free(out);
 	for (int i = 0; i < 3; i++) {
 		if (err)
@@ -214,5 +258,6 @@ void bench_wasm(struct bench *b)
 		fig_emit(b->j, f[i]);
 		fig_free(f[i]);
 	}
+	sums(b);
 	json_end(b->j);
 }

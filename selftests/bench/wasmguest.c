@@ -13,9 +13,17 @@
  *   explicit bounds checks, natively, plus floor.out, one exit round
  *   trip) and native.guard (Debian's default build of it: guard pages);
  *   native.checked against native.guard is what the checks cost.
+ * - sum_fresh: checksum over the same 4 KiB as a fresh-VM call (pool,
+ *   copy restore), against the warm one;
+ * - unchecked: the same warm checksum call on an image whose wasm2c code
+ *   has the bounds checks compiled out (wasm/wasm2c-unchecked.sh), with
+ *   guest instructions of one call by single-step for both images: what
+ *   the explicit checks cost in the guest, and the most that guard pages
+ *   through the guest's own page tables could save (they would add the
+ *   page-table work on top, which this does not measure).
  *
- * V8's figures for add (instantiate + call, warm call) are in the wasm
- * group, a process per call in the process group: they run beside these
+ * V8's figures for add and for checksum (instantiate + call, warm call)
+ * are in the wasm group, a process per call in the process group: they run beside these
  * in a full run.
  */
 #define _GNU_SOURCE
@@ -115,22 +123,23 @@ static struct fig *native(const char *key, const char *label, uint32_t (*sum)(co
  * Where KVM emulates every guest instruction, a checksum of 4 KiB is tens
  * of thousands of them per call: fewer calls there.
  */
-static struct fig *checksum(const struct bench *b, uint32_t want, struct counters *c)
+static struct fig *checksum(const struct bench *b, const char *key, const char *label,
+			    const char *path, uint32_t want, struct counters *c)
 {
 	int calls = b->plat.emulated ? 20 : CALLS, counted = b->plat.emulated ? 5 : 500;
-	struct fig *f = fig_new("checksum", calls, "wasm-guest: warm call checksum(4 KiB)");
+	struct fig *f = fig_new(key, calls, "%s", label);
 	struct vmlet_value arg = vmlet_bytes(data, sizeof(data)), r;
 	struct vmlet_sandbox *sb = NULL;
 	struct vmlet_image *img = NULL;
 	int err, idx = -1;
 
-	err = vmlet_image_open(WASM_CHECKSUM_ELF, &img);
+	err = vmlet_image_open(path, &img);
 	if (!err)
 		err = vmlet_sandbox_create(img, NULL, &sb);
 	if (!err)
 		err = idx = vmlet_sandbox_func(sb, "checksum");
 	if (err < 0) {
-		fig_fail(f, "%s: %s", WASM_CHECKSUM_ELF, vmlet_strerror(err));
+		fig_fail(f, "%s: %s", path, vmlet_strerror(err));
 		goto out;
 	}
 	for (int i = 0; i < calls + 5; i++) {
@@ -151,15 +160,51 @@ static struct fig *checksum(const struct bench *b, uint32_t want, struct counter
 		vmlet_sandbox_call_index(sb, (unsigned int)idx, &arg, 1, &r);
 	ctr_stop(c, f->counts, counted);
 	ctr_close(c);
+	/* One call's guest instructions, exactly. */
+	if (!vmlet_sandbox_count_insns(sb, true)) {
+		if (!vmlet_sandbox_call_index(sb, (unsigned int)idx, &arg, 1, &r))
+			f->insns_ss = (double)vmlet_sandbox_insns(sb);
+		vmlet_sandbox_count_insns(sb, false);
+	}
 out:
 	vmlet_sandbox_destroy(sb);
 	vmlet_image_close(img);
 	return f;
 }
 
+/* checksum(4 KiB) as a fresh-VM call: fewer where KVM emulates the guest. */
+static struct fig *sum_fresh(const struct bench *b, uint32_t want)
+{
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 2, .timeout_ms = -1};
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = VMLET_RESTORE_COPY};
+	int calls = b->plat.emulated ? 10 : FRESH;
+	struct fig *f = fig_new("sum_fresh", calls, "wasm-guest: fresh-VM call checksum(4 KiB)");
+	struct vmlet_value arg = vmlet_bytes(data, sizeof(data)), r;
+	struct vmlet_pool *pool = NULL;
+	struct vmlet_image *img = NULL;
+	int err;
+
+	err = vmlet_image_open(WASM_CHECKSUM_ELF, &img);
+	if (!err)
+		err = vmlet_pool_create(img, &cfg, &pc, &pool);
+	for (int i = 0; !err && i < calls; i++) {
+		uint64_t t = now_ns();
+
+		err = vmlet_pool_call(pool, "checksum", &arg, 1, &r, NULL, 0);
+		fig_add(f, (double)(now_ns() - t));
+		if (!err && (uint32_t)r.i32 != want)
+			err = -EIO;
+	}
+	if (err)
+		fig_fail(f, "%s: %s", WASM_CHECKSUM_ELF, vmlet_strerror(err));
+	vmlet_pool_destroy(pool);
+	vmlet_image_close(img);
+	return f;
+}
+
 void bench_wasm_guest(struct bench *b)
 {
-	struct fig *c_warm = NULL, *c_fresh, *w_fresh, *sum, *guard, *checked;
+	struct fig *c_warm = NULL, *c_fresh, *w_fresh, *sum, *guard, *checked, *unchecked, *sfresh;
 	struct counters c;
 	uint32_t want;
 
@@ -188,9 +233,25 @@ void bench_wasm_guest(struct bench *b)
 			 native_cc_checksum, want);
 	fig_ratio(checked, guard, "wasm_guest.native_guard");
 	fig_emit(b->j, checked);
-	sum = checksum(b, want, &c);
+	sum = checksum(b, "checksum", "wasm-guest: warm call checksum(4 KiB)", WASM_CHECKSUM_ELF,
+		       want, &c);
 	fig_ratio(sum, checked, "wasm_guest.native_checked");
 	fig_emit(b->j, sum);
+	sfresh = sum_fresh(b, want);
+	fig_ratio(sfresh, sum, "wasm_guest.checksum");
+	fig_emit(b->j, sfresh);
+	unchecked = checksum(b, "unchecked", "wasm-guest: warm call checksum, checks compiled out",
+			     WASM_UNCHECKED_ELF, want, &c);
+	fig_ratio(unchecked, sum, "wasm_guest.checksum");
+	fig_emit(b->j, unchecked);
+	/* Bounds: explicit checks against none (the best guard pages could do). */
+	if (fig_ok(sum) && fig_ok(unchecked) && sum->insns_ss > 0 && unchecked->insns_ss > 0) {
+		json_num(b->j, "checks_insns", sum->insns_ss - unchecked->insns_ss);
+		json_num(b->j, "checks_insn_ratio", sum->insns_ss / unchecked->insns_ss);
+		printf("  bounds checks: %.0f guest instructions per checksum(4 KiB) call against "
+		       "%.0f without (%.3fx)\n",
+		       sum->insns_ss, unchecked->insns_ss, sum->insns_ss / unchecked->insns_ss);
+	}
 	/* The target's floor: the same code natively plus one exit round trip. */
 	if (fig_ok(sum) && fig_ok(checked) && b->floor_out && fig_ok(b->floor_out)) {
 		double floor = checked->s.p50 + b->floor_out->s.p50;
@@ -206,4 +267,6 @@ void bench_wasm_guest(struct bench *b)
 	fig_free(guard);
 	fig_free(checked);
 	fig_free(sum);
+	fig_free(unchecked);
+	fig_free(sfresh);
 }
