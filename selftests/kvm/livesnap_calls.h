@@ -11,6 +11,7 @@
 #include <vmlet.h>
 
 #include "kselftest.h"
+#include "util.h"
 
 static inline uint64_t call0(struct vmlet_sandbox *sb, const char *fn)
 {
@@ -82,5 +83,31 @@ static inline void load_state(struct vmlet_sandbox *sb)
 }
 
 #define LOADED_SUM (3 + 40 * 1000 + 40 * 39 / 2)
+
+/*
+ * A live snapshot of a cold sandbox of img (4 KiB pages, restore m) after
+ * load_state(), or NULL (the test failed); the sandbox goes to *source,
+ * or is destroyed when source is NULL.
+ */
+static inline struct vmlet_snapshot *loaded_live(struct vmlet_image *img, enum vmlet_restore m,
+						 struct vmlet_sandbox **source)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = m, .backing = VMLET_BACKING_4K};
+	struct vmlet_snapshot *snap = NULL;
+	struct vmlet_sandbox *sb = test_sandbox(img, &cfg);
+	int err;
+
+	if (!sb)
+		return NULL;
+	load_state(sb);
+	err = vmlet_sandbox_snapshot(sb, &snap);
+	if (err)
+		ksft_fail_at("vmlet_sandbox_snapshot: %s", vmlet_strerror(err));
+	if (source)
+		*source = sb;
+	else
+		vmlet_sandbox_destroy(sb);
+	return snap;
+}
 
 #endif /* VMLET_TEST_LIVESNAP_CALLS_H */

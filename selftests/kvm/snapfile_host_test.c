@@ -118,23 +118,6 @@ struct file {
 	struct vmlet_x86_state cpu;
 };
 
-static struct vmlet_snapshot *live_snapshot(struct vmlet_image *img)
-{
-	struct vmlet_config cfg = {.sz = sizeof(cfg), .backing = VMLET_BACKING_4K};
-	struct vmlet_sandbox *sb = test_sandbox(img, &cfg);
-	struct vmlet_snapshot *snap = NULL;
-	int err;
-
-	if (!sb)
-		return NULL;
-	load_state(sb);
-	err = vmlet_sandbox_snapshot(sb, &snap);
-	if (err)
-		ksft_fail_at("vmlet_sandbox_snapshot: %s", vmlet_strerror(err));
-	vmlet_sandbox_destroy(sb);
-	return snap;
-}
-
 /* snap saved to path (or a new unlinked file when path is NULL): its fd, or -1. */
 static int save_to(const struct vmlet_snapshot *snap, const char *path)
 {
@@ -218,7 +201,7 @@ static int file_with(const struct file *f, const struct vmlet_x86_state *cpu)
 TEST(mtrr_address_beyond_the_hosts_width_is_named_at_load)
 {
 	struct vmlet_image *img = test_image(GUEST("livesnap"));
-	struct vmlet_snapshot *live = live_snapshot(img), *snap = UNTOUCHED;
+	struct vmlet_snapshot *live = loaded_live(img, VMLET_RESTORE_AUTO, NULL), *snap = UNTOUCHED;
 	struct vmlet_sandbox *sb;
 	struct kvm_msr_entry *e;
 	struct vmlet_x86_state cpu;
@@ -271,7 +254,7 @@ TEST(mtrr_address_beyond_the_hosts_width_is_named_at_load)
 TEST(vcpu_events_kvm_refuses_are_refused_at_load)
 {
 	struct vmlet_image *img = test_image(GUEST("livesnap"));
-	struct vmlet_snapshot *live = live_snapshot(img), *snap = UNTOUCHED;
+	struct vmlet_snapshot *live = loaded_live(img, VMLET_RESTORE_AUTO, NULL), *snap = UNTOUCHED;
 	struct kvm_vcpu_events ev;
 	struct vmlet_x86_state cpu;
 	struct file f;
@@ -343,7 +326,7 @@ static int hidden_child(uint32_t hidden, const char *path, const char *saved_pat
 		vmlet_snapshot_destroy(snap);
 	if (vmlet_image_open(GUEST("livesnap"), &img))
 		return 3;
-	snap = live_snapshot(img);
+	snap = loaded_live(img, VMLET_RESTORE_AUTO, NULL);
 	out = snap ? save_to(snap, saved_path) : -1;
 	if (out < 0)
 		return 4;
@@ -362,7 +345,7 @@ static int hidden_child(uint32_t hidden, const char *path, const char *saved_pat
 TEST(msr_the_hosts_kvm_does_not_list_is_named_at_load)
 {
 	struct vmlet_image *img = test_image(GUEST("livesnap"));
-	struct vmlet_snapshot *live = live_snapshot(img), *snap = NULL;
+	struct vmlet_snapshot *live = loaded_live(img, VMLET_RESTORE_AUTO, NULL), *snap = NULL;
 	char path[] = TMPDIR "/vmlet-snaphost.XXXXXX", saved_path[sizeof(path) + 6];
 	char hide[16], out[512] = "", want[256];
 	char *argv[] = {"/proc/self/exe", "--hide-msr", hide, path, saved_path, NULL};

@@ -47,28 +47,6 @@ static int tmpfile_fd(void)
 	return fd;
 }
 
-/* A live snapshot of a cold sandbox of the livesnap guest after load_state(). */
-static struct vmlet_snapshot *loaded_live(struct vmlet_image *img, enum vmlet_restore m,
-					  struct vmlet_sandbox **source)
-{
-	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = m, .backing = VMLET_BACKING_4K};
-	struct vmlet_snapshot *snap = NULL;
-	struct vmlet_sandbox *sb = test_sandbox(img, &cfg);
-	int err;
-
-	if (!sb)
-		return NULL;
-	load_state(sb);
-	err = vmlet_sandbox_snapshot(sb, &snap);
-	if (err)
-		ksft_fail_at("vmlet_sandbox_snapshot: %s", vmlet_strerror(err));
-	if (source)
-		*source = sb;
-	else
-		vmlet_sandbox_destroy(sb);
-	return snap;
-}
-
 /* snap saved to a new temporary file, or -1. */
 static int saved(const struct vmlet_snapshot *snap)
 {
@@ -464,8 +442,8 @@ static int answer(void *ctx, const struct vmlet_value *a, unsigned int n, struct
 /* The host side comes from the load's config: host functions, deadline. */
 TEST(host_functions_come_from_the_load_config)
 {
-	struct vmlet_host_func fn = {.name = "answer", .ret = VMLET_I64, .fn = answer,
-				     .flags = VMLET_HOST_INLINE};
+	struct vmlet_host_func fn = {
+		.name = "answer", .ret = VMLET_I64, .fn = answer, .flags = VMLET_HOST_INLINE};
 	struct vmlet_config cfg = {.sz = sizeof(cfg), .host_funcs = &fn, .nhost_funcs = 1};
 	struct vmlet_image *img = test_image(GUEST("livesnap"));
 	struct vmlet_snapshot *live = loaded_live(img, VMLET_RESTORE_COPY, NULL), *a, *b;
