@@ -483,10 +483,13 @@ $(BENCH_PROCESS): $(srctree)/selftests/bench/process/add.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(GUEST_CC) -std=gnu11 -O2 $(WARN) -static -o $@ $<
 
+# exc.wat throws: the exception-handling proposal.
+$(objtree)/selftests/kvm/wasm/exc.wasm: WAT2WASM_FLAGS := --enable-exceptions
+
 $(objtree)/selftests/kvm/wasm/%.wasm: $(srctree)/selftests/kvm/wasm/%.wat
 	$(call msg,WAT2WASM,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)wat2wasm -o $@ $<
+	$(Q)wat2wasm $(WAT2WASM_FLAGS) -o $@ $<
 
 $(objtree)/selftests/kvm/wasm/%.wasm: $(srctree)/selftests/kvm/wasm/%.c
 	$(call msg,WASMCC,$@)

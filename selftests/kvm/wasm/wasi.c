@@ -140,6 +140,11 @@ static int create(void)
 		perror("ungranted");
 	if (!fopen("/out", "r"))
 		perror("dir");
+	/* WASI calls the runtime does not implement: ENOSYS, nothing else. */
+	if (mkdir("/out/sub", 0755))
+		perror("mkdir");
+	if (rename("/out/new.txt", "/out/old.txt"))
+		perror("rename");
 	return 0;
 }
 
