@@ -467,7 +467,8 @@ static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 			/* Harvested into the set restore copies back, then reset. */
 			ret = vmlet_dirty_ring_full(&vm->dirty, vm->vm_fd);
 			if (ret == -EOVERFLOW)
-				return fail(f, -VMLET_EVMEXIT, r->rip, "KVM overran the dirty ring");
+				return fail(f, -VMLET_EVMEXIT, r->rip,
+					    "KVM overran the dirty ring");
 			if (ret)
 				return fail(f, ret, r->rip, "dirty ring full: %s", strerror(-ret));
 			break;
