@@ -18,6 +18,7 @@
 
 #include "frame.h"
 #include "layout.h"
+#include "sandbox.h"
 
 #ifndef VMLET_JS_IMAGE_PATH
 #define VMLET_JS_IMAGE_PATH "/usr/local/lib/vmlet-guest/vmlet-js.elf"
@@ -97,14 +98,28 @@ static int js_config(const struct vmlet_js_config *j, size_t script, struct vmle
 	return 0;
 }
 
-/* The guest's event functions in js->sb. */
+/* Does function index in sb return ret and take these arguments? */
+static bool has_sig(struct vmlet_sandbox *sb, int index, enum vmlet_type ret, unsigned int nargs,
+		    const enum vmlet_type *args)
+{
+	const struct vmlet_func *f =
+		index < 0 ? NULL : vmlet_sandbox_func_at(sb, (unsigned int)index);
+
+	return f && f->ret == ret && f->nargs == nargs &&
+	       !memcmp(f->args, args, nargs * sizeof(*args));
+}
+
+/* The guest's event functions in js->sb; -EINVAL when it is no JS guest. */
 static int find_events(struct vmlet_js *js)
 {
+	static const enum vmlet_type event_args[] = {VMLET_STRING, VMLET_STRING};
+	static const enum vmlet_type typed_args[] = {VMLET_STRING, VMLET_BYTES, VMLET_U32};
 	int event = vmlet_sandbox_func(js->sb, "event");
 	int typed = vmlet_sandbox_func(js->sb, "event_typed");
 
-	if (event < 0 || typed < 0)
-		return event < 0 ? event : typed;
+	if (!has_sig(js->sb, event, VMLET_STRING, 2, event_args) ||
+	    !has_sig(js->sb, typed, VMLET_BYTES, 3, typed_args))
+		return -EINVAL;
 	js->event = (unsigned int)event;
 	js->event_typed = (unsigned int)typed;
 	return 0;
@@ -175,6 +190,29 @@ VMLET_API int vmlet_js_load(const char *source, const struct vmlet_js_config *jc
 	if (err) {
 		if (fault && !fault->error)
 			fault->error = err;
+		vmlet_js_destroy(js);
+		return err;
+	}
+	*out = js;
+	return 0;
+}
+
+VMLET_API int vmlet_js_from_snapshot(struct vmlet_snapshot *snap, struct vmlet_js **out)
+{
+	struct vmlet_js *js;
+	int err;
+
+	if (!snap || !out)
+		return -EINVAL;
+	js = calloc(1, sizeof(*js));
+	if (!js)
+		return -ENOMEM;
+	__vmlet_snapshot_get(snap);
+	js->snap = snap;
+	err = vmlet_sandbox_create_from(snap, &js->sb);
+	if (!err)
+		err = find_events(js);
+	if (err) {
 		vmlet_js_destroy(js);
 		return err;
 	}

@@ -18,6 +18,7 @@
  * wants.
  *
  *   vmlet js [OPTIONS] SCRIPT.js HANDLER [JSON]      a JavaScript handler (tools/cli/js.c)
+ *   vmlet js [OPTIONS] -o FILE SCRIPT.js              save it loaded, as a snapshot file
  *
  * `run` sets everything up on the main thread (image, sandbox, grants,
  * host-call service, the pool for --fresh), then makes its calls on a
@@ -69,7 +70,8 @@ int cli_usage(FILE *f, int status)
 		"                 IMAGE FUNCTION [ARG...]\n"
 		"       vmlet js [--repeat N] [--fresh N] [--kv KEY=VALUE]... [--grant PATH]...\n"
 		"                [--time] [--mem MiB] [--timeout MS] [--print-limit BYTES]\n"
-		"                [--no-seccomp] [--core FILE] SCRIPT.js HANDLER [JSON]\n"
+		"                [--no-seccomp] [--core FILE] [-o FILE] SCRIPT.js HANDLER [JSON]\n"
+		"       vmlet js [OPTIONS] -o FILE SCRIPT.js\n"
 		"       vmlet list IMAGE\n"
 		"       vmlet snapshot [--mem MiB] IMAGE -o FILE [--call FUNCTION [ARG...]]...\n"
 		"       vmlet info\n"
@@ -103,6 +105,10 @@ int cli_usage(FILE *f, int status)
 		"         --repeat and --fresh time warm calls and fresh-VM events; the\n"
 		"         other options are run's (memory defaults to 16 MiB); --kv's\n"
 		"         kv_lookup is host.kv_lookup(key) in the script\n"
+		"  -o, --output FILE  save the loaded script as a snapshot file (HANDLER is\n"
+		"                     then optional); SCRIPT.js may be such a file: its\n"
+		"                     events start with the script compiled and its globals\n"
+		"                     set (give it the --kv it was saved with)\n"
 		"list     print the functions IMAGE registers, with their signatures\n"
 		"snapshot make the calls on a sandbox of IMAGE (printing their results), then\n"
 		"         save the sandbox to FILE as a snapshot file: a later run of FILE\n"
@@ -193,8 +199,7 @@ struct source {
 	struct vmlet_snapshot *snap;
 };
 
-/* 1 when path starts with VMLET_SNAPSHOT_MAGIC, 0 when not, or -errno. */
-static int is_snapshot_file(const char *path)
+int cli_is_snapshot_file(const char *path)
 {
 	char magic[8];
 	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
@@ -209,7 +214,7 @@ static int is_snapshot_file(const char *path)
 
 static int open_source(const char *path, const struct vmlet_config *cfg, struct source *src)
 {
-	int err = is_snapshot_file(path), fd;
+	int err = cli_is_snapshot_file(path), fd;
 
 	*src = (struct source){0};
 	if (err > 0) {
@@ -996,8 +1001,7 @@ static int call_args(struct vmlet_sandbox *sb, const char *name, char **argv, un
 	return err;
 }
 
-/* Save snap to path through a temporary file renamed into place: a reader sees all or none. */
-static int save_to(const struct vmlet_snapshot *snap, const char *path)
+int cli_save_snapshot(const struct vmlet_snapshot *snap, const char *path)
 {
 	size_t len = strlen(path);
 	char *tmp = malloc(len + 8);
@@ -1083,7 +1087,7 @@ static int cmd_snapshot(int argc, char **argv)
 				vmlet_strerror(err));
 	}
 	if (!err) {
-		err = save_to(snap, out);
+		err = cli_save_snapshot(snap, out);
 		if (err)
 			fprintf(stderr, "vmlet: %s: %s\n", out, vmlet_strerror(err));
 	}

@@ -527,6 +527,16 @@ struct vmlet_js;
 
 VMLET_API int vmlet_js_load(const char *source, const struct vmlet_js_config *jcfg,
 			    struct vmlet_js **out);
+/*
+ * A js whose events run on sandboxes of snap, a snapshot of a loaded
+ * script: vmlet_js_snapshot() of another js, typically saved to a file
+ * with vmlet_snapshot_save() and loaded in another process with
+ * vmlet_snapshot_load() (whose cfg gives the print callback, deadline and
+ * the host functions, which must be those the script was loaded with).
+ * js holds its own reference on snap. -EINVAL when snap is not of the
+ * JavaScript guest.
+ */
+VMLET_API int vmlet_js_from_snapshot(struct vmlet_snapshot *snap, struct vmlet_js **out);
 VMLET_API int vmlet_js_event(struct vmlet_js *js, const char *handler, const char *json,
 			     const char **result);
 VMLET_API int vmlet_js_call(struct vmlet_js *js, const char *handler, const char *json,

@@ -19,11 +19,9 @@
  * - the same for a guest that loaded state first: the JavaScript guest
  *   after vmlet_js_load() of js/handler.js, its snapshot
  *   (vmlet_js_snapshot()) saved to a file; a new process loads the file,
- *   makes a sandbox of it and runs one event, handle(request), through
- *   the guest's "event" function with vmlet_sandbox_call() ("js_file":
- *   a vmlet_js cannot be made from a loaded snapshot, and
- *   vmlet_js_event() does exactly that call), against a new process
- *   that does vmlet_js_load() and vmlet_js_event() ("js_cold"); each
+ *   makes a vmlet_js of it (vmlet_js_from_snapshot()) and runs one
+ *   event, handle(request), with vmlet_js_event() ("js_file"), against a
+ *   new process that does vmlet_js_load() and vmlet_js_event() ("js_cold"); each
  *   timed to the first byte of the event's JSON result.
  *
  * The engine computes in doubles (SSE), which a KVM that emulates guest
@@ -74,23 +72,24 @@ static int from_file(const char *path, struct vmlet_sandbox **sb)
 /* In the child, JS: js-file SNAPFILE or js-cold SCRIPT; prints the event's result. */
 static int js_child(const char *how, const char *path)
 {
-	struct vmlet_value args[2] = {vmlet_str("handle"), vmlet_str(bench_js_request)}, r;
-	struct vmlet_sandbox *sb;
+	struct vmlet_snapshot *snap;
+	struct vmlet_js *js;
 	const char *out;
-	int err, n;
+	int fd, n;
 
 	if (!strcmp(how, "js-file")) {
-		err = from_file(path, &sb);
-		if (!err)
-			err = vmlet_sandbox_call(sb, "event", args, 2, &r);
-		if (err)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || vmlet_snapshot_load(fd, NULL, &snap))
 			return 4;
-		out = r.buf.ptr;
-		n = (int)r.buf.len;
+		close(fd);
+		if (vmlet_js_from_snapshot(snap, &js))
+			return 4;
+		n = vmlet_js_event(js, "handle", bench_js_request, &out);
+		if (n < 0)
+			return 4;
 	} else {
 		struct vmlet_js_config jc = {.sz = sizeof(jc), .image = JS_ELF};
 		char why[320], *src = bench_js_script(why, sizeof(why));
-		struct vmlet_js *js;
 
 		if (!src || vmlet_js_load(src, &jc, &js))
 			return 4;

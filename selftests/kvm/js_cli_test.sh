@@ -7,7 +7,9 @@
 # stack and exits 1, --timeout ends an endless loop, --print-limit a flood
 # (of the event: the load's output is its own call's), --grant with
 # --fresh is a usage error (grants end at restore), and a missing image
-# is named. Starts VMs (and needs SSE in the guest), so
+# is named. -o saves the loaded script as a snapshot file, which a new
+# `vmlet js` runs events of without running the top level again; a snapshot
+# file of another guest is refused. Starts VMs (and needs SSE in the guest), so
 # scripts/check.sh runs it through vmtest.sh.
 set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,9 +44,10 @@ function boom(e) { return inner(); }
 function inner() { throw new Error('boom'); }
 function spin(e) { for (;;) {} }
 function flood(e) { for (;;) console.log('spam'); }
+var loads = 0; loads++; function count(e) { return ++loads; }
 JS
 
-echo "1..9"
+echo "1..13"
 
 "$vmlet" js "$tmp/s.js" add '{"a": 1, "b": 41}' >"$tmp/out" 2>&1
 check js_prints_result_and_console same $'loading\nadding 1 41\n{"sum":42}\n' "$tmp/out"
@@ -91,5 +94,34 @@ check js_grant_with_fresh_is_a_usage_error status 2 "$rc"
 VMLET_JS_IMAGE=$tmp/none.elf "$vmlet" js "$tmp/s.js" add '{}' >"$tmp/out" 2>&1
 check js_missing_image_is_named same \
 	"vmlet: cannot open the JavaScript guest image $tmp/none.elf: No such file or directory (VMLET_JS_IMAGE names another)"$'\n' "$tmp/out"
+
+# Saved with a --kv: host.kv_lookup is made at load; the run's --kv serves it.
+"$vmlet" js --kv colour=teal -o "$tmp/s.snap" "$tmp/s.js" >"$tmp/out" 2>&1
+rc=$?
+saved() {
+	status 0 "$rc" && same $'loading\n' "$tmp/out" && [ "$(head -c 8 "$tmp/s.snap")" = VMLETSNP ]
+}
+check js_output_saves_a_snapshot_file saved
+
+# The top level ran once, before the save: loads is 1 in every fresh event.
+"$vmlet" js --fresh 2 "$tmp/s.snap" count >"$tmp/out" 2>&1
+rc=$?
+from_file() {
+	status 0 "$rc" && [ "$(head -n 1 "$tmp/out")" = 2 ] &&
+		grep -q '^fresh VM per event' "$tmp/out" && ! grep -q loading "$tmp/out" ||
+		{ sed 's/^/# /' "$tmp/out"; false; }
+}
+check js_snapshot_file_runs_events_with_globals_set from_file
+
+"$vmlet" js --kv colour=blue "$tmp/s.snap" kv '"colour"' >"$tmp/out" 2>&1
+check js_snapshot_file_with_kv same $'"blue"\n' "$tmp/out"
+
+"$vmlet" snapshot "$obj/selftests/kvm/hostcall_guest.elf" -o "$tmp/c.snap" >/dev/null 2>&1
+"$vmlet" js "$tmp/c.snap" add '{}' >"$tmp/out" 2>&1
+rc=$?
+not_js() {
+	status 1 "$rc" && same "vmlet: $tmp/c.snap: not a snapshot of the JavaScript guest"$'\n' "$tmp/out"
+}
+check js_snapshot_file_of_another_guest_is_refused not_js
 
 [ "$failed" -eq 0 ]

@@ -38,6 +38,10 @@ int cli_opts_done(struct cli_opts *o, struct vmlet_config *cfg);
 int cli_grant(const struct cli_opts *o, struct vmlet_sandbox *sb);
 void cli_opts_close(struct cli_opts *o);
 
+/* 1 when path starts with VMLET_SNAPSHOT_MAGIC, 0 when not, or -errno. */
+int cli_is_snapshot_file(const char *path);
+/* Save snap to path through a temporary file renamed into place: a reader sees all or none. */
+int cli_save_snapshot(const struct vmlet_snapshot *snap, const char *path);
 int cli_js(int argc, char **argv);
 int cli_wasm(int argc, char **argv);
 

@@ -5,9 +5,16 @@
  * guests: once on a fresh VM, --repeat N warm calls on one VM, or
  * --fresh N events each on a VM restored to the loaded snapshot. The
  * events run on a thread confined with seccomp (tools/vmlet.c says why).
+ *
+ * -o FILE saves the loaded script's snapshot as a snapshot file (HANDLER
+ * is then optional); SCRIPT.js may itself be such a file, told apart by
+ * its first bytes as IMAGE is for run: its events start with the script
+ * compiled and its globals set, without booting or compiling
+ * (vmlet_snapshot_load, vmlet_js_from_snapshot).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -141,6 +148,29 @@ static void *events_main(void *arg)
 	return NULL;
 }
 
+/* A vmlet_js of the snapshot file at path (saved by -o), loaded with cfg. */
+static int js_open(const char *path, const struct vmlet_config *cfg, struct vmlet_js **js)
+{
+	struct vmlet_snapshot *snap = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	err = fd < 0 ? -errno : vmlet_snapshot_load(fd, cfg, &snap);
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		fprintf(stderr, "vmlet: %s: %s%s%s\n", path, vmlet_strerror(err),
+			*vmlet_snapshot_load_error() ? ": " : "", vmlet_snapshot_load_error());
+		return err;
+	}
+	err = vmlet_js_from_snapshot(snap, js);
+	vmlet_snapshot_destroy(snap);
+	if (err == -EINVAL)
+		fprintf(stderr, "vmlet: %s: not a snapshot of the JavaScript guest\n", path);
+	else if (err)
+		fprintf(stderr, "vmlet: %s: %s\n", path, vmlet_strerror(err));
+	return err;
+}
+
 int cli_js(int argc, char **argv)
 {
 	static char stdout_buf[BUFSIZ];
@@ -155,6 +185,7 @@ int cli_js(int argc, char **argv)
 		{"time", no_argument, NULL, 't'},
 		{"no-seccomp", no_argument, NULL, 'S'},
 		{"core", required_argument, NULL, 'C'},
+		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -164,14 +195,18 @@ int cli_js(int argc, char **argv)
 	struct js_run r = {.json = "null"};
 	struct cli_opts o = CLI_OPTS_INIT;
 	struct vmlet_host *host = NULL;
-	int c, err = 0;
+	const char *save = NULL;
+	int c, err = 0, is_snap;
 	pthread_t thread;
 	size_t len;
 	uint64_t t0;
-	char *src;
+	char *src = NULL;
 
-	while ((c = getopt_long(argc, argv, "+r:f:k:g:m:T:p:tSC:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:f:k:g:m:T:p:tSC:o:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'o':
+			save = optarg;
+			break;
 		case 't':
 			r.timing = 1;
 			break;
@@ -183,7 +218,7 @@ int cli_js(int argc, char **argv)
 				return err == 1 ? cli_usage(stderr, 2) : err;
 		}
 	}
-	if (argc - optind < 2 || argc - optind > 3)
+	if (argc - optind < (save ? 1 : 2) || argc - optind > 3)
 		return cli_usage(stderr, 2);
 	r.repeat = o.repeat;
 	r.fresh = o.fresh;
@@ -193,37 +228,57 @@ int cli_js(int argc, char **argv)
 		cli_opts_close(&o);
 		return err;
 	}
-	r.handler = argv[optind + 1];
+	r.handler = argv[optind + 1]; /* NULL with -o and no HANDLER */
 	if (argc - optind == 3)
 		r.json = argv[optind + 2];
-	src = cli_read_file(argv[optind], &len);
-	if (src && strlen(src) != len) {
-		fprintf(stderr, "vmlet: %s: a script holds no NUL byte\n", argv[optind]);
-		free(src);
-		src = NULL;
-	}
-	if (!src) {
-		cli_opts_close(&o);
-		return 1;
-	}
-	jc.filename = argv[optind];
-	jc.image = image_path();
 	err = cli_kv_host(&cfg, &host);
 	if (err)
 		goto out;
+	is_snap = cli_is_snapshot_file(argv[optind]);
 	t0 = cli_now_ns();
-	err = vmlet_js_load(src, &jc, &r.js);
-	if (err == -ENOENT || err == -EACCES)
-		fprintf(stderr, "vmlet: cannot open the JavaScript guest image %s: %s "
-			"(VMLET_JS_IMAGE names another)\n", jc.image ? jc.image : "(installed)",
-			strerror(-err));
-	else if (err)
-		js_fault(argv[optind], err, &fault);
-	if (err)
-		goto out;
-	if (r.timing)
-		fprintf(stderr, "# load (boot, compile, run the top level, snapshot) %.1f us\n",
-			(cli_now_ns() - t0) / 1e3);
+	if (is_snap > 0) {
+		err = js_open(argv[optind], &cfg, &r.js);
+		if (err)
+			goto out;
+		if (r.timing)
+			fprintf(stderr, "# open (load the snapshot file, a sandbox of it) %.1f us\n",
+				(cli_now_ns() - t0) / 1e3);
+	} else {
+		/* Not a snapshot file, or unreadable: cli_read_file() says why. */
+		src = cli_read_file(argv[optind], &len);
+		if (src && strlen(src) != len) {
+			fprintf(stderr, "vmlet: %s: a script holds no NUL byte\n", argv[optind]);
+			free(src);
+			src = NULL;
+		}
+		if (!src) {
+			err = 1;
+			goto out;
+		}
+		jc.filename = argv[optind];
+		jc.image = image_path();
+		err = vmlet_js_load(src, &jc, &r.js);
+		if (err == -ENOENT || err == -EACCES)
+			fprintf(stderr, "vmlet: cannot open the JavaScript guest image %s: %s "
+				"(VMLET_JS_IMAGE names another)\n", jc.image ? jc.image : "(installed)",
+				strerror(-err));
+		else if (err)
+			js_fault(argv[optind], err, &fault);
+		if (err)
+			goto out;
+		if (r.timing)
+			fprintf(stderr, "# load (boot, compile, run the top level, snapshot) %.1f us\n",
+				(cli_now_ns() - t0) / 1e3);
+	}
+	if (save) {
+		err = cli_save_snapshot(vmlet_js_snapshot(r.js), save);
+		if (err) {
+			fprintf(stderr, "vmlet: %s: %s\n", save, vmlet_strerror(err));
+			goto out;
+		}
+		if (!r.handler)
+			goto out;
+	}
 	/* Before the first event, which runs on this very VM without a restore. */
 	err = cli_grant(&o, vmlet_js_sandbox(r.js));
 	if (err)
