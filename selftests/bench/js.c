@@ -9,9 +9,9 @@
  *          (vmlet_js_event: restore included), its p50 as a ratio to warm's
  * with pages dirtied per fresh event (the pages a live snapshot after one
  * event owns: what the next restore copies back) and, per event, exits,
- * nested page faults, syscalls and guest instructions (single-stepped). Node runs the same handler warm and in
- * a new vm context per event (script run in it first), and "start" is
- * Node's from fork to the result.
+ * nested page faults, syscalls and guest instructions (single-stepped).
+ * Node runs the same handler warm and in a new vm context per event
+ * (script run in it first), and "start" is Node's from fork to the result.
  *
  * The engine computes in doubles (SSE), which a KVM that emulates guest
  * code cannot run: there, as for host calls (hostcall.c), the group runs
