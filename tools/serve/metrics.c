@@ -166,6 +166,31 @@ static uint64_t sum(struct server *s, size_t off)
 
 #define SUM(s, field) sum((s), offsetof(struct slot, field))
 
+/*
+ * One Prometheus histogram series NAME{LABEL="VALUE"}: its buckets (the
+ * counters at counts_off in each slot, one per bound and +Inf), sum (ns
+ * at sum_off) and count.
+ */
+static void histogram(struct server *s, struct text *t, const char *name, const char *label,
+		      const char *value, const uint64_t *bounds, unsigned int nbounds,
+		      size_t counts_off, size_t sum_off)
+{
+	uint64_t cum = 0;
+
+	for (unsigned int b = 0; b <= nbounds; b++) {
+		cum += sum(s, counts_off + b * sizeof(uint64_t));
+		if (b < nbounds)
+			text_printf(t, "%s_bucket{%s=\"%s\",le=\"%g\"} %lu\n", name, label, value,
+				    (double)bounds[b] / 1e6, cum);
+		else
+			text_printf(t, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %lu\n", name, label, value,
+				    cum);
+	}
+	text_printf(t, "%s_sum{%s=\"%s\"} %.9f\n", name, label, value,
+		    (double)sum(s, sum_off) / 1e9);
+	text_printf(t, "%s_count{%s=\"%s\"} %lu\n", name, label, value, cum);
+}
+
 void metrics_text(struct server *s, struct text *t)
 {
 	uint64_t idle = 0, live = 0, size = 0, created = 0, restored = 0, discarded = 0;
@@ -225,57 +250,21 @@ void metrics_text(struct server *s, struct text *t)
 	text_printf(t, "# HELP vmlet_serve_call_duration_seconds Calls, from parsed arguments to "
 		       "result, by lifecycle.\n"
 		       "# TYPE vmlet_serve_call_duration_seconds histogram\n");
-	for (unsigned int lc = 0; lc < LC_N; lc++) {
-		uint64_t cum = 0;
-
-		if (!s->lcs[lc])
-			continue;
-		for (unsigned int b = 0; b <= NBOUNDS; b++) {
-			cum += SUM(s, hist[lc][b]);
-			if (b < NBOUNDS)
-				text_printf(
-					t,
-					"vmlet_serve_call_duration_seconds_bucket{lifecycle=\"%s\","
-					"le=\"%g\"} %lu\n",
-					lifecycle_names[lc], (double)bounds_us[b] / 1e6, cum);
-			else
-				text_printf(
-					t,
-					"vmlet_serve_call_duration_seconds_bucket{lifecycle=\"%s\","
-					"le=\"+Inf\"} %lu\n",
-					lifecycle_names[lc], cum);
-		}
-		text_printf(t, "vmlet_serve_call_duration_seconds_sum{lifecycle=\"%s\"} %.9f\n",
-			    lifecycle_names[lc], (double)SUM(s, sum_ns[lc]) / 1e9);
-		text_printf(t, "vmlet_serve_call_duration_seconds_count{lifecycle=\"%s\"} %lu\n",
-			    lifecycle_names[lc], cum);
-	}
+	for (unsigned int lc = 0; lc < LC_N; lc++)
+		if (s->lcs[lc])
+			histogram(s, t, "vmlet_serve_call_duration_seconds", "lifecycle",
+				  lifecycle_names[lc], bounds_us, NBOUNDS,
+				  offsetof(struct slot, hist) +
+					  lc * sizeof(((struct slot *)0)->hist[0]),
+				  offsetof(struct slot, sum_ns) + lc * sizeof(uint64_t));
 
 	text_printf(t,
 		    "# HELP vmlet_serve_handoff_seconds Hand-overs of a call between its HTTP "
 		    "thread and its worker: posting to taken, answered to the HTTP thread awake.\n"
 		    "# TYPE vmlet_serve_handoff_seconds histogram\n");
-	for (unsigned int way = 0; way < NWAYS; way++) {
-		uint64_t cum = 0;
-
-		for (unsigned int b = 0; b <= NHBOUNDS; b++) {
-			cum += SUM(s, hhist[way][b]);
-			if (b < NHBOUNDS)
-				text_printf(
-					t,
-					"vmlet_serve_handoff_seconds_bucket{way=\"%s\",le=\"%g\"} "
-					"%lu\n",
-					way_names[way], (double)hbounds_us[b] / 1e6, cum);
-			else
-				text_printf(t,
-					    "vmlet_serve_handoff_seconds_bucket{way=\"%s\",le=\"+"
-					    "Inf\"} "
-					    "%lu\n",
-					    way_names[way], cum);
-		}
-		text_printf(t, "vmlet_serve_handoff_seconds_sum{way=\"%s\"} %.9f\n", way_names[way],
-			    (double)SUM(s, hsum_ns[way]) / 1e9);
-		text_printf(t, "vmlet_serve_handoff_seconds_count{way=\"%s\"} %lu\n",
-			    way_names[way], cum);
-	}
+	for (unsigned int way = 0; way < NWAYS; way++)
+		histogram(s, t, "vmlet_serve_handoff_seconds", "way", way_names[way], hbounds_us,
+			  NHBOUNDS,
+			  offsetof(struct slot, hhist) + way * sizeof(((struct slot *)0)->hhist[0]),
+			  offsetof(struct slot, hsum_ns) + way * sizeof(uint64_t));
 }
