@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <vmlet.h>
+#include "unit.h"
 
 START_TEST(null_sandbox_everywhere)
 {
@@ -89,16 +90,10 @@ int main(void)
 {
 	Suite *s = suite_create("api");
 	TCase *tc = tcase_create("null");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, null_sandbox_everywhere);
 	tcase_add_test(tc, null_constructors_and_objects);
 	tcase_add_test(tc, null_pool_everywhere);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, CK_FORK_GETENV);
 }

@@ -15,6 +15,7 @@
 
 #include "core.h"
 #include "layout.h"
+#include "unit.h"
 
 START_TEST(template_expands_id_pid_and_percent)
 {
@@ -72,17 +73,11 @@ int main(void)
 {
 	Suite *s = suite_create("corepath");
 	TCase *tc = tcase_create("corepath");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, template_expands_id_pid_and_percent);
 	tcase_add_test(tc, bad_templates_are_einval);
 	tcase_add_test(tc, a_name_that_does_not_fit_is_enametoolong);
 	tcase_add_test(tc, normalize_checks_the_template);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, CK_FORK_GETENV);
 }

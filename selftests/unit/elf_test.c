@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "elf.h"
+#include "unit.h"
 
 #define PH_MAX 24
 #define PH_OFF 0x40
@@ -908,11 +909,5 @@ static Suite *elf_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(elf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(elf_suite(), CK_FORK_GETENV);
 }

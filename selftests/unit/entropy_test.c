@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "entropy.h"
+#include "unit.h"
 
 #define DRAWS 600 /* more than one page of the pool: it refills */
 
@@ -78,17 +79,10 @@ int main(void)
 {
 	Suite *s = suite_create("entropy");
 	TCase *tc = tcase_create("entropy");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, draws_do_not_repeat);
 	tcase_add_test(tc, a_forked_child_draws_other_bytes);
 	tcase_add_test(tc, threads_draw_their_own_bytes);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, CK_NOFORK);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "gdbproto.h"
+#include "unit.h"
 
 /* Feed s[0..n) and return the last event; *npackets counts the packets. */
 static enum vmlet_gdb_rx_event feed(struct vmlet_gdb_rx *rx, const char *s, size_t n,
@@ -265,8 +266,6 @@ int main(void)
 {
 	Suite *s = suite_create("gdbproto");
 	TCase *tc = tcase_create("gdbproto");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, rx_takes_a_packet_and_acks);
 	tcase_add_test(tc, rx_refuses_bad_checksums);
@@ -277,9 +276,5 @@ int main(void)
 	tcase_add_test(tc, malformed_commands_are_errors);
 	tcase_add_test(tc, replies_are_framed_and_come_back);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, CK_FORK_GETENV);
 }

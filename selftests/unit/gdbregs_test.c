@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "gdbregs.h"
+#include "unit.h"
 
 static uint64_t get64(const uint8_t *b, unsigned int off)
 {
@@ -120,16 +121,10 @@ int main(void)
 {
 	Suite *s = suite_create("gdbregs");
 	TCase *tc = tcase_create("gdbregs");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, block_has_gdbs_layout);
 	tcase_add_test(tc, register_numbers_map_to_the_block);
 	tcase_add_test(tc, decode_writes_general_registers_rip_and_eflags);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, CK_FORK_GETENV);
 }

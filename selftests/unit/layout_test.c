@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "layout.h"
+#include "unit.h"
 
 START_TEST(defaults_fill_zero_fields)
 {
@@ -102,17 +103,11 @@ int main(void)
 {
 	Suite *s = suite_create("layout");
 	TCase *tc = tcase_create("layout");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, defaults_fill_zero_fields);
 	tcase_add_test(tc, bad_configs_are_einval);
 	tcase_add_test(tc, layout_stacks_regions_above_the_image);
 	tcase_add_test(tc, layout_rejects_what_does_not_fit);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, CK_FORK_GETENV);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "unit.h"
 
 #define P 0x1ULL
 #define W 0x2ULL
@@ -141,8 +142,6 @@ int main(void)
 {
 	Suite *s = suite_create("mem");
 	TCase *tc = tcase_create("page tables");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, page_zero_and_guards_are_unmapped);
@@ -151,9 +150,5 @@ int main(void)
 	tcase_add_test(tc, buffers_stack_and_heap);
 	tcase_add_test(tc, layout_that_disagrees_with_memory_is_einval);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, CK_FORK_GETENV);
 }

@@ -22,6 +22,7 @@
 
 #include "frame.h"
 #include "snapfmt.h"
+#include "unit.h"
 
 #define PAGE	 4096
 #define MEM	 (4ULL << 20)
@@ -638,8 +639,6 @@ int main(int argc, char **argv)
 {
 	Suite *s = suite_create("snapfmt");
 	TCase *tc = tcase_create("snapfmt");
-	SRunner *sr;
-	int failed;
 
 	if (argc == 3 && !strcmp(argv[1], "--write-seed"))
 		return write_seed(argv[2]);
@@ -650,9 +649,5 @@ int main(int argc, char **argv)
 	tcase_add_loop_test(tc, broken_file_gets_its_exact_error, 0,
 			    sizeof(corpus) / sizeof(corpus[0]));
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, CK_FORK_GETENV);
 }

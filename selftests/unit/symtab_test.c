@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "symtab.h"
+#include "unit.h"
 
 #define STR_OFF	 0x40
 #define SYM_OFF	 0x100
@@ -258,17 +259,11 @@ int main(void)
 {
 	Suite *s = suite_create("symtab");
 	TCase *tc = tcase_create("symtab");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, functions_are_found_by_address);
 	tcase_add_test(tc, stripped_image_has_an_empty_table);
 	tcase_add_test(tc, broken_tables_give_an_empty_table_and_why);
 	tcase_add_test(tc, null_image_is_empty);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s, CK_FORK_GETENV);
 }
