@@ -23,14 +23,6 @@ trap '[ -z "$bg" ] || kill "$bg" 2>/dev/null; rm -rf "$tmp"' EXIT
 # shellcheck source=../scripts/tap.sh
 . "$src/selftests/scripts/tap.sh"
 
-# same EXPECTED-TEXT FILE: the file holds exactly the text.
-same() {
-	printf '%s' "$1" >"$tmp/want"
-	diff -u "$tmp/want" "$2" >"$tmp/diff" && return 0
-	sed 's/^/# /' "$tmp/diff"
-	return 1
-}
-
 # seccomp_modes PID: the "Seccomp:" field of each of its threads, sorted.
 seccomp_modes() {
 	cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^Seccomp:/ { print $2 }' | sort | tr '\n' ' '

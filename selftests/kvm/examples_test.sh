@@ -15,8 +15,8 @@ trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=../scripts/tap.sh
 . "$src/selftests/scripts/tap.sh"
 
-# same EXPECTED ACTUAL: files equal, else the difference as diagnostics.
-same() {
+# same_file EXPECTED ACTUAL: files equal, else the difference as diagnostics.
+same_file() {
 	diff -u "$1" "$2" >"$tmp/diff" && return 0
 	sed 's/^/# /' "$tmp/diff"
 	return 1
@@ -44,22 +44,22 @@ add again: Sandbox is dead after an earlier failure
 OUT
 head -n 3 "$tmp/out" >"$tmp/calls"
 tail -n +4 "$tmp/out" >"$tmp/fault"
-check embed_calls_hello_guest same "$tmp/want-calls" "$tmp/calls"
+check embed_calls_hello_guest same_file "$tmp/want-calls" "$tmp/calls"
 fault_reported() {
 	[ "$rc" -eq 0 ] || echo "# embed exited with $rc"
-	same "$tmp/want-fault" "$tmp/fault" && [ "$rc" -eq 0 ]
+	same_file "$tmp/want-fault" "$tmp/fault" && [ "$rc" -eq 0 ]
 }
 check embed_reports_guest_page_fault fault_reported
 
 "$bindir/vmlet" list "$ex/hello.elf" >"$tmp/list" 2>&1
 printf '%s\n' 'add(i32, i32) -> i32' 'greet(string) -> string' 'peek(u64) -> u64' >"$tmp/want-list"
-check vmlet_list_hello_guest same "$tmp/want-list" "$tmp/list"
+check vmlet_list_hello_guest same_file "$tmp/want-list" "$tmp/list"
 
 # The JavaScript example, on the staged guest image (installed ones are
 # found by their configured path, which a staged install is not at).
 jsimg=$(find "$stage" -name vmlet-js.elf | head -n 1)
 VMLET_JS_IMAGE=$jsimg LD_LIBRARY_PATH=$libdir "$ex/js" >"$tmp/js" 2>&1
 echo '{"sum":3}' >"$tmp/want-js"
-check js_example_runs_a_handler same "$tmp/want-js" "$tmp/js"
+check js_example_runs_a_handler same_file "$tmp/want-js" "$tmp/js"
 
 [ "$failed" -eq 0 ]

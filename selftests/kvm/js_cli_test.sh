@@ -21,14 +21,6 @@ trap 'rm -rf "$tmp"' EXIT
 . "$src/selftests/scripts/tap.sh"
 export VMLET_JS_IMAGE=$obj/runtimes/js/vmlet-js.elf
 
-# same EXPECTED-TEXT FILE: the file holds exactly the text.
-same() {
-	printf '%s' "$1" >"$tmp/want"
-	diff -u "$tmp/want" "$2" >"$tmp/diff" && return 0
-	sed 's/^/# /' "$tmp/diff"
-	return 1
-}
-
 # status WANT GOT: the exit status was WANT.
 status() {
 	[ "$1" = "$2" ] && return 0

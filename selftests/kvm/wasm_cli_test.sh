@@ -20,14 +20,6 @@ export VMLET_WASM_CC=$wasmcc VMLET_CACHE_DIR=$tmp/cache
 # shellcheck source=../scripts/tap.sh
 . "$src/selftests/scripts/tap.sh"
 
-# same EXPECTED-TEXT FILE: the file holds exactly the text.
-same() {
-	printf '%s' "$1" >"$tmp/want"
-	diff -u "$tmp/want" "$2" >"$tmp/diff" && return 0
-	sed 's/^/# /' "$tmp/diff"
-	return 1
-}
-
 # status WANT CMD...: CMD exits with WANT.
 status() {
 	local want=$1 got
