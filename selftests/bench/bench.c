@@ -20,6 +20,8 @@
  *                                (see js.c)
  *   bench -S FILE                the snapfile group alone, for the vmtest
  *                                VM (see snapfile.c)
+ *   bench -W FILE                the wasm-guest group's checksum target
+ *                                alone, for the vmtest VM (see wasmguest.c)
  *
  * Where each part runs, and why. A comparison is fair only on one kernel
  * and one machine, so everything runs here, in this process, when
@@ -37,7 +39,9 @@
  * The one exception is host calls, whose path in the guest runtime uses
  * SSE: they are tried here and, failing, measured in the vmtest VM
  * (nested kvm-amd under QEMU/TCG) with a floor of their own, and
- * results.json says so ("where": "vmtest").
+ * results.json says so ("where": "vmtest"). So are the figures whose
+ * ratio compares guest code with native code (wasm-guest's checksum
+ * target): emulated guest code against native code means nothing.
  *
  * Not a test: it never fails on time. It exits 1 when a figure could not
  * be measured (the figure says why, and no zeros stand in for it).
@@ -79,7 +83,7 @@ static const char *const group_names[] = {
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench [-o FILE] [GROUP...]\n"
-			"       bench -F FILE | -J FILE | -S FILE\n"
+			"       bench -F FILE | -J FILE | -S FILE | -W FILE\n"
 			"groups: floor process wasm qemu vmlet hostcall tracing density seccomp "
 			"snapfile js wasm-guest\n");
 	exit(2);
@@ -186,7 +190,7 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--snapfile-child"))
 		return bench_snapfile_child(argc, argv);
-	while ((opt = getopt(argc, argv, "o:F:J:S:h")) != -1) {
+	while ((opt = getopt(argc, argv, "o:F:J:S:W:h")) != -1) {
 		switch (opt) {
 		case 'o':
 			out = optarg;
@@ -194,6 +198,7 @@ int main(int argc, char **argv)
 		case 'F':
 		case 'J':
 		case 'S':
+		case 'W':
 			fragment = optarg;
 			fragment_kind = (char)opt;
 			break;
@@ -247,6 +252,8 @@ int main(int argc, char **argv)
 		bench_js_fragment(&b);
 	} else if (fragment && fragment_kind == 'S') {
 		bench_snapfile_fragment(&b);
+	} else if (fragment && fragment_kind == 'W') {
+		bench_wasm_guest_fragment(&b);
 	} else if (fragment) {
 		bench_hostcall_fragment(&b);
 	} else {

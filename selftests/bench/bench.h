@@ -167,6 +167,8 @@ void bench_qemu(struct bench *b);
 void bench_process(struct bench *b);
 void bench_wasm(struct bench *b);
 void bench_wasm_guest(struct bench *b);
+/* bench -W FILE: the wasm-guest checksum target alone, for the vmtest VM. */
+int bench_wasm_guest_fragment(struct bench *b);
 void bench_density(struct bench *b);
 void bench_snapfile(struct bench *b);
 void bench_js(struct bench *b);

@@ -4,8 +4,9 @@
 # results.json written here in bench's format (a fixture, not a
 # measurement): the table rows it prints, that a figure that failed or was
 # not run says so instead of showing numbers, that figures measured in the
-# vmtest VM are marked and explained, the density rows, and that --readme
-# replaces exactly what is between README's markers, the same way each run.
+# vmtest VM are marked and explained, the wasm-guest target's line, the
+# density rows, and that --readme replaces exactly what is between README's
+# markers, the same way each run.
 set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
 report=$src/selftests/bench/report.py
@@ -79,6 +80,20 @@ cat >"$tmp/results.json" <<'EOF'
                 "counts": {"kvm_exits": 4, "syscalls": 130},
                 "cdf": [[0, 90000], [100, 120000]]}
   },
+  "wasm_guest": {
+    "checksum_vs_native_plus_exit": 5000, "checksum_vs_native_plus_exit_target": 1.3
+  },
+  "wasm_guest_vmtest": {
+    "where": "vmtest",
+    "here_error": "this KVM emulates guest code",
+    "machine": {"cpu": "QEMU TCG CPU version 2.5+", "guest_code": "native"},
+    "kernel": "6.1.0-57-amd64 #1 SMP",
+    "checksum": {"label": "wasm-guest: warm call checksum(4 KiB)", "unit": "us", "n": 5000,
+                 "min": 150, "p50": 160, "p90": 170, "p99": 200, "max": 300, "mean": 161,
+                 "ratio_to": "wasm_guest_vmtest.native_checked", "ratio": 1.6,
+                 "counts": {"kvm_exits": 1, "syscalls": 1}, "cdf": [[0, 150], [100, 300]]},
+    "checksum_vs_native_plus_exit": 1.4545, "checksum_vs_native_plus_exit_target": 1.3
+  },
   "density": {
     "note": "per idle instance",
     "vmlet": {"label": "vmlet: idle pooled sandbox", "n": 200, "pss_kib": 12.9,
@@ -129,6 +144,13 @@ vmtest_marked() {
 		has_line "$tmp/out" "† snapfile_vmtest: measured in the vmtest VM (QEMU TCG CPU version 2.5+, kernel 6.1.0-57-amd64, nested KVM under QEMU/TCG), ratio to the figure measured there, because here: this KVM emulates guest code and cannot run SSE (JS)"
 }
 
+wasm_target() {
+	run "$tmp/results.json" &&
+		has_line "$tmp/out" "| wasm-guest: warm call checksum(4 KiB) † | 160 | 150 | 200 | 1.60x | 1 | - | 1 | - | - |" &&
+		has_line "$tmp/out" "wasm_guest_vmtest: warm checksum(4 KiB) / (native checksum + floor.out) = 1.45x (target 1.3x: not met) †" &&
+		has_line "$tmp/results.md" "wasm_guest: warm checksum(4 KiB) / (native checksum + floor.out) = 5000.00x (target 1.3x: meaningless where KVM emulates guest code)"
+}
+
 density() {
 	run "$tmp/results.json" &&
 		has_line "$tmp/out" "| vmlet: idle pooled sandbox | 200 | 12.9 | 81,285 | 198.0 | 4,972 |" &&
@@ -163,10 +185,11 @@ readme_without_markers_fails() {
 }
 
 echo "TAP version 13"
-echo "1..6"
+echo "1..7"
 check report_prints_figures_with_counts_and_ratios rows
 check failed_and_skipped_figures_say_why failed_says_so
 check vmtest_figures_are_marked_and_explained vmtest_marked
+check wasm_guest_target_line wasm_target
 check density_rows density
 check readme_table_replaced_between_markers_idempotently readme
 check readme_without_markers_fails_untouched readme_without_markers_fails
