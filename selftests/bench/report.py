@@ -37,7 +37,7 @@ MAIN = [
     "snapfile.js_cold", "snapfile.js_file",
     "snapfile_vmtest.cold", "snapfile_vmtest.file", "snapfile_vmtest.js_cold",
     "snapfile_vmtest.js_file",
-    "js.load", "js.warm", "js.fresh", "js.node_warm", "js.node_context", "js.node_start",
+    "js.load", "js.snapshot", "js.warm", "js.fresh", "js.node_warm", "js.node_context", "js.node_start",
     "wasm_guest_vmtest.floor.out", "wasm_guest_vmtest.native_checked",
     "wasm_guest_vmtest.checksum",
 ]
@@ -188,7 +188,7 @@ def vmtest_notes(res):
 
 
 def targets(res):
-    """The wasm-guest checksum target, where it was measured: one line each."""
+    """The wasm-guest and js targets, where they were measured: one line each."""
     out = []
     for p in ("wasm_guest", "wasm_guest_vmtest"):
         g = res.get(p, {})
@@ -202,7 +202,30 @@ def targets(res):
             verdict = "meaningless where KVM emulates guest code"
         out.append(f"{p}: warm checksum(4 KiB) / (native checksum + floor.out) = {r:.2f}x "
                    f"(target {t:.1f}x: {verdict}){where_note(res, p)}")
+    out.extend(js_targets(res))
     return "\n\n".join(out)
+
+
+def js_targets(res):
+    """The js group's targets from its own run, and the published anchors beside them."""
+    g = res.get("js", {})
+    out = []
+    r, t = g.get("fresh_vs_warm"), g.get("fresh_vs_warm_target")
+    if r is not None and t is not None:
+        out.append(f"js: fresh-VM event / warm event = {r:.2f}x "
+                   f"(target {t:.0f}x: {'met' if r <= t else 'not met'}){where_note(res, 'js')}")
+    r, t = g.get("fresh_vs_node_context"), g.get("fresh_vs_node_context_target")
+    if r is not None and t is not None:
+        out.append(f"js: fresh-VM event / Node new vm context event = {r:.2f}x "
+                   f"(target below {t:.0f}x: {'met' if r < t else 'not met'})"
+                   f"{where_note(res, 'js')}")
+    a = g.get("anchors")
+    if a:
+        out.append(f"js anchors, published on Hyperlight's hardware, not measured here: "
+                   f"hyperlight-js about {a['hyperlight_js_warm_us']:.0f} us per warm call; "
+                   f"Hyperlight's JS sandbox {a['hyperlight_js_restore_run_us'] / 1000:.1f} ms "
+                   f"per restore + run, {a['hyperlight_js_cold_us'] / 1000:.1f} ms cold start")
+    return out
 
 
 def main_table(res):
