@@ -92,6 +92,7 @@
 	(VMLET_CONFINE_KILL | VMLET_CONFINE_LOG | VMLET_CONFINE_CREATE | VMLET_CONFINE_OPEN)
 
 static __thread bool confined;
+static __thread unsigned int confined_flags;
 
 static const int plain[] = {
 	SCMP_SYS(io_uring_enter),
@@ -260,9 +261,16 @@ int __vmlet_thread_confine(unsigned int flags, bool ring)
 	if (!err)
 		err = seccomp_load(ctx); /* this thread only: no SCMP_FLTATR_CTL_TSYNC */
 	seccomp_release(ctx);
-	if (!err)
+	if (!err) {
 		confined = true;
+		confined_flags = flags;
+	}
 	return err;
+}
+
+bool __vmlet_thread_refuses(unsigned int flag)
+{
+	return confined && !(confined_flags & (flag | VMLET_CONFINE_LOG));
 }
 
 VMLET_API int vmlet_thread_confine(unsigned int flags)

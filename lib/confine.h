@@ -11,4 +11,12 @@
  */
 int __vmlet_thread_confine(unsigned int flags, bool ring);
 
+/*
+ * Whether this thread's filter refuses what only flag (a VMLET_CONFINE_*,
+ * or 0 for what no flag allows, such as open(2)) lets through: callers
+ * answer -EPERM themselves rather than let VMLET_CONFINE_KILL kill the
+ * process over a request a guest made.
+ */
+bool __vmlet_thread_refuses(unsigned int flag);
+
 #endif /* VMLET_CONFINE_H */

@@ -55,6 +55,7 @@
 #include <sys/user.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "core.h"
 #include "sandbox.h"
 
@@ -400,6 +401,8 @@ void __vmlet_core_dump(struct vmlet_sandbox *sb, const char *func)
 	if (!sb->cfg.core_path || !want(sb->fault.error))
 		return;
 	err = vmlet_core_path(sb->cfg.core_path, sb->id, path, sizeof(path));
+	if (!err && __vmlet_thread_refuses(0))
+		err = -EPERM; /* open(2) and KVM_GET_FPU are refused here */
 	if (err)
 		goto out;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "hostio.h"
 #include "ring.h"
 
@@ -40,6 +41,8 @@ static int64_t io_open(struct vmlet_hoststate *hs, const struct vmlet_ioreq *rq)
 		return ftruncate(at.grant->host_fd, 0) ? -errno : res;
 	if (res)
 		return res;
+	if (__vmlet_thread_refuses(VMLET_CONFINE_OPEN))
+		return -EPERM;
 	how.flags = (uint64_t)at.flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
 	how.mode = at.flags & O_CREAT ? 0644 : 0;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;

@@ -268,8 +268,8 @@ static void refused(struct world *w)
 	EXPECT_EPERM(ioctl(0, FIONBIO, &one));
 	EXPECT_EPERM(syscall(SYS_io_uring_setup, 4, &up));
 	EXPECT_EPERM(write(w->file, "x", 1));
-	EXPECT_EPERM((long)mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-				0));
+	EXPECT_EPERM(
+		(long)mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
 	EXPECT_EPERM(syscall(SYS_fork));
 	/* Memory without PROT_EXEC is the thread's; making it executable is not. */
 	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -372,7 +372,10 @@ TEST(deadlines_and_interrupts_work_on_a_confined_thread)
 	struct vmlet_image *spin = test_image(GUEST("interrupt"));
 	struct vmlet_image *nap = test_image(GUEST("hostcall"));
 	struct vmlet_host_func fn = {
-		.name = "stop", .ret = VMLET_VOID, .fn = test_interrupt, .flags = VMLET_HOST_INLINE,
+		.name = "stop",
+		.ret = VMLET_VOID,
+		.fn = test_interrupt,
+		.flags = VMLET_HOST_INLINE,
 	};
 	struct vmlet_snapshot *snap;
 	struct stoppers s;
@@ -478,6 +481,51 @@ TEST(kill_mode_kills_the_process_with_sigsys)
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	EXPECT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(WTERMSIG(status), SIGSYS);
+}
+
+/*
+ * A guest's open beneath a granted directory on a thread confined with
+ * VMLET_CONFINE_KILL and without VMLET_CONFINE_OPEN: -EPERM to the guest,
+ * not SIGSYS for the process. In a child of its own, as the kill would
+ * take the test with it; the child makes its own sandboxes (a VM belongs
+ * to the process that made it).
+ */
+static void *kill_open_main(void *arg)
+{
+	struct world *w = arg;
+	struct vmlet_value a, r;
+	char beneath[96];
+
+	if (vmlet_thread_confine(VMLET_CONFINE_KILL))
+		_exit(3);
+	snprintf(beneath, sizeof(beneath), "/tmpdir/%s", w->path + strlen("/tmp/"));
+	a = vmlet_str(beneath);
+	if (vmlet_sandbox_call(w->cold, "read_path", &a, 1, &r))
+		_exit(4);
+	_exit(r.i64 == -EPERM ? 0 : 5);
+}
+
+TEST(kill_mode_answers_a_guest_open_beneath_a_directory_with_eperm)
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		static struct world w;
+		pthread_t t;
+
+		if (setup(&w))
+			_exit(6);
+		pthread_create(&t, NULL, kill_open_main, &w);
+		pthread_join(t, NULL);
+		_exit(7);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status));
+	if (WIFSIGNALED(status))
+		printf("# the child was killed by signal %d\n", WTERMSIG(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 struct create_arg {
@@ -594,7 +642,8 @@ static int ring_map(int fd, const struct io_uring_params *p, struct ring_map *m)
 	array_off = (p->cq_off.cqes + cq_entries * sizeof(struct io_uring_cqe) + 63) & ~(size_t)63;
 	m->ring_len = array_off + sq_entries * sizeof(uint32_t);
 	m->sqes_len = sq_entries * sizeof(struct io_uring_sqe);
-	m->ring = mmap(NULL, m->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, IORING_OFF_SQ_RING);
+	m->ring =
+		mmap(NULL, m->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, IORING_OFF_SQ_RING);
 	if (m->ring == MAP_FAILED)
 		return -errno;
 	m->sqes = mmap(NULL, m->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, IORING_OFF_SQES);
@@ -691,7 +740,8 @@ TEST(the_confined_threads_ring_refuses_operations_host_calls_do_not_use)
 		}
 	}
 	if (r.fd < 0 || ring_map(r.fd, &p, &m)) {
-		ksft_fail_at("no new io_uring descriptor from the confined thread (%d, %d)", nb, na);
+		ksft_fail_at("no new io_uring descriptor from the confined thread (%d, %d)", nb,
+			     na);
 		r.fd = -1;
 		stage_set(&r, 2);
 		pthread_join(t, NULL);
