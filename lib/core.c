@@ -42,6 +42,7 @@
  * Written with open/write/close, which vmlet_thread_confine() refuses,
  * as it does KVM_GET_FPU: a confined thread gets core_error -EPERM.
  */
+#define _GNU_SOURCE /* mkostemp */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -394,7 +395,7 @@ out:
 
 void __vmlet_core_dump(struct vmlet_sandbox *sb, const char *func)
 {
-	char path[4096];
+	char path[4096], tmp[sizeof(path) + 8];
 	int fd, err;
 
 	sb->fault.core_error = 0;
@@ -405,7 +406,13 @@ void __vmlet_core_dump(struct vmlet_sandbox *sb, const char *func)
 		err = -EPERM; /* open(2) and KVM_GET_FPU are refused here */
 	if (err)
 		goto out;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/*
+	 * A new file of its own beside path (mode 0600, O_EXCL), renamed over
+	 * it when written: a link or a file someone else made at path is
+	 * replaced, never written through, and nobody sees half a core.
+	 */
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
 		goto out;
@@ -413,8 +420,10 @@ void __vmlet_core_dump(struct vmlet_sandbox *sb, const char *func)
 	err = write_core(sb, fd, func ? func : "");
 	if (close(fd) < 0 && !err)
 		err = -errno;
+	if ((!err || err == -EFBIG) && rename(tmp, path) < 0)
+		err = -errno;
 	if (err && err != -EFBIG)
-		unlink(path);
+		unlink(tmp);
 out:
 	sb->fault.core_error = err;
 }

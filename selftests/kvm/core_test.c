@@ -322,6 +322,44 @@ TEST(no_core_without_asking_or_failing)
 }
 
 /* A thread confined with seccomp may not create files: -EPERM, the fault intact. */
+/*
+ * A symbolic link at the core's path (to a file of someone else's) is
+ * replaced by the core, never followed: the file it named keeps its bytes.
+ */
+TEST(a_link_at_the_path_is_replaced_not_followed)
+{
+	struct vmlet_image *img = test_image(GUEST("core"));
+	struct vmlet_config cfg = {.sz = sizeof(cfg)};
+	static const char keep[] = "not yours\n";
+	struct vmlet_sandbox *sb;
+	char path[128], victim[160], got[sizeof(keep)] = "";
+	struct stat st;
+	FILE *f;
+
+	sb = core_sandbox(img, &cfg, path, sizeof(path));
+	if (!sb)
+		return;
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	f = fopen(victim, "w");
+	ASSERT_TRUE(f && fputs(keep, f) >= 0 && !fclose(f));
+	ASSERT_EQ(symlink(victim, path), 0);
+	ASSERT_EQ(fault_call(sb), -VMLET_EEXCEPTION);
+	EXPECT_EQ(vmlet_sandbox_fault(sb)->core_error, 0);
+	ASSERT_EQ(lstat(path, &st), 0);
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	EXPECT_EQ(st.st_mode & 0777, 0600);
+	f = fopen(victim, "r");
+	ASSERT_TRUE(f);
+	EXPECT_EQ(fread(got, 1, sizeof(got), f), strlen(keep));
+	fclose(f);
+	EXPECT_STREQ(got, keep);
+	unlink(victim);
+	unlink(path);
+	rmdir(dir);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
 struct confined {
 	struct vmlet_sandbox *sb;
 	unsigned int flags;
