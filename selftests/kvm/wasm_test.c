@@ -272,16 +272,67 @@ TEST(memory_grow_stops_at_the_guest_heap)
 	close_module();
 }
 
+/* VmRSS or VmHWM (the peak since the last clear_refs 5) of this process, in KiB, or -1. */
+static long status_kib(const char *key)
+{
+	size_t klen = strlen(key);
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':')
+			v = strtol(line + klen + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Reset VmHWM to VmRSS (proc(5), clear_refs): 0, or -errno. */
+static int reset_peak_rss(void)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "5", 1) != 1)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * The module asks for 65536 pages (4 GiB) in a guest of 8 MiB: the guest's
+ * calloc fails, the sandbox does not start, and the host's resident
+ * memory at its peak, from before vmlet_sandbox_create() to after it, grew
+ * by at most twice the guest memory (the image's boot snapshot and the
+ * sandbox's copy of it) and 4 MiB of the library's own: a thousandth of
+ * what the module asked for.
+ */
+#define BIG_MEM	  (8ULL << 20)
+#define BIG_SLACK (4L << 10) /* KiB */
+
 TEST(module_asking_for_4gib_fails_to_start)
 {
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .mem_size = BIG_MEM};
 	struct vmlet_sandbox *s = UNTOUCHED;
 	struct vmlet_image *i = test_image(MODULE("big"));
+	long rss, peak;
 
 	if (!i)
 		return;
-	EXPECT_EQ(vmlet_sandbox_create(i, NULL, &s), -VMLET_EABORT);
+	ASSERT_EQ(reset_peak_rss(), 0);
+	rss = status_kib("VmRSS");
+	EXPECT_EQ(vmlet_sandbox_create(i, &cfg, &s), -VMLET_EABORT);
+	peak = status_kib("VmHWM");
 	EXPECT_TRUE(s == UNTOUCHED);
 	vmlet_image_close(i);
+	printf("# host resident memory %ld KiB, at its peak %ld KiB: +%ld KiB for a guest of "
+	       "%llu KiB asking for 4194304 KiB\n",
+	       rss, peak, peak - rss, BIG_MEM >> 10);
+	ASSERT_GE(rss, 1);
+	ASSERT_GE(peak, rss);
+	EXPECT_LT(peak - rss, (long)(2 * BIG_MEM >> 10) + BIG_SLACK);
 	/* The host is fine: the next module starts and works. */
 	if (!open_module(MODULE("traps"), NULL))
 		return;
