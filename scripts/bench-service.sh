@@ -14,6 +14,19 @@
 # the library's own fresh-VM call of add (`vmlet run --fresh`: acquire,
 # call, restore, release, on one confined thread), measured here too, and
 # what the server adds to it at one connection on the restore lifecycle.
+# Load from other work decides single runs on a shared machine, so the
+# whole sequence runs BENCH_SERVICE_ROUNDS times (default 5 for the C
+# demo, 1 for the guests) and every figure is the median of its rounds;
+# in each round the library's fresh-VM loop runs right after the restore
+# point at one connection, while that server idles, so that each round
+# gives one ratio of the two measured under the same load. Compared:
+# wrk's p50 of the whole HTTP round trip on the restore lifecycle (the
+# worker restores after answering, so the restore is in the request's
+# path only when it is not done before the next request) against the
+# p50 of vmlet_pool_call() (acquire, call, restore, release: the restore
+# always included); and, the restore counted on both sides, each one's
+# mean time per call at one connection (1 s / wrk's req/s against the
+# library loop's mean).
 # Writes OUTDIR/service.{json,md} and OUTDIR/service-guests.{json,md}, prints the tables.
 # Not a test: nothing fails on time; exits 1 when a point could not be
 # measured. Where /dev/kvm is missing it runs itself in the vmtest VM.
@@ -35,13 +48,15 @@ if [ -z "${VMLET_BENCH_WHERE:-}" ]; then
 	status=0
 	if [ -c /dev/kvm ]; then
 		env VMLET_BENCH_WHERE=here VMLET_BENCH_POINTS="native reuse restore renew" \
+			VMLET_BENCH_ROUNDS="${BENCH_SERVICE_ROUNDS:-5}" \
 			VMLET_BENCH_NAME=service "$0" "$obj" "$out" || status=1
 	else
 		env VMLET_BENCH_WHERE=vmtest.sh VMLET_BENCH_POINTS="native reuse restore renew" \
-			VMLET_BENCH_NAME=service "$src/scripts/vmtest.sh" -t 1800 "$0" "$obj" "$out" ||
+			VMLET_BENCH_ROUNDS="${BENCH_SERVICE_ROUNDS:-5}" \
+			VMLET_BENCH_NAME=service "$src/scripts/vmtest.sh" -t 3600 "$0" "$obj" "$out" ||
 			status=1
 	fi
-	env VMLET_BENCH_WHERE=vmtest.sh \
+	env VMLET_BENCH_WHERE=vmtest.sh VMLET_BENCH_ROUNDS="${BENCH_SERVICE_ROUNDS:-1}" \
 		VMLET_BENCH_POINTS="native js-reuse js-restore wasm-reuse wasm-restore" \
 		VMLET_BENCH_NAME=service-guests "$src/scripts/vmtest.sh" -t 1800 "$0" "$obj" "$out" ||
 		status=1
@@ -60,6 +75,10 @@ export VMLET_JS_IMAGE=$obj/runtimes/js/vmlet-js.elf
 export VMLET_WASM_CC=$obj/guest/local/bin/vmlet-wasm-cc
 secs=${BENCH_SERVICE_SECS:-${VMLET_BENCH_SECS:-5}}
 export VMLET_BENCH_SECS=$secs # into the vmtest VM, which passes only VMLET_*
+rounds=${VMLET_BENCH_ROUNDS:-1}
+case $rounds in
+'' | *[!0-9]* | 0) echo "bench-service: bad number of rounds '$rounds'" >&2 && exit 2 ;;
+esac
 workers=$(nproc)
 tmp=$(mktemp -d /tmp/bench-service.XXXXXX)
 pid=
@@ -134,121 +153,192 @@ point() {
 	[ -n "$rps" ]
 }
 
-echo "bench-service: vmlet-serve ($VMLET_BENCH_WHERE), $workers workers, wrk ${secs} s per point" >&2
-conns="1 50"
-declare -A RPS P50 P99 ERRS
-for lc in $lcs; do
-	if ! start "$lc"; then
-		echo "bench-service: vmlet-serve for $lc did not start:" >&2
-		cat "$tmp/serve.log" >&2
-		status=1
-		stop
-		continue
-	fi
-	for c in $conns; do
-		echo "bench-service: $lc at $c connection(s)" >&2
-		if point "$lc" "$c"; then
-			RPS[$lc,$c]=$rps P50[$lc,$c]=$p50 P99[$lc,$c]=$p99 ERRS[$lc,$c]=$errs
-			# Where restore's time goes at one connection: the hand-overs.
-			[ "$lc,$c" != restore,1 ] ||
-				curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics.restore1"
-		else
-			echo "bench-service: wrk failed:" >&2
-			cat "$tmp/wrk" >&2
-			status=1
-		fi
-	done
-	stop
-done
+# lib N: the library's own calls of add, N of each: its fresh-VM call
+# (vmlet run --fresh) and its warm call (--repeat, no restore), which with
+# native's HTTP round trip is the floor of what the server's restore
+# lifecycle can answer in; sets fresh_p50, fresh_p99, fresh_mean, warm_p50.
+lib() {
+	fresh_p50='' fresh_p99='' fresh_mean='' warm_p50=''
+	"$vmlet" run --repeat "$1" "$demo" add 1 2 >"$tmp/warm" 2>&1
+	warm_p50=$(field p50 "$tmp/warm")
+	"$vmlet" run --fresh "$1" "$demo" add 1 2 >"$tmp/fresh" 2>&1
+	fresh_p50=$(field p50 "$tmp/fresh")
+	fresh_p99=$(field p99 "$tmp/fresh")
+	fresh_mean=$(field mean "$tmp/fresh")
+	[ -n "$fresh_p50" ] && [ -n "$warm_p50" ]
+}
 
-# The library's own fresh-VM call, in the same run (of the C demo), and
-# its warm call (no restore), which with native's HTTP round trip is the
-# floor of what the server's restore lifecycle can answer in.
-fresh_p50= fresh_p99= warm_p50=
-if [[ " $lcs " == *" restore "* ]]; then
-	"$vmlet" run --repeat 2000 "$demo" add 1 2 >"$tmp/warm" 2>&1
-	warm_p50=$(awk '/^calls/ { for (i = 1; i < NF; i++) if ($i == "p50") print $(i + 1) }' "$tmp/warm")
-	"$vmlet" run --fresh 2000 "$demo" add 1 2 >"$tmp/fresh" 2>&1
-	fresh_p50=$(awk '/^calls/ { for (i = 1; i < NF; i++) if ($i == "p50") print $(i + 1) }' "$tmp/fresh")
-	fresh_p99=$(awk '/^calls/ { for (i = 1; i < NF; i++) if ($i == "p99") print $(i + 1) }' "$tmp/fresh")
-	[ -n "$fresh_p50" ] || {
-		echo "bench-service: vmlet run --fresh failed:" >&2
-		cat "$tmp/fresh" >&2
-		status=1
-	}
-fi
+# field NAME FILE: the value after NAME on the "calls" line of vmlet run.
+field() {
+	awk -v k="$1" '/^calls/ { for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' "$2"
+}
+
+# handoffs FILE: p50 (the bucket's bound) and mean of each hand-over of a
+# /metrics text, in us: "to_p50 to_mean from_p50 from_mean" ("-" if none).
+handoffs() {
+	local way
+	for way in to_worker from_worker; do
+		awk -v w="way=\"$way\"" '
+			index($1, "vmlet_serve_handoff_seconds_bucket{" w) == 1 {
+				le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le)
+				b[++n] = le; c[n] = $2 }
+			index($1, "vmlet_serve_handoff_seconds_sum{" w) == 1 { sum = $2 }
+			index($1, "vmlet_serve_handoff_seconds_count{" w) == 1 { cnt = $2 }
+			END {
+				if (!cnt) { printf "- - "; exit }
+				for (i = 1; i <= n && c[i] < cnt / 2; i++);
+				printf "%s %.1f ", b[i] == "+Inf" ? "inf" : b[i] * 1e6, sum / cnt * 1e6 }' "$1"
+	done
+}
+
+# median LIST...: of numbers; empty when there are none.
+median() {
+	printf '%s\n' "$@" | awk 'NF' | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR) printf "%s", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "null"; else printf "%.4f", a / b }'
 }
 
+echo "bench-service: vmlet-serve ($VMLET_BENCH_WHERE), $workers workers, wrk ${secs} s per point," \
+	"$rounds round(s)" >&2
+conns="1 50"
+# Per point, the figures of every round, space-separated.
+declare -A RPS P50 P99 ERRS
+FRESH_P50=() FRESH_P99=() FRESH_MEAN=() WARM_P50=() R1_RATIO=() R1_PERIOD=()
+HO_TO=() HO_TO_MEAN=() HO_FROM=() HO_FROM_MEAN=()
+for r in $(seq "$rounds"); do
+	for lc in $lcs; do
+		if ! start "$lc"; then
+			echo "bench-service: vmlet-serve for $lc did not start:" >&2
+			cat "$tmp/serve.log" >&2
+			status=1
+			stop
+			continue
+		fi
+		for c in $conns; do
+			echo "bench-service: round $r: $lc at $c connection(s)" >&2
+			if ! point "$lc" "$c"; then
+				echo "bench-service: wrk failed:" >&2
+				cat "$tmp/wrk" >&2
+				status=1
+				continue
+			fi
+			RPS[$lc,$c]+=" $rps" P50[$lc,$c]+=" $p50" P99[$lc,$c]+=" $p99"
+			ERRS[$lc,$c]=$((${ERRS[$lc,$c]:-0} + errs))
+			[ "$lc,$c" = restore,1 ] || continue
+			# Where restore's time goes at one connection: the hand-overs.
+			curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics.restore1"
+			read -r a b d e <<<"$(handoffs "$tmp/metrics.restore1")"
+			HO_TO+=("$a") HO_TO_MEAN+=("$b") HO_FROM+=("$d") HO_FROM_MEAN+=("$e")
+			# The library's own call, now, under the same load.
+			echo "bench-service: round $r: the library's fresh-VM call" >&2
+			if ! lib 2000; then
+				echo "bench-service: vmlet run --repeat/--fresh failed:" >&2
+				cat "$tmp/warm" "$tmp/fresh" >&2
+				status=1
+				continue
+			fi
+			FRESH_P50+=("$fresh_p50") FRESH_P99+=("$fresh_p99")
+			FRESH_MEAN+=("$fresh_mean") WARM_P50+=("$warm_p50")
+			R1_RATIO+=("$(ratio "$p50" "$fresh_p50")")
+			R1_PERIOD+=("$(awk -v r="$rps" -v m="$fresh_mean" 'BEGIN { printf "%.4f", 1e6 / r / m }')")
+		done
+		stop
+	done
+done
+
+# Medians of every point.
+declare -A MRPS MP50 MP99
+for k in "${!RPS[@]}"; do
+	# shellcheck disable=SC2086 # the lists split on purpose
+	MRPS[$k]=$(median ${RPS[$k]}) MP50[$k]=$(median ${P50[$k]}) MP99[$k]=$(median ${P99[$k]})
+done
+fresh_p50=$(median "${FRESH_P50[@]}") fresh_p99=$(median "${FRESH_P99[@]}")
+fresh_mean=$(median "${FRESH_MEAN[@]}") warm_p50=$(median "${WARM_P50[@]}")
+r1_ratio=$(median "${R1_RATIO[@]}") r1_period=$(median "${R1_PERIOD[@]}")
+renew_ratios=()
+if [ -n "${RPS[renew,50]:-}" ] && [ -n "${RPS[native,50]:-}" ]; then
+	read -r -a rr <<<"${RPS[renew,50]}"
+	read -r -a nn <<<"${RPS[native,50]}"
+	for i in "${!rr[@]}"; do
+		[ -n "${nn[$i]:-}" ] && renew_ratios+=("$(ratio "${rr[$i]}" "${nn[$i]}")")
+	done
+fi
+
 {
-	echo "vmlet-serve ($VMLET_BENCH_WHERE, $workers workers, wrk $secs s per point): $lcs"
+	echo "vmlet-serve ($VMLET_BENCH_WHERE, $workers workers, wrk $secs s per point," \
+		"median of $rounds round(s)): $lcs"
 	echo
-	echo "| lifecycle | conns | req/s | p50 us | p99 us | req/s / native | p50 / native | non-2xx |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| lifecycle | conns | req/s | p50 us | p99 us | req/s / native | p50 / native | non-2xx | req/s of each round |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 	for lc in $lcs; do
 		for c in $conns; do
 			[ -n "${RPS[$lc,$c]:-}" ] || continue
-			printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$lc" "$c" "${RPS[$lc,$c]}" \
-				"${P50[$lc,$c]}" "${P99[$lc,$c]}" \
-				"$(ratio "${RPS[$lc,$c]}" "${RPS[native,$c]:-}")" \
-				"$(ratio "${P50[$lc,$c]}" "${P50[native,$c]:-}")" "${ERRS[$lc,$c]}"
+			printf '| %s | %s | %s | %s | %s | %s | %s | %s |%s |\n' "$lc" "$c" "${MRPS[$lc,$c]}" \
+				"${MP50[$lc,$c]}" "${MP99[$lc,$c]}" \
+				"$(ratio "${MRPS[$lc,$c]}" "${MRPS[native,$c]:-}")" \
+				"$(ratio "${MP50[$lc,$c]}" "${MP50[native,$c]:-}")" "${ERRS[$lc,$c]}" \
+				"${RPS[$lc,$c]}"
 		done
 	done
 	echo
-	[ -z "$fresh_p50" ] ||
-		echo "library fresh-VM call of add (vmlet run --fresh 2000): p50 $fresh_p50 us, p99 $fresh_p99 us"
-	if [ -n "${P50[restore,1]:-}" ] && [ -n "$fresh_p50" ]; then
-		awk -v s="${P50[restore,1]}" -v f="$fresh_p50" 'BEGIN {
-			printf "restore, 1 connection, p50 %s us: %.2fx the library call (%+.0f%%; target <= +20%%)\n",
-				s, s / f, (s / f - 1) * 100 }'
+	if [ -n "$fresh_p50" ]; then
+		echo "library fresh-VM call of add (vmlet run --fresh 2000, acquire + call + restore):" \
+			"p50 $fresh_p50 us, p99 $fresh_p99 us, mean $fresh_mean us (medians);" \
+			"p50 of each round: ${FRESH_P50[*]}"
 	fi
-	if [ -s "$tmp/metrics.restore1" ]; then
-		# p50 (the bucket's bound) and mean of each hand-over, in us.
-		for way in to_worker from_worker; do
-			awk -v w="way=\"$way\"" '
-				index($1, "vmlet_serve_handoff_seconds_bucket{" w) == 1 {
-					le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le)
-					b[++n] = le; c[n] = $2 }
-				index($1, "vmlet_serve_handoff_seconds_sum{" w) == 1 { sum = $2 }
-				index($1, "vmlet_serve_handoff_seconds_count{" w) == 1 { cnt = $2 }
-				END {
-					if (!cnt) exit
-					for (i = 1; i <= n && c[i] < cnt / 2; i++);
-					printf "restore, 1 connection, hand-over %s: p50 <= %s us, mean %.1f us\n",
-						w, b[i] == "+Inf" ? "inf" : b[i] * 1e6, sum / cnt * 1e6 }' \
-				"$tmp/metrics.restore1" | sed 's/way="\([a-z_]*\)"/\1/'
-		done
+	if [ ${#R1_RATIO[@]} -gt 0 ]; then
+		echo "restore, 1 connection, p50 of each round: ${P50[restore,1]# }"
+		awk -v r="$r1_ratio" -v l="${R1_RATIO[*]}" 'BEGIN {
+			printf "restore, 1 connection, p50 / library fresh-VM p50, median of the rounds: %.2fx (%+.0f%%; target <= +20%%); each round: %s\n",
+				r, (r - 1) * 100, l }'
+		awk -v r="$r1_period" -v l="${R1_PERIOD[*]}" 'BEGIN {
+			printf "restore, 1 connection, mean time per request (1/req/s) / library fresh-VM mean, median of the rounds: %.2fx (%+.0f%%); each round: %s\n",
+				r, (r - 1) * 100, l }'
+		echo "restore, 1 connection, hand-over to_worker p50 <= (us) of each round: ${HO_TO[*]}; mean: ${HO_TO_MEAN[*]}"
+		echo "restore, 1 connection, hand-over from_worker p50 <= (us) of each round: ${HO_FROM[*]}; mean: ${HO_FROM_MEAN[*]}"
 	fi
-	if [ -n "${P50[native,1]:-}" ] && [ -n "$warm_p50" ] && [ -n "$fresh_p50" ]; then
-		awk -v n="${P50[native,1]}" -v w="$warm_p50" -v f="$fresh_p50" 'BEGIN {
+	if [ -n "${MP50[native,1]:-}" ] && [ -n "$warm_p50" ] && [ -n "$fresh_p50" ]; then
+		awk -v n="${MP50[native,1]}" -v w="$warm_p50" -v f="$fresh_p50" 'BEGIN {
 			printf "floor: native HTTP p50 %s us + warm call p50 %s us = %.0f us, %+.0f%% on the library fresh-VM call\n",
 				n, w, n + w, ((n + w) / f - 1) * 100 }'
 	fi
-	if [ -n "${RPS[renew,50]:-}" ] && [ -n "${RPS[native,50]:-}" ]; then
-		awk -v r="${RPS[renew,50]}" -v n="${RPS[native,50]}" 'BEGIN {
-			printf "renew / native at 50 connections: %.4f (Hyperlight: 0.002; %.1fx that)\n",
-				r / n, r / n / 0.002 }'
+	if [ ${#renew_ratios[@]} -gt 0 ]; then
+		awk -v r="$(median "${renew_ratios[@]}")" -v l="${renew_ratios[*]}" 'BEGIN {
+			printf "renew / native req/s at 50 connections, median of the rounds: %.4f (Hyperlight: 0.002; %.1fx that; target >= 10x); each round: %s\n",
+				r, r / 0.002, l }'
 	fi
 } >"$out/$name.md"
 
+# list WORDS...: a JSON array of the numbers among WORDS (split on blanks).
+list() {
+	printf '%s\n' "$@" | awk '{ for (i = 1; i <= NF; i++) a = a (n++ ? "," : "") $i }
+		END { printf "[%s]", a }'
+}
+
 {
-	printf '{"group": "%s", "where": "%s", "workers": %s, "secs": %s, "points": [' \
-		"$name" "$VMLET_BENCH_WHERE" "$workers" "$secs"
+	printf '{"group": "%s", "where": "%s", "workers": %s, "secs": %s, "rounds": %s, "points": [' \
+		"$name" "$VMLET_BENCH_WHERE" "$workers" "$secs" "$rounds"
 	sep=
 	for lc in $lcs; do
 		for c in $conns; do
 			[ -n "${RPS[$lc,$c]:-}" ] || continue
-			printf '%s\n {"lifecycle": "%s", "conns": %s, "rps": %s, "p50_us": %s, "p99_us": %s, "non2xx": %s, "rps_ratio_native": %s, "p50_ratio_native": %s}' \
-				"$sep" "$lc" "$c" "${RPS[$lc,$c]}" "${P50[$lc,$c]}" "${P99[$lc,$c]}" \
-				"${ERRS[$lc,$c]}" "$(ratio "${RPS[$lc,$c]}" "${RPS[native,$c]:-}")" \
-				"$(ratio "${P50[$lc,$c]}" "${P50[native,$c]:-}")"
+			printf '%s\n {"lifecycle": "%s", "conns": %s, "rps": %s, "p50_us": %s, "p99_us": %s, "non2xx": %s, "rps_ratio_native": %s, "p50_ratio_native": %s, "rounds_rps": %s, "rounds_p50_us": %s}' \
+				"$sep" "$lc" "$c" "${MRPS[$lc,$c]}" "${MP50[$lc,$c]}" "${MP99[$lc,$c]}" \
+				"${ERRS[$lc,$c]}" "$(ratio "${MRPS[$lc,$c]}" "${MRPS[native,$c]:-}")" \
+				"$(ratio "${MP50[$lc,$c]}" "${MP50[native,$c]:-}")" \
+				"$(list "${RPS[$lc,$c]}")" "$(list "${P50[$lc,$c]}")"
 			sep=,
 		done
 	done
-	printf '],\n "fresh_call_p50_us": %s, "fresh_call_p99_us": %s, "warm_call_p50_us": %s}\n' \
-		"${fresh_p50:-null}" "${fresh_p99:-null}" "${warm_p50:-null}"
+	printf '],\n "fresh_call_p50_us": %s, "fresh_call_p99_us": %s, "fresh_call_mean_us": %s, "warm_call_p50_us": %s,' \
+		"${fresh_p50:-null}" "${fresh_p99:-null}" "${fresh_mean:-null}" "${warm_p50:-null}"
+	printf '\n "restore1_p50_ratio_fresh": %s, "rounds_restore1_p50_ratio_fresh": %s,' \
+		"${r1_ratio:-null}" "$(list "${R1_RATIO[@]}")"
+	printf '\n "restore1_period_ratio_fresh": %s, "rounds_renew50_rps_ratio_native": %s}\n' \
+		"${r1_period:-null}" "$(list "${renew_ratios[@]}")"
 } >"$out/$name.json"
 
 cat "$out/$name.md"
