@@ -150,6 +150,15 @@ pid_t qemu_spawn(bool exit, int out_fd, int err_fd);
 /* The process bench's add binary, idle: it writes a byte to out_fd and waits. */
 pid_t process_spawn_idle(int out_fd);
 
+/*
+ * floor.out's guest of one's own (floor.c), for a figure measured beside
+ * its floor in the same rounds: open, n round trips (0 or -errno), close.
+ */
+struct floor_vm;
+int floor_vm_open(struct floor_vm **out);
+int floor_vm_trips(struct floor_vm *f, int n);
+void floor_vm_close(struct floor_vm *f);
+
 /* The groups, in the order they run. */
 /* create: VM creation too (bench_floor() sets b->floor_create, b->floor_out). */
 int bench_floor(struct bench *b, bool create);

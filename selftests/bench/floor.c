@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <linux/kvm.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -132,6 +133,45 @@ static int measure(struct fig *fig, struct floor_vm *f, int (*op)(struct floor_v
 	ctr_stop(&c, fig->counts, COUNTED);
 	ctr_close(&c);
 	return 0;
+}
+
+/* A floor VM of the caller's own, for figures measured right beside it. */
+int floor_vm_open(struct floor_vm **out)
+{
+	struct floor_vm *f = malloc(sizeof(*f));
+	int kvm, err;
+
+	if (!f)
+		return -ENOMEM;
+	*f = (struct floor_vm){.vm = -1, .vcpu = -1, .run = MAP_FAILED, .mem = MAP_FAILED};
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	err = kvm < 0 ? -errno : floor_create(kvm, f);
+	if (kvm >= 0)
+		close(kvm);
+	if (err) {
+		floor_vm_close(f);
+		return err;
+	}
+	*out = f;
+	return 0;
+}
+
+/* n out round trips in a row: 0 or -errno. */
+int floor_vm_trips(struct floor_vm *f, int n)
+{
+	int err = 0;
+
+	for (int i = 0; !err && i < n; i++)
+		err = trip(f);
+	return err;
+}
+
+void floor_vm_close(struct floor_vm *f)
+{
+	if (!f)
+		return;
+	floor_destroy(f);
+	free(f);
 }
 
 /*
