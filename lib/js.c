@@ -34,8 +34,10 @@ struct vmlet_js {
 	unsigned int event, event_typed;
 	void *args; /* typed arguments, encoded */
 	size_t args_cap;
-	bool used; /* sb ran an event since it was made or restored */
-	bool dead; /* and it failed in a way that leaves it dead */
+	bool used;		  /* sb ran an event since it was made or restored */
+	bool dead;		  /* and it failed in a way that leaves it dead */
+	bool threw;		  /* the last event was an uncaught exception: fault holds it */
+	struct vmlet_fault fault; /* sb's fault with the error the event returned */
 };
 
 /* One letter per type, as runtimes/js/js.c reads them. */
@@ -98,6 +100,16 @@ static int js_config(const struct vmlet_js_config *j, size_t script, struct vmle
 	return 0;
 }
 
+/*
+ * An uncaught exception is -VMLET_EABORT with VMLET_JS_THROW (vmlet-js(7)),
+ * though the guest ends the call with vmlet_fail() (-VMLET_EFAIL): the
+ * VM lives on, and a warm next call sees what the handler left.
+ */
+static bool uncaught(int err, const struct vmlet_fault *f)
+{
+	return err == -VMLET_EFAIL && f->code == VMLET_JS_THROW;
+}
+
 /* Does function index in sb return ret and take these arguments? */
 static bool has_sig(struct vmlet_sandbox *sb, int index, enum vmlet_type ret, unsigned int nargs,
 		    const enum vmlet_type *args)
@@ -151,8 +163,12 @@ static int load(struct vmlet_js *js, const char *source, const struct vmlet_js_c
 	args[2] = vmlet_str(sigs);
 	err = vmlet_sandbox_call(cold, "load", args, 3, NULL);
 	if (err) {
-		if (fault)
+		if (uncaught(err, vmlet_sandbox_fault(cold)))
+			err = -VMLET_EABORT;
+		if (fault) {
 			*fault = *vmlet_sandbox_fault(cold);
+			fault->error = err;
+		}
 		goto out;
 	}
 	err = vmlet_sandbox_snapshot(cold, &js->snap);
@@ -225,6 +241,7 @@ static int prepare(struct vmlet_js *js, bool fresh)
 {
 	int err;
 
+	js->threw = false;
 	if (js->used && (fresh || js->dead)) {
 		err = vmlet_sandbox_restore(js->sb);
 		if (err)
@@ -240,10 +257,15 @@ static int call(struct vmlet_js *js, unsigned int func, const struct vmlet_value
 {
 	int err = vmlet_sandbox_call_index(js->sb, func, args, nargs, r);
 
+	if (!err)
+		return 0;
 	/* vmlet_fail() (every script error) and refusals leave it alive. */
-	if (err)
-		js->dead =
-			err <= -VMLET_EEXCEPTION && err != -VMLET_EFAIL && err != -VMLET_EREFUSED;
+	js->dead = err <= -VMLET_EEXCEPTION && err != -VMLET_EFAIL && err != -VMLET_EREFUSED;
+	if (uncaught(err, vmlet_sandbox_fault(js->sb))) {
+		js->fault = *vmlet_sandbox_fault(js->sb);
+		js->fault.error = err = -VMLET_EABORT;
+		js->threw = true;
+	}
 	return err;
 }
 
@@ -377,7 +399,9 @@ VMLET_API int vmlet_js_call_typed(struct vmlet_js *js, const char *handler,
 
 VMLET_API const struct vmlet_fault *vmlet_js_fault(const struct vmlet_js *js)
 {
-	return js ? vmlet_sandbox_fault(js->sb) : NULL;
+	if (!js)
+		return NULL;
+	return js->threw ? &js->fault : vmlet_sandbox_fault(js->sb);
 }
 
 VMLET_API struct vmlet_sandbox *vmlet_js_sandbox(struct vmlet_js *js)

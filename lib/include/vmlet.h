@@ -502,11 +502,12 @@ VMLET_API int vmlet_thread_confine(unsigned int flags);
  * without restoring it first (warm: what earlier events left stays).
  * Both return the result's length with *result pointing at it (valid
  * until the next call on js), or a negative error; a failing script is
- * -VMLET_EFAIL with vmlet_fault.code one of these and the JS error (for
- * an exception, with its stack) in vmlet_fault.message.
+ * -VMLET_EFAIL with vmlet_fault.code one of these and the JS error in
+ * vmlet_fault.message, but an uncaught exception is -VMLET_EABORT with
+ * VMLET_JS_THROW and the error's message and JS stack.
  */
 enum vmlet_js_error {
-	VMLET_JS_THROW = 1, /* an uncaught exception */
+	VMLET_JS_THROW = 1, /* an uncaught exception: -VMLET_EABORT, the VM lives on */
 	VMLET_JS_SYNTAX,    /* the script does not compile (vmlet_js_load): line, column */
 	VMLET_JS_NOHANDLER, /* no global function of the handler's name */
 	VMLET_JS_BADINPUT,  /* the event's JSON does not parse */

@@ -3,8 +3,8 @@
 # js_cli_test.sh: TAP test of `vmlet js` as built in $VMLET_OBJ (default:
 # the source tree): it prints a handler's JSON result and what the script
 # prints, --kv reaches the script as host.kv_lookup, --repeat and --fresh
-# print a distribution of N; a failing script prints its error and JS
-# stack and exits 1, --timeout ends an endless loop, --print-limit a flood
+# print a distribution of N; a failing script (an event's or the top
+# level's uncaught exception) prints its error and JS stack and exits 1, --timeout ends an endless loop, --print-limit a flood
 # (of the event: the load's output is its own call's), --grant with
 # --fresh is a usage error (grants end at restore), and a missing image
 # is named. -o saves the loaded script as a snapshot file, which a new
@@ -39,7 +39,7 @@ function flood(e) { for (;;) console.log('spam'); }
 var loads = 0; loads++; function count(e) { return ++loads; }
 JS
 
-echo "1..13"
+echo "1..14"
 
 "$vmlet" js "$tmp/s.js" add '{"a": 1, "b": 41}' >"$tmp/out" 2>&1
 check js_prints_result_and_console same $'loading\nadding 1 41\n{"sum":42}\n' "$tmp/out"
@@ -62,6 +62,18 @@ sed "s|$tmp/||" "$tmp/err" >"$tmp/err2"
 check js_exception_prints_stack_and_fails same $'vmlet: boom: uncaught exception:\nError: boom\n    at inner (s.js:5)\n    at boom (s.js:4)\n' \
 	"$tmp/err2"
 check js_exception_exit_status status 1 "$rc"
+
+# The top level throwing fails the load the same way (-VMLET_EABORT, VMLET_JS_THROW).
+printf 'var a = 1;\nthrow new TypeError("at load");\n' >"$tmp/t.js"
+"$vmlet" js "$tmp/t.js" f >"$tmp/out" 2>"$tmp/err"
+rc=$?
+sed "s|$tmp/||g" "$tmp/err" >"$tmp/err2"
+load_exception() {
+	status 1 "$rc" &&
+		same $'vmlet: t.js: uncaught exception:\nTypeError: at load\n    at global (t.js:2)\n' \
+			"$tmp/err2"
+}
+check js_exception_at_load_prints_stack_and_fails load_exception
 
 "$vmlet" js --timeout 300 "$tmp/s.js" spin '{}' >"$tmp/out" 2>"$tmp/err"
 rc=$?

@@ -153,8 +153,10 @@ static void event_fails(struct vmlet_js *js, const char *handler, const char *js
 	printf("# %s: %s, code %lld: %s\n", handler, vmlet_strerror(n), (long long)f->code,
 	       f->message);
 	EXPECT_EQ(n, err);
-	if (err == -VMLET_EFAIL)
+	if (err == -VMLET_EFAIL || err == -VMLET_EABORT) {
+		EXPECT_EQ(f->error, err);
 		EXPECT_EQ(f->code, code);
+	}
 	if (text && !strstr(f->message, text))
 		ksft_fail_at("message has no \"%s\"", text);
 }
@@ -292,28 +294,44 @@ TEST(exception_at_load_fails_load)
 	struct vmlet_js *js = load_opts("var a = 1;\nthrow new TypeError('at load');\n", 0, &f, &err);
 
 	EXPECT_TRUE(js == NULL);
-	EXPECT_EQ(err, -VMLET_EFAIL);
+	EXPECT_EQ(err, -VMLET_EABORT);
+	EXPECT_EQ(f.error, -VMLET_EABORT);
 	EXPECT_EQ(f.code, VMLET_JS_THROW);
 	EXPECT_TRUE(strstr(f.message, "TypeError: at load") != NULL);
 	EXPECT_TRUE(strstr(f.message, "test.js:2") != NULL);
 }
 
-TEST(uncaught_exception_fails_with_message_and_stack)
+TEST(uncaught_exception_aborts_with_message_and_stack)
 {
 	struct vmlet_js *js = load(OK_HANDLER "function inner() { throw new Error('boom'); }\n"
-				   "function f(e) { return inner(); }\n");
+				   "var n = 0; function f(e) { n++; return inner(); }\n"
+				   "function count(e) { return n; }\n");
+	const char *r;
+	int len;
 
 	if (!js)
 		return;
-	event_fails(js, "f", "{}", -VMLET_EFAIL, VMLET_JS_THROW, "Error: boom");
+	event_fails(js, "f", "{}", -VMLET_EABORT, VMLET_JS_THROW, "Error: boom");
 	EXPECT_TRUE(strstr(vmlet_js_fault(js)->message, "at inner (test.js:2)") != NULL);
 	EXPECT_TRUE(strstr(vmlet_js_fault(js)->message, "at f (test.js:3)") != NULL);
+	/* Unlike an engine failure, the VM lives on: a warm call sees what f left. */
+	len = vmlet_js_call(js, "count", "{}", &r);
+	EXPECT_EQ(len, 1);
+	if (len == 1)
+		EXPECT_EQ(r[0], '1');
+	EXPECT_EQ(vmlet_js_fault(js)->error, 0);
+	/* The next failure says its own error, not the exception's. */
+	event_fails(js, "nope", "{}", -VMLET_EFAIL, VMLET_JS_NOHANDLER, "nope is not a function");
+	next_event_works(js);
+	r = event(js, "count", "{}");
+	if (r)
+		EXPECT_STREQ(r, "0");
 	/* A thrown non-Error value is its String(). */
 	vmlet_js_destroy(js);
 	js = load(OK_HANDLER "function f(e) { throw 42; }");
 	if (!js)
 		return;
-	event_fails(js, "f", "{}", -VMLET_EFAIL, VMLET_JS_THROW, "42");
+	event_fails(js, "f", "{}", -VMLET_EABORT, VMLET_JS_THROW, "42");
 	next_event_works(js);
 	vmlet_js_destroy(js);
 }
@@ -351,10 +369,10 @@ TEST(deep_recursion_is_a_range_error)
 
 	if (!js)
 		return;
-	event_fails(js, "f", "1", -VMLET_EFAIL, VMLET_JS_THROW, "RangeError: callstack limit");
+	event_fails(js, "f", "1", -VMLET_EABORT, VMLET_JS_THROW, "RangeError: callstack limit");
 	next_event_works(js);
 	/* Through native code (map), which recurses in C: a limit before the stack ends. */
-	event_fails(js, "g", "1", -VMLET_EFAIL, VMLET_JS_THROW, "RangeError: C stack depth limit");
+	event_fails(js, "g", "1", -VMLET_EABORT, VMLET_JS_THROW, "RangeError: C stack depth limit");
 	next_event_works(js);
 	/* JSON of a deep object: the encoder's limit. */
 	event_fails(js, "h", "1", -VMLET_EFAIL, VMLET_JS_BADOUTPUT, "RangeError");
@@ -433,17 +451,17 @@ TEST(host_functions_check_their_arguments)
 
 	if (!js)
 		return;
-	event_fails(js, "f", "{\"a\":1.5,\"b\":2}", -VMLET_EFAIL, VMLET_JS_THROW,
+	event_fails(js, "f", "{\"a\":1.5,\"b\":2}", -VMLET_EABORT, VMLET_JS_THROW,
 		    "TypeError: host.add: argument 1 must be an i32");
-	event_fails(js, "f", "{\"a\":1,\"b\":\"2\"}", -VMLET_EFAIL, VMLET_JS_THROW,
+	event_fails(js, "f", "{\"a\":1,\"b\":\"2\"}", -VMLET_EABORT, VMLET_JS_THROW,
 		    "TypeError: host.add: argument 2 must be an i32");
-	event_fails(js, "f", "{\"a\":1,\"b\":4294967296}", -VMLET_EFAIL, VMLET_JS_THROW,
+	event_fails(js, "f", "{\"a\":1,\"b\":4294967296}", -VMLET_EABORT, VMLET_JS_THROW,
 		    "argument 2 must be an i32");
-	event_fails(js, "g", "{}", -VMLET_EFAIL, VMLET_JS_THROW,
+	event_fails(js, "g", "{}", -VMLET_EABORT, VMLET_JS_THROW,
 		    "TypeError: host.add: takes 2 arguments, not 1");
-	event_fails(js, "h", "{}", -VMLET_EFAIL, VMLET_JS_THROW, "must be a string");
+	event_fails(js, "h", "{}", -VMLET_EABORT, VMLET_JS_THROW, "must be a string");
 	/* Not registered: the host object has no such function. */
-	event_fails(js, "k", "{}", -VMLET_EFAIL, VMLET_JS_THROW, "TypeError");
+	event_fails(js, "k", "{}", -VMLET_EABORT, VMLET_JS_THROW, "TypeError");
 	next_event_works(js);
 	vmlet_js_destroy(js);
 }
@@ -646,7 +664,9 @@ static void typed_fails(struct vmlet_js *js, const char *handler, struct vmlet_v
 	f = vmlet_js_fault(js);
 	printf("# %s -> %s: %s, code %lld: %s\n", vmlet_type_name(arg.type),
 	       vmlet_type_name(rtype), vmlet_strerror(err), (long long)f->code, f->message);
-	EXPECT_EQ(err, -VMLET_EFAIL);
+	/* An uncaught exception is -VMLET_EABORT, every other script error -VMLET_EFAIL. */
+	EXPECT_EQ(err, code == VMLET_JS_THROW ? -VMLET_EABORT : -VMLET_EFAIL);
+	EXPECT_EQ(f->error, err);
 	EXPECT_EQ(f->code, code);
 	/* The message's first line; a stack may follow. */
 	EXPECT_TRUE(!strncmp(f->message, msg, strlen(msg)) &&
