@@ -7,7 +7,9 @@
  * bytes written into guest memory (KVM_GUESTDBG_USE_SW_BP turns the #BP
  * into KVM_EXIT_DEBUG, on AMD and Intel alike with rip at the int3; the
  * original byte goes back when gdb removes the breakpoint and, at the
- * latest, when the call ends), hardware breakpoints are the debug
+ * latest, when the call ends, at the guest-physical address the int3
+ * went to, whatever the guest mapped there since; a COPY restore would
+ * revert the page too), hardware breakpoints are the debug
  * registers KVM loads for us (KVM_GUESTDBG_USE_HW_BP, kvm_guest_debug
  * .arch.debugreg), and steps are KVM_GUESTDBG_SINGLESTEP. The call starts
  * stepped, so gdb finds the guest stopped at the call's first
@@ -78,7 +80,8 @@ struct stub {
 	struct vmlet_xframe *x; /* post mortem, a fault: where it happened */
 	char stop[32];		/* the last stop reply, for '?' */
 	struct {
-		uint64_t addr;
+		uint64_t addr; /* guest virtual, as gdb named it */
+		uint64_t gpa;  /* where the int3 went */
 		uint8_t orig;
 	} sw[SW_MAX];
 	unsigned int nsw;
@@ -150,33 +153,66 @@ static int next_byte(struct stub *st)
 
 /* --- guest memory, through the guest's page tables ------------------------ */
 
-/* The host address of guest virtual addr and the bytes left in its page. */
-static uint8_t *guest_ptr(struct stub *st, uint64_t addr, uint64_t *room)
+/* The guest-physical address of guest virtual addr and the bytes left in its page. */
+static int translate(struct stub *st, uint64_t addr, uint64_t *gpa, uint64_t *room)
 {
 	struct kvm_translation tr = {.linear_address = addr};
 
 	if (ioctl(st->vm->vcpu_fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
-		return NULL;
+		return -EFAULT;
 	*room = VMLET_PAGE_SIZE - (addr & (VMLET_PAGE_SIZE - 1));
 	if (!vmlet_mem_range_ok(st->vm->mem, tr.physical_address, *room))
-		return NULL;
-	return st->vm->mem->host + tr.physical_address;
+		return -EFAULT;
+	*gpa = tr.physical_address;
+	return 0;
 }
 
-/* Copy len bytes from (to_guest false) or to guest memory at addr: 0, or -EFAULT. */
+/*
+ * The host wrote guest byte gpa: a COPY restore puts its page back
+ * (KVM tracks only the guest's writes). The stub does not count on it for
+ * its int3s, which go out at the latest when the call ends.
+ */
+static void host_wrote(struct stub *st, uint64_t gpa, uint8_t v)
+{
+	st->vm->mem->host[gpa] = v;
+	vmlet_hoststate_wrote(&st->sb->host, gpa, 1);
+}
+
+/*
+ * Copy len bytes from (to_guest false) or to guest memory at addr: 0, or
+ * -EFAULT. Memory is as gdb must see it: our int3s read as the bytes they
+ * cover, and a write over one changes the byte it will put back.
+ */
 static int guest_copy(struct stub *st, uint64_t addr, uint8_t *buf, uint64_t len, bool to_guest)
 {
 	while (len) {
-		uint64_t room, n;
-		uint8_t *p = guest_ptr(st, addr, &room);
+		uint64_t gpa, n;
+		uint8_t *p;
+		int err = translate(st, addr, &gpa, &n);
 
-		if (!p)
-			return -EFAULT;
-		n = len < room ? len : room;
-		if (to_guest)
+		if (err)
+			return err;
+		if (n > len)
+			n = len;
+		p = st->vm->mem->host + gpa;
+		if (to_guest) {
 			memcpy(p, buf, n);
-		else
+			vmlet_hoststate_wrote(&st->sb->host, gpa, n);
+		} else {
 			memcpy(buf, p, n);
+		}
+		for (unsigned int i = 0; i < st->nsw; i++) {
+			uint64_t off = st->sw[i].gpa - gpa;
+
+			if (off >= n)
+				continue;
+			if (to_guest) {
+				st->sw[i].orig = buf[off];
+				p[off] = INT3;
+			} else {
+				buf[off] = st->sw[i].orig;
+			}
+		}
 		addr += n;
 		buf += n;
 		len -= n;
@@ -192,44 +228,37 @@ static int sw_find(const struct stub *st, uint64_t addr)
 	return -1;
 }
 
-/* Memory as gdb must see it: the original bytes under our int3s. */
-static int mem_read(struct stub *st, uint64_t addr, uint8_t *buf, uint64_t len)
+/* Another breakpoint of ours at guest-physical gpa (an alias of this one's page). */
+static int sw_find_gpa(const struct stub *st, uint64_t gpa, unsigned int but)
 {
-	int err = guest_copy(st, addr, buf, len, false);
-
-	for (unsigned int i = 0; !err && i < st->nsw; i++)
-		if (st->sw[i].addr - addr < len)
-			buf[st->sw[i].addr - addr] = st->sw[i].orig;
-	return err;
+	for (unsigned int i = 0; i < st->nsw; i++)
+		if (i != but && st->sw[i].gpa == gpa)
+			return (int)i;
+	return -1;
 }
 
-/* A write over one of our int3s changes the byte it will put back. */
-static int mem_write(struct stub *st, uint64_t addr, uint8_t *buf, uint64_t len)
-{
-	uint8_t int3 = INT3;
-	int err = guest_copy(st, addr, buf, len, true);
-
-	for (unsigned int i = 0; !err && i < st->nsw; i++) {
-		if (st->sw[i].addr - addr < len) {
-			st->sw[i].orig = buf[st->sw[i].addr - addr];
-			guest_copy(st, st->sw[i].addr, &int3, 1, true);
-		}
-	}
-	return err;
-}
-
+/*
+ * An int3 at guest virtual addr, remembered by its guest-physical address:
+ * the guest may map another page there before gdb removes it, and the
+ * original byte must go back where the int3 went, not where addr leads then.
+ */
 static int sw_insert(struct stub *st, uint64_t addr)
 {
-	uint8_t int3 = INT3, orig;
+	uint64_t gpa, room;
+	int alias;
 
 	if (sw_find(st, addr) >= 0)
 		return 0;
 	if (st->nsw == SW_MAX)
 		return -ENOSPC;
-	if (guest_copy(st, addr, &orig, 1, false) || guest_copy(st, addr, &int3, 1, true))
+	if (translate(st, addr, &gpa, &room))
 		return -EFAULT;
+	alias = sw_find_gpa(st, gpa, SW_MAX);
 	st->sw[st->nsw].addr = addr;
-	st->sw[st->nsw++].orig = orig;
+	st->sw[st->nsw].gpa = gpa;
+	st->sw[st->nsw].orig = alias >= 0 ? st->sw[alias].orig : st->vm->mem->host[gpa];
+	st->nsw++;
+	host_wrote(st, gpa, INT3);
 	return 0;
 }
 
@@ -239,7 +268,8 @@ static void sw_remove(struct stub *st, uint64_t addr)
 
 	if (i < 0)
 		return;
-	guest_copy(st, addr, &st->sw[i].orig, 1, true);
+	if (sw_find_gpa(st, st->sw[i].gpa, (unsigned int)i) < 0)
+		host_wrote(st, st->sw[i].gpa, st->sw[i].orig);
 	st->sw[i] = st->sw[--st->nsw];
 }
 
@@ -325,7 +355,7 @@ static void reply_err(struct stub *st, int err)
 static void read_mem(struct stub *st, const struct vmlet_gdb_cmd *c)
 {
 	uint8_t buf[VMLET_GDB_DATA_MAX];
-	int err = mem_read(st, c->addr, buf, c->len);
+	int err = guest_copy(st, c->addr, buf, c->len, false);
 
 	if (err)
 		reply_err(st, err);
@@ -335,7 +365,7 @@ static void read_mem(struct stub *st, const struct vmlet_gdb_cmd *c)
 
 static void write_mem(struct stub *st, struct vmlet_gdb_cmd *c)
 {
-	int err = st->writable ? mem_write(st, c->addr, c->data, c->ndata) : -EACCES;
+	int err = st->writable ? guest_copy(st, c->addr, c->data, c->ndata, true) : -EACCES;
 
 	if (err)
 		reply_err(st, err);
