@@ -24,7 +24,8 @@
  * instruction, not in the exception stub, so that bt works; gdb's next
  * resume ends the session with X<signal>. gdb's kill ends the call with
  * -VMLET_EINTR; detaching, or closing the connection, lets it run on
- * undebugged.
+ * undebugged, under the sandbox's deadline counted afresh from then (no
+ * deadline runs while gdb holds the guest).
  *
  * Guest addresses go through the guest's page tables (KVM_TRANSLATE), so
  * gdb sees what the guest sees: an unmapped page reads as an error. The
@@ -77,6 +78,7 @@ struct stub {
 	bool writable;		/* guest memory: not for a sandbox restore copies back to */
 	bool post_mortem;	/* the call ended: the vCPU will not run again */
 	bool killed;		/* by gdb's k */
+	uint64_t timeout_ns;	/* the sandbox's deadline, for the run after a detach */
 	struct vmlet_xframe *x; /* post mortem, a fault: where it happened */
 	char stop[32];		/* the last stop reply, for '?' */
 	struct {
@@ -614,8 +616,9 @@ static int stop(struct vmlet_vm *vm, void *ctx)
 		st->killed = true;
 		return -VMLET_EINTR;
 	case DETACH:
+		/* On undebugged, under the sandbox's deadline, from now. */
 		disarm(st);
-		return 0;
+		return vmlet_vm_restart_deadline(st->vm, st->timeout_ns);
 	default:
 		return arm(st, a == STEP);
 	}
@@ -730,7 +733,6 @@ VMLET_API int vmlet_sandbox_debug_call(struct vmlet_sandbox *sb, const char *nam
 {
 	struct vmlet_debug_opts o = {.sz = sizeof(o)};
 	struct stub *st;
-	uint64_t timeout_ns;
 	int index, err;
 
 	if (!sb || (opts && (opts->sz < offsetof(struct vmlet_debug_opts, listening) ||
@@ -769,11 +771,11 @@ VMLET_API int vmlet_sandbox_debug_call(struct vmlet_sandbox *sb, const char *nam
 		goto out;
 	sb->vm.debug = stop;
 	sb->vm.debug_ctx = st;
-	/* No deadline while a person looks at the guest. */
-	timeout_ns = sb->vm.timeout_ns;
+	/* No deadline while a person looks at the guest; after a detach, stop(). */
+	st->timeout_ns = sb->vm.timeout_ns;
 	sb->vm.timeout_ns = 0;
 	err = vmlet_sandbox_call_index(sb, (unsigned int)index, args, nargs, ret);
-	sb->vm.timeout_ns = timeout_ns;
+	sb->vm.timeout_ns = st->timeout_ns;
 	finish(st, err);
 	disarm(st);
 out:

@@ -523,6 +523,37 @@ static int set_sigmask(struct vmlet_vm *vm)
 	return 0;
 }
 
+/*
+ * Give vm's run a deadline of vm->timeout_ns from now (none for 0) and
+ * set the thread's timer, which stands at vm->armed, to the earlier of it
+ * and the outer run's: 0 or -errno.
+ */
+static int arm_deadline(struct vmlet_vm *vm, uint64_t outer_armed)
+{
+	uint64_t was = vm->armed;
+	int err;
+
+	vm->deadline = 0;
+	if (vm->timeout_ns && __builtin_add_overflow(vmlet_now_ns(), vm->timeout_ns, &vm->deadline))
+		vm->deadline = UINT64_MAX;
+	vm->armed = vm->deadline && (!outer_armed || vm->deadline < outer_armed) ? vm->deadline
+										 : outer_armed;
+	if (vm->armed == was)
+		return 0;
+	err = vmlet_kick_at(vm->armed);
+	if (err) {
+		vm->deadline = 0;
+		vm->armed = was;
+	}
+	return err;
+}
+
+int vmlet_vm_restart_deadline(struct vmlet_vm *vm, uint64_t timeout_ns)
+{
+	vm->timeout_ns = timeout_ns;
+	return arm_deadline(vm, vm->outer ? vm->outer->armed : 0);
+}
+
 int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 {
 	struct vmlet_vm *outer = running;
@@ -534,18 +565,10 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 	ret = set_sigmask(vm);
 	if (ret)
 		return fail(f, ret, 0, "cannot set the vCPU's signal mask: %s", strerror(-ret));
-	vm->deadline = 0;
-	if (vm->timeout_ns && __builtin_add_overflow(vmlet_now_ns(), vm->timeout_ns, &vm->deadline))
-		vm->deadline = UINT64_MAX;
-	vm->armed = vm->deadline && (!outer_armed || vm->deadline < outer_armed) ? vm->deadline
-										 : outer_armed;
-	if (vm->armed != outer_armed) {
-		ret = vmlet_kick_at(vm->armed);
-		if (ret) {
-			vm->deadline = 0;
-			return fail(f, ret, 0, "cannot arm the deadline: %s", strerror(-ret));
-		}
-	}
+	vm->armed = outer_armed; /* where the thread's timer stands */
+	ret = arm_deadline(vm, outer_armed);
+	if (ret)
+		return fail(f, ret, 0, "cannot arm the deadline: %s", strerror(-ret));
 	vm->printed = 0;
 	vm->outer = outer;
 	running = vm;

@@ -171,6 +171,13 @@ static inline bool vmlet_vm_running(const struct vmlet_vm *vm)
 /* Single-step the guest and count its instructions (KVM_GUESTDBG_SINGLESTEP). */
 int vmlet_vm_single_step(struct vmlet_vm *vm, bool on);
 
+/*
+ * From vm->debug, during the run: the rest of the run has a deadline of
+ * timeout_ns from now (0: none), which also becomes vm->timeout_ns; the
+ * outer run's deadline still holds. 0 or -errno.
+ */
+int vmlet_vm_restart_deadline(struct vmlet_vm *vm, uint64_t timeout_ns);
+
 /* KVM_SET_GUEST_DEBUG with dbg, for a debugger (vm->debug serves the exits). */
 int vmlet_vm_guest_debug(struct vmlet_vm *vm, const struct kvm_guest_debug *dbg);
 

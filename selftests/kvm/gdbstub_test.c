@@ -9,6 +9,9 @@
  *   before the call ends, the original byte still goes back where the
  *   int3 went, and the page now mapped there is left alone. Restore of a
  *   sandbox made from a COPY snapshot puts back the pages either way.
+ * - After gdb detaches, or goes away, the call runs on under the
+ *   sandbox's deadline, counted afresh from then: a spinning guest ends
+ *   with -VMLET_ETIMEDOUT instead of running for ever.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -21,6 +24,7 @@
 #include "util.h"
 
 #define HOSTILE(name) HOSTILE_DIR "/" name ".elf"
+#define GUEST(name)   GUEST_DIR "/" name "_guest.elf"
 
 #define MIB	     (1ULL << 20)
 #define WINDOW	     (511ULL << 21) /* guest/tests/memory.c: a 2 MiB page it remaps */
@@ -193,6 +197,36 @@ TEST(sw_breakpoint_comes_out_where_it_went_in_after_a_remap)
 	vmlet_sandbox_destroy(sb);
 	vmlet_snapshot_destroy(snap);
 	vmlet_image_close(img);
+}
+
+/* spin() under a 200 ms deadline, gdb doing steps[] at its first stop. */
+static void spin_after(const struct step *steps, unsigned int nsteps)
+{
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
+	struct client cl = {0};
+
+	ASSERT_TRUE(sb);
+	ASSERT_OK(vmlet_sandbox_set_timeout(sb, 200000));
+	memcpy(cl.steps, steps, nsteps * sizeof(*steps));
+	EXPECT_EQ(debug_call(sb, "spin", NULL, 0, &cl), -VMLET_ETIMEDOUT);
+	EXPECT_TRUE(strstr(vmlet_sandbox_fault(sb)->message, "deadline of 200000 us passed"));
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
+TEST(detach_leaves_the_call_to_its_deadline)
+{
+	const struct step steps[] = {{"?", "T05*"}, {"D", "OK"}};
+
+	spin_after(steps, 2);
+}
+
+TEST(a_client_that_goes_away_leaves_the_call_to_its_deadline)
+{
+	const struct step steps[] = {{"?", "T05*"}, {"s", "T05*"}};
+
+	spin_after(steps, 2);
 }
 
 int main(void)
