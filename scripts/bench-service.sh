@@ -26,7 +26,12 @@
 # p50 of vmlet_pool_call() (acquire, call, restore, release: the restore
 # always included); and, the restore counted on both sides, each one's
 # mean time per call at one connection (1 s / wrk's req/s against the
-# library loop's mean).
+# library loop's mean). Beside latency, each point's CPU time per
+# request (the server process's user and system time, all threads and
+# guest time, over wrk's requests) and the library call's (its loop's
+# process time less that of a loop a tenth as long): a cost that other
+# work's load changes far less than latency, so the server's own cost
+# on restore at one connection is also given as the ratio of the two.
 # Writes OUTDIR/service.{json,md} and OUTDIR/service-guests.{json,md}, prints the tables.
 # Not a test: nothing fails on time; exits 1 when a point could not be
 # measured. Where /dev/kvm is missing it runs itself in the vmtest VM.
@@ -140,12 +145,26 @@ stop() {
 	pid=
 }
 
-# point LIFECYCLE CONNS: one wrk run; sets rps, p50, p99 (us), errs.
+# cpu_ticks PID: the user and system time of the process, all its threads
+# (guest time included), in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+hz=$(getconf CLK_TCK)
+
+# point LIFECYCLE CONNS: one wrk run; sets rps, p50, p99 (us), errs, and
+# cpu: the server's CPU time per request (us), a cost that load from other
+# work changes far less than it changes latency.
 point() {
 	local threads=1
 	[ "$2" -gt 1 ] && threads=$workers
+	local t0 t1 n
+	t0=$(cpu_ticks "$pid")
 	wrk -t "$threads" -c "$2" -d "${secs}s" --latency -s "$lua" \
 		"http://127.0.0.1:$port$path" >"$tmp/wrk" 2>&1
+	t1=$(cpu_ticks "$pid")
+	n=$(awk '/ requests in / { print $1 }' "$tmp/wrk")
+	cpu=$(awk -v d="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { if (n > 0) printf "%.1f", d * 1e6 / hz / n }')
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk")
 	p50=$(us "$(awk '$1 == "50%" { print $2 }' "$tmp/wrk")")
 	p99=$(us "$(awk '$1 == "99%" { print $2 }' "$tmp/wrk")")
@@ -157,11 +176,17 @@ point() {
 # (vmlet run --fresh) and its warm call (--repeat, no restore), which with
 # native's HTTP round trip is the floor of what the server's restore
 # lifecycle can answer in; sets fresh_p50, fresh_p99, fresh_mean, warm_p50.
+# Sets fresh_cpu too: the CPU time of one fresh-VM call (us), from the
+# loop's process time less that of a loop of N/10 (which cancels setup).
 lib() {
-	fresh_p50='' fresh_p99='' fresh_mean='' warm_p50=''
+	local TIMEFORMAT=%3U+%3S long short
+	fresh_p50='' fresh_p99='' fresh_mean='' warm_p50='' fresh_cpu=''
 	"$vmlet" run --repeat "$1" "$demo" add 1 2 >"$tmp/warm" 2>&1
 	warm_p50=$(field p50 "$tmp/warm")
-	"$vmlet" run --fresh "$1" "$demo" add 1 2 >"$tmp/fresh" 2>&1
+	{ time "$vmlet" run --fresh "$1" "$demo" add 1 2 >"$tmp/fresh" 2>&1; } 2>"$tmp/fresh.time"
+	{ time "$vmlet" run --fresh "$(($1 / 10))" "$demo" add 1 2 >/dev/null 2>&1; } 2>"$tmp/short.time"
+	long=$(cat "$tmp/fresh.time") short=$(cat "$tmp/short.time")
+	fresh_cpu=$(awk -v n="$(($1 - $1 / 10))" "BEGIN { printf \"%.1f\", (($long) - ($short)) * 1e6 / n }")
 	fresh_p50=$(field p50 "$tmp/fresh")
 	fresh_p99=$(field p99 "$tmp/fresh")
 	fresh_mean=$(field mean "$tmp/fresh")
@@ -205,9 +230,9 @@ echo "bench-service: vmlet-serve ($VMLET_BENCH_WHERE), $workers workers, wrk ${s
 	"$rounds round(s)" >&2
 conns="1 50"
 # Per point, the figures of every round, space-separated.
-declare -A RPS P50 P99 ERRS
+declare -A RPS P50 P99 CPU ERRS
 FRESH_P50=() FRESH_P99=() FRESH_MEAN=() WARM_P50=() R1_RATIO=() R1_PERIOD=()
-HO_TO=() HO_TO_MEAN=() HO_FROM=() HO_FROM_MEAN=()
+HO_TO=() HO_TO_MEAN=() HO_FROM=() HO_FROM_MEAN=() FRESH_CPU=() R1_CPU=()
 for r in $(seq "$rounds"); do
 	for lc in $lcs; do
 		if ! start "$lc"; then
@@ -225,7 +250,7 @@ for r in $(seq "$rounds"); do
 				status=1
 				continue
 			fi
-			RPS[$lc,$c]+=" $rps" P50[$lc,$c]+=" $p50" P99[$lc,$c]+=" $p99"
+			RPS[$lc,$c]+=" $rps" P50[$lc,$c]+=" $p50" P99[$lc,$c]+=" $p99" CPU[$lc,$c]+=" $cpu"
 			ERRS[$lc,$c]=$((${ERRS[$lc,$c]:-0} + errs))
 			[ "$lc,$c" = restore,1 ] || continue
 			# Where restore's time goes at one connection: the hand-overs.
@@ -244,20 +269,24 @@ for r in $(seq "$rounds"); do
 			FRESH_MEAN+=("$fresh_mean") WARM_P50+=("$warm_p50")
 			R1_RATIO+=("$(ratio "$p50" "$fresh_p50")")
 			R1_PERIOD+=("$(awk -v r="$rps" -v m="$fresh_mean" 'BEGIN { printf "%.4f", 1e6 / r / m }')")
+			FRESH_CPU+=("$fresh_cpu") R1_CPU+=("$(ratio "$cpu" "$fresh_cpu")")
 		done
 		stop
 	done
 done
 
 # Medians of every point.
-declare -A MRPS MP50 MP99
+declare -A MRPS MP50 MP99 MCPU
 for k in "${!RPS[@]}"; do
 	# shellcheck disable=SC2086 # the lists split on purpose
 	MRPS[$k]=$(median ${RPS[$k]}) MP50[$k]=$(median ${P50[$k]}) MP99[$k]=$(median ${P99[$k]})
+	# shellcheck disable=SC2086
+	MCPU[$k]=$(median ${CPU[$k]})
 done
 fresh_p50=$(median "${FRESH_P50[@]}") fresh_p99=$(median "${FRESH_P99[@]}")
 fresh_mean=$(median "${FRESH_MEAN[@]}") warm_p50=$(median "${WARM_P50[@]}")
 r1_ratio=$(median "${R1_RATIO[@]}") r1_period=$(median "${R1_PERIOD[@]}")
+fresh_cpu=$(median "${FRESH_CPU[@]}") r1_cpu=$(median "${R1_CPU[@]}")
 renew_ratios=()
 if [ -n "${RPS[renew,50]:-}" ] && [ -n "${RPS[native,50]:-}" ]; then
 	read -r -a rr <<<"${RPS[renew,50]}"
@@ -271,13 +300,13 @@ fi
 	echo "vmlet-serve ($VMLET_BENCH_WHERE, $workers workers, wrk $secs s per point," \
 		"median of $rounds round(s)): $lcs"
 	echo
-	echo "| lifecycle | conns | req/s | p50 us | p99 us | req/s / native | p50 / native | non-2xx | req/s of each round |"
-	echo "|---|---|---|---|---|---|---|---|---|"
+	echo "| lifecycle | conns | req/s | p50 us | p99 us | CPU us/req | req/s / native | p50 / native | non-2xx | req/s of each round |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
 	for lc in $lcs; do
 		for c in $conns; do
 			[ -n "${RPS[$lc,$c]:-}" ] || continue
-			printf '| %s | %s | %s | %s | %s | %s | %s | %s |%s |\n' "$lc" "$c" "${MRPS[$lc,$c]}" \
-				"${MP50[$lc,$c]}" "${MP99[$lc,$c]}" \
+			printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |%s |\n' "$lc" "$c" "${MRPS[$lc,$c]}" \
+				"${MP50[$lc,$c]}" "${MP99[$lc,$c]}" "${MCPU[$lc,$c]}" \
 				"$(ratio "${MRPS[$lc,$c]}" "${MRPS[native,$c]:-}")" \
 				"$(ratio "${MP50[$lc,$c]}" "${MP50[native,$c]:-}")" "${ERRS[$lc,$c]}" \
 				"${RPS[$lc,$c]}"
@@ -297,6 +326,9 @@ fi
 		awk -v r="$r1_period" -v l="${R1_PERIOD[*]}" 'BEGIN {
 			printf "restore, 1 connection, mean time per request (1/req/s) / library fresh-VM mean, median of the rounds: %.2fx (%+.0f%%); each round: %s\n",
 				r, (r - 1) * 100, l }'
+		awk -v r="$r1_cpu" -v s="${MCPU[restore,1]}" -v f="$fresh_cpu" -v l="${R1_CPU[*]}" 'BEGIN {
+			printf "restore, 1 connection, CPU per request (the server process, all threads) %s us / the library fresh-VM call'"'"'s %s us, median of the rounds: %.2fx (%+.0f%%); each round: %s\n",
+				s, f, r, (r - 1) * 100, l }'
 		echo "restore, 1 connection, hand-over to_worker p50 <= (us) of each round: ${HO_TO[*]}; mean: ${HO_TO_MEAN[*]}"
 		echo "restore, 1 connection, hand-over from_worker p50 <= (us) of each round: ${HO_FROM[*]}; mean: ${HO_FROM_MEAN[*]}"
 	fi
@@ -325,8 +357,9 @@ list() {
 	for lc in $lcs; do
 		for c in $conns; do
 			[ -n "${RPS[$lc,$c]:-}" ] || continue
-			printf '%s\n {"lifecycle": "%s", "conns": %s, "rps": %s, "p50_us": %s, "p99_us": %s, "non2xx": %s, "rps_ratio_native": %s, "p50_ratio_native": %s, "rounds_rps": %s, "rounds_p50_us": %s}' \
+			printf '%s\n {"lifecycle": "%s", "conns": %s, "rps": %s, "p50_us": %s, "p99_us": %s, "cpu_us_per_req": %s, "non2xx": %s, "rps_ratio_native": %s, "p50_ratio_native": %s, "rounds_rps": %s, "rounds_p50_us": %s}' \
 				"$sep" "$lc" "$c" "${MRPS[$lc,$c]}" "${MP50[$lc,$c]}" "${MP99[$lc,$c]}" \
+				"${MCPU[$lc,$c]:-null}" \
 				"${ERRS[$lc,$c]}" "$(ratio "${MRPS[$lc,$c]}" "${MRPS[native,$c]:-}")" \
 				"$(ratio "${MP50[$lc,$c]}" "${MP50[native,$c]:-}")" \
 				"$(list "${RPS[$lc,$c]}")" "$(list "${P50[$lc,$c]}")"
@@ -337,6 +370,7 @@ list() {
 		"${fresh_p50:-null}" "${fresh_p99:-null}" "${fresh_mean:-null}" "${warm_p50:-null}"
 	printf '\n "restore1_p50_ratio_fresh": %s, "rounds_restore1_p50_ratio_fresh": %s,' \
 		"${r1_ratio:-null}" "$(list "${R1_RATIO[@]}")"
+	printf '\n "fresh_call_cpu_us": %s, "restore1_cpu_ratio_fresh": %s,' "${fresh_cpu:-null}" "${r1_cpu:-null}"
 	printf '\n "restore1_period_ratio_fresh": %s, "rounds_renew50_rps_ratio_native": %s}\n' \
 		"${r1_period:-null}" "$(list "${renew_ratios[@]}")"
 } >"$out/$name.json"
