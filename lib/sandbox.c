@@ -365,8 +365,7 @@ static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet
 	err = enter(sb);
 	if (err)
 		return err;
-	sb->fault.error = 0;
-	sb->fault.core_error = 0;
+	sb->fault.error = 0; /* core_error is 0 here: only die() sets it, and restore clears it */
 	sb->vm.steps = 0;
 	err = vmlet_vm_run(&sb->vm, &sb->fault);
 	if (err == VMLET_PORT_READY)
