@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <vmlet.h>
 
 #include "gdbproto.h"
 
@@ -382,4 +383,33 @@ int64_t vmlet_gdb_frame(char *out, size_t cap, const char *payload, size_t len)
 	out[n++] = digits[sum >> 4];
 	out[n++] = digits[sum & 15];
 	return (int64_t)n;
+}
+
+int vmlet_gdb_fault_signal(int error, uint32_t vector)
+{
+	switch (error) {
+	case -VMLET_EABORT:
+		return VMLET_GDB_SIGABRT;
+	case -VMLET_ESHUTDOWN:
+		return VMLET_GDB_SIGSEGV;
+	case -VMLET_EEXCEPTION:
+		break;
+	default:
+		return 0;
+	}
+	switch (vector) {
+	case 0:
+	case 16:
+	case 19:
+		return VMLET_GDB_SIGFPE;
+	case 1:
+	case 3:
+		return VMLET_GDB_SIGTRAP;
+	case 6:
+		return VMLET_GDB_SIGILL;
+	case 17:
+		return VMLET_GDB_SIGBUS;
+	default:
+		return VMLET_GDB_SIGSEGV;
+	}
 }

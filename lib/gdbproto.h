@@ -103,4 +103,23 @@ size_t vmlet_gdb_hex(char *out, const void *buf, size_t len);
  */
 int64_t vmlet_gdb_frame(char *out, size_t cap, const char *payload, size_t len);
 
+/* gdb's signal numbers (the remote protocol's, not the host's). */
+enum {
+	VMLET_GDB_SIGILL = 4,
+	VMLET_GDB_SIGTRAP = 5,
+	VMLET_GDB_SIGABRT = 6,
+	VMLET_GDB_SIGFPE = 8,
+	VMLET_GDB_SIGKILL = 9,
+	VMLET_GDB_SIGBUS = 10,
+	VMLET_GDB_SIGSEGV = 11,
+};
+
+/*
+ * The signal gdb hears for a failed call (struct vmlet_fault's error and
+ * vector): SIGSEGV for #PF, #GP and a triple fault, SIGILL for #UD,
+ * SIGFPE for #DE and the x87/SIMD errors, SIGABRT for an abort; 0 for a
+ * failure that is not a fault.
+ */
+int vmlet_gdb_fault_signal(int error, uint32_t vector);
+
 #endif /* VMLET_GDBPROTO_H */

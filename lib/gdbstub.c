@@ -27,8 +27,7 @@
  * undebugged, under the sandbox's deadline counted afresh from then (no
  * deadline runs while gdb holds the guest).
  *
- * Guest addresses go through the guest's page tables (KVM_TRANSLATE), so
- * gdb sees what the guest sees: an unmapped page reads as an error. The
+ * Guest memory and the breakpoints in it are lib/gdbmem.c's. The
  * register layout of 'g' is gdb's default for x86-64 without a target
  * description: the general registers, rip, eflags, the six segment
  * selectors, x87, SSE and mxcsr (536 bytes); gdb asks for the registers
@@ -50,44 +49,25 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gdbmem.h"
 #include "gdbproto.h"
 #include "gdbregs.h"
 #include "sandbox.h"
-
-#define SW_MAX 64
-#define INT3   0xcc
-
-/* gdb's signal numbers (the remote protocol's, not the host's). */
-enum {
-	SIG_ILL = 4,
-	SIG_TRAP = 5,
-	SIG_ABRT = 6,
-	SIG_FPE = 8,
-	SIG_KILL = 9,
-	SIG_BUS = 10,
-	SIG_SEGV = 11
-};
 
 enum action { SERVE, RESUME, STEP, KILL, DETACH };
 
 struct stub {
 	struct vmlet_sandbox *sb;
 	struct vmlet_vm *vm;
-	int fd;			/* the connection to gdb; -1 once it is gone */
-	bool swbreak, hwbreak;	/* stop reasons gdb takes */
-	bool writable;		/* guest memory: not for a sandbox restore copies back to */
-	bool post_mortem;	/* the call ended: the vCPU will not run again */
-	bool killed;		/* by gdb's k */
-	uint64_t timeout_ns;	/* the sandbox's deadline, for the run after a detach */
-	struct vmlet_xframe *x; /* post mortem, a fault: where it happened */
-	char stop[32];		/* the last stop reply, for '?' */
-	struct {
-		uint64_t addr; /* guest virtual, as gdb named it */
-		uint64_t gpa;  /* where the int3 went */
-		uint8_t orig;
-	} sw[SW_MAX];
-	unsigned int nsw;
-	uint64_t dr[4], dr7;
+	int fd;			  /* the connection to gdb; -1 once it is gone */
+	bool swbreak, hwbreak;	  /* stop reasons gdb takes */
+	bool writable;		  /* guest memory: not for a sandbox restore copies back to */
+	bool post_mortem;	  /* the call ended: the vCPU will not run again */
+	bool killed;		  /* by gdb's k */
+	uint64_t timeout_ns;	  /* the sandbox's deadline, for the run after a detach */
+	struct vmlet_xframe *x;	  /* post mortem, a fault: where it happened */
+	char stop[32];		  /* the last stop reply, for '?' */
+	struct vmlet_gdb_mem mem; /* guest memory and breakpoints */
 	size_t rpos, rlen;
 	char rbuf[4096];
 	size_t outlen;
@@ -153,154 +133,6 @@ static int next_byte(struct stub *st)
 	return st->fd >= 0 ? (uint8_t)st->rbuf[st->rpos++] : -1;
 }
 
-/* --- guest memory, through the guest's page tables ------------------------ */
-
-/* The guest-physical address of guest virtual addr and the bytes left in its page. */
-static int translate(struct stub *st, uint64_t addr, uint64_t *gpa, uint64_t *room)
-{
-	struct kvm_translation tr = {.linear_address = addr};
-
-	if (ioctl(st->vm->vcpu_fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
-		return -EFAULT;
-	*room = VMLET_PAGE_SIZE - (addr & (VMLET_PAGE_SIZE - 1));
-	if (!vmlet_mem_range_ok(st->vm->mem, tr.physical_address, *room))
-		return -EFAULT;
-	*gpa = tr.physical_address;
-	return 0;
-}
-
-/*
- * The host wrote guest byte gpa: a COPY restore puts its page back
- * (KVM tracks only the guest's writes). The stub does not count on it for
- * its int3s, which go out at the latest when the call ends.
- */
-static void host_wrote(struct stub *st, uint64_t gpa, uint8_t v)
-{
-	st->vm->mem->host[gpa] = v;
-	vmlet_hoststate_wrote(&st->sb->host, gpa, 1);
-}
-
-/*
- * Copy len bytes from (to_guest false) or to guest memory at addr: 0, or
- * -EFAULT. Memory is as gdb must see it: our int3s read as the bytes they
- * cover, and a write over one changes the byte it will put back.
- */
-static int guest_copy(struct stub *st, uint64_t addr, uint8_t *buf, uint64_t len, bool to_guest)
-{
-	while (len) {
-		uint64_t gpa, n;
-		uint8_t *p;
-		int err = translate(st, addr, &gpa, &n);
-
-		if (err)
-			return err;
-		if (n > len)
-			n = len;
-		p = st->vm->mem->host + gpa;
-		if (to_guest) {
-			memcpy(p, buf, n);
-			vmlet_hoststate_wrote(&st->sb->host, gpa, n);
-		} else {
-			memcpy(buf, p, n);
-		}
-		for (unsigned int i = 0; i < st->nsw; i++) {
-			uint64_t off = st->sw[i].gpa - gpa;
-
-			if (off >= n)
-				continue;
-			if (to_guest) {
-				st->sw[i].orig = buf[off];
-				p[off] = INT3;
-			} else {
-				buf[off] = st->sw[i].orig;
-			}
-		}
-		addr += n;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int sw_find(const struct stub *st, uint64_t addr)
-{
-	for (unsigned int i = 0; i < st->nsw; i++)
-		if (st->sw[i].addr == addr)
-			return (int)i;
-	return -1;
-}
-
-/* Another breakpoint of ours at guest-physical gpa (an alias of this one's page). */
-static int sw_find_gpa(const struct stub *st, uint64_t gpa, unsigned int but)
-{
-	for (unsigned int i = 0; i < st->nsw; i++)
-		if (i != but && st->sw[i].gpa == gpa)
-			return (int)i;
-	return -1;
-}
-
-/*
- * An int3 at guest virtual addr, remembered by its guest-physical address:
- * the guest may map another page there before gdb removes it, and the
- * original byte must go back where the int3 went, not where addr leads then.
- */
-static int sw_insert(struct stub *st, uint64_t addr)
-{
-	uint64_t gpa, room;
-	int alias;
-
-	if (sw_find(st, addr) >= 0)
-		return 0;
-	if (st->nsw == SW_MAX)
-		return -ENOSPC;
-	if (translate(st, addr, &gpa, &room))
-		return -EFAULT;
-	alias = sw_find_gpa(st, gpa, SW_MAX);
-	st->sw[st->nsw].addr = addr;
-	st->sw[st->nsw].gpa = gpa;
-	st->sw[st->nsw].orig = alias >= 0 ? st->sw[alias].orig : st->vm->mem->host[gpa];
-	st->nsw++;
-	host_wrote(st, gpa, INT3);
-	return 0;
-}
-
-static void sw_remove(struct stub *st, uint64_t addr)
-{
-	int i = sw_find(st, addr);
-
-	if (i < 0)
-		return;
-	if (sw_find_gpa(st, st->sw[i].gpa, (unsigned int)i) < 0)
-		host_wrote(st, st->sw[i].gpa, st->sw[i].orig);
-	st->sw[i] = st->sw[--st->nsw];
-}
-
-/* Execution breakpoints in DR0-3: global enable, type and length 0. */
-static int hw_insert(struct stub *st, uint64_t addr)
-{
-	for (unsigned int i = 0; i < 4; i++)
-		if (st->dr7 & (2ULL << (2 * i)) && st->dr[i] == addr)
-			return 0;
-	for (unsigned int i = 0; i < 4; i++) {
-		if (!(st->dr7 & (2ULL << (2 * i)))) {
-			st->dr[i] = addr;
-			st->dr7 |= 2ULL << (2 * i);
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
-static void hw_remove(struct stub *st, uint64_t addr)
-{
-	for (unsigned int i = 0; i < 4; i++) {
-		if (st->dr7 & (2ULL << (2 * i)) && st->dr[i] == addr) {
-			st->dr7 &= ~(2ULL << (2 * i));
-			st->dr[i] = 0;
-		}
-	}
-}
-
 /* --- registers ----------------------------------------------------------- */
 
 /*
@@ -357,7 +189,7 @@ static void reply_err(struct stub *st, int err)
 static void read_mem(struct stub *st, const struct vmlet_gdb_cmd *c)
 {
 	uint8_t buf[VMLET_GDB_DATA_MAX];
-	int err = guest_copy(st, c->addr, buf, c->len, false);
+	int err = vmlet_gdb_mem_copy(&st->mem, c->addr, buf, c->len, false);
 
 	if (err)
 		reply_err(st, err);
@@ -367,7 +199,8 @@ static void read_mem(struct stub *st, const struct vmlet_gdb_cmd *c)
 
 static void write_mem(struct stub *st, struct vmlet_gdb_cmd *c)
 {
-	int err = st->writable ? guest_copy(st, c->addr, c->data, c->ndata, true) : -EACCES;
+	int err = st->writable ? vmlet_gdb_mem_copy(&st->mem, c->addr, c->data, c->ndata, true)
+			       : -EACCES;
 
 	if (err)
 		reply_err(st, err);
@@ -431,13 +264,13 @@ static void breakpoint(struct stub *st, const struct vmlet_gdb_cmd *c)
 	int err = 0;
 
 	if (c->bp == VMLET_GDB_BP_SW && insert)
-		err = sw_insert(st, c->addr);
+		err = vmlet_gdb_sw_insert(&st->mem, c->addr);
 	else if (c->bp == VMLET_GDB_BP_SW)
-		sw_remove(st, c->addr);
+		vmlet_gdb_sw_remove(&st->mem, c->addr);
 	else if (c->bp == VMLET_GDB_BP_HW && insert)
-		err = hw_insert(st, c->addr);
+		err = vmlet_gdb_hw_insert(&st->mem, c->addr);
 	else if (c->bp == VMLET_GDB_BP_HW)
-		hw_remove(st, c->addr);
+		vmlet_gdb_hw_remove(&st->mem, c->addr);
 	else
 		err = 1; /* watchpoints: unsupported, gdb single-steps instead */
 	if (err > 0)
@@ -552,13 +385,6 @@ static enum action serve(struct stub *st)
 	}
 }
 
-static void remove_all(struct stub *st)
-{
-	while (st->nsw)
-		sw_remove(st, st->sw[st->nsw - 1].addr);
-	st->dr7 = 0;
-}
-
 static int arm(struct stub *st, bool step)
 {
 	struct kvm_guest_debug dbg = {
@@ -567,8 +393,8 @@ static int arm(struct stub *st, bool step)
 	};
 
 	for (unsigned int i = 0; i < 4; i++)
-		dbg.arch.debugreg[i] = st->dr[i];
-	dbg.arch.debugreg[7] = st->dr7 ? st->dr7 | 0x400 : 0;
+		dbg.arch.debugreg[i] = st->mem.dr[i];
+	dbg.arch.debugreg[7] = st->mem.dr7 ? st->mem.dr7 | 0x400 : 0;
 	return vmlet_vm_guest_debug(st->vm, &dbg);
 }
 
@@ -576,7 +402,7 @@ static void disarm(struct stub *st)
 {
 	struct kvm_guest_debug off = {0};
 
-	remove_all(st);
+	vmlet_gdb_remove_all(&st->mem);
 	vmlet_vm_guest_debug(st->vm, &off);
 	st->vm->debug = NULL;
 }
@@ -588,16 +414,17 @@ static void stop_reason(struct stub *st)
 	struct kvm_regs r = *vmlet_vm_regs(st->vm);
 	const char *why = "";
 
-	if (d->exception == 3 && sw_find(st, r.rip) < 0 && sw_find(st, r.rip - 1) >= 0) {
+	if (d->exception == 3 && vmlet_gdb_sw_find(&st->mem, r.rip) < 0 &&
+	    vmlet_gdb_sw_find(&st->mem, r.rip - 1) >= 0) {
 		/* Stopped after our int3 (the guest's stub saw it, lib/vm.c): back to it. */
 		r.rip--;
 		regs_set(st, &r);
 	}
-	if (d->exception == 3 && sw_find(st, r.rip) >= 0 && st->swbreak)
+	if (d->exception == 3 && vmlet_gdb_sw_find(&st->mem, r.rip) >= 0 && st->swbreak)
 		why = "swbreak:;";
 	else if (d->exception == 1 && (d->dr6 & 0xf) && st->hwbreak)
 		why = "hwbreak:;";
-	snprintf(st->stop, sizeof(st->stop), "T%02xthread:1;%s", SIG_TRAP, why);
+	snprintf(st->stop, sizeof(st->stop), "T%02xthread:1;%s", VMLET_GDB_SIGTRAP, why);
 }
 
 /* The run loop's debug hook: one stop of the guest. */
@@ -624,35 +451,6 @@ static int stop(struct vmlet_vm *vm, void *ctx)
 	}
 }
 
-static int fault_signal(const struct vmlet_fault *f)
-{
-	switch (f->error) {
-	case -VMLET_EABORT:
-		return SIG_ABRT;
-	case -VMLET_ESHUTDOWN:
-		return SIG_SEGV;
-	case -VMLET_EEXCEPTION:
-		break;
-	default:
-		return 0;
-	}
-	switch (f->vector) {
-	case 0:
-	case 16:
-	case 19:
-		return SIG_FPE;
-	case 1:
-	case 3:
-		return SIG_TRAP;
-	case 6:
-		return SIG_ILL;
-	case 17:
-		return SIG_BUS;
-	default:
-		return SIG_SEGV;
-	}
-}
-
 /*
  * Tell gdb how the call ended. A fault is a stop that gdb can look at
  * (registers, memory, backtrace) until it resumes, which ends it.
@@ -662,7 +460,7 @@ static void finish(struct stub *st, int err)
 	const struct vmlet_fault *f = &st->sb->fault;
 	struct vmlet_xframe x;
 	const struct kvm_regs *r = vmlet_vm_regs(st->vm);
-	int sig = fault_signal(f);
+	int sig = vmlet_gdb_fault_signal(f->error, f->vector);
 	enum action a;
 
 	if (st->fd < 0 || st->vm->debug == NULL || st->killed)
@@ -674,7 +472,7 @@ static void finish(struct stub *st, int err)
 		else if (!err || err == -VMLET_EFAIL || err == -VMLET_EREFUSED)
 			snprintf(st->stop, sizeof(st->stop), "W%02x", err ? 1 : 0);
 		else
-			snprintf(st->stop, sizeof(st->stop), "X%02x", SIG_KILL);
+			snprintf(st->stop, sizeof(st->stop), "X%02x", VMLET_GDB_SIGKILL);
 		reply_str(st, st->stop);
 		return;
 	}
@@ -752,9 +550,11 @@ VMLET_API int vmlet_sandbox_debug_call(struct vmlet_sandbox *sb, const char *nam
 		return -ENOMEM;
 	st->sb = sb;
 	st->vm = &sb->vm;
+	st->mem.vm = &sb->vm;
+	st->mem.hs = &sb->host;
 	st->writable = !sb->snap;
 	vmlet_gdb_rx_init(&st->rx);
-	snprintf(st->stop, sizeof(st->stop), "T%02xthread:1;", SIG_TRAP);
+	snprintf(st->stop, sizeof(st->stop), "T%02xthread:1;", VMLET_GDB_SIGTRAP);
 	st->fd = wait_for_gdb(&o);
 	if (st->fd < 0) {
 		err = st->fd;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vmlet.h>
+
 #include "gdbproto.h"
 #include "unit.h"
 
@@ -262,6 +264,26 @@ START_TEST(replies_are_framed_and_come_back)
 }
 END_TEST
 
+/* What gdb hears for each way a call can fail (lib/gdbstub.c's finish()). */
+START_TEST(faults_are_the_signals_gdb_knows)
+{
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_EEXCEPTION, 14), VMLET_GDB_SIGSEGV);
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_EEXCEPTION, 13), VMLET_GDB_SIGSEGV);
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_EEXCEPTION, 6), VMLET_GDB_SIGILL);
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_EEXCEPTION, 0), VMLET_GDB_SIGFPE);
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_EEXCEPTION, 16), VMLET_GDB_SIGFPE);
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_EEXCEPTION, 19), VMLET_GDB_SIGFPE);
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_EEXCEPTION, 3), VMLET_GDB_SIGTRAP);
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_EEXCEPTION, 17), VMLET_GDB_SIGBUS);
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_ESHUTDOWN, 0), VMLET_GDB_SIGSEGV);
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_EABORT, 0), VMLET_GDB_SIGABRT);
+	/* Not faults: gdb hears an exit (or a kill) instead. */
+	ck_assert_int_eq(vmlet_gdb_fault_signal(0, 14), 0);
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_ETIMEDOUT, 14), 0);
+	ck_assert_int_eq(vmlet_gdb_fault_signal(-VMLET_EFAIL, 0), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gdbproto");
@@ -275,6 +297,7 @@ int main(void)
 	tcase_add_test(tc, queries_have_fixed_answers);
 	tcase_add_test(tc, malformed_commands_are_errors);
 	tcase_add_test(tc, replies_are_framed_and_come_back);
+	tcase_add_test(tc, faults_are_the_signals_gdb_knows);
 	suite_add_tcase(s, tc);
 	return unit_run(s, CK_FORK_GETENV);
 }
