@@ -104,7 +104,7 @@ static int make(struct vmlet_image *img, const struct vmlet_config *c, uint64_t 
 		return err;
 	sb->cfg.print = NULL;
 	sb->cfg.print_ctx = NULL;
-	return __vmlet_snapshot_take(sb, VMLET_RESTORE_COPY, &bs->snap);
+	return __vmlet_snapshot_take(sb, VMLET_RESTORE_COPY, false, &bs->snap);
 }
 
 static bool same(const struct vmlet_bootsnap *bs, const struct vmlet_layout *l,

@@ -40,6 +40,7 @@ struct vmlet_snapshot {
 	struct vmlet_func *funcs;
 	unsigned int nfuncs;
 	enum vmlet_restore restore;
+	bool entry;		       /* its memory holds the entry stub for cpu (lib/entry.c) */
 	unsigned int refs;	       /* the creator's, its children's, its pools' */
 	struct vmlet_snapshot *parent; /* a layer's: referenced, else NULL */
 	struct vmlet_mem_run *runs;    /* what is mapped over the root's memfd, by page */
@@ -115,9 +116,12 @@ int __vmlet_bootsnap_create(struct vmlet_image *img, const struct vmlet_config *
 
 /*
  * Turn sb, booted (owning its memfd), into a snapshot with this restore
- * method: its memfd sealed, its vCPU state saved. sb is gone either way.
+ * method: its memfd sealed, its vCPU state saved, and with entry the
+ * entry stub written into its memory (lib/entry.c: not for a boot
+ * snapshot, whose cold sandboxes never restore and must have the booted
+ * memory). sb is gone either way.
  */
-int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore,
+int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore, bool entry,
 			  struct vmlet_snapshot **out);
 
 /* A new sandbox id: process-wide, from 1, never reused (lib/probes.h). */

@@ -55,6 +55,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "entry.h"
 #include "frame.h"
 #include "kvm.h"
 #include "sandbox.h"
@@ -366,6 +367,8 @@ static int load(int fd, const struct vmlet_config *cfg, const void *buf, size_t 
 	err = __vmlet_snapshot_map(snap, PROT_READ, MAP_SHARED, &snap->mem.host);
 	if (err)
 		goto err_snap;
+	/* A file written before the stub (or by another host's) restores by ioctl. */
+	snap->entry = vmlet_entry_present(snap->mem.host, &snap->cpu);
 	*out = snap;
 	return 0;
 

@@ -44,7 +44,9 @@
  *
  * The vCPU goes back through vmlet_x86_state_load(): regs in kvm_run,
  * sregs and events in kvm_run only when the guest changed them (setting
- * sregs resets KVM's MMU), XSAVE, XCR0 and MSRs with one ioctl each.
+ * sregs resets KVM's MMU), XSAVE, XCR0 and MSRs with one ioctl each, or
+ * the MSRs every restore sets in the guest, in the entry stub that
+ * snapshot creation writes into the snapshot's memory (lib/entry.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -56,6 +58,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "entry.h"
 #include "probes.h"
 #include "sandbox.h"
 #include "service.h"
@@ -64,7 +67,7 @@
 #define PM_SWAP	   (1ULL << 62)
 #define PM_FILE	   (1ULL << 61)
 
-int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore,
+int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore, bool entry,
 			  struct vmlet_snapshot **out)
 {
 	struct vmlet_snapshot *snap = calloc(1, sizeof(*snap));
@@ -80,6 +83,7 @@ int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore,
 		err = vmlet_x86_state_save(&sb->vm, &snap->cpu);
 	if (err)
 		goto err_snap;
+	snap->entry = entry && !vmlet_entry_write(sb->mem.host, &snap->cpu);
 
 	/* Take the memfd over: no writable mapping may remain to seal it. */
 	vmlet_vm_destroy(&sb->vm);
@@ -147,7 +151,7 @@ VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_
 	err = vmlet_sandbox_create(img, &c, &sb);
 	if (err)
 		return err;
-	return __vmlet_snapshot_take(sb, c.restore, out);
+	return __vmlet_snapshot_take(sb, c.restore, true, out);
 }
 
 VMLET_API void vmlet_snapshot_destroy(struct vmlet_snapshot *snap)
@@ -318,7 +322,11 @@ static int restore(struct vmlet_sandbox *sb)
 		err = vmlet_vm_settle(&sb->vm);
 	if (err)
 		return err;
-	/* It may have ended in a triple fault, whose vCPU reset changed MSRs (lib/x86.c). */
+	/*
+	 * It may have ended in a triple fault, whose vCPU reset changed MSRs
+	 * (lib/x86.c), or in the entry stub: all by ioctl then.
+	 */
+	sb->vm.entry_ok = sb->snap->entry && sb->state != SANDBOX_DEAD;
 	if (sb->state == SANDBOX_DEAD)
 		sb->vm.msrs_written = true;
 	sb->state = SANDBOX_DEAD;

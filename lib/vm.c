@@ -121,6 +121,12 @@ int vmlet_vm_complete_io(struct vmlet_vm *vm)
 {
 	int ret;
 
+	/* What the entry stub would put back goes back now: the state is read next. */
+	if (vm->entry) {
+		ret = vmlet_x86_entry_settle(vm);
+		if (ret)
+			return ret;
+	}
 	vm->run->immediate_exit = 1;
 	ret = ioctl(vm->vcpu_fd, KVM_RUN, 0);
 	vm->run->immediate_exit = 0;
@@ -581,6 +587,7 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 	__atomic_store_n(&vm->tid, vmlet_kick_tid(), __ATOMIC_RELAXED);
 	vmlet_kick_bind(vm->run);
 	__atomic_store_n(&vm->kick, VM_RUNNING, __ATOMIC_RELEASE);
+	vm->entry = NULL; /* its stub runs first */
 	ret = run_loop(vm, f);
 	__atomic_store_n(&vm->kick, 0, __ATOMIC_RELEASE);
 	vmlet_kick_bind(outer ? outer->run : NULL);

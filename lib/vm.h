@@ -22,6 +22,7 @@
 #include "mem.h"
 
 struct vmlet_vm;
+struct vmlet_x86_state;
 
 /*
  * A handler for a guest port that a higher layer serves (VMLET_PORT_HOSTCALL,
@@ -48,8 +49,11 @@ struct vmlet_vm {
 	struct vmlet_mem *mem;	  /* borrowed from the owner */
 	struct vmlet_dirty dirty; /* with KVM_MEM_LOG_DIRTY_PAGES: what the guest wrote */
 	bool single_step;
-	bool msr_filter;       /* guest writes of the snapshot's MSRs exit here (lib/x86.c) */
-	bool msrs_written;     /* and one did since the last full MSR restore */
+	bool msr_filter;   /* guest writes of the snapshot's MSRs exit here (lib/x86.c) */
+	bool msrs_written; /* and one did since the last full MSR restore */
+	bool entry_ok;	   /* restore may leave vCPU state to the entry stub (lib/entry.c) */
+	/* The state whose entry stub the next run starts in, or NULL. */
+	const struct vmlet_x86_state *entry;
 	uint64_t steps;	       /* KVM_EXIT_DEBUG exits counted */
 	vmlet_debug_fn *debug; /* or NULL: debug exits are counted steps */
 	void *debug_ctx;

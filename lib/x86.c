@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "entropy.h"
+#include "entry.h"
 #include "kvm.h"
 #include "x86.h"
 
@@ -355,7 +356,7 @@ static const struct kvm_msr_entry *state_msr(const struct vmlet_x86_state *st, u
 	return NULL;
 }
 
-static bool unfiltered(uint32_t index)
+bool vmlet_x86_msr_unfiltered(uint32_t index)
 {
 	const struct vmlet_x86_msr_range *r = vmlet_x86_state_msrs();
 
@@ -378,7 +379,7 @@ static int msrs_load_unfiltered(struct vmlet_vm *vm, const struct vmlet_x86_stat
 	int n;
 
 	for (uint32_t i = 0; i < all->nmsrs && m.h.nmsrs < NUNFILTERED; i++)
-		if (unfiltered(all->entries[i].index))
+		if (vmlet_x86_msr_unfiltered(all->entries[i].index))
 			m.e[m.h.nmsrs++] = all->entries[i];
 	n = ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m);
 	if (n < 0)
@@ -479,6 +480,8 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 
 int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, bool full)
 {
+	/* A debugger or instruction count would see the stub's instructions. */
+	bool stub = !full && vm->entry_ok && !vm->single_step && !vm->debug;
 	struct kvm_run *run = vm->run;
 	uint32_t nmsrs;
 	int n;
@@ -501,13 +504,16 @@ int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, 
 		if ((uint32_t)n != nmsrs)
 			return -EIO;
 		vm->msrs_written = false;
-	} else {
+	} else if (!stub) {
 		n = msrs_load_unfiltered(vm, st);
 		if (n)
 			return n;
 	}
 	run->s.regs.regs = st->regs;
+	if (stub)
+		run->s.regs.regs.rip = VMLET_ENTRY_ADDR;
 	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	vm->entry = stub ? st : NULL;
 	/*
 	 * Setting sregs resets KVM's MMU context, and the guest then faults
 	 * its working set back into fresh nested page tables: only when
@@ -523,5 +529,21 @@ int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, 
 		run->s.regs.events = st->events;
 		run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
 	}
+	return 0;
+}
+
+int vmlet_x86_entry_settle(struct vmlet_vm *vm)
+{
+	const struct vmlet_x86_state *st = vm->entry;
+	int err;
+
+	if (!st)
+		return 0;
+	err = msrs_load_unfiltered(vm, st);
+	if (err)
+		return err;
+	vm->run->s.regs.regs = st->regs;
+	vm->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	vm->entry = NULL;
 	return 0;
 }

@@ -87,7 +87,8 @@ struct vmlet_x86_state {
  * back at the next restore like the rest). A guest changes none of them
  * otherwise: only WRMSR writes them (the TSC just runs), and the vCPU
  * reset after a triple fault, which fails the call (restore of a failed
- * call sets them all). The unfiltered ones go back at every restore:
+ * call sets them all). The unfiltered ones go back at every restore, in the
+ * entry stub where the snapshot has one (lib/entry.c), else by ioctl:
  * KERNEL_GS_BASE, which SWAPGS exchanges with GS.base with no exit, and
  * the SYSENTER MSRs, which a guest writes in full only through the
  * pass-through (KVM keeps 32 bits of them on AMD, so filtered, a guest
@@ -150,6 +151,9 @@ static inline const struct vmlet_x86_msr_range *vmlet_x86_state_msrs(void)
  */
 bool vmlet_x86_msr_supported(const struct vmlet_kvm *kvm, uint32_t index);
 
+/* Whether restore sets MSR index at every restore (no filter; unknown ones too). */
+bool vmlet_x86_msr_unfiltered(uint32_t index);
+
 /*
  * Send the guest's writes of most of st's MSRs to user space
  * where KVM can (KVM_CAP_X86_MSR_FILTER, Linux 5.10), so that restore sets
@@ -167,6 +171,12 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st);
  * (needs KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS in kvm_valid_regs).
  */
 int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, bool full);
+
+/*
+ * Put back with ioctls what the entry stub of vm->entry would have at the
+ * next run (lib/entry.c), and the registers at the snapshot's rip.
+ */
+int vmlet_x86_entry_settle(struct vmlet_vm *vm);
 
 /* Read CR2, the address of the last page fault. */
 int vmlet_x86_fault_address(struct vmlet_vm *vm, uint64_t *cr2);

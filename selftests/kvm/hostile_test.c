@@ -38,6 +38,7 @@ static const char *const guest_names[NGUESTS] = {"memory", "insn", "calls"};
 #define MSR_SYSENTER_CS	     0x174
 #define MSR_SYSENTER_ESP     0x175
 #define MSR_SYSENTER_EIP     0x176
+#define MSR_KERNEL_GS_BASE   0xc0000102
 #define MSR_TSC_AUX	     0xc0000103
 #define MSR_KVM_SYSTEM_TIME  0x4b564d01
 #define MSR_KVM_STEAL_TIME   0x4b564d03
@@ -668,6 +669,58 @@ TEST(msrs_stay_restored_across_restores_that_skip_them)
 	vmlet_sandbox_destroy(sb);
 }
 
+/* An MSR of this process's one vCPU as KVM holds it now (KVM_GET_MSRS). */
+static uint64_t vcpu_msr(uint32_t index)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = {.h.nmsrs = 1, .e.index = index};
+	int fd = -1, n = kvm_fds("anon_inode:kvm-vcpu:", &fd, 1);
+
+	if (n != 1) {
+		ksft_fail_at("%d vCPU descriptors in this process, want 1", n);
+		return 0;
+	}
+	if (ioctl(fd, KVM_GET_MSRS, &m) != 1)
+		ksft_fail_at("KVM_GET_MSRS %#x: %s", index, strerror(errno));
+	return m.e.data;
+}
+
+/*
+ * The MSRs a guest writes without an exit go back in the entry stub, in
+ * the guest, at the next call (lib/entry.c): after restore KVM still
+ * holds what the call wrote, and the next call's first own instruction
+ * already runs with the snapshot's value, which KVM then holds too.
+ */
+TEST(entry_stub_puts_back_the_msrs_a_guest_writes_without_an_exit)
+{
+	static const uint32_t msrs[] = {MSR_KERNEL_GS_BASE, MSR_SYSENTER_CS, MSR_SYSENTER_ESP,
+					MSR_SYSENTER_EIP};
+	struct vmlet_sandbox *sb = sandbox(INSN);
+
+	ASSERT_TRUE(sb);
+	for (unsigned int i = 0; i < NCASES(msrs); i++) {
+		uint64_t before, wrote, v;
+
+		/* The CPU may keep fewer bits (16 of SYSENTER_CS under QEMU's TCG). */
+		ASSERT_OK(msr_rd(sb, msrs[i], &before));
+		ASSERT_OK(msr_wr(sb, msrs[i], 0x5ec01000 + ((uint64_t)i << 12)));
+		ASSERT_OK(msr_rd(sb, msrs[i], &wrote));
+		ASSERT_NE(wrote, before);
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		if (vcpu_msr(msrs[i]) != wrote)
+			ksft_fail_at("msr %#x after restore: %#llx, want the call's %#llx (left to the stub)",
+				     msrs[i], (unsigned long long)vcpu_msr(msrs[i]),
+				     (unsigned long long)wrote);
+		ASSERT_OK(msr_rd(sb, msrs[i], &v));
+		EXPECT_EQ(v, before);
+		EXPECT_EQ(vcpu_msr(msrs[i]), before);
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+	}
+	vmlet_sandbox_destroy(sb);
+}
+
 TEST(debug_registers_a_call_writes_do_not_reach_the_next_call)
 {
 	static const uint32_t drs[] = {0, 1, 2, 3};
@@ -767,7 +820,7 @@ TEST(cpuid_matches_kvm_and_hides_pv_features_vmx_and_svm)
 static uint64_t vcpu_xcr0(void)
 {
 	struct kvm_xcrs xcrs = {0};
-	int fd, n = kvm_fds("anon_inode:kvm-vcpu:", &fd, 1);
+	int fd = -1, n = kvm_fds("anon_inode:kvm-vcpu:", &fd, 1);
 
 	if (n != 1) {
 		ksft_fail_at("%d vCPU descriptors in this process, want 1", n);

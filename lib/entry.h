@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The entry stub: host-written guest code, kept in a snapshot's memory,
+ * that a restored sandbox runs before the snapshot's first instruction to
+ * put back vCPU state that restore would otherwise set with an ioctl per
+ * call (lib/entry.c says which, and why that is as safe).
+ */
+#ifndef VMLET_ENTRY_H
+#define VMLET_ENTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "x86.h"
+
+/* Where the stub starts: in the exception stubs' page, after them. */
+#define VMLET_ENTRY_ADDR (VMLET_STUB_ADDR + 0x400)
+
+/*
+ * Write the stub for st into the snapshot memory mem (guest address 0),
+ * before it is sealed. Returns 0, or -ENOTSUP where this host cannot use
+ * it (st then goes back with ioctls only).
+ */
+int vmlet_entry_write(uint8_t *mem, const struct vmlet_x86_state *st);
+
+/* Whether mem holds exactly the stub vmlet_entry_write() would write for st. */
+bool vmlet_entry_present(const uint8_t *mem, const struct vmlet_x86_state *st);
+
+#endif /* VMLET_ENTRY_H */
