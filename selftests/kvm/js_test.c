@@ -93,11 +93,14 @@ static const struct vmlet_host_func host_funcs[] = {
 };
 
 /* Load src with the test config: output captured, a deadline, host functions. */
+static uint64_t load_mem; /* the next load's mem_size; 0: lib/js.c's default */
+
 static struct vmlet_js *load_opts(const char *src, uint64_t print_limit, struct vmlet_fault *f,
 				  int *errp)
 {
 	struct vmlet_config cfg = {
 		.sz = sizeof(cfg),
+		.mem_size = load_mem,
 		.print = capture,
 		.print_ctx = &out,
 		.timeout_us = 20 * 1000 * 1000, /* the endless loop's bound; TCG is slow */
@@ -208,6 +211,49 @@ TEST(language_features_work)
 	if (r)
 		EXPECT_STREQ(r, "[25,2,3,\"20\",\"TypeError\",\"123\",\"ABC\",3,\"0.30\",255,"
 				"[\"a\",\"b\"]]");
+	vmlet_js_destroy(js);
+}
+
+/*
+ * Numbers print and parse as ECMAScript says, the same in every VM: the
+ * engine formats and parses them itself (no libc printf or strtod), in
+ * doubles (SSE2, round to nearest, no flush to zero: the vCPU's reset
+ * MXCSR), and the math library is the guest's, fixed by the image.
+ */
+TEST(numbers_print_and_parse_exactly)
+{
+	struct vmlet_js *js = load(
+		"function nums(e) {\n"
+		"  return [String(0.1 + 0.2), String(1e21), String(1e-7), String(-0),\n"
+		"    JSON.stringify(-0), String(1 / -0), String(NaN), JSON.stringify([NaN, Infinity]),\n"
+		"    (123.456).toFixed(2), (1.005).toFixed(2), (0.000001234).toPrecision(2),\n"
+		"    (1e21).toFixed(2), String(5e-324), String(Number.MAX_VALUE), String(2 / 3),\n"
+		"    parseFloat('3.14abc'), Number('0x1f'), Number(''), String(Math.pow(2, 53) + 1),\n"
+		"    (255).toString(16), (0.5).toString(2), (1234.5678).toExponential(3),\n"
+		"    String(123456789012345680000), String(1e-6 / 3), String(e * 3),\n"
+		"    String(Math.sqrt(2)), String(Math.exp(1)), String(Math.sin(1)),\n"
+		"    String(Math.log(10)), String(Math.pow(10, -5)), String(Math.atan2(1, 1) * 4),\n"
+		"    String(1 / Math.round(-0.4)), Math.round(2.5),\n"
+		"    JSON.stringify(JSON.parse('[0.1,1e-7,1.7976931348623157e308,4.9e-324,-0,1E400]'))];\n"
+		"}\n");
+	const char *r;
+
+	if (!js)
+		return;
+	r = event(js, "nums", "0.1");
+	/* As V8 prints them, but for pow(10, -5): V8's is off by one ulp, musl's is not. */
+	if (r)
+		EXPECT_STREQ(r, "[\"0.30000000000000004\",\"1e+21\",\"1e-7\",\"0\","
+				"\"0\",\"-Infinity\",\"NaN\",\"[null,null]\","
+				"\"123.46\",\"1.00\",\"0.0000012\","
+				"\"1e+21\",\"5e-324\",\"1.7976931348623157e+308\",\"0.6666666666666666\","
+				"3.14,31,0,\"9007199254740992\","
+				"\"ff\",\"0.1\",\"1.235e+3\","
+				"\"123456789012345680000\",\"3.333333333333333e-7\",\"0.30000000000000004\","
+				"\"1.4142135623730951\",\"2.718281828459045\",\"0.8414709848078965\","
+				"\"2.302585092994046\",\"0.00001\",\"3.141592653589793\","
+				"\"-Infinity\",3,"
+				"\"[0.1,1e-7,1.7976931348623157e+308,5e-324,0,null]\"]");
 	vmlet_js_destroy(js);
 }
 
@@ -358,6 +404,44 @@ TEST(allocation_bomb_is_a_clean_out_of_memory_error)
 	event_fails(js, "f", "{}", -VMLET_EFAIL, VMLET_JS_NOMEM, "alloc failed");
 	next_event_works(js);
 	vmlet_js_destroy(js);
+}
+
+/*
+ * The engine's heap is the guest's heap: what the config's mem_size
+ * leaves after the image, buffers and stack. A script that allocates
+ * until it fails gets about as many MiB more as the guest has, and the
+ * failure is the engine's "alloc failed", which it can even catch.
+ */
+static int mib_until_out_of_memory(uint64_t mem)
+{
+	struct vmlet_js *js;
+	const char *r;
+	int mib = -1;
+
+	load_mem = mem;
+	js = load("function fill(e) { var a = [];\n"
+		  "  try { for (;;) a.push(new Uint8Array(1 << 20)); }\n"
+		  "  catch (err) { var n = a.length; a = null; return [n, err.message]; } }\n");
+	load_mem = 0;
+	if (!js)
+		return -1;
+	r = event(js, "fill", "{}");
+	printf("# %llu MiB of guest memory: %s\n", (unsigned long long)(mem >> 20), r ? r : "-");
+	if (r && sscanf(r, "[%d,\"alloc failed\"]", &mib) != 1)
+		ksft_fail_at("%s", r);
+	vmlet_js_destroy(js);
+	return mib;
+}
+
+TEST(heap_follows_the_guest_memory)
+{
+	int small = mib_until_out_of_memory(16 << 20), large = mib_until_out_of_memory(32 << 20);
+
+	/* 16 MiB: 1 MiB stack, the image (about 1.3 MiB), the engine's heap and buffers. */
+	EXPECT_GE(small, 10);
+	EXPECT_LT(small, 16);
+	EXPECT_GE(large - small, 15);
+	EXPECT_LT(large - small, 17);
 }
 
 TEST(deep_recursion_is_a_range_error)
