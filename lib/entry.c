@@ -4,12 +4,31 @@
  * memory, vCPU state that restore would otherwise set with one ioctl per
  * call.
  *
- * What it puts back: the MSRs restore sets at every restore because a
- * guest writes them without an exit (KERNEL_GS_BASE, which SWAPGS
- * exchanges, and the SYSENTER MSRs: lib/x86.h), with WRMSR, which KVM
- * passes through for them on VMX and SVM (no exit either way). The stub
- * runs in the guest as the guest itself could, at CPL 0, so it can set
- * nothing a guest could not.
+ * What it puts back:
+ *  - XCR0 and the x87, SSE and AVX registers (KVM_SET_XCRS and
+ *    KVM_SET_XSAVE before): XGETBV (no exit) says whether XCR0 is the
+ *    snapshot's, XSETBV (an exit, in the kernel) sets it only when not,
+ *    and XRSTOR loads the snapshot's XSAVE image with every component of
+ *    XCR0 requested: a component the image marks in its initial state is
+ *    initialized, as KVM_SET_XSAVE does. Only where the vCPU can enable
+ *    no component beyond the snapshot's XCR0 (lib/kvm.c masks CPUID leaf
+ *    0xD and protection keys), so none escapes, and where the CPU runs
+ *    guest code (KVM's emulator has no XRSTOR);
+ *  - the MSRs restore sets at every restore because a guest writes them
+ *    without an exit (KERNEL_GS_BASE, which SWAPGS exchanges, and the
+ *    SYSENTER MSRs: lib/x86.h), with WRMSR, which KVM passes through for
+ *    them on VMX and SVM (no exit either way).
+ * The stub runs in the guest as the guest itself could, at CPL 0, so it
+ * can set nothing a guest could not.
+ *
+ * What it does not: the debug registers. A guest's MOV to or from a DR
+ * exits to KVM, never to user space: VMX's handle_dr() reports it only
+ * with DR7.GD under KVM_GUESTDBG_USE_HW_BP, SVM's dr_interception() not
+ * at all (it drops the intercepts, or emulates the MOV with guest debug
+ * on), so nothing tells restore a guest touched them; and the stub's own
+ * first MOV to a DR would cost an exit per call, which KVM_SET_DEBUGREGS
+ * does not. XSETBV likewise exits to KVM alone (VMX always, SVM by
+ * intercept; QEMU's TCG not even that), hence the XGETBV compare.
  *
  * Why that is as safe as the ioctl: the stub and its data (the values, in
  * the snapshot) lie in the exception stubs' page, which restore puts back
@@ -22,8 +41,9 @@
  * instruction runs after every MSR above is the snapshot's again.
  *
  * How: restore loads the snapshot's registers with rip at the stub. The
- * stub keeps the call's rdx (an argument, which WRMSR needs) in rsp, its
- * only other free register, sets the MSRs, takes rax, rcx and rdx back,
+ * stub keeps the call's rdx (an argument, which XSETBV, XRSTOR and WRMSR
+ * need) in rsp, its only other free register, puts the state back, takes
+ * rax, rcx and rdx back,
  * and leaves through IRETQ to the snapshot's rip, rsp, rflags and
  * segments: no flag or register it used survives, and it writes no
  * memory. A restore after a failed call, one while instructions are
@@ -35,6 +55,7 @@
 #include <string.h>
 
 #include "entry.h"
+#include "kvm.h"
 
 #define ENTRY_MSRS 4 /* KERNEL_GS_BASE, SYSENTER_CS, _ESP, _EIP */
 
@@ -44,6 +65,21 @@ __asm__(
 "	.balign 64\n"
 "vmlet_entry_start:\n"
 "	mov %rdx, %rsp\n"
+"	cmpb $0, vmlet_entry_fpu(%rip)\n"
+"	je 2f\n"
+"	xor %ecx, %ecx\n"
+"	xgetbv\n"
+"	cmp vmlet_entry_xcr0(%rip), %eax\n"
+"	jne 1f\n"
+"	cmp vmlet_entry_xcr0 + 4(%rip), %edx\n"
+"	je 3f\n"
+"1:	mov vmlet_entry_xcr0(%rip), %eax\n"
+"	mov vmlet_entry_xcr0 + 4(%rip), %edx\n"
+"	xsetbv\n"
+"3:	mov $-1, %eax\n"
+"	mov $-1, %edx\n"
+"	xrstor64 vmlet_entry_xsave(%rip)\n"
+"2:\n"
 "	mov vmlet_entry_msrs + 0(%rip), %ecx\n"
 "	mov vmlet_entry_msrs + 8(%rip), %eax\n"
 "	mov vmlet_entry_msrs + 12(%rip), %edx\n"
@@ -74,13 +110,29 @@ __asm__(
 "	.quad 0, 0, 0, 0, 0\n"
 "vmlet_entry_msrs:\n" /* index (32 bits, then 32 of 0), value */
 "	.fill 16 * 4, 1, 0\n"
+"vmlet_entry_xcr0:\n"
+"	.quad 0\n"
+"vmlet_entry_fpu:\n" /* 1: set XCR0, XRSTOR the image */
+"	.byte 0\n"
+"	.balign 64\n"
+"vmlet_entry_xsave:\n" /* standard form: XCR0 is at most x87, SSE, AVX */
+"	.fill 832, 1, 0\n"
 "vmlet_entry_end:\n"
 "	.popsection\n");
 /* clang-format on */
 
 #define HIDDEN __attribute__((visibility("hidden")))
 extern const uint8_t vmlet_entry_start[] HIDDEN, vmlet_entry_rax[] HIDDEN, vmlet_entry_rcx[] HIDDEN,
-	vmlet_entry_frame[] HIDDEN, vmlet_entry_msrs[] HIDDEN, vmlet_entry_end[] HIDDEN;
+	vmlet_entry_frame[] HIDDEN, vmlet_entry_msrs[] HIDDEN, vmlet_entry_xcr0[] HIDDEN,
+	vmlet_entry_fpu[] HIDDEN, vmlet_entry_xsave[] HIDDEN, vmlet_entry_end[] HIDDEN;
+
+#define XFEATURES_OK	0x7ULL /* x87, SSE, AVX: what fits vmlet_entry_xsave */
+#define XSAVE_BYTES	832
+#define XSTATE_BV	512 /* bytes into the area */
+#define XCOMP_BV	520
+#define CR0_TS		(1ULL << 3)
+#define CR4_OSXSAVE	(1ULL << 18)
+#define CPUID_7_ECX_PKU (1U << 3)
 
 #define OFF(sym) ((size_t)(sym - vmlet_entry_start))
 
@@ -89,9 +141,50 @@ static void put64(uint8_t *stub, size_t off, uint64_t v)
 	memcpy(stub + off, &v, sizeof(v));
 }
 
-/* The stub for st into stub (OFF(vmlet_entry_end) bytes), or -ENOTSUP. */
+static const struct kvm_cpuid_entry2 *cpuid(const struct kvm_cpuid2 *c, uint32_t fn)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == fn && c->entries[i].index == 0)
+			return &c->entries[i];
+	return NULL;
+}
+
+/*
+ * Whether the stub can put st's XSAVE state and XCR0 back as
+ * KVM_SET_XSAVE and KVM_SET_XCRS would: on a CPU that runs guest code
+ * (KVM's emulator has no XRSTOR), with XCR0 equal to every component the
+ * vCPU's CPUID offers (lib/kvm.c offers no more than x87, SSE and AVX, and
+ * no protection keys), so that no component escapes the XRSTOR; and with
+ * CR4.OSXSAVE on and CR0.TS off, which sregs bring back before it runs.
+ */
+static bool fpu_ok(const struct vmlet_x86_state *st, uint64_t *xcr0)
+{
+	const struct kvm_cpuid_entry2 *d, *f7;
+	const struct vmlet_kvm *kvm;
+	uint64_t comp;
+
+	if (vmlet_kvm_get(&kvm) || kvm->emulated || !kvm->xcrs)
+		return false;
+	*xcr0 = 0;
+	for (uint32_t i = 0; i < st->xcrs.nr_xcrs && i < KVM_MAX_XCRS; i++)
+		if (st->xcrs.xcrs[i].xcr == 0)
+			*xcr0 = st->xcrs.xcrs[i].value;
+	d = cpuid(kvm->cpuid, 0xd);
+	f7 = cpuid(kvm->cpuid, 7);
+	memcpy(&comp, (const uint8_t *)st->xsave + XCOMP_BV, sizeof(comp));
+	return *xcr0 && !(*xcr0 & ~XFEATURES_OK) && d &&
+	       (d->eax | (uint64_t)d->edx << 32) == *xcr0 && !(f7 && (f7->ecx & CPUID_7_ECX_PKU)) &&
+	       (st->sregs.cr4 & CR4_OSXSAVE) && !(st->sregs.cr0 & CR0_TS) && !comp;
+}
+
+/*
+ * The stub for st into stub (OFF(vmlet_entry_end) bytes): what it puts
+ * back (VMLET_ENTRY_*), or -ENOTSUP.
+ */
 static int build(uint8_t *stub, const struct vmlet_x86_state *st)
 {
+	int what = VMLET_ENTRY_MSRS;
+	uint64_t xcr0, bv;
 	const struct kvm_msrs *msrs = (const struct kvm_msrs *)st->msrs;
 	unsigned int n = 0;
 
@@ -120,23 +213,35 @@ static int build(uint8_t *stub, const struct vmlet_x86_state *st)
 	/* Fewer than four (no SYSENTER MSRs here): the first one again. */
 	for (unsigned int i = n; i < ENTRY_MSRS; i++)
 		memcpy(stub + OFF(vmlet_entry_msrs) + 16 * i, stub + OFF(vmlet_entry_msrs), 16);
-	return 0;
+	if (fpu_ok(st, &xcr0)) {
+		put64(stub, OFF(vmlet_entry_xcr0), xcr0);
+		stub[OFF(vmlet_entry_fpu)] = 1;
+		memcpy(stub + OFF(vmlet_entry_xsave), st->xsave, XSAVE_BYTES);
+		/* KVM names PKRU wherever the host has it: beyond XCR0, a #GP to XRSTOR. */
+		memcpy(&bv, stub + OFF(vmlet_entry_xsave) + XSTATE_BV, sizeof(bv));
+		bv &= xcr0;
+		memcpy(stub + OFF(vmlet_entry_xsave) + XSTATE_BV, &bv, sizeof(bv));
+		what |= VMLET_ENTRY_FPU;
+	}
+	return what;
 }
 
 int vmlet_entry_write(uint8_t *mem, const struct vmlet_x86_state *st)
 {
 	uint8_t stub[VMLET_PAGE_SIZE];
-	int err = build(stub, st);
+	int what = build(stub, st);
 
-	if (err)
-		return err;
-	memcpy(mem + VMLET_ENTRY_ADDR, stub, OFF(vmlet_entry_end));
-	return 0;
+	if (what > 0)
+		memcpy(mem + VMLET_ENTRY_ADDR, stub, OFF(vmlet_entry_end));
+	return what;
 }
 
-bool vmlet_entry_present(const uint8_t *mem, const struct vmlet_x86_state *st)
+int vmlet_entry_present(const uint8_t *mem, const struct vmlet_x86_state *st)
 {
 	uint8_t stub[VMLET_PAGE_SIZE];
+	int what = build(stub, st);
 
-	return !build(stub, st) && !memcmp(mem + VMLET_ENTRY_ADDR, stub, OFF(vmlet_entry_end));
+	if (what > 0 && !memcmp(mem + VMLET_ENTRY_ADDR, stub, OFF(vmlet_entry_end)))
+		return what;
+	return 0;
 }

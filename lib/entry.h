@@ -16,14 +16,18 @@
 /* Where the stub starts: in the exception stubs' page, after them. */
 #define VMLET_ENTRY_ADDR (VMLET_STUB_ADDR + 0x400)
 
+/* What a stub puts back instead of restore's ioctls. */
+#define VMLET_ENTRY_MSRS 1 /* KERNEL_GS_BASE, SYSENTER_CS, _ESP, _EIP */
+#define VMLET_ENTRY_FPU	 2 /* XCR0, and x87, SSE, AVX state (KVM_SET_XCRS, KVM_SET_XSAVE) */
+
 /*
  * Write the stub for st into the snapshot memory mem (guest address 0),
- * before it is sealed. Returns 0, or -ENOTSUP where this host cannot use
- * it (st then goes back with ioctls only).
+ * before it is sealed. Returns what it puts back (VMLET_ENTRY_*), or
+ * -ENOTSUP where this host cannot use it (st then goes back with ioctls).
  */
 int vmlet_entry_write(uint8_t *mem, const struct vmlet_x86_state *st);
 
-/* Whether mem holds exactly the stub vmlet_entry_write() would write for st. */
-bool vmlet_entry_present(const uint8_t *mem, const struct vmlet_x86_state *st);
+/* What the stub in mem puts back if it is exactly the one vmlet_entry_write() writes, or 0. */
+int vmlet_entry_present(const uint8_t *mem, const struct vmlet_x86_state *st);
 
 #endif /* VMLET_ENTRY_H */

@@ -35,6 +35,9 @@
 #define XFEATURE_SSE	       (1ULL << 1)
 #define XFEATURE_AVX	       (1ULL << 2)
 #define CPUID_1_ECX_VMX	       (1U << 5)
+#define CPUID_7_ECX_PKU	       (1U << 3)
+#define XSAVE_LEGACY_END       576 /* the FXSAVE area and the XSAVE header */
+#define XSAVE_AVX_END	       832 /* and YMM0-15's upper halves */
 #define CPUID_80000001_ECX_SVM (1U << 2)
 #define KVM_CPUID_FEATURES     0x40000001
 
@@ -74,6 +77,20 @@ static int cpuid_read(void)
 	e = cpuid_find(c, 0xd, 0);
 	if (kvm.xcrs && e && (e->eax & XFEATURE_AVX))
 		kvm.xcr0 |= XFEATURE_AVX;
+	/*
+	 * And no other XSAVE component, nor protection keys: a guest can
+	 * then reach no state beyond XCR0's, all of which the entry stub's
+	 * XRSTOR puts back (lib/entry.c). AVX-512 and PKRU stayed off in
+	 * XCR0 before too; a guest could only turn them on itself.
+	 */
+	if (e) {
+		e->eax &= (uint32_t)kvm.xcr0;
+		e->edx = 0;
+		e->ecx = kvm.xcr0 & XFEATURE_AVX ? XSAVE_AVX_END : XSAVE_LEGACY_END;
+	}
+	e = cpuid_find(c, 7, 0);
+	if (e)
+		e->ecx &= ~CPUID_7_ECX_PKU;
 	/* What KVM checks MTRR and other physical addresses against (36 without the leaf). */
 	e = cpuid_find(c, 0x80000008, 0);
 	kvm.phys_bits = e && (e->eax & 0xff) ? e->eax & 0xff : 36;

@@ -40,7 +40,7 @@ struct vmlet_snapshot {
 	struct vmlet_func *funcs;
 	unsigned int nfuncs;
 	enum vmlet_restore restore;
-	bool entry;		       /* its memory holds the entry stub for cpu (lib/entry.c) */
+	int entry;		       /* its memory's entry stub for cpu puts back VMLET_ENTRY_* */
 	unsigned int refs;	       /* the creator's, its children's, its pools' */
 	struct vmlet_snapshot *parent; /* a layer's: referenced, else NULL */
 	struct vmlet_mem_run *runs;    /* what is mapped over the root's memfd, by page */

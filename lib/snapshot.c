@@ -83,7 +83,9 @@ int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore, 
 		err = vmlet_x86_state_save(&sb->vm, &snap->cpu);
 	if (err)
 		goto err_snap;
-	snap->entry = entry && !vmlet_entry_write(sb->mem.host, &snap->cpu);
+	snap->entry = entry ? vmlet_entry_write(sb->mem.host, &snap->cpu) : 0;
+	if (snap->entry < 0)
+		snap->entry = 0;
 
 	/* Take the memfd over: no writable mapping may remain to seal it. */
 	vmlet_vm_destroy(&sb->vm);
@@ -326,7 +328,7 @@ static int restore(struct vmlet_sandbox *sb)
 	 * It may have ended in a triple fault, whose vCPU reset changed MSRs
 	 * (lib/x86.c), or in the entry stub: all by ioctl then.
 	 */
-	sb->vm.entry_ok = sb->snap->entry && sb->state != SANDBOX_DEAD;
+	sb->vm.entry_ok = sb->state != SANDBOX_DEAD ? sb->snap->entry : 0;
 	if (sb->state == SANDBOX_DEAD)
 		sb->vm.msrs_written = true;
 	sb->state = SANDBOX_DEAD;

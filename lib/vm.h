@@ -51,7 +51,7 @@ struct vmlet_vm {
 	bool single_step;
 	bool msr_filter;   /* guest writes of the snapshot's MSRs exit here (lib/x86.c) */
 	bool msrs_written; /* and one did since the last full MSR restore */
-	bool entry_ok;	   /* restore may leave vCPU state to the entry stub (lib/entry.c) */
+	int entry_ok;	   /* what restore may leave to the entry stub (VMLET_ENTRY_*) */
 	/* The state whose entry stub the next run starts in, or NULL. */
 	const struct vmlet_x86_state *entry;
 	uint64_t steps;	       /* KVM_EXIT_DEBUG exits counted */

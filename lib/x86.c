@@ -478,18 +478,29 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st)
 	return 0;
 }
 
-int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, bool full)
+static int fpu_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st)
 {
-	/* A debugger or instruction count would see the stub's instructions. */
-	bool stub = !full && vm->entry_ok && !vm->single_step && !vm->debug;
-	struct kvm_run *run = vm->run;
-	uint32_t nmsrs;
-	int n;
-
 	if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, st->xsave) < 0)
 		return -errno;
 	if (st->xcrs.nr_xcrs && ioctl(vm->vcpu_fd, KVM_SET_XCRS, &st->xcrs) < 0)
 		return -errno;
+	return 0;
+}
+
+int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, bool full)
+{
+	/* A debugger or instruction count would see the stub's instructions. */
+	bool stub = !full && vm->entry_ok && !vm->single_step && !vm->debug;
+	bool fpu = stub && (vm->entry_ok & VMLET_ENTRY_FPU);
+	struct kvm_run *run = vm->run;
+	uint32_t nmsrs;
+	int n;
+
+	if (!fpu) {
+		n = fpu_load(vm, st);
+		if (n)
+			return n;
+	}
 	/*
 	 * DR0-DR3 hold any 64 bits a guest at CPL 0 writes, readable by the
 	 * next call: one more ioctl, as nothing tells whether they changed.
@@ -539,7 +550,9 @@ int vmlet_x86_entry_settle(struct vmlet_vm *vm)
 
 	if (!st)
 		return 0;
-	err = msrs_load_unfiltered(vm, st);
+	err = vm->entry_ok & VMLET_ENTRY_FPU ? fpu_load(vm, st) : 0;
+	if (!err)
+		err = msrs_load_unfiltered(vm, st);
 	if (err)
 		return err;
 	vm->run->s.regs.regs = st->regs;

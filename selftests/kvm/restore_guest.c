@@ -2,7 +2,7 @@
 /*
  * Guest for restore_test: reads and writes of the CPU state a call can
  * leave behind for the next one: MSRs, debug registers 6 and 7, FS_BASE,
- * and the whole x87/SSE/AVX register file with MXCSR.
+ * XCR0, and the whole x87/SSE/AVX register file with MXCSR.
  */
 #include <stdint.h>
 #include <string.h>
@@ -150,6 +150,21 @@ static void regs_put(uint32_t seed)
 				 : "memory");
 }
 
+static uint64_t xgetbv_(uint32_t xcr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(xcr));
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* XCR0 as the call leaves it (xsetbv faults on a value KVM refuses). */
+static uint64_t xsetbv_(uint32_t xcr, uint64_t v)
+{
+	__asm__ volatile("xsetbv" : : "c"(xcr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+	return xgetbv_(0);
+}
+
 static int32_t add(int32_t a, int32_t b)
 {
 	return a + b;
@@ -165,6 +180,8 @@ int main(void)
 	VMLET_REGISTER(fs_get, VMLET_U64);
 	VMLET_REGISTER(regs_get, VMLET_BYTES);
 	VMLET_REGISTER(regs_put, VMLET_VOID, VMLET_U32);
+	VMLET_REGISTER(xgetbv_, VMLET_U64, VMLET_U32);
+	VMLET_REGISTER(xsetbv_, VMLET_U64, VMLET_U32, VMLET_U64);
 	VMLET_REGISTER(add, VMLET_I32, VMLET_I32, VMLET_I32);
 	vmlet_ready();
 }
