@@ -29,8 +29,16 @@
  *                and free do; never PROT_EXEC
  *   close        destroy, and a pool discarding a sandbox it cannot restore
  *   getrandom    each call's entropy (lib/entropy.c), once per 255 calls
- *   fstat, ftruncate   guest I/O on granted descriptors (lib/hostio.c: a
- *                file's size, open() with O_TRUNC)
+ *   fstat        guest I/O on granted descriptors (lib/hostio.c: a file's
+ *                size, an opened file's type; grants, lib/hoststate.c)
+ *   ftruncate    to length 0 only: open() of a granted file with O_TRUNC
+ *
+ * fstat and ftruncate cannot be held to the granted descriptors: seccomp
+ * sees a descriptor's number, not what it is, and grants come and go on
+ * a confined thread after the filter went on. So a confined thread keeps
+ * two rights over every descriptor of the process: fstat (type, size,
+ * owner, times) and truncation to zero of one open for writing. Growing
+ * or cutting a file to another length is refused.
  *
  * openat2, with which the guest opens files beneath a granted directory,
  * is allowed only with VMLET_CONFINE_OPEN: seccomp cannot see that it
@@ -120,7 +128,6 @@ static const int plain[] = {
 	SCMP_SYS(madvise),
 	SCMP_SYS(close),
 	SCMP_SYS(fstat),
-	SCMP_SYS(ftruncate),
 	/* Per-call entropy (lib/entropy.c). */
 	SCMP_SYS(getrandom),
 };
@@ -207,6 +214,8 @@ static int add_rules(scmp_filter_ctx ctx, unsigned int flags)
 			    &SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
 	if (!err)
 		err = allow(ctx, SCMP_SYS(mprotect), 1, &no_exec);
+	if (!err) /* O_TRUNC on a granted file (lib/hostio.c) */
+		err = allow(ctx, SCMP_SYS(ftruncate), 1, &SCMP_A1(SCMP_CMP_EQ, 0));
 #ifdef VMLET_SAN
 	flags |= VMLET_CONFINE_CREATE; /* for mmap: the runtime maps the executable */
 	if (!err)

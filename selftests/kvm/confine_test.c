@@ -268,6 +268,9 @@ static void refused(struct world *w)
 	EXPECT_EPERM(ioctl(0, FIONBIO, &one));
 	EXPECT_EPERM(syscall(SYS_io_uring_setup, 4, &up));
 	EXPECT_EPERM(write(w->file, "x", 1));
+	/* ftruncate to 0 only (a guest's O_TRUNC): never to grow or cut a file elsewhere. */
+	EXPECT_EPERM(ftruncate(w->file, 4096));
+	EXPECT_EPERM(ftruncate(w->file, 1));
 	EXPECT_EPERM(
 		(long)mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
 	EXPECT_EPERM(syscall(SYS_fork));
