@@ -48,6 +48,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "probes.h"
 #include "sandbox.h"
 
 struct vmlet_bootsnap {
@@ -267,4 +268,33 @@ void __vmlet_bootsnap_free(struct vmlet_image *img)
 		free(bs);
 	}
 	img->boot_snaps = NULL;
+}
+
+/* The cold constructor: from the boot snapshot when it can, else a boot. */
+static int create(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
+		  struct vmlet_sandbox **out)
+{
+	struct vmlet_config c;
+	int err;
+
+	if (!img || !out)
+		return -EINVAL;
+	err = vmlet_config_normalize(cfg, &c);
+	if (!err)
+		err = __vmlet_bootsnap_create(img, &c, id, out);
+	if (err == 1)
+		err = __vmlet_sandbox_boot(img, &c, id, NULL, NULL, out);
+	return err;
+}
+
+VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_config *cfg,
+				   struct vmlet_sandbox **out)
+{
+	uint64_t id = __vmlet_sandbox_next_id();
+	int err;
+
+	vmlet_probe_create_begin(id, (uint32_t)VMLET_PROBE_CREATE_COLD);
+	err = create(img, cfg, id, out);
+	vmlet_probe_create_end(id, (uint32_t)VMLET_PROBE_CREATE_COLD, (int32_t)err);
+	return err;
 }

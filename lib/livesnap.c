@@ -47,21 +47,6 @@
 
 #define SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
-void __vmlet_snapshot_get(struct vmlet_snapshot *snap)
-{
-	__atomic_add_fetch(&snap->refs, 1, __ATOMIC_RELAXED);
-}
-
-int __vmlet_snapshot_map(const struct vmlet_snapshot *snap, int prot, int flags, uint8_t **out)
-{
-	const struct vmlet_snapshot *root = snap;
-
-	while (root->parent)
-		root = root->parent;
-	return vmlet_mem_map_layers(root->mem.fd, snap->mem.size, snap->runs, snap->nruns, prot,
-				    flags, out);
-}
-
 /*
  * Why sb cannot be snapshotted now, or 0. A sandbox released to its pool
  * is not checked for: the pool may restore, lend or destroy it at any

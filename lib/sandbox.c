@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Sandboxes: create one (from the image's boot snapshot, lib/bootsnap.c,
- * or by booting: memory, image, page tables, VM, run to the guest's ready
- * point), call its functions, destroy it.
+ * Sandboxes: boot one (memory, image, page tables, VM, run to the
+ * guest's ready point), call its functions, destroy it; and the
+ * references of snapshots. This is the bottom of the sandbox objects:
+ * snapshot.c, livesnap.c, bootsnap.c and pool.c build on it, never the
+ * other way (vmlet_sandbox_create(), which picks the boot snapshot or a
+ * boot, is bootsnap.c's).
  *
  * The call path is: check the arguments against the signature the guest
  * registered, encode the frame straight into the guest's input buffer,
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backtrace.h"
 #include "core.h"
@@ -138,32 +142,29 @@ int __vmlet_sandbox_boot(struct vmlet_image *img, const struct vmlet_config *cfg
 	return 0;
 }
 
-static int create(struct vmlet_image *img, const struct vmlet_config *cfg, uint64_t id,
-		  struct vmlet_sandbox **out)
+/*
+ * A snapshot's references, here below the code that takes and uses them
+ * (lib/snapshot.c, livesnap.c, bootsnap.c, pool.c): a cold sandbox drops
+ * its boot snapshot's in vmlet_sandbox_destroy().
+ */
+void __vmlet_snapshot_get(struct vmlet_snapshot *snap)
 {
-	struct vmlet_config c;
-	int err;
-
-	if (!img || !out)
-		return -EINVAL;
-	err = vmlet_config_normalize(cfg, &c);
-	if (!err)
-		err = __vmlet_bootsnap_create(img, &c, id, out);
-	if (err == 1)
-		err = __vmlet_sandbox_boot(img, &c, id, NULL, NULL, out);
-	return err;
+	__atomic_add_fetch(&snap->refs, 1, __ATOMIC_RELAXED);
 }
 
-VMLET_API int vmlet_sandbox_create(struct vmlet_image *img, const struct vmlet_config *cfg,
-				   struct vmlet_sandbox **out)
+VMLET_API void vmlet_snapshot_destroy(struct vmlet_snapshot *snap)
 {
-	uint64_t id = __vmlet_sandbox_next_id();
-	int err;
-
-	vmlet_probe_create_begin(id, (uint32_t)VMLET_PROBE_CREATE_COLD);
-	err = create(img, cfg, id, out);
-	vmlet_probe_create_end(id, (uint32_t)VMLET_PROBE_CREATE_COLD, (int32_t)err);
-	return err;
+	/* The last reference goes: the creator's, a child's or a pool's. */
+	if (!snap || __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	vmlet_mem_destroy(&snap->mem);
+	vmlet_service_put(snap->cfg.host);
+	free(snap->funcs);
+	free(snap->runs);
+	if (snap->file_fd > 0)
+		close(snap->file_fd);
+	vmlet_snapshot_destroy(snap->parent);
+	free(snap);
 }
 
 VMLET_API uint64_t vmlet_sandbox_id(const struct vmlet_sandbox *sb)

@@ -133,42 +133,43 @@ VMLET_API int vmlet_snapshot_create(struct vmlet_image *img, const struct vmlet_
 {
 	struct vmlet_config c = {.sz = sizeof(c)};
 	struct vmlet_sandbox *sb;
+	uint64_t id;
 	int err;
 
 	if (!img || !out)
 		return -EINVAL;
-	if (cfg) {
-		err = vmlet_config_normalize(cfg, &c);
-		if (err)
-			return err;
-	}
+	err = vmlet_config_normalize(cfg, &c); /* NULL: the defaults */
+	if (err)
+		return err;
 	if (c.backing == VMLET_BACKING_AUTO)
 		c.backing = VMLET_BACKING_4K;
 	if (c.restore == VMLET_RESTORE_AUTO)
 		c.restore = VMLET_RESTORE_COPY;
 	if (c.restore == VMLET_RESTORE_DROP && vmlet_mem_pagemap_fd() < 0)
 		return -ENOTSUP;
-	/* A booted sandbox owns its memfd, which the snapshot takes over. */
+	/*
+	 * A booted sandbox owns its memfd, which the snapshot takes over:
+	 * what vmlet_sandbox_create() does with VMLET_CONFIG_BOOT, traced as
+	 * it traces it.
+	 */
 	c.flags |= VMLET_CONFIG_BOOT;
-	err = vmlet_sandbox_create(img, &c, &sb);
+	id = __vmlet_sandbox_next_id();
+	vmlet_probe_create_begin(id, (uint32_t)VMLET_PROBE_CREATE_COLD);
+	err = __vmlet_sandbox_boot(img, &c, id, NULL, NULL, &sb);
+	vmlet_probe_create_end(id, (uint32_t)VMLET_PROBE_CREATE_COLD, (int32_t)err);
 	if (err)
 		return err;
 	return __vmlet_snapshot_take(sb, c.restore, true, out);
 }
 
-VMLET_API void vmlet_snapshot_destroy(struct vmlet_snapshot *snap)
+int __vmlet_snapshot_map(const struct vmlet_snapshot *snap, int prot, int flags, uint8_t **out)
 {
-	/* The last reference goes: the creator's, a child's or a pool's. */
-	if (!snap || __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL))
-		return;
-	vmlet_mem_destroy(&snap->mem);
-	vmlet_service_put(snap->cfg.host);
-	free(snap->funcs);
-	free(snap->runs);
-	if (snap->file_fd > 0)
-		close(snap->file_fd);
-	vmlet_snapshot_destroy(snap->parent);
-	free(snap);
+	const struct vmlet_snapshot *root = snap;
+
+	while (root->parent)
+		root = root->parent;
+	return vmlet_mem_map_layers(root->mem.fd, snap->mem.size, snap->runs, snap->nruns, prot,
+				    flags, out);
 }
 
 VMLET_API const void *vmlet_snapshot_memory(const struct vmlet_snapshot *snap, size_t *size)
