@@ -118,28 +118,6 @@ struct file {
 	struct vmlet_x86_state cpu;
 };
 
-/* snap saved to path (or a new unlinked file when path is NULL): its fd, or -1. */
-static int save_to(const struct vmlet_snapshot *snap, const char *path)
-{
-	char tmp[] = TMPDIR "/vmlet-snaphost.XXXXXX";
-	int fd = path ? open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : mkstemp(tmp);
-	int err;
-
-	if (fd < 0 || !snap) {
-		ksft_fail_at("save: %s", fd < 0 ? strerror(errno) : "no snapshot");
-		return -1;
-	}
-	if (!path)
-		unlink(tmp);
-	err = vmlet_snapshot_save(snap, fd);
-	if (err) {
-		ksft_fail_at("vmlet_snapshot_save: %s", vmlet_strerror(err));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static bool file_read(int fd, struct file *f)
 {
 	off_t end = lseek(fd, 0, SEEK_END);
@@ -209,7 +187,7 @@ TEST(mtrr_address_beyond_the_hosts_width_is_named_at_load)
 	struct bare b;
 	uint64_t over, top;
 	char want[256];
-	int fd = save_to(live, NULL), bad, good;
+	int fd = test_snapshot_saved(live, NULL), bad, good;
 
 	ASSERT_GE(fd, 0);
 	ASSERT_TRUE(file_read(fd, &f));
@@ -259,7 +237,7 @@ TEST(vcpu_events_kvm_refuses_are_refused_at_load)
 	struct vmlet_x86_state cpu;
 	struct file f;
 	struct bare b;
-	int fd = save_to(live, NULL), bad;
+	int fd = test_snapshot_saved(live, NULL), bad;
 
 	ASSERT_GE(fd, 0);
 	ASSERT_TRUE(file_read(fd, &f));
@@ -327,7 +305,7 @@ static int hidden_child(uint32_t hidden, const char *path, const char *saved_pat
 	if (vmlet_image_open(GUEST("livesnap"), &img))
 		return 3;
 	snap = loaded_live(img, VMLET_RESTORE_AUTO, NULL);
-	out = snap ? save_to(snap, saved_path) : -1;
+	out = snap ? test_snapshot_saved(snap, saved_path) : -1;
 	if (out < 0)
 		return 4;
 	close(out);
@@ -361,7 +339,7 @@ TEST(msr_the_hosts_kvm_does_not_list_is_named_at_load)
 	ASSERT_GE(fd, 0);
 	close(fd);
 	snprintf(saved_path, sizeof(saved_path), "%s.saved", path);
-	fd = save_to(live, path);
+	fd = test_snapshot_saved(live, path);
 	ASSERT_GE(fd, 0);
 	ASSERT_TRUE(file_read(fd, &f));
 	cpu = f.cpu;

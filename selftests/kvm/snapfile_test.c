@@ -33,36 +33,6 @@
 
 static const enum vmlet_restore methods[] = {VMLET_RESTORE_DROP, VMLET_RESTORE_COPY};
 
-/* A new temporary file (unlinked), or -1 (the test failed). */
-static int tmpfile_fd(void)
-{
-	char path[] = TMPDIR "/vmlet-snapfile.XXXXXX";
-	int fd = mkstemp(path);
-
-	if (fd < 0) {
-		ksft_fail_at("mkstemp: %s", strerror(errno));
-		return -1;
-	}
-	unlink(path);
-	return fd;
-}
-
-/* snap saved to a new temporary file, or -1. */
-static int saved(const struct vmlet_snapshot *snap)
-{
-	int fd = tmpfile_fd(), err;
-
-	if (fd < 0 || !snap)
-		return -1;
-	err = vmlet_snapshot_save(snap, fd);
-	if (err) {
-		ksft_fail_at("vmlet_snapshot_save: %s", vmlet_strerror(err));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static struct vmlet_snapshot *loaded(int fd, enum vmlet_restore m)
 {
 	struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = m};
@@ -232,7 +202,7 @@ TEST(nothing_written_after_the_snapshot_reaches_the_next_call)
 
 	for (unsigned int m = 0; img && m < 2; m++) {
 		struct vmlet_snapshot *live = loaded_live(img, methods[m], NULL), *snap;
-		int fd = saved(live);
+		int fd = test_snapshot_saved(live, NULL);
 		struct vmlet_sandbox *t;
 		struct stat st0, st1;
 		const void *view;
@@ -281,7 +251,7 @@ TEST(file_stores_only_the_pages_that_are_not_zero)
 	const uint8_t *mem;
 	struct stat st;
 	size_t size;
-	int fd = saved(live);
+	int fd = test_snapshot_saved(live, NULL);
 
 	ASSERT_GE(fd, 0);
 	mem = vmlet_snapshot_memory(live, &size);
@@ -315,7 +285,7 @@ TEST(chains_of_snapshots_through_files)
 			struct vmlet_snapshot *file, *layer = NULL;
 			struct vmlet_sandbox *sb;
 
-			fds[k] = saved(snap);
+			fds[k] = test_snapshot_saved(snap, NULL);
 			vmlet_snapshot_destroy(snap);
 			file = loaded(fds[k], methods[m]);
 			sb = from(file);
@@ -381,7 +351,7 @@ TEST(threads_make_sandboxes_from_one_loaded_snapshot)
 {
 	struct vmlet_image *img = test_image(GUEST("livesnap"));
 	struct vmlet_snapshot *live = loaded_live(img, VMLET_RESTORE_COPY, NULL);
-	int fd = saved(live);
+	int fd = test_snapshot_saved(live, NULL);
 	struct vmlet_snapshot *snap = loaded(fd, VMLET_RESTORE_COPY);
 	struct worker w[4];
 	pthread_t t[4];
@@ -409,7 +379,7 @@ TEST(pool_of_a_loaded_snapshot)
 {
 	struct vmlet_image *img = test_image(GUEST("livesnap"));
 	struct vmlet_snapshot *live = loaded_live(img, VMLET_RESTORE_COPY, NULL);
-	int fd = saved(live);
+	int fd = test_snapshot_saved(live, NULL);
 	struct vmlet_snapshot *snap = loaded(fd, VMLET_RESTORE_COPY);
 	struct vmlet_pool_config pcfg = {.sz = sizeof(pcfg), .size = 2};
 	struct vmlet_pool *pool;
@@ -447,7 +417,7 @@ TEST(host_functions_come_from_the_load_config)
 	struct vmlet_config cfg = {.sz = sizeof(cfg), .host_funcs = &fn, .nhost_funcs = 1};
 	struct vmlet_image *img = test_image(GUEST("livesnap"));
 	struct vmlet_snapshot *live = loaded_live(img, VMLET_RESTORE_COPY, NULL), *a, *b;
-	int fd = saved(live);
+	int fd = test_snapshot_saved(live, NULL);
 	struct vmlet_value arg = vmlet_str("answer"), r = {0};
 	struct vmlet_sandbox *sa, *sbb;
 
@@ -479,7 +449,7 @@ TEST(configs_that_contradict_the_file_are_einval)
 	struct vmlet_snapshot *live = loaded_live(img, VMLET_RESTORE_COPY, NULL);
 	struct vmlet_config cfg = {.sz = sizeof(cfg), .mem_size = 8 << 20};
 	struct vmlet_snapshot *snap = UNTOUCHED;
-	int fd = saved(live), p[2];
+	int fd = test_snapshot_saved(live, NULL), p[2];
 
 	ASSERT_GE(fd, 0);
 	EXPECT_EQ(vmlet_snapshot_load(fd, &cfg, &snap), -EINVAL);
@@ -514,7 +484,7 @@ TEST(configs_that_contradict_the_file_are_einval)
 /* Copy fd's first len bytes to a new temporary file, with one byte flipped at flip (or none). */
 static int copy_of(int fd, size_t len, long flip)
 {
-	int out = tmpfile_fd();
+	int out = test_tmpfile();
 	uint8_t *buf = malloc(len ? len : 1);
 
 	if (out < 0 || !buf || pread(fd, buf, len, 0) != (ssize_t)len)
@@ -543,7 +513,7 @@ TEST(truncated_or_corrupted_files_name_the_section)
 	static const char *const names[] = {"cpu", "layout", "funcs", "runs", "pages"};
 	struct vmlet_image *img = test_image(GUEST("livesnap"));
 	struct vmlet_snapshot *live = loaded_live(img, VMLET_RESTORE_COPY, NULL), *snap = UNTOUCHED;
-	int fd = saved(live);
+	int fd = test_snapshot_saved(live, NULL);
 	struct sect s[5];
 	char want[256];
 

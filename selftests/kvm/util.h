@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,44 @@ static inline struct vmlet_snapshot *test_snapshot(struct vmlet_image *img, enum
 	if (err)
 		ksft_fail_at("vmlet_snapshot_create: %s", vmlet_strerror(err));
 	return snap;
+}
+
+/*
+ * A new file in /dev/shm, unlinked (not 9p, where vmtest.sh shares the
+ * tree: see snapfile_test.c): its descriptor, or -1 (the test failed).
+ */
+static inline int test_tmpfile(void)
+{
+	char path[] = "/dev/shm/vmlet-test.XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd < 0) {
+		ksft_fail_at("mkstemp: %s", strerror(errno));
+		return -1;
+	}
+	unlink(path);
+	return fd;
+}
+
+/* snap saved to path, or to test_tmpfile() when path is NULL: its fd, or -1 (the test failed). */
+static inline int test_snapshot_saved(const struct vmlet_snapshot *snap, const char *path)
+{
+	int fd = path ? open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : test_tmpfile();
+	int err;
+
+	if (fd < 0 || !snap) {
+		ksft_fail_at("save: %s", fd < 0 ? strerror(errno) : "no snapshot");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	err = vmlet_snapshot_save(snap, fd);
+	if (err) {
+		ksft_fail_at("vmlet_snapshot_save: %s", vmlet_strerror(err));
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* Open file descriptors of this process, for leak checks. */
