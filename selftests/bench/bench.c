@@ -115,6 +115,23 @@ int bench_in_vmtest(struct bench *b, const char *flag, const char *path, char *w
 	return 0;
 }
 
+int bench_vmtest_fragment(struct bench *b, const char *flag, const char *key, const char *file,
+			  const char *here_error, char *why, size_t len)
+{
+	char path[4096];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", b->outdir, file);
+	setenv("VMLET_BENCH_HERE_ERROR", here_error, 1);
+	err = bench_in_vmtest(b, flag, path, why, len);
+	if (!err) {
+		err = json_file(b->j, key, path);
+		if (err)
+			snprintf(why, len, "%.200s: %s", path, strerror(-err));
+	}
+	return err;
+}
+
 static void cpu_model(char *buf, size_t len)
 {
 	char line[256];

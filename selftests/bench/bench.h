@@ -190,6 +190,13 @@ extern const char bench_js_request[];
  * 0 when it wrote path, else why.
  */
 int bench_in_vmtest(struct bench *b, const char *flag, const char *path, char *why, size_t len);
+/*
+ * A group that cannot run here (here_error says why, in the VM's report):
+ * bench_in_vmtest() writing outdir/file, taken into the report as key.
+ * 0 when it is in, else why; the caller then reports the failure itself.
+ */
+int bench_vmtest_fragment(struct bench *b, const char *flag, const char *key, const char *file,
+			  const char *here_error, char *why, size_t len);
 /* bench --snapfile-child file|cold PATH: the new process of bench_snapfile(). */
 int bench_snapfile_child(int argc, char **argv);
 /* bench -S FILE: the snapfile group alone, for the vmtest VM (with JS). */

@@ -306,7 +306,7 @@ int bench_hostcall_fragment(struct bench *b)
 
 void bench_hostcall(struct bench *b)
 {
-	char here[320], why[320], path[4096];
+	char here[320], why[320];
 	struct vmlet_config cfg;
 	struct vmlet_sandbox *sb;
 	struct vmlet_image *img;
@@ -317,15 +317,9 @@ void bench_hostcall(struct bench *b)
 	err = setup(&cfg, &img, &sb, here, sizeof(here));
 	if (err && b->plat.emulated) {
 		printf("  here: %s\n", here);
-		snprintf(path, sizeof(path), "%s/hostcall-vmtest.json", b->outdir);
-		setenv("VMLET_BENCH_HERE_ERROR", here, 1);
-		if (!bench_in_vmtest(b, "-F", path, why, sizeof(why))) {
-			int err = json_file(b->j, "hostcall", path);
-
-			if (!err)
-				return;
-			snprintf(why, sizeof(why), "%.200s: %s", path, strerror(-err));
-		}
+		if (!bench_vmtest_fragment(b, "-F", "hostcall", "hostcall-vmtest.json", here, why,
+					   sizeof(why)))
+			return;
 		json_obj(b->j, "hostcall");
 		json_str(b->j, "where", "vmtest");
 		json_str(b->j, "here_error", here);

@@ -534,7 +534,7 @@ int bench_js_fragment(struct bench *b)
 
 void bench_js(struct bench *b)
 {
-	char here[320], why[320], path[4096], *src;
+	char here[320], why[320], *src;
 	struct vmlet_js *js = NULL;
 	int err;
 
@@ -543,14 +543,8 @@ void bench_js(struct bench *b)
 	err = src ? load(src, &js, here, sizeof(here)) : -ENOENT;
 	if (err && src && b->plat.emulated) {
 		printf("  here: %s\n", here);
-		snprintf(path, sizeof(path), "%s/js-vmtest.json", b->outdir);
-		setenv("VMLET_BENCH_HERE_ERROR", here, 1);
-		if (!bench_in_vmtest(b, "-J", path, why, sizeof(why))) {
-			err = json_file(b->j, "js", path);
-			if (!err)
-				goto out;
-			snprintf(why, sizeof(why), "%.200s: %s", path, strerror(-err));
-		}
+		if (!bench_vmtest_fragment(b, "-J", "js", "js-vmtest.json", here, why, sizeof(why)))
+			goto out;
 		json_obj(b->j, "js");
 		json_str(b->j, "where", "vmtest");
 		json_str(b->j, "here_error", here);

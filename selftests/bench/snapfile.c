@@ -425,9 +425,8 @@ int bench_snapfile_fragment(struct bench *b)
 
 void bench_snapfile(struct bench *b)
 {
-	char why[320], path[4096];
+	char why[320];
 	struct fig *f;
-	int err;
 
 	json_obj(b->j, "snapfile");
 	json_str(b->j, "where", "here");
@@ -437,14 +436,10 @@ void bench_snapfile(struct bench *b)
 	if (!b->plat.emulated)
 		return;
 	/* The other machine sort, and JS (SSE): the vmtest VM. */
-	snprintf(path, sizeof(path), "%s/snapfile-vmtest.json", b->outdir);
-	setenv("VMLET_BENCH_HERE_ERROR", "this KVM emulates guest code and cannot run SSE (JS)", 1);
-	if (!bench_in_vmtest(b, "-S", path, why, sizeof(why))) {
-		err = json_file(b->j, "snapfile_vmtest", path);
-		if (!err)
-			return;
-		snprintf(why, sizeof(why), "%.200s: %s", path, strerror(-err));
-	}
+	if (!bench_vmtest_fragment(b, "-S", "snapfile_vmtest", "snapfile-vmtest.json",
+				   "this KVM emulates guest code and cannot run SSE (JS)", why,
+				   sizeof(why)))
+		return;
 	json_obj(b->j, "snapfile_vmtest");
 	json_str(b->j, "where", "vmtest");
 	f = fig_new("file", 0, "snapfile: new process, file to add(1, 2)");

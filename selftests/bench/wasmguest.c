@@ -403,21 +403,14 @@ int bench_wasm_guest_fragment(struct bench *b)
 /* Where KVM emulates guest code: the target's figures in the vmtest VM. */
 static void in_vmtest(struct bench *b)
 {
-	char why[320], path[4096];
+	char why[320];
 	struct fig *f;
-	int err;
 
-	snprintf(path, sizeof(path), "%s/wasm-guest-vmtest.json", b->outdir);
-	setenv("VMLET_BENCH_HERE_ERROR",
-	       "this KVM emulates guest code, native code runs on the CPU: their ratio "
-	       "means nothing",
-	       1);
-	if (!bench_in_vmtest(b, "-W", path, why, sizeof(why))) {
-		err = json_file(b->j, "wasm_guest_vmtest", path);
-		if (!err)
-			return;
-		snprintf(why, sizeof(why), "%.200s: %s", path, strerror(-err));
-	}
+	if (!bench_vmtest_fragment(b, "-W", "wasm_guest_vmtest", "wasm-guest-vmtest.json",
+				   "this KVM emulates guest code, native code runs on the CPU: "
+				   "their ratio means nothing",
+				   why, sizeof(why)))
+		return;
 	json_obj(b->j, "wasm_guest_vmtest");
 	json_str(b->j, "where", "vmtest");
 	f = fig_new("checksum", 0, "wasm-guest: warm call checksum(4 KiB)");
