@@ -781,20 +781,41 @@ static int debug_call(struct run *r, uint16_t port)
 	return 0;
 }
 
+int cli_run_thread(void *(*fn)(void *), void *arg)
+{
+	static char stdout_buf[BUFSIZ];
+	pthread_t thread;
+	int err;
+
+	setvbuf(stdout, stdout_buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(stdout_buf));
+	err = -pthread_create(&thread, NULL, fn, arg);
+	if (err) {
+		fprintf(stderr, "vmlet: cannot start a thread: %s\n", strerror(-err));
+		return err;
+	}
+	pthread_join(thread, NULL);
+	return 0;
+}
+
+int cli_confine(int seccomp, const char *what)
+{
+	int err = seccomp ? vmlet_thread_confine(0) : 0;
+
+	if (err)
+		fprintf(stderr,
+			"vmlet: cannot confine %s with seccomp: %s (--no-seccomp runs them "
+			"unconfined)\n",
+			what, vmlet_strerror(err));
+	return err;
+}
+
 static void *calls_main(void *arg)
 {
 	struct run *r = arg;
 
-	if (r->seccomp) {
-		r->err = vmlet_thread_confine(0);
-		if (r->err) {
-			fprintf(stderr,
-				"vmlet: cannot confine the calls with seccomp: %s "
-				"(--no-seccomp runs them unconfined)\n",
-				vmlet_strerror(r->err));
-			return NULL;
-		}
-	}
+	r->err = cli_confine(r->seccomp, "the calls");
+	if (r->err)
+		return NULL;
 	r->err = calls(r);
 	fflush(stdout); /* while write(1) is all this thread may do */
 	return NULL;
@@ -802,7 +823,6 @@ static void *calls_main(void *arg)
 
 static int cmd_run(int argc, char **argv)
 {
-	static char stdout_buf[BUFSIZ];
 	static const struct option opts[] = {
 		{"repeat", required_argument, NULL, 'r'},
 		{"count-insns", no_argument, NULL, 'c'},
@@ -829,7 +849,6 @@ static int cmd_run(int argc, char **argv)
 	int c, err, idx;
 	struct vmlet_config cfg = {.sz = sizeof(cfg)};
 	struct vmlet_host *host = NULL;
-	pthread_t thread;
 
 	while ((c = getopt_long(argc, argv, "+r:f:ctm:T:k:g:p:SC:G:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -928,13 +947,9 @@ static int cmd_run(int argc, char **argv)
 	 * which the confined thread may not make: give it the buffer and
 	 * the mode glibc would have chosen, now.
 	 */
-	setvbuf(stdout, stdout_buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(stdout_buf));
-	err = -pthread_create(&thread, NULL, calls_main, &r);
-	if (err) {
-		fprintf(stderr, "vmlet: cannot start a thread: %s\n", strerror(-err));
+	err = cli_run_thread(calls_main, &r);
+	if (err)
 		goto out;
-	}
-	pthread_join(thread, NULL);
 	err = r.err;
 out:
 	vmlet_pool_destroy(r.pool);

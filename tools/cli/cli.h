@@ -42,6 +42,15 @@ void cli_opts_close(struct cli_opts *o);
 int cli_is_snapshot_file(const char *path);
 /* Save snap to path through a temporary file renamed into place: a reader sees all or none. */
 int cli_save_snapshot(const struct vmlet_snapshot *snap, const char *path);
+/*
+ * The calls of a command, on a thread of their own that may confine
+ * itself: stdout gets a buffer first (stdio would fstat(2) it at first
+ * use, which a confined thread may not), then fn(arg) runs on the new
+ * thread and is waited for. 0, or -errno when it could not start (said).
+ */
+int cli_run_thread(void *(*fn)(void *), void *arg);
+/* With seccomp (not --no-seccomp), confine this thread (what: "the calls"); 0 or the error, said. */
+int cli_confine(int seccomp, const char *what);
 int cli_js(int argc, char **argv);
 int cli_wasm(int argc, char **argv);
 

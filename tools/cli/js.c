@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,16 +132,9 @@ static void *events_main(void *arg)
 {
 	struct js_run *r = arg;
 
-	if (r->seccomp) {
-		r->err = vmlet_thread_confine(0);
-		if (r->err) {
-			fprintf(stderr,
-				"vmlet: cannot confine the events with seccomp: %s "
-				"(--no-seccomp runs them unconfined)\n",
-				vmlet_strerror(r->err));
-			return NULL;
-		}
-	}
+	r->err = cli_confine(r->seccomp, "the events");
+	if (r->err)
+		return NULL;
 	r->err = events(r);
 	fflush(stdout);
 	return NULL;
@@ -173,7 +165,6 @@ static int js_open(const char *path, const struct vmlet_config *cfg, struct vmle
 
 int cli_js(int argc, char **argv)
 {
-	static char stdout_buf[BUFSIZ];
 	static const struct option opts[] = {
 		{"repeat", required_argument, NULL, 'r'},
 		{"fresh", required_argument, NULL, 'f'},
@@ -197,7 +188,6 @@ int cli_js(int argc, char **argv)
 	struct vmlet_host *host = NULL;
 	const char *save = NULL;
 	int c, err = 0, is_snap;
-	pthread_t thread;
 	size_t len;
 	uint64_t t0;
 	char *src = NULL;
@@ -290,13 +280,9 @@ int cli_js(int argc, char **argv)
 			goto out;
 		}
 	}
-	setvbuf(stdout, stdout_buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(stdout_buf));
-	err = -pthread_create(&thread, NULL, events_main, &r);
-	if (err) {
-		fprintf(stderr, "vmlet: cannot start a thread: %s\n", strerror(-err));
+	err = cli_run_thread(events_main, &r);
+	if (err)
 		goto out;
-	}
-	pthread_join(thread, NULL);
 	err = r.err;
 out:
 	free(r.lat);

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,12 +83,10 @@ static int cmd_wasm_run(int argc, char **argv)
 	const char *grants[MAX_GRANTS], *stdin_path = NULL;
 	int fds[MAX_GRANTS], ngrants = 0, status = 1, c, err;
 	struct vmlet_image *img = NULL;
-	static char stdout_buf[BUFSIZ];
 	char *names[MAX_GRANTS] = {0};
 	struct wasm_run r = {0};
 	uint64_t mem = 64;
 	char elf[4200];
-	pthread_t thread;
 
 	while ((c = getopt_long(argc, argv, "+e:g:i:m:T:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -185,13 +182,8 @@ static int cmd_wasm_run(int argc, char **argv)
 	r.args[2] = vmlet_bytes(in.p, in.len);
 	/* stdio would fstat(2) stdout at first use, which the confined thread may not. */
 	fflush(stdout);
-	setvbuf(stdout, stdout_buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(stdout_buf));
-	err = -pthread_create(&thread, NULL, run_main, &r);
-	if (err) {
-		fprintf(stderr, "vmlet: cannot start a thread: %s\n", strerror(-err));
+	if (cli_run_thread(run_main, &r))
 		goto out;
-	}
-	pthread_join(thread, NULL);
 	if (!r.err) {
 		status = r.ret.i32 & 0xff;
 	} else if (r.err == -VMLET_EFAIL) {
