@@ -298,6 +298,37 @@ static int restore_copy(struct vmlet_sandbox *sb)
 	return vmlet_dirty_done(d, sb->vm.vm_fd);
 }
 
+/*
+ * Whether the port exit a call ended on leaves KVM a step that would land
+ * on the state restore loads. A run that ends on a port exit leaves KVM
+ * something to finish at the next KVM_RUN, after the registers loaded
+ * meanwhile: `out imm8` and `in` leave complete_fast_pio_out()/_in(),
+ * which step rip past the instruction (by its length, up to 15 bytes
+ * with prefixes, and write rax for an `in`) if rip is then the linear rip
+ * it exited at (cui_linear_rip, pio.linear_rip in older kernels), and
+ * otherwise drop it. The runtime's own `out` never sits at a rip restore
+ * loads, but a guest at CPL 0 can write an `out` to VMLET_PORT_RETURN at
+ * the entry stub's address or the snapshot's rip (clearing CR0.WP, or
+ * through page tables of its own) and return through it: the next call
+ * would then start up to 15 bytes into the stub, skipping what it puts
+ * back, or into the snapshot's resume code (review_test). So the step is
+ * taken first when it could land (the exit's linear rip, as KVM computes
+ * it, is one of the two); no call returning the usual way pays for it.
+ * An `outs` is run by the emulator, which retires it before the exit.
+ */
+static bool io_step_lands(const struct vmlet_sandbox *sb)
+{
+	const struct kvm_run *run = sb->vm.run;
+	const struct kvm_sregs *s = &run->s.regs.sregs;
+	uint64_t rip = run->s.regs.regs.rip;
+
+	if (run->exit_reason != KVM_EXIT_IO)
+		return false;
+	if (!(s->efer & (1ULL << 10)) || !s->cs.l) /* not 64-bit mode: cs.base + eip */
+		rip = (uint32_t)(s->cs.base + rip);
+	return rip == VMLET_ENTRY_ADDR || rip == sb->snap->cpu.regs.rip;
+}
+
 static int restore(struct vmlet_sandbox *sb)
 {
 	int err = 0;
@@ -305,23 +336,12 @@ static int restore(struct vmlet_sandbox *sb)
 	if (sb->host.lost)
 		return -EIO; /* a request in flight may still write its memory */
 	/*
-	 * A run that ends on a port exit leaves KVM something to finish at
-	 * the next KVM_RUN, after the registers loaded meanwhile. A call that
-	 * returned (VMLET_PORT_RETURN, or a refusal) ended on an OUT, which
-	 * leaves nothing that could land on the restored state: `out imm8`
-	 * leaves complete_fast_pio_out(), which steps rip past the `out` only
-	 * if rip is still the one it exited at (cui_linear_rip, pio.linear_rip
-	 * in older kernels) and otherwise drops it, and the snapshot's rip,
-	 * just past the ready point's `out`, never is; an `outs` is run by the
-	 * emulator, which retires it before the exit and leaves nothing. So
-	 * restore relies on KVM dropping the pending step and pays no KVM_RUN
-	 * for it: review_test counts the instructions of calls after restores
-	 * (rip exactly at the snapshot's) and returns through `outs`.
-	 * Only a failed call can stop in an instruction that KVM completes in
-	 * its emulator and writes back over what was loaded (an IN, an MMIO
-	 * access): those are settled first.
+	 * A failed call can also stop in an instruction that KVM completes
+	 * in its emulator and writes back over what was loaded (an IN, an
+	 * MMIO access): those are settled first, as is a port step that
+	 * would land on the restored rip (io_step_lands()).
 	 */
-	if (sb->state == SANDBOX_DEAD)
+	if (sb->state == SANDBOX_DEAD || io_step_lands(sb))
 		err = vmlet_vm_settle(&sb->vm);
 	if (err)
 		return err;

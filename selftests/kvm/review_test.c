@@ -501,6 +501,83 @@ TEST(restore_after_a_return_through_outs_starts_at_the_snapshot)
 }
 
 /*
+ * A guest that returns through an `out` of its own at a rip restore loads
+ * (guest/tests/landing.c) leaves KVM a step past it at the next KVM_RUN:
+ * the next call would start up to 15 bytes into the entry stub, skipping
+ * what it puts back (the previous call's xmm8 would stay), or into the
+ * resume code at the snapshot's rip (which restore loads when it counts
+ * instructions, as the stub would be counted). Every length, both rips,
+ * both restore methods: the next calls see the snapshot's state.
+ */
+#define ENTRY_RIP (VMLET_STUB_ADDR + 0x400) /* lib/entry.h: VMLET_ENTRY_ADDR */
+
+static void landing(struct vmlet_sandbox *sb, uint64_t rip, uint64_t clean)
+{
+	struct vmlet_value a[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
+	struct {
+		struct vmlet_frame h;
+		struct vmlet_rec r;
+		uint64_t v;
+	} fr;
+
+	fr.h = (struct vmlet_frame){sizeof(fr), (uint32_t)vmlet_sandbox_func(sb, "ret_at"), 0, 1};
+	fr.r = (struct vmlet_rec){VMLET_U32, 8};
+	fr.v = 99;
+	for (uint32_t len = 2; len <= 15; len++) {
+		struct vmlet_value args[3] = {vmlet_u64(rip), vmlet_u32(len),
+					      vmlet_bytes(&fr, sizeof(fr))};
+		int err;
+
+		ASSERT_OK(vmlet_sandbox_call(sb, "ret_at", args, 3, &r));
+		EXPECT_EQ(r.u32, 99);
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		r.u64 = 0;
+		err = vmlet_sandbox_call(sb, "xmm8", NULL, 0, &r);
+		if (err || r.u64 != clean)
+			ksft_fail_at("out of %u bytes at %#llx: the next call got %s, xmm8 %#llx "
+				     "(want %#llx)",
+				     len, (unsigned long long)rip, vmlet_strerror(err),
+				     (unsigned long long)r.u64, (unsigned long long)clean);
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		r.i32 = 0;
+		EXPECT_EQ(vmlet_sandbox_call(sb, "add", a, 2, &r), 0);
+		EXPECT_EQ(r.i32, 3);
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+	}
+}
+
+TEST(restore_after_a_return_through_an_out_at_the_restored_rip_starts_clean)
+{
+	static const enum vmlet_restore methods[] = {VMLET_RESTORE_DROP, VMLET_RESTORE_COPY};
+	struct vmlet_image *img = test_image(HOSTILE_DIR "/landing.elf");
+
+	for (unsigned int m = 0; img && m < 2; m++) {
+		struct vmlet_config cfg = {.sz = sizeof(cfg), .restore = methods[m]};
+		struct vmlet_snapshot *snap = NULL;
+		struct vmlet_sandbox *sb = NULL;
+		struct vmlet_value r;
+		uint64_t clean, resume;
+
+		ASSERT_OK(vmlet_snapshot_create(img, &cfg, &snap));
+		ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+		ASSERT_OK(vmlet_sandbox_call(sb, "xmm8", NULL, 0, &r));
+		clean = r.u64;
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		ASSERT_OK(vmlet_sandbox_call(sb, "resume_rip", NULL, 0, &r));
+		resume = r.u64;
+		ASSERT_NE(resume, 0);
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+		landing(sb, ENTRY_RIP, clean);
+		ASSERT_OK(vmlet_sandbox_count_insns(sb, true));
+		landing(sb, resume, clean);
+		ASSERT_OK(vmlet_sandbox_count_insns(sb, false));
+		vmlet_sandbox_destroy(sb);
+		vmlet_snapshot_destroy(snap);
+	}
+	vmlet_image_close(img);
+}
+
+/*
  * vmlet_pool_call() could only return an error code: the release wiped
  * the fault record before the caller could read it. vmlet_pool_call_opts()
  * returns it.
