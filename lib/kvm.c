@@ -36,6 +36,8 @@
 #define XFEATURE_AVX	       (1ULL << 2)
 #define CPUID_1_ECX_VMX	       (1U << 5)
 #define CPUID_7_ECX_PKU	       (1U << 3)
+#define CPUID_7_ECX_CET_SS     (1U << 7)
+#define CPUID_7_EDX_CET_IBT    (1U << 20)
 #define XSAVE_LEGACY_END       576 /* the FXSAVE area and the XSAVE header */
 #define XSAVE_AVX_END	       832 /* and YMM0-15's upper halves */
 #define CPUID_80000001_ECX_SVM (1U << 2)
@@ -88,9 +90,20 @@ static int cpuid_read(void)
 		e->edx = 0;
 		e->ecx = kvm.xcr0 & XFEATURE_AVX ? XSAVE_AVX_END : XSAVE_LEGACY_END;
 	}
-	e = cpuid_find(c, 7, 0);
+	/*
+	 * Nor supervisor state components (IA32_XSS: CET's, on 6.18 and later
+	 * kernels with CET hardware), nor CET itself: its MSRs (U_CET, S_CET,
+	 * PL0-3_SSP, INT_SSP_TAB) and XSS are in no snapshot, and neither
+	 * KVM_SET_XSAVE nor the stub's XRSTOR puts them back.
+	 */
+	e = cpuid_find(c, 0xd, 1);
 	if (e)
-		e->ecx &= ~CPUID_7_ECX_PKU;
+		e->ecx = e->edx = 0;
+	e = cpuid_find(c, 7, 0);
+	if (e) {
+		e->ecx &= ~(CPUID_7_ECX_PKU | CPUID_7_ECX_CET_SS);
+		e->edx &= ~CPUID_7_EDX_CET_IBT;
+	}
 	/* What KVM checks MTRR and other physical addresses against (36 without the leaf). */
 	e = cpuid_find(c, 0x80000008, 0);
 	kvm.phys_bits = e && (e->eax & 0xff) ? e->eax & 0xff : 36;

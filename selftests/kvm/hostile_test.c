@@ -805,6 +805,19 @@ TEST(cpuid_matches_kvm_and_hides_pv_features_vmx_and_svm)
 	ASSERT_OK(vmlet_sandbox_call(sb, "cpuid_", a, 2, &r));
 	memcpy(regs, r.buf.ptr, sizeof(regs));
 	EXPECT_EQ(regs[2] & (1U << 2), 0); /* SVM */
+	/* No CET (shadow stacks, IBT), nor any IA32_XSS component: none restored. */
+	a[0] = vmlet_u32(7);
+	ASSERT_OK(vmlet_sandbox_call(sb, "cpuid_", a, 2, &r));
+	memcpy(regs, r.buf.ptr, sizeof(regs));
+	EXPECT_EQ(regs[2] & (1U << 7), 0);
+	EXPECT_EQ(regs[3] & (1U << 20), 0);
+	a[0] = vmlet_u32(0xd);
+	a[1] = vmlet_u32(1);
+	ASSERT_OK(vmlet_sandbox_call(sb, "cpuid_", a, 2, &r));
+	memcpy(regs, r.buf.ptr, sizeof(regs));
+	EXPECT_EQ(regs[2], 0);
+	EXPECT_EQ(regs[3], 0);
+	a[1] = vmlet_u32(0);
 	a[0] = vmlet_u32(0x40000001);	   /* KVM_CPUID_FEATURES */
 	ASSERT_OK(vmlet_sandbox_call(sb, "cpuid_", a, 2, &r));
 	memcpy(regs, r.buf.ptr, sizeof(regs));
