@@ -23,9 +23,23 @@
  * compared when pagemap is unavailable).
  *
  * The snapshot of a cold sandbox is a root: its memfd holds the pages that
- * are not zero. On hugetlb 2 MiB pages there is no layering (a 2 MiB page
- * differs as soon as 4 KiB of it do): the snapshot is a full copy in its
- * own hugetlb memfd, with no parent.
+ * are not zero. A sandbox that asked for hugetlb 2 MiB pages
+ * (VMLET_BACKING_HUGETLB) gets no layering (a 2 MiB page differs as soon
+ * as 4 KiB of it do): the snapshot is a full copy in its own hugetlb
+ * memfd, with no parent, and fails with -ENOMEM without the pages.
+ *
+ * One that got hugetlb pages from VMLET_BACKING_AUTO gets a root on 4 KiB
+ * pages instead, as vmlet_snapshot_create() does for AUTO: what is shared
+ * copy-on-write is not worth huge pages. Every sandbox of a hugetlb
+ * snapshot maps it MAP_PRIVATE, and a private hugetlb mapping reserves
+ * huge pages for the whole of it at mmap() (mm/hugetlb.c,
+ * hugetlb_reserve_pages()), written or not; each 4 KiB written copies
+ * 2 MiB. So a hugetlb snapshot of n MiB with k sandboxes takes
+ * (1 + k) * n / 2 pages besides the loading sandbox's: in the vmtest VM
+ * (64 pages) a JS guest of 44 MiB failed to load with -ENOMEM at the
+ * first sandbox of its snapshot (22 + 22 + 22 > 64). AUTO must not fail
+ * where 4 KiB pages would do, and no free-page count taken now can say
+ * how many sandboxes (a pool's) will come.
  *
  * What the snapshot keeps besides memory and vCPU: the sandbox's config
  * (host functions of the config, print, limits, restore method) and the
@@ -286,7 +300,7 @@ VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snap
 	err = vmlet_vm_complete_io(&sb->vm);
 	if (!err)
 		err = vmlet_x86_state_save(&sb->vm, &snap->cpu);
-	if (!err && sb->mem.backing == VMLET_BACKING_HUGETLB)
+	if (!err && sb->cfg.backing == VMLET_BACKING_HUGETLB)
 		err = copy_huge(snap, sb);
 	else if (!err)
 		err = take_pages(snap, sb);

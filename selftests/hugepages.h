@@ -99,4 +99,32 @@ static inline const char *reserve_hugepages(long n, long *old, char *why, size_t
 	return why;
 }
 
+/*
+ * The 2 MiB pages a new hugetlb mapping can still reserve: free ones not
+ * promised to a mapping yet (a mapping reserves its pages at mmap() and
+ * takes them from the free count as it touches them), or -1.
+ */
+static inline long hugepages_available(void)
+{
+	long free_ = meminfo_kib("HugePages_Free"), rsvd = meminfo_kib("HugePages_Rsvd");
+
+	return free_ < 0 || rsvd < 0 ? -1 : free_ - rsvd;
+}
+
+/*
+ * Make exactly n 2 MiB pages (the default size, which this needs) free by
+ * setting vm.nr_hugepages (root only): 0, or -1 when that did not give n.
+ * The caller puts back the old HugePages_Total.
+ */
+static inline int set_free_hugepages(long n)
+{
+	long free_ = meminfo_kib("HugePages_Free"), total = meminfo_kib("HugePages_Total");
+
+	if (free_ < 0 || total < 0 || meminfo_kib("Hugepagesize") != 2048)
+		return -1;
+	if (write_long(nr_hugepages, total + n - free_))
+		return -1;
+	return meminfo_kib("HugePages_Free") == n ? 0 : -1;
+}
+
 #endif /* VMLET_SELFTESTS_HUGEPAGES_H */

@@ -285,20 +285,6 @@ static int write_str(const char *path, const char *s)
 	return err;
 }
 
-/* Exactly n free 2 MiB hugetlb pages (the default size here), or -1. */
-static int set_free_hugepages(long n)
-{
-	long free_ = meminfo_kib("HugePages_Free"), total = meminfo_kib("HugePages_Total");
-	char buf[32];
-
-	if (free_ < 0 || total < 0 || meminfo_kib("Hugepagesize") != 2048)
-		return -1;
-	snprintf(buf, sizeof(buf), "%ld\n", total + n - free_);
-	if (write_str(nr_hugepages, buf))
-		return -1;
-	return meminfo_kib("HugePages_Free") == n ? 0 : -1;
-}
-
 /* The bracketed word of shmem_enabled ("never", "advise", ...), or "". */
 static void shmem_mode(char *out, size_t len)
 {

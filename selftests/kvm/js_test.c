@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <vmlet.h>
 
+#include "../hugepages.h"
 #include "util.h"
 
 struct printed {
@@ -442,6 +443,45 @@ TEST(heap_follows_the_guest_memory)
 	EXPECT_LT(small, 16);
 	EXPECT_GE(large - small, 15);
 	EXPECT_LT(large - small, 17);
+}
+
+/*
+ * A guest of 48 MiB loads where the free hugetlb pages hold one copy of
+ * its memory (the test makes exactly that many free): the loading
+ * sandbox may take them, its snapshot and the sandbox of events are on
+ * 4 KiB pages and say so. A hugetlb snapshot needed 24 pages more, and
+ * every sandbox of it 24 for its private mapping: in the vmtest VM's 64
+ * pages, loading failed with -ENOMEM from 44 MiB on.
+ */
+static void loads_with_pages_for_one_copy(void)
+{
+	struct vmlet_js *js;
+	const char *r;
+
+	ASSERT_EQ(set_free_hugepages(24), 0);
+	load_mem = 48 << 20;
+	js = load(OK_HANDLER);
+	load_mem = 0;
+	if (!js)
+		return;
+	EXPECT_EQ(vmlet_snapshot_backing(vmlet_js_snapshot(js)), VMLET_BACKING_4K);
+	EXPECT_EQ(vmlet_sandbox_backing(vmlet_js_sandbox(js)), VMLET_BACKING_4K);
+	EXPECT_EQ(hugepages_available(), 24);
+	r = event(js, "ok", "{\"n\": 41}");
+	if (r)
+		EXPECT_STREQ(r, "{\"ok\":42}");
+	next_event_works(js); /* on a VM restored to the snapshot */
+	vmlet_js_destroy(js);
+}
+
+TEST(a_48_mib_guest_loads_with_huge_pages_for_one_copy)
+{
+	long old = meminfo_kib("HugePages_Total");
+
+	if (getuid() != 0 || old < 0 || access(nr_hugepages, W_OK))
+		SKIP("needs root and hugetlb to set the free 2 MiB pages");
+	loads_with_pages_for_one_copy();
+	EXPECT_EQ(write_long(nr_hugepages, old), 0);
 }
 
 TEST(deep_recursion_is_a_range_error)

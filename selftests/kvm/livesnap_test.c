@@ -13,6 +13,7 @@
 #include <string.h>
 #include <vmlet.h>
 
+#include "../hugepages.h"
 #include "livesnap_calls.h"
 #include "util.h"
 
@@ -474,6 +475,112 @@ TEST(live_snapshot_on_hugetlb_pages_is_a_full_copy)
 		vmlet_sandbox_destroy(t);
 		vmlet_snapshot_destroy(snap);
 	}
+	vmlet_image_close(img);
+}
+
+/*
+ * Hugetlb pages run out. The test makes exactly as many free as one
+ * sandbox's memory takes (HUGE_MEM), so that a cold sandbox with AUTO
+ * takes them all; everything after it must then do without.
+ */
+#define HUGE_MEM   (8ULL << 20)
+#define HUGE_PAGES ((long)(HUGE_MEM >> 21))
+
+/*
+ * AUTO: the snapshot of a hugetlb sandbox is on 4 KiB pages and says so,
+ * and it and its sandboxes take no huge page (a hugetlb copy would need
+ * HUGE_PAGES more, and each sandbox of it HUGE_PAGES for its private
+ * mapping).
+ */
+static void auto_snapshot_takes_no_huge_page(struct vmlet_image *img)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .mem_size = HUGE_MEM};
+	struct vmlet_sandbox *sb, *t[2] = {NULL, NULL};
+	struct vmlet_snapshot *snap;
+
+	ASSERT_EQ(set_free_hugepages(HUGE_PAGES), 0);
+	sb = test_sandbox(img, &cfg);
+	if (!sb)
+		return;
+	EXPECT_EQ(vmlet_sandbox_backing(sb), VMLET_BACKING_HUGETLB);
+	EXPECT_EQ(hugepages_available(), 0);
+	load_state(sb);
+	snap = live_snapshot(sb);
+	if (snap) {
+		EXPECT_EQ(vmlet_snapshot_backing(snap), VMLET_BACKING_4K);
+		for (unsigned int i = 0; i < 2; i++) {
+			t[i] = from(snap);
+			if (!t[i])
+				break;
+			EXPECT_EQ(vmlet_sandbox_backing(t[i]), VMLET_BACKING_4K);
+			EXPECT_EQ(call0(t[i], "sum"), LOADED_SUM);
+			EXPECT_EQ(load(t[i], 0, 8, 7), 8);
+			ASSERT_OK(vmlet_sandbox_restore(t[i]));
+			EXPECT_EQ(call0(t[i], "sum"), LOADED_SUM);
+		}
+		EXPECT_EQ(hugepages_available(), 0);
+	}
+	vmlet_sandbox_destroy(t[1]);
+	vmlet_sandbox_destroy(t[0]);
+	vmlet_snapshot_destroy(snap);
+	vmlet_sandbox_destroy(sb);
+	EXPECT_EQ(hugepages_available(), HUGE_PAGES);
+}
+
+/*
+ * VMLET_BACKING_HUGETLB: the snapshot is a hugetlb copy or -ENOMEM without
+ * the pages for it; a sandbox of it reserves its whole memory at once
+ * (MAP_PRIVATE), and is -ENOMEM without that.
+ */
+static void forced_hugetlb_fails_without_pages(struct vmlet_image *img)
+{
+	struct vmlet_config cfg = {
+		.sz = sizeof(cfg), .mem_size = HUGE_MEM, .backing = VMLET_BACKING_HUGETLB};
+	struct vmlet_sandbox *sb, *t = NULL;
+	struct vmlet_snapshot *snap = NULL;
+
+	ASSERT_EQ(set_free_hugepages(HUGE_PAGES), 0);
+	sb = test_sandbox(img, &cfg);
+	if (!sb)
+		return;
+	EXPECT_EQ(vmlet_sandbox_snapshot(sb, &snap), -ENOMEM);
+	EXPECT_TRUE(snap == NULL);
+	vmlet_sandbox_destroy(sb);
+
+	ASSERT_EQ(set_free_hugepages(2 * HUGE_PAGES), 0);
+	sb = test_sandbox(img, &cfg);
+	if (!sb)
+		return;
+	snap = live_snapshot(sb);
+	if (snap) {
+		EXPECT_EQ(vmlet_snapshot_backing(snap), VMLET_BACKING_HUGETLB);
+		EXPECT_EQ(hugepages_available(), 0);
+		EXPECT_EQ(vmlet_sandbox_create_from(snap, &t), -ENOMEM);
+		EXPECT_TRUE(t == NULL);
+	}
+	vmlet_sandbox_destroy(sb);
+	/* The cold sandbox's pages back: now the sandbox's reservation fits. */
+	t = snap ? from(snap) : NULL;
+	if (t) {
+		EXPECT_EQ(vmlet_sandbox_backing(t), VMLET_BACKING_HUGETLB);
+		EXPECT_EQ(call0(t, "count"), 1);
+	}
+	vmlet_sandbox_destroy(t);
+	vmlet_snapshot_destroy(snap);
+}
+
+TEST(out_of_huge_pages_auto_snapshots_on_4k_and_forced_hugetlb_is_enomem)
+{
+	struct vmlet_image *img = test_image(GUEST("livesnap"));
+	long old = meminfo_kib("HugePages_Total");
+
+	if (!img)
+		return;
+	if (getuid() != 0 || old < 0 || access(nr_hugepages, W_OK))
+		SKIP("needs root and hugetlb to set the free 2 MiB pages");
+	auto_snapshot_takes_no_huge_page(img);
+	forced_hugetlb_fails_without_pages(img);
+	EXPECT_EQ(write_long(nr_hugepages, old), 0);
 	vmlet_image_close(img);
 }
 
