@@ -183,7 +183,7 @@ FUZZ_SECS ?= 20
 FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -I$(srctree)/lib/include -iquote $(srctree)/lib
 FUZZ_LIB_OBJS := $(addprefix $(objtree)/selftests/fuzz/lib/,corepath.o elf.o frame.o gdbproto.o \
-	hostreq.o image.o layout.o mem.o snapfmt.o symtab.o)
+	hostreq.o image.o layout.o mem.o snapcpu.o snapfmt.o symtab.o)
 FUZZ_LIBA := $(objtree)/selftests/fuzz/lib/libvmlet-fuzz.a
 FUZZERS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(wildcard $(srctree)/selftests/fuzz/*_fuzz.c))
 

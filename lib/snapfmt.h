@@ -5,7 +5,9 @@
  * validates a file before any of it is used.
  *
  * Pure code over byte buffers, with no KVM: unit-tested (snapfmt_test)
- * and fuzzed (snapfile_fuzz). lib/snapfile.c writes and maps files with it.
+ * and fuzzed (snapfile_fuzz). lib/snapfmt.c has the container (header,
+ * sections, layout, functions, runs), lib/snapcpu.c the CPU section;
+ * lib/snapfile.c writes and maps files with them.
  * All integers are little-endian; every structure is naturally aligned and
  * its padding is zero.
  */
@@ -18,7 +20,7 @@
 #include <vmlet.h>
 
 #include "layout.h"
-#include "x86.h"
+#include "snapcpu.h"
 
 #define VMLET_SNAPFMT_VERSION 1
 
@@ -29,16 +31,6 @@ enum vmlet_snapfmt_sect {
 	VMLET_SNAPFMT_RUNS,    /* struct vmlet_snapfmt_run[] */
 	VMLET_SNAPFMT_PAGES,   /* the runs' pages, page aligned */
 	VMLET_SNAPFMT_NSECT = VMLET_SNAPFMT_PAGES,
-};
-
-/* CPUID words the header names features in (struct vmlet_snapfmt_header.cpuid). */
-enum vmlet_snapfmt_cpuid {
-	VMLET_CPUID_1_ECX,
-	VMLET_CPUID_1_EDX,
-	VMLET_CPUID_7_EBX,
-	VMLET_CPUID_7_ECX,
-	VMLET_CPUID_81_EDX, /* leaf 0x80000001 */
-	VMLET_CPUID_NWORDS,
 };
 
 struct vmlet_snapfmt_section {
@@ -75,18 +67,6 @@ struct vmlet_snapfmt_run {
 	uint64_t pg, npages, off;
 };
 
-/* What this host offers, against which a file is checked. */
-struct vmlet_snapfmt_host {
-	char vendor[12];
-	uint64_t xcr0;			    /* what guests get (lib/kvm.c) */
-	uint32_t cpuid[VMLET_CPUID_NWORDS]; /* KVM_GET_SUPPORTED_CPUID */
-	uint64_t xfeatures;		    /* XSAVE components KVM takes: CPUID 0xd.0 EDX:EAX */
-	bool xcrs;			    /* KVM_CAP_XCRS */
-	unsigned int phys_bits;		    /* guests' MAXPHYADDR: CPUID 0x80000008 EAX[7:0] */
-	uint32_t nmsrs;
-	uint32_t msrs[VMLET_X86_NMSRS]; /* the state MSRs KVM takes: vmlet_x86_msr_supported() */
-};
-
 /* A validated file: copies of its fixed parts, pointers into it for the rest. */
 struct vmlet_snapfmt {
 	struct vmlet_snapfmt_header hdr;
@@ -100,15 +80,6 @@ struct vmlet_snapfmt {
 
 /* CRC32C (Castagnoli), as iSCSI and ext4 use it: crc32c(0, "123456789", 9) == 0xe3069283. */
 uint32_t vmlet_crc32c(uint32_t crc, const void *buf, size_t len);
-
-/*
- * CPUID features the CPU state needs (long mode, the CR4 and EFER bits it
- * sets, x2APIC mode), in the words of struct vmlet_snapfmt_header.cpuid. XSAVE state
- * is checked against XCR0, KVM_CAP_XCRS and KVM's XSAVE components
- * instead: vmlet gives guests XCR0 (and CR4.OSXSAVE) wherever KVM has
- * XCRs, whether or not KVM's CPUID names XSAVE and AVX.
- */
-void vmlet_snapfmt_needs(const struct vmlet_x86_state *cpu, uint32_t cpuid[VMLET_CPUID_NWORDS]);
 
 /*
  * The pages of mem (size bytes) that are not zero, as runs with off unset.
