@@ -142,7 +142,7 @@ WASM_TESTS := $(patsubst $(srctree)/%.wat,$(objtree)/%.elf,$(WASM_WATS)) \
 	$(patsubst $(srctree)/%.c,$(objtree)/%.elf,$(WASM_CS))
 .SECONDARY: $(WASM_TESTS:.elf=.wasm)
 # bench: its host program, and what it runs besides vmlet (see
-# selftests/bench/bench.c): the QEMU guest, the process, the Wasm module.
+# selftests/bench/main.c): the QEMU guest, the process, the Wasm module.
 BENCH_SRCS := $(wildcard $(srctree)/selftests/bench/*.c)
 BENCH_OBJS := $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(BENCH_SRCS))
 # Hostile guests (hostile_test): each misbehaves in its own way.

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # bench.sh BENCH OUTDIR: the body of `make bench`. Runs BENCH (the program
 # from selftests/bench) here where /dev/kvm exists and in the vmtest VM
-# where it does not (selftests/bench/bench.c says why), writing
+# where it does not (selftests/bench/main.c says why), writing
 # OUTDIR/results.json; then selftests/bench/report.py draws OUTDIR/*.png,
 # writes OUTDIR/results.md and prints the table. Exits 1 when a figure
 # could not be measured or the report failed, after writing what it could.

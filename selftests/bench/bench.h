@@ -2,7 +2,7 @@
 /*
  * What the parts of bench share: figures (samples and their statistics),
  * the counters that do not depend on noise, the JSON writer and the run's
- * context. bench.c says where each part runs and why.
+ * context. main.c says where each part runs and why.
  */
 #ifndef BENCH_H
 #define BENCH_H
