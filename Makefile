@@ -365,9 +365,8 @@ $(objtree)/tools/vmlet-trace: $(srctree)/tools/vmlet-trace.c $(BPF_SKELS)
 	$(Q)$(CC) $(HOST_CFLAGS) -I$(objtree)/bpf -I$(srctree)/bpf -DLIBVMLET_SO='"$(LIBSO_MAJOR)"' \
 		-DLIBVMLET_LIBDIR='"$(LIBDIR)"' -MMD -MP -o $@ $< $(HOST_LDFLAGS) $(BPF_LIBS)
 
-# The CLI: one program, its `js` and `wasm` commands in tools/cli/ (not tools of their own).
-$(objtree)/tools/vmlet: $(srctree)/tools/vmlet.c $(srctree)/tools/cli/js.c $(srctree)/tools/cli/wasm.c \
-		$(srctree)/tools/cli/wasmcache.c $(LIBA)
+# The CLI: one program, each command a file of tools/cli/ (main.c dispatches).
+$(objtree)/tools/vmlet: $(wildcard $(srctree)/tools/cli/*.c) $(LIBA)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -iquote $(srctree)/tools/cli -MMD -MP -o $@ $(filter %.c,$^) $(LIBA) \
@@ -571,7 +570,7 @@ bench-service:
 format-check:
 	$(Q)clang-format --dry-run --Werror $(LIB_SRCS) $(srctree)/lib/*.h \
 		$(srctree)/lib/include/*.h $(srctree)/lib/include/vmlet/*.h $(srctree)/tools/*.c \
-		$(srctree)/tools/serve/*.[ch] \
+		$(srctree)/tools/cli/*.[ch] $(srctree)/tools/serve/*.[ch] \
 		$(BENCH_SRCS) $(srctree)/selftests/bench/*.h
 
 # What install puts where; uninstall removes exactly these, then the

@@ -4,7 +4,7 @@
  * run one of its handlers on a JSON event, like `vmlet run` does for C
  * guests: once on a fresh VM, --repeat N warm calls on one VM, or
  * --fresh N events each on a VM restored to the loaded snapshot. The
- * events run on a thread confined with seccomp (tools/vmlet.c says why).
+ * events run on a thread confined with seccomp (main.c says why).
  *
  * -o FILE saves the loaded script's snapshot as a snapshot file (HANDLER
  * is then optional); SCRIPT.js may itself be such a file, told apart by
@@ -231,7 +231,8 @@ int cli_js(int argc, char **argv)
 		if (err)
 			goto out;
 		if (r.timing)
-			fprintf(stderr, "# open (load the snapshot file, a sandbox of it) %.1f us\n",
+			fprintf(stderr,
+				"# open (load the snapshot file, a sandbox of it) %.1f us\n",
 				(cli_now_ns() - t0) / 1e3);
 	} else {
 		/* Not a snapshot file, or unreadable: cli_read_file() says why. */
@@ -249,15 +250,17 @@ int cli_js(int argc, char **argv)
 		jc.image = image_path();
 		err = vmlet_js_load(src, &jc, &r.js);
 		if (err == -ENOENT || err == -EACCES)
-			fprintf(stderr, "vmlet: cannot open the JavaScript guest image %s: %s "
-				"(VMLET_JS_IMAGE names another)\n", jc.image ? jc.image : "(installed)",
-				strerror(-err));
+			fprintf(stderr,
+				"vmlet: cannot open the JavaScript guest image %s: %s "
+				"(VMLET_JS_IMAGE names another)\n",
+				jc.image ? jc.image : "(installed)", strerror(-err));
 		else if (err)
 			js_fault(argv[optind], err, &fault);
 		if (err)
 			goto out;
 		if (r.timing)
-			fprintf(stderr, "# load (boot, compile, run the top level, snapshot) %.1f us\n",
+			fprintf(stderr,
+				"# load (boot, compile, run the top level, snapshot) %.1f us\n",
 				(cli_now_ns() - t0) / 1e3);
 	}
 	if (save) {

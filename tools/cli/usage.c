@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* vmlet --help: every command and option (vmlet(1) says the same at length). */
+#include <stdio.h>
+
+#include "cli.h"
+
+int cli_usage(FILE *f, int status)
+{
+	fprintf(f,
+		"usage: vmlet run [--repeat N] [--fresh N] [--kv KEY=VALUE]... [--grant PATH]...\n"
+		"                 [--count-insns] [--time] [--mem MiB] [--timeout MS]\n"
+		"                 [--print-limit BYTES] [--no-seccomp] [--core FILE] [--gdb PORT]\n"
+		"                 IMAGE FUNCTION [ARG...]\n"
+		"       vmlet js [--repeat N] [--fresh N] [--kv KEY=VALUE]... [--grant PATH]...\n"
+		"                [--time] [--mem MiB] [--timeout MS] [--print-limit BYTES]\n"
+		"                [--no-seccomp] [--core FILE] [-o FILE] SCRIPT.js HANDLER [JSON]\n"
+		"       vmlet js [OPTIONS] -o FILE SCRIPT.js\n"
+		"       vmlet list IMAGE\n"
+		"       vmlet snapshot [--mem MiB] IMAGE -o FILE [--call FUNCTION [ARG...]]...\n"
+		"       vmlet info\n"
+		"       vmlet wasm run [OPTIONS] MODULE.wasm [ARG...]  (vmlet wasm --help)\n"
+		"\n"
+		"IMAGE is a guest image or a snapshot file (made by vmlet snapshot).\n"
+		"run      boot IMAGE in a micro-VM and call FUNCTION with the arguments.\n"
+		"         Arguments: TYPE:VALUE with TYPE one of bool i32 u32 i64 u64 f32 f64\n"
+		"         str bytes (bytes:@FILE reads a file, bytes:TEXT takes the text), or a\n"
+		"         bare VALUE parsed as the type the function expects.\n"
+		"  -r, --repeat N     make N warm calls on one sandbox, print the latency "
+		"distribution\n"
+		"  -f, --fresh N      make N calls, each on a fresh VM from a pool (acquire,\n"
+		"                     call, restore, release), print the latency distribution\n"
+		"  -k, --kv KEY=VALUE serve KEY to the guest's kv_lookup host calls "
+		"(repeatable)\n"
+		"  -g, --grant PATH   let the guest open() and read PATH (repeatable)\n"
+		"  -c, --count-insns  count the guest instructions of the call (single-step)\n"
+		"  -t, --time         print how long creation and the call took (stderr)\n"
+		"  -m, --mem MiB      guest memory (default 4; a snapshot file has its own)\n"
+		"  -T, --timeout MS   fail a call (or the boot) that runs longer than MS ms\n"
+		"  -p, --print-limit BYTES  guest output one call may print (default 1 MiB)\n"
+		"  -S, --no-seccomp   do not confine the calls' thread with seccomp\n"
+		"  -C, --core FILE    when the guest fails a call, write its core file to FILE\n"
+		"                     (gdb IMAGE FILE); implies --no-seccomp\n"
+		"  -G, --gdb PORT     wait for gdb on 127.0.0.1:PORT (0: any free one, printed)\n"
+		"                     and make the call under it (gdb IMAGE -ex 'target\n"
+		"                     remote :PORT'); one call, on an unconfined thread\n"
+		"js       load SCRIPT.js into the JavaScript guest and print\n"
+		"         JSON.stringify(HANDLER(JSON.parse(JSON))) (JSON: null when absent);\n"
+		"         --repeat and --fresh time warm calls and fresh-VM events; the\n"
+		"         other options are run's (memory defaults to 16 MiB); --kv's\n"
+		"         kv_lookup is host.kv_lookup(key) in the script\n"
+		"  -o, --output FILE  save the loaded script as a snapshot file (HANDLER is\n"
+		"                     then optional); SCRIPT.js may be such a file: its\n"
+		"                     events start with the script compiled and its globals\n"
+		"                     set (give it the --kv it was saved with)\n"
+		"list     print the functions IMAGE registers, with their signatures\n"
+		"snapshot make the calls on a sandbox of IMAGE (printing their results), then\n"
+		"         save the sandbox to FILE as a snapshot file: a later run of FILE\n"
+		"         starts where the calls left it\n"
+		"info     print the KVM API version, capabilities and memory backing\n");
+	return status;
+}
