@@ -19,7 +19,7 @@
 
 #define IMAGE_MAX_SIZE (256ULL << 20)
 
-static int load(const void *buf, size_t len, struct vmlet_image **out)
+static int from_buffer(const void *buf, size_t len, struct vmlet_image **out)
 {
 	struct vmlet_image *img;
 	int err;
@@ -61,7 +61,7 @@ err_img:
 
 VMLET_API int vmlet_image_from_memory(const void *buf, size_t len, struct vmlet_image **out)
 {
-	int err = load(buf, len, out);
+	int err = from_buffer(buf, len, out);
 
 	vmlet_probe_image_load((uint64_t)len, (int32_t)err);
 	return err;
@@ -110,7 +110,7 @@ VMLET_API int vmlet_image_open(const char *path, struct vmlet_image **out)
 		}
 		done += (size_t)n;
 	}
-	err = load(buf, done, out);
+	err = from_buffer(buf, done, out);
 err_buf:
 	free(buf);
 err_fd:

@@ -308,8 +308,8 @@ static int zero_memfd(uint64_t size)
 	return fd;
 }
 
-static int load(int fd, const struct vmlet_config *cfg, const void *buf, size_t len,
-		struct vmlet_snapshot **out)
+static int from_mapping(int fd, const struct vmlet_config *cfg, const void *buf, size_t len,
+			struct vmlet_snapshot **out)
 {
 	struct vmlet_snapfmt_host host;
 	struct vmlet_snapshot *snap;
@@ -396,7 +396,7 @@ VMLET_API int vmlet_snapshot_load(int fd, const struct vmlet_config *cfg,
 		if (buf == MAP_FAILED)
 			return load_fail(-errno, "mmap: %s", strerror(errno));
 	}
-	err = load(fd, cfg, buf, (size_t)st.st_size, out);
+	err = from_mapping(fd, cfg, buf, (size_t)st.st_size, out);
 	if (buf)
 		munmap(buf, (size_t)st.st_size);
 	return err;
