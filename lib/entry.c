@@ -57,6 +57,7 @@
 
 #include "entry.h"
 #include "kvm.h"
+#include "tlb.h"
 
 #define ENTRY_MSRS 4 /* KERNEL_GS_BASE, SYSENTER_CS, _ESP, _EIP */
 
@@ -198,7 +199,8 @@ static int build(uint8_t *stub, const struct vmlet_x86_state *st)
 	unsigned int n = 0;
 
 	_Static_assert(VMLET_ENTRY_ADDR % 64 == 0, "the stub's alignment");
-	if (VMLET_ENTRY_ADDR + OFF(vmlet_entry_end) > VMLET_STUB_ADDR + VMLET_PAGE_SIZE)
+	/* The page's last 64 bytes are KVM's steal-time record (lib/tlb.h). */
+	if (VMLET_ENTRY_ADDR + OFF(vmlet_entry_end) > VMLET_TLB_STEAL_ADDR)
 		return -ENOTSUP;
 	memcpy(stub, vmlet_entry_start, OFF(vmlet_entry_end));
 	put64(stub, OFF(vmlet_entry_rax), st->regs.rax);

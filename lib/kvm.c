@@ -17,7 +17,8 @@
  * loses the entries it overwrote and leaves KVM_RESET_DIRTY_RINGS unable
  * to move on. VMLET_DIRTY_RING=0 in the environment hides the ring
  * everywhere and VMLET_DIRTY_RING=1 uses it even there, to test and
- * measure either on any host.
+ * measure either on any host. VMLET_TLB_PV=0 likewise hides KVM's
+ * paravirtual TLB flush, so that restore resets the MMU instead (lib/tlb.c).
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -42,6 +43,7 @@
 #define XSAVE_AVX_END	       832 /* and YMM0-15's upper halves */
 #define CPUID_80000001_ECX_SVM (1U << 2)
 #define KVM_CPUID_FEATURES     0x40000001
+#define PV_TLB_FLUSH	       (1U << 5 | 1U << 9) /* KVM_FEATURE_STEAL_TIME, _PV_TLB_FLUSH */
 
 static struct vmlet_kvm kvm = {.fd = -1};
 static int kvm_err;
@@ -59,6 +61,8 @@ static int cpuid_read(void)
 {
 	struct kvm_cpuid_entry2 *e;
 	struct kvm_cpuid2 *c;
+	uint32_t pv = 0;
+	const char *env;
 
 	c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]));
 	if (!c)
@@ -117,8 +121,10 @@ static int cpuid_read(void)
 	 * and hypercalls then fail in the guest, as SVME and VMXE do.
 	 */
 	e = cpuid_find(c, KVM_CPUID_FEATURES, 0);
-	if (e)
+	if (e) {
+		pv = e->eax;
 		e->eax = e->edx = 0;
+	}
 	e = cpuid_find(c, 1, 0);
 	if (e)
 		e->ecx &= ~CPUID_1_ECX_VMX;
@@ -126,6 +132,21 @@ static int cpuid_read(void)
 	if (e)
 		e->ecx &= ~CPUID_80000001_ECX_SVM;
 	kvm.cpuid = c;
+	/*
+	 * Except, for sandboxes that restore reuses, steal time and its TLB
+	 * flush, whose record and MSR vmlet alone sets (lib/tlb.c).
+	 */
+	env = getenv("VMLET_TLB_PV");
+	if ((pv & PV_TLB_FLUSH) == PV_TLB_FLUSH && !(env && !strcmp(env, "0"))) {
+		size_t bytes = sizeof(*c) + c->nent * sizeof(c->entries[0]);
+
+		kvm.cpuid_pv = malloc(bytes);
+		if (!kvm.cpuid_pv)
+			return -ENOMEM;
+		memcpy(kvm.cpuid_pv, c, bytes);
+		cpuid_find(kvm.cpuid_pv, KVM_CPUID_FEATURES, 0)->eax = PV_TLB_FLUSH;
+		kvm.pv_tlb_flush = true;
+	}
 	return 0;
 }
 

@@ -58,6 +58,7 @@
 
 #include "sandbox.h"
 #include "service.h"
+#include "tlb.h"
 
 #define SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
@@ -300,6 +301,9 @@ VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snap
 	err = vmlet_vm_complete_io(&sb->vm);
 	if (!err)
 		err = vmlet_x86_state_save(&sb->vm, &snap->cpu);
+	/* KVM took the TLB flag at the last entry: restores find it set (lib/tlb.c). */
+	if (!err && vmlet_tlb_flag(sb->mem.host))
+		vmlet_hoststate_wrote(&sb->host, VMLET_TLB_STEAL_ADDR, 1);
 	if (!err && sb->cfg.backing == VMLET_BACKING_HUGETLB)
 		err = copy_huge(snap, sb);
 	else if (!err)

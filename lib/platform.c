@@ -8,6 +8,7 @@
 
 #include "kvm.h"
 #include "mem.h"
+#include "tlb.h"
 #include "vmlet.h"
 
 static int under_hypervisor(void)
@@ -40,6 +41,7 @@ VMLET_API int vmlet_platform_query(struct vmlet_platform *p)
 	p->pv_refused = kvm->enforce_pv;
 	p->dirty_ring = kvm->dirty_ring > 0;
 	p->msr_filter = kvm->msr_filter;
+	p->tlb_pv = vmlet_tlb_pv_offered();
 	p->xcr0 = kvm->xcr0;
 	p->vendor = kvm->vendor;
 	return 0;

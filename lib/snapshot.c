@@ -47,6 +47,9 @@
  * sregs resets KVM's MMU), XSAVE, XCR0 and MSRs with one ioctl each, or
  * the MSRs every restore sets in the guest, in the entry stub that
  * snapshot creation writes into the snapshot's memory (lib/entry.c).
+ * Last, restore has KVM flush the guest's TLB before the next run, so
+ * that no translation a call cached outlives the tables it put back
+ * (lib/tlb.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -62,6 +65,7 @@
 #include "probes.h"
 #include "sandbox.h"
 #include "service.h"
+#include "tlb.h"
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAP	   (1ULL << 62)
@@ -356,6 +360,13 @@ static int restore(struct vmlet_sandbox *sb)
 	err = sb->snap->restore == VMLET_RESTORE_COPY ? restore_copy(sb) : restore_drop(sb);
 	if (!err)
 		err = restore_cpu(sb, false);
+	/* Memory and sregs are the snapshot's: no translation of the call's stays (lib/tlb.c). */
+	if (!err)
+		err = vmlet_tlb_flush(&sb->vm);
+	if (err > 0) { /* it wrote the flag the snapshot lacks: back to the snapshot's next time */
+		vmlet_hoststate_wrote(&sb->host, VMLET_TLB_STEAL_ADDR, 1);
+		err = 0;
+	}
 	/* Counting stays on (vmlet_sandbox_restore(3)): re-armed at the snapshot's rip. */
 	if (!err && sb->vm.single_step)
 		err = vmlet_sandbox_count_insns(sb, true);
@@ -433,9 +444,11 @@ int __vmlet_sandbox_from(struct vmlet_snapshot *snap, const struct vmlet_config 
 	if (err)
 		goto err_sb;
 	sb->vm.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
-	err = vmlet_x86_cpuid(&sb->vm);
-	if (!err && !cold)
+	/* The filter first: it decides the CPUID (lib/tlb.c). */
+	if (!cold)
 		err = vmlet_x86_msr_filter(&sb->vm, &snap->cpu);
+	if (!err)
+		err = vmlet_x86_cpuid(&sb->vm);
 	if (!err)
 		err = vmlet_x86_state_load(&sb->vm, &snap->cpu, true);
 	/*

@@ -28,6 +28,7 @@
  * handlers they register, as in Solo5's hvt: the loop only looks the port
  * up. Nothing outside this file touches kvm_run or the kick signal.
  */
+#include <asm/kvm_para.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -411,7 +412,9 @@ static int io(struct vmlet_vm *vm, struct vmlet_fault *f)
 /*
  * A guest WRMSR that the MSR filter sent here (lib/x86.c): note that
  * restore must put the MSRs back, and make the write as KVM would have:
- * with KVM_SET_MSRS, #GP (msr.error) where KVM refuses it.
+ * with KVM_SET_MSRS, #GP (msr.error) where KVM refuses it. Steal time's
+ * is refused: its record is where restore asks for the TLB flush
+ * (lib/tlb.c), and no guest moves or stops it.
  */
 static void wrmsr(struct vmlet_vm *vm)
 {
@@ -421,6 +424,10 @@ static void wrmsr(struct vmlet_vm *vm)
 		struct kvm_msr_entry e;
 	} m = {.h.nmsrs = 1, .e = {.index = run->msr.index, .data = run->msr.data}};
 
+	if (run->msr.index == MSR_KVM_STEAL_TIME) {
+		run->msr.error = 1;
+		return;
+	}
 	vm->msrs_written = true;
 	run->msr.error = ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m) != 1;
 }

@@ -52,6 +52,8 @@ struct vmlet_vm {
 	bool msr_filter;   /* guest writes of the snapshot's MSRs exit here (lib/x86.c) */
 	bool msrs_written; /* and one did since the last full MSR restore */
 	int entry_ok;	   /* what restore may leave to the entry stub (VMLET_ENTRY_*) */
+	bool tlb_pv;	   /* restore flushes the guest TLB through KVM's steal time (lib/tlb.c) */
+	uint64_t tlb_resets; /* or resets KVM's MMU context: how many times */
 	/* The state whose entry stub the next run starts in, or NULL. */
 	const struct vmlet_x86_state *entry;
 	uint64_t steps;	       /* KVM_EXIT_DEBUG exits counted */

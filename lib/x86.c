@@ -13,6 +13,7 @@
  * vmlet note); SFMASK clears IF, DF and AC but leaves TF alone so that
  * single-step counting sees the shim's instructions too.
  */
+#include <asm/kvm_para.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -21,6 +22,7 @@
 #include "entropy.h"
 #include "entry.h"
 #include "kvm.h"
+#include "tlb.h"
 #include "x86.h"
 
 #define CR0_PE	       (1ULL << 0)
@@ -111,6 +113,7 @@ static void stubs_write(uint8_t *mem)
 	uint8_t *code = mem + VMLET_STUB_ADDR;
 
 	memset(code, 0xcc, VMLET_PAGE_SIZE);
+	vmlet_tlb_write(mem);
 	for (unsigned int v = 0; v < NVECTORS; v++) {
 		uint64_t stub = VMLET_STUB_ADDR + v * STUB_SIZE;
 		uint8_t *p = code + v * STUB_SIZE;
@@ -327,21 +330,24 @@ int vmlet_x86_fault_address(struct vmlet_vm *vm, uint64_t *cr2)
 
 int vmlet_x86_cpuid(struct vmlet_vm *vm)
 {
+	const struct kvm_cpuid2 *cpuid;
 	const struct vmlet_kvm *kvm;
 	int err = vmlet_kvm_get(&kvm);
 
 	if (err)
 		return err;
-	if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, kvm->cpuid) < 0)
+	/* Steal time only where a guest's write of its MSR comes to vm.c (lib/tlb.c). */
+	cpuid = vm->msr_filter && kvm->cpuid_pv ? kvm->cpuid_pv : kvm->cpuid;
+	if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, cpuid) < 0)
 		return -errno;
-	/* KVM's PV MSRs and hypercalls only as CPUID says: none (lib/kvm.c). */
+	/* KVM's PV MSRs and hypercalls only as CPUID says: none but steal time (lib/kvm.c). */
 	if (kvm->enforce_pv) {
 		struct kvm_enable_cap cap = {.cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args = {1}};
 
 		if (ioctl(vm->vcpu_fd, KVM_ENABLE_CAP, &cap) < 0)
 			return -errno;
 	}
-	return 0;
+	return vmlet_tlb_init(vm);
 }
 
 _Static_assert(sizeof(((struct vmlet_x86_state *)0)->xsave) == sizeof(struct kvm_xsave),
@@ -418,6 +424,14 @@ int vmlet_x86_msr_filter(struct vmlet_vm *vm, const struct vmlet_x86_state *st)
 			.bitmap = (uint8_t *)deny,
 		};
 	}
+	/* And steal time's, which vm.c refuses: its record is restore's (lib/tlb.c). */
+	_Static_assert(VMLET_X86_NRANGES < KVM_MSR_FILTER_MAX_RANGES, "room for steal time's");
+	filter.ranges[n++] = (struct kvm_msr_filter_range){
+		.flags = KVM_MSR_FILTER_WRITE,
+		.nmsrs = 1,
+		.base = MSR_KVM_STEAL_TIME,
+		.bitmap = (uint8_t *)deny,
+	};
 	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0 ||
 	    ioctl(vm->vm_fd, KVM_X86_SET_MSR_FILTER, &filter) < 0)
 		return -errno;

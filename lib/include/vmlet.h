@@ -207,6 +207,7 @@ struct vmlet_platform {
 	bool pv_refused;	    /* KVM_CAP_ENFORCE_PV_FEATURE_CPUID: PV MSRs refused */
 	bool dirty_ring;	    /* KVM_CAP_DIRTY_LOG_RING: COPY restore's dirty ring */
 	bool msr_filter;	    /* KVM_CAP_X86_MSR_FILTER: restore skips unwritten MSRs */
+	bool tlb_pv; /* restore flushes the guest TLB by KVM's PV flush, not an MMU reset */
 };
 
 /* A pool of ready sandboxes of one image; see vmlet_pool_create(). */

@@ -69,6 +69,9 @@ static int cmd_info(int argc, char **argv)
 	printf("copy restore:    %s\n",
 	       p.dirty_ring ? "dirty ring (KVM_CAP_DIRTY_LOG_RING)"
 			    : "dirty log (KVM_GET_DIRTY_LOG, one ioctl per restore)");
+	printf("guest tlb:       %s\n",
+	       p.tlb_pv ? "flushed at restore by KVM's PV flush (steal time)"
+			: "flushed at restore by an MMU reset (no steal time or MSR filter)");
 	printf("kvm pv msrs:     %s\n",
 	       p.pv_refused ? "refused to guests"
 			    : "writable by guests (KVM lacks KVM_CAP_ENFORCE_PV_FEATURE_CPUID)");
