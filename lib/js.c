@@ -3,8 +3,10 @@
  * JavaScript guests, the convenience layer: boot vmlet-js.elf (Debian's
  * Duktape in a guest, runtimes/js/js.c), load a script, snapshot it, and
  * run events on a VM restored to that snapshot. Everything here is built
- * from the public API (sandboxes, live snapshots, restore); the guest
- * protocol is two functions, load and event (see runtimes/js/js.c).
+ * from the public API (sandboxes, live snapshots, restore), but for the
+ * warm-up a pool's sandboxes get (lib/sandbox.h), which the sandbox of
+ * events has too; the guest protocol is two functions, load and event
+ * (see runtimes/js/js.c).
  *
  * The JS guest gets 16 MiB and a 1 MiB stack unless the config says
  * otherwise: the engine's C recursion limits are set for that stack
@@ -173,7 +175,7 @@ static int load(struct vmlet_js *js, const char *source, const struct vmlet_js_c
 	}
 	err = vmlet_sandbox_snapshot(cold, &js->snap);
 	if (!err)
-		err = vmlet_sandbox_create_from(js->snap, &js->sb);
+		err = __vmlet_sandbox_create_from(js->snap, true, &js->sb);
 	if (!err)
 		err = find_events(js);
 out:
@@ -225,7 +227,7 @@ VMLET_API int vmlet_js_from_snapshot(struct vmlet_snapshot *snap, struct vmlet_j
 		return -ENOMEM;
 	__vmlet_snapshot_get(snap);
 	js->snap = snap;
-	err = vmlet_sandbox_create_from(snap, &js->sb);
+	err = __vmlet_sandbox_create_from(snap, true, &js->sb);
 	if (!err)
 		err = find_events(js);
 	if (err) {

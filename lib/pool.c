@@ -63,7 +63,7 @@ static int make_one(struct vmlet_pool *p)
 
 	p->creating++;
 	pthread_mutex_unlock(&p->lock);
-	err = vmlet_sandbox_create_from(p->snap, &sb);
+	err = __vmlet_sandbox_create_from(p->snap, true, &sb);
 	pthread_mutex_lock(&p->lock);
 	p->creating--;
 	p->refill_err = err;

@@ -95,7 +95,7 @@ int __vmlet_sandbox_boot(struct vmlet_image *img, const struct vmlet_config *cfg
 
 /*
  * A sandbox of snap's memory and vCPU state: for create_from, with snap's
- * config, restorable to snap after a warm-up run; cold, with cfg
+ * config, restorable to snap, not run yet; cold, with cfg
  * (normalized), a reference on snap and no restore, as if it had booted.
  * Its memory maps snap's private copy-on-write, or is mem when not NULL:
  * memory of its own holding snap's bytes, which it takes over (also on
@@ -132,6 +132,14 @@ void __vmlet_sandbox_symbolize(struct vmlet_sandbox *sb);
 
 /* Run the guest's dispatcher once on a call it refuses (warm-up). */
 int __vmlet_sandbox_warm_up(struct vmlet_sandbox *sb);
+
+/*
+ * vmlet_sandbox_create_from(), and with warmed the warm-up run and a
+ * restore before it returns, as a pool's sandboxes have (lib/snapshot.c):
+ * inside the create probes either way.
+ */
+int __vmlet_sandbox_create_from(struct vmlet_snapshot *snap, bool warmed,
+				struct vmlet_sandbox **out);
 
 /* One more reference to snap (vmlet_snapshot_destroy() drops one). */
 void __vmlet_snapshot_get(struct vmlet_snapshot *snap);

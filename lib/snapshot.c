@@ -451,17 +451,13 @@ int __vmlet_sandbox_from(struct vmlet_snapshot *snap, const struct vmlet_config 
 		err = vmlet_x86_cpuid(&sb->vm);
 	if (!err)
 		err = vmlet_x86_state_load(&sb->vm, &snap->cpu, true);
-	/*
-	 * A cold sandbox is one that booted: its first call is its first
-	 * run. One made for restore warms up first (DESIGN.md, pools) and
-	 * goes back to the snapshot after it.
-	 */
-	if (!err && !cold)
-		err = __vmlet_sandbox_warm_up(sb);
-	if (!err && !cold)
-		err = restore(sb);
 	if (err)
 		goto err_sb;
+	/*
+	 * Its first call is its first run, for a cold sandbox (one that
+	 * booted) as for one made for restore, which pools and the JS layer
+	 * warm before they hand it out (__vmlet_sandbox_create_from()).
+	 */
 	sb->state = SANDBOX_READY;
 	*out = sb;
 	return 0;
@@ -471,13 +467,40 @@ err_sb:
 	return err;
 }
 
-VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmlet_sandbox **out)
+/*
+ * Run sb once, on a call the guest refuses, and restore it: the first
+ * run starts KVM's per-VM work (DESIGN.md: the NX-hugepage recovery
+ * thread on newer kernels) and faults in the dispatcher's pages, which a
+ * warm sandbox's first real call then does not pay for.
+ */
+static int warm(struct vmlet_sandbox *sb)
+{
+	int err = __vmlet_sandbox_warm_up(sb);
+
+	return err ? err : restore(sb);
+}
+
+int __vmlet_sandbox_create_from(struct vmlet_snapshot *snap, bool warmed,
+				struct vmlet_sandbox **out)
 {
 	uint64_t id = __vmlet_sandbox_next_id();
+	struct vmlet_sandbox *sb = NULL;
 	int err;
 
 	vmlet_probe_create_begin(id, (uint32_t)VMLET_PROBE_CREATE_FROM);
-	err = snap && out ? __vmlet_sandbox_from(snap, &snap->cfg, id, false, NULL, out) : -EINVAL;
+	err = snap && out ? __vmlet_sandbox_from(snap, &snap->cfg, id, false, NULL, &sb) : -EINVAL;
+	if (!err && warmed) {
+		err = warm(sb);
+		if (err)
+			vmlet_sandbox_destroy(sb);
+	}
+	if (!err)
+		*out = sb;
 	vmlet_probe_create_end(id, (uint32_t)VMLET_PROBE_CREATE_FROM, (int32_t)err);
 	return err;
+}
+
+VMLET_API int vmlet_sandbox_create_from(struct vmlet_snapshot *snap, struct vmlet_sandbox **out)
+{
+	return __vmlet_sandbox_create_from(snap, false, out);
 }
