@@ -230,6 +230,13 @@ static inline bool written(uint64_t pm, bool hugetlb)
 	return (pm & (PM_PRESENT | PM_SWAP)) && !(pm & PM_FILE);
 }
 
+static inline void copy_page(struct vmlet_sandbox *sb, uint64_t pg)
+{
+	uint64_t off = pg * VMLET_PAGE_SIZE;
+
+	memcpy(sb->mem.host + off, sb->snap->mem.host + off, VMLET_PAGE_SIZE);
+}
+
 /* Drop the private copies (written pages) of the private mapping. */
 static int restore_drop(struct vmlet_sandbox *sb)
 {
@@ -237,6 +244,7 @@ static int restore_drop(struct vmlet_sandbox *sb)
 	uint64_t run = 0, nrun = 0;
 	uint8_t *host = sb->mem.host;
 	bool hugetlb = sb->mem.backing == VMLET_BACKING_HUGETLB;
+	const uint64_t steal_pg = VMLET_TLB_STEAL_ADDR / VMLET_PAGE_SIZE;
 
 	for (uint64_t pg = 0; pg < npages;) {
 		uint64_t n = npages - pg < 512 ? npages - pg : 512;
@@ -246,7 +254,15 @@ static int restore_drop(struct vmlet_sandbox *sb)
 		if (got != (ssize_t)(n * sizeof(uint64_t)))
 			return got < 0 ? -errno : -EIO;
 		for (uint64_t i = 0; i < n; i++, pg++) {
-			if (written(pm[i], hugetlb)) {
+			/*
+			 * KVM writes its steal-time record at every entry
+			 * (lib/tlb.c): that page is copied back rather than
+			 * dropped, or each call would take a fault for it
+			 * here and one in the guest, and restore a madvise().
+			 */
+			if (written(pm[i], hugetlb) && pg == steal_pg && !hugetlb) {
+				copy_page(sb, pg);
+			} else if (written(pm[i], hugetlb)) {
 				if (!nrun)
 					run = pg;
 				nrun = pg + 1 - run;
@@ -261,13 +277,6 @@ static int restore_drop(struct vmlet_sandbox *sb)
 	if (nrun && madvise(host + run * VMLET_PAGE_SIZE, nrun * VMLET_PAGE_SIZE, MADV_DONTNEED))
 		return -errno;
 	return 0;
-}
-
-static inline void copy_page(struct vmlet_sandbox *sb, uint64_t pg)
-{
-	uint64_t off = pg * VMLET_PAGE_SIZE;
-
-	memcpy(sb->mem.host + off, sb->snap->mem.host + off, VMLET_PAGE_SIZE);
 }
 
 /*
