@@ -73,10 +73,18 @@ bool vmlet_mem_thp_enabled(void)
 	return ok;
 }
 
+/*
+ * A hugetlb mapping reserves its pages when it is made and takes them from
+ * free_hugepages only as it touches them: the pages a new mapping can get
+ * are the free ones less those reserved (resv_hugepages).
+ */
 enum vmlet_backing vmlet_mem_best_backing(uint64_t size, long *hugepages_free)
 {
 	long n = read_long("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+	long resv = read_long("/sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages");
 
+	if (n > 0 && resv > 0)
+		n = resv < n ? n - resv : 0;
 	if (hugepages_free)
 		*hugepages_free = n < 0 ? 0 : n;
 	/* What AUTO would get: hugetlb only with a free 2 MiB page for every 2 MiB. */

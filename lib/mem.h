@@ -65,7 +65,10 @@ int vmlet_mem_map_layers(int base_fd, uint64_t size, const struct vmlet_mem_run 
 /* Whether shmem transparent hugepages are enabled now (VMLET_BACKING_THP works). */
 bool vmlet_mem_thp_enabled(void);
 
-/* What AUTO would choose now for size bytes of memory, and the free hugetlb page count. */
+/*
+ * What AUTO would choose now for size bytes of memory, and the count of
+ * hugetlb pages a new mapping can get: free ones that no mapping reserved.
+ */
 enum vmlet_backing vmlet_mem_best_backing(uint64_t size, long *hugepages_free);
 
 /* True when [addr, addr + len) lies inside guest memory; never wraps. */

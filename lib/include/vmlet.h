@@ -202,7 +202,7 @@ struct vmlet_platform {
 	bool emulated;		    /* no VMX/SVM here: KVM emulates guest code */
 	uint64_t xcr0;		    /* the XCR0 guests run with */
 	enum vmlet_backing backing; /* what AUTO chooses now for VMLET_DEFAULT_MEM */
-	long hugepages_free;	    /* free 2 MiB hugetlb pages */
+	long hugepages_free;	    /* free 2 MiB hugetlb pages no mapping reserved */
 	const char *vendor;	    /* CPUID vendor KVM reports */
 	bool pv_refused;	    /* KVM_CAP_ENFORCE_PV_FEATURE_CPUID: PV MSRs refused */
 	bool dirty_ring;	    /* KVM_CAP_DIRTY_LOG_RING: COPY restore's dirty ring */

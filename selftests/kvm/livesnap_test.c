@@ -497,6 +497,7 @@ static void auto_snapshot_takes_no_huge_page(struct vmlet_image *img)
 	struct vmlet_config cfg = {.sz = sizeof(cfg), .mem_size = HUGE_MEM};
 	struct vmlet_sandbox *sb, *t[2] = {NULL, NULL};
 	struct vmlet_snapshot *snap;
+	struct vmlet_platform p;
 
 	ASSERT_EQ(set_free_hugepages(HUGE_PAGES), 0);
 	sb = test_sandbox(img, &cfg);
@@ -504,6 +505,10 @@ static void auto_snapshot_takes_no_huge_page(struct vmlet_image *img)
 		return;
 	EXPECT_EQ(vmlet_sandbox_backing(sb), VMLET_BACKING_HUGETLB);
 	EXPECT_EQ(hugepages_available(), 0);
+	/* Its pages are reserved, if not all touched: none is left for AUTO. */
+	ASSERT_OK(vmlet_platform_query(&p));
+	EXPECT_EQ(p.hugepages_free, 0);
+	EXPECT_NE(p.backing, VMLET_BACKING_HUGETLB);
 	load_state(sb);
 	snap = live_snapshot(sb);
 	if (snap) {
