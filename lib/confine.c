@@ -16,7 +16,9 @@
  *                address of a guest #PF), KVM_SET_GUEST_DEBUG (instruction
  *                counts), KVM_GET_DIRTY_LOG or KVM_RESET_DIRTY_RINGS,
  *                KVM_SET_XSAVE, KVM_SET_XCRS, KVM_SET_MSRS,
- *                KVM_SET_DEBUGREGS (restore), KVM_SET_SIGNAL_MASK
+ *                KVM_SET_DEBUGREGS (restore), KVM_SET_SREGS (restore's
+ *                TLB flush where KVM has no PV flush, lib/tlb.c),
+ *                KVM_SET_SIGNAL_MASK
  *                (the kick, when a vCPU moves to another thread)
  *   io_uring_enter     host calls, on the thread's ring
  *   pread64      on /proc/self/pagemap only (DROP restore)
@@ -135,6 +137,7 @@ static const int plain[] = {
 static const unsigned long run_ioctls[] = {
 	KVM_RUN,       KVM_GET_SREGS, KVM_SET_GUEST_DEBUG, KVM_GET_DIRTY_LOG, KVM_RESET_DIRTY_RINGS,
 	KVM_SET_XSAVE, KVM_SET_XCRS,  KVM_SET_MSRS,	   KVM_SET_DEBUGREGS, KVM_SET_SIGNAL_MASK,
+	KVM_SET_SREGS,
 };
 
 static const unsigned long create_ioctls[] = {
