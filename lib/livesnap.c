@@ -41,6 +41,11 @@
  * where 4 KiB pages would do, and no free-page count taken now can say
  * how many sandboxes (a pool's) will come.
  *
+ * The vCPU state saved gets its entry stub (lib/entry.c), written into
+ * the sandbox's memory before its pages are taken, so that a restore to
+ * the snapshot sets no FPU state or MSR by ioctl; the sandbox's own next
+ * restore puts that page back, as a page the host wrote.
+ *
  * What the snapshot keeps besides memory and vCPU: the sandbox's config
  * (host functions of the config, print, limits, restore method) and the
  * guest's function table, copied. Host functions added with
@@ -56,6 +61,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "entry.h"
 #include "sandbox.h"
 #include "service.h"
 #include "tlb.h"
@@ -304,6 +310,13 @@ VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snap
 	/* KVM took the TLB flag at the last entry: restores find it set (lib/tlb.c). */
 	if (!err && vmlet_tlb_flag(sb->mem.host))
 		vmlet_hoststate_wrote(&sb->host, VMLET_TLB_STEAL_ADDR, 1);
+	/* The entry stub for this state, as vmlet_snapshot_create() writes one (lib/entry.c). */
+	if (!err)
+		snap->entry = vmlet_entry_write(sb->mem.host, &snap->cpu);
+	if (snap->entry > 0)
+		vmlet_hoststate_wrote(&sb->host, VMLET_ENTRY_ADDR, 1); /* its page */
+	else
+		snap->entry = 0;
 	if (!err && sb->cfg.backing == VMLET_BACKING_HUGETLB)
 		err = copy_huge(snap, sb);
 	else if (!err)

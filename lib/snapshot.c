@@ -46,7 +46,8 @@
  * sregs and events in kvm_run only when the guest changed them (setting
  * sregs resets KVM's MMU), XSAVE, XCR0 and MSRs with one ioctl each, or
  * the MSRs every restore sets in the guest, in the entry stub that
- * snapshot creation writes into the snapshot's memory (lib/entry.c).
+ * snapshot creation (vmlet_snapshot_create(), vmlet_sandbox_snapshot())
+ * writes into the snapshot's memory (lib/entry.c).
  * Last, restore has KVM flush the guest's TLB before the next run, so
  * that no translation a call cached outlives the tables it put back
  * (lib/tlb.c).

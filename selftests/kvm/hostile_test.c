@@ -693,37 +693,59 @@ static uint64_t vcpu_msr(uint32_t index)
  * holds what the call wrote, and the next call's first own instruction
  * already runs with the snapshot's value, which KVM then holds too.
  * Where KVM emulates guest code there is no stub, and restore itself
- * puts them back with KVM_SET_MSRS.
+ * puts them back with KVM_SET_MSRS. The same for a sandbox of a live
+ * snapshot (vmlet_sandbox_snapshot()) taken after a call wrote each MSR:
+ * its value, not the boot snapshot's, is the one put back.
  */
 TEST(entry_stub_puts_back_the_msrs_a_guest_writes_without_an_exit)
 {
 	static const uint32_t msrs[] = {MSR_KERNEL_GS_BASE, MSR_SYSENTER_CS, MSR_SYSENTER_ESP,
 					MSR_SYSENTER_EIP};
-	struct vmlet_sandbox *sb = sandbox(INSN);
+	struct vmlet_snapshot *ls = NULL;
 	struct vmlet_platform p;
 
-	ASSERT_TRUE(sb);
 	ASSERT_OK(vmlet_platform_query(&p));
-	for (unsigned int i = 0; i < NCASES(msrs); i++) {
-		uint64_t before, wrote, v;
+	for (int live = 0; live < 2; live++) {
+		struct vmlet_sandbox *sb = sandbox(INSN);
+		uint64_t snapped[NCASES(msrs)] = {0};
 
-		/* The CPU may keep fewer bits (16 of SYSENTER_CS under QEMU's TCG). */
-		ASSERT_OK(msr_rd(sb, msrs[i], &before));
-		ASSERT_OK(msr_wr(sb, msrs[i], 0x5ec01000 + ((uint64_t)i << 12)));
-		ASSERT_OK(msr_rd(sb, msrs[i], &wrote));
-		ASSERT_NE(wrote, before);
-		ASSERT_OK(vmlet_sandbox_restore(sb));
-		if (vcpu_msr(msrs[i]) != (p.emulated ? before : wrote))
-			ksft_fail_at("msr %#x after restore: %#llx, want %#llx (%s)", msrs[i],
-				     (unsigned long long)vcpu_msr(msrs[i]),
-				     (unsigned long long)(p.emulated ? before : wrote),
-				     p.emulated ? "no stub: restore sets it" : "left to the stub");
-		ASSERT_OK(msr_rd(sb, msrs[i], &v));
-		EXPECT_EQ(v, before);
-		EXPECT_EQ(vcpu_msr(msrs[i]), before);
-		ASSERT_OK(vmlet_sandbox_restore(sb));
+		ASSERT_TRUE(sb);
+		for (unsigned int i = 0; live && i < NCASES(msrs); i++) {
+			ASSERT_OK(msr_wr(sb, msrs[i], 0x5ec0a000 + ((uint64_t)i << 12)));
+			ASSERT_OK(msr_rd(sb, msrs[i], &snapped[i]));
+		}
+		if (live) { /* vcpu_msr() reads the process's one vCPU */
+			ASSERT_OK(vmlet_sandbox_snapshot(sb, &ls));
+			vmlet_sandbox_destroy(sb);
+			sb = NULL;
+			ASSERT_OK(vmlet_sandbox_create_from(ls, &sb));
+		}
+		for (unsigned int i = 0; i < NCASES(msrs); i++) {
+			uint64_t before, wrote, v;
+
+			/* The CPU may keep fewer bits (16 of SYSENTER_CS under QEMU's TCG). */
+			ASSERT_OK(msr_rd(sb, msrs[i], &before));
+			if (live)
+				EXPECT_EQ(before, snapped[i]);
+			ASSERT_OK(vmlet_sandbox_restore(sb));
+			ASSERT_OK(msr_wr(sb, msrs[i], 0x5ec01000 + ((uint64_t)i << 12)));
+			ASSERT_OK(msr_rd(sb, msrs[i], &wrote));
+			ASSERT_NE(wrote, before);
+			ASSERT_OK(vmlet_sandbox_restore(sb));
+			if (vcpu_msr(msrs[i]) != (p.emulated ? before : wrote))
+				ksft_fail_at("%s msr %#x after restore: %#llx, want %#llx (%s)",
+					     live ? "live" : "boot", msrs[i],
+					     (unsigned long long)vcpu_msr(msrs[i]),
+					     (unsigned long long)(p.emulated ? before : wrote),
+					     p.emulated ? "no stub: restore sets it" : "left to the stub");
+			ASSERT_OK(msr_rd(sb, msrs[i], &v));
+			EXPECT_EQ(v, before);
+			EXPECT_EQ(vcpu_msr(msrs[i]), before);
+			ASSERT_OK(vmlet_sandbox_restore(sb));
+		}
+		vmlet_sandbox_destroy(sb);
 	}
-	vmlet_sandbox_destroy(sb);
+	vmlet_snapshot_destroy(ls);
 }
 
 TEST(debug_registers_a_call_writes_do_not_reach_the_next_call)

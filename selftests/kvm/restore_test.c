@@ -356,48 +356,40 @@ static uint64_t vcpu_xcr0(void)
 }
 
 /*
- * Where the CPU runs guest code, restore leaves XCR0 and the x87, SSE and
- * AVX registers to the entry stub, which puts them back in the guest
- * before the next call's first instruction (lib/entry.c): after restore
- * KVM still holds what the call left, and the next call reads the
- * snapshot's registers, also after a call that turned AVX off in XCR0
- * (the stub must turn it back on before it loads YMM). A component the
- * snapshot's XCR0 lacks cannot be turned on, so none escapes the stub.
- * Where there is no stub (KVM emulates guest code, or offers guests no
- * XSAVE), restore puts the registers back itself, by ioctl.
+ * Two rounds on sb, whose state is its snapshot's: a call puts the
+ * register file (seed 0x40: XMM8 then differs from the snapshot's) and
+ * in the second round turns AVX off; restore; the next call must read
+ * the snapshot's registers and XCR0. Where the stub puts them back, KVM
+ * still holds the call's XMM8 after restore (restore set nothing).
  */
-TEST(entry_stub_puts_back_xcr0_and_the_register_file)
+static void register_file_rounds(struct vmlet_sandbox *sb, const struct vmlet_platform *p)
 {
-	struct vmlet_sandbox *sb = setup();
-	static uint8_t base[IMG_SIZE], after[IMG_SIZE], xmm8[16], put8[16];
+	static uint8_t base[IMG_SIZE], after[IMG_SIZE];
 	struct vmlet_value seed = vmlet_u32(0x40);
-	const struct vmlet_fault *f;
-	struct vmlet_platform p;
+	bool stub = p->xsave && !p->emulated;
+	uint8_t xmm8[16], put8[16];
 	size_t blen, alen;
 	uint64_t v;
-	bool stub;
 
-	ASSERT_TRUE(sb);
-	f = vmlet_sandbox_fault(sb);
-	ASSERT_OK(vmlet_platform_query(&p));
-	stub = p.xsave && !p.emulated;
 	ASSERT_OK(regs_get(sb, base, &blen));
+	ASSERT_OK(vmlet_sandbox_restore(sb));
 	for (unsigned int i = 0; i < 16; i++)
 		put8[i] = (uint8_t)(0x40 + 160 + 16 * 8 + i);
+	ASSERT_TRUE(memcmp(put8, base + 160 + 16 * 8, 16)); /* else nothing would show */
 	for (int round = 0; round < 2; round++) {
 		ASSERT_OK(vmlet_sandbox_call(sb, "regs_put", &seed, 1, NULL));
-		if (round && p.xsave)
+		if (round && p->xsave)
 			ASSERT_EQ(call2(sb, "xsetbv_", 2, 0, 3, &v), 0); /* AVX off */
-		if (round && p.xsave)
+		if (round && p->xsave)
 			EXPECT_EQ(v, 3);
 		ASSERT_OK(vmlet_sandbox_restore(sb));
 		ASSERT_OK(vcpu_xmm8(xmm8));
 		if (memcmp(xmm8, stub ? put8 : base + 160 + 16 * 8, 16))
 			ksft_fail_at(stub ? "XMM8 after restore is not the call's: restore set it itself"
 					  : "XMM8 after restore is not the snapshot's (no stub here)");
-		if (p.xsave) {
+		if (p->xsave) {
 			ASSERT_OK(call2(sb, "xgetbv_", 1, 0, 0, &v));
-			EXPECT_EQ(v, p.xcr0);
+			EXPECT_EQ(v, p->xcr0);
 			ASSERT_OK(vmlet_sandbox_restore(sb));
 		}
 		ASSERT_OK(regs_get(sb, after, &alen));
@@ -407,6 +399,43 @@ TEST(entry_stub_puts_back_xcr0_and_the_register_file)
 		EXPECT_TRUE(!memcmp(xmm8, base + 160 + 16 * 8, 16));
 		ASSERT_OK(vmlet_sandbox_restore(sb));
 	}
+}
+
+/*
+ * Where the CPU runs guest code, restore leaves XCR0 and the x87, SSE and
+ * AVX registers to the entry stub, which puts them back in the guest
+ * before the next call's first instruction (lib/entry.c): after restore
+ * KVM still holds what the call left, and the next call reads the
+ * snapshot's registers, also after a call that turned AVX off in XCR0
+ * (the stub must turn it back on before it loads YMM). A component the
+ * snapshot's XCR0 lacks cannot be turned on, so none escapes the stub.
+ * Where there is no stub (KVM emulates guest code, or offers guests no
+ * XSAVE), restore puts the registers back itself, by ioctl. The same
+ * holds for a sandbox of a live snapshot (vmlet_sandbox_snapshot()),
+ * taken after a call put other registers (seed 0x20): its stub puts back
+ * those, not the boot snapshot's.
+ */
+TEST(entry_stub_puts_back_xcr0_and_the_register_file)
+{
+	struct vmlet_sandbox *sb = setup(), *live = NULL;
+	struct vmlet_value seed = vmlet_u32(0x20);
+	const struct vmlet_fault *f;
+	struct vmlet_snapshot *ls;
+	struct vmlet_platform p;
+	uint64_t v;
+
+	ASSERT_TRUE(sb);
+	ASSERT_OK(vmlet_platform_query(&p));
+	register_file_rounds(sb, &p);
+	ASSERT_OK(vmlet_sandbox_call(sb, "regs_put", &seed, 1, NULL));
+	ASSERT_OK(vmlet_sandbox_snapshot(sb, &ls));
+	vmlet_sandbox_destroy(sb); /* vcpu_xmm8() reads the process's one vCPU */
+	ASSERT_OK(vmlet_sandbox_create_from(ls, &live));
+	register_file_rounds(live, &p);
+	vmlet_sandbox_destroy(live);
+	vmlet_snapshot_destroy(ls);
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+	f = vmlet_sandbox_fault(sb);
 	if (!p.xsave) { /* no XCR0 to turn anything on with */
 		teardown(sb);
 		return;
