@@ -247,6 +247,11 @@ int vmlet_entry_write(uint8_t *mem, const struct vmlet_x86_state *st)
 	return what;
 }
 
+bool vmlet_entry_contains(uint64_t rip)
+{
+	return rip - VMLET_ENTRY_ADDR < OFF(vmlet_entry_end);
+}
+
 int vmlet_entry_present(const uint8_t *mem, const struct vmlet_x86_state *st)
 {
 	uint8_t stub[VMLET_PAGE_SIZE];

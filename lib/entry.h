@@ -27,6 +27,9 @@
  */
 int vmlet_entry_write(uint8_t *mem, const struct vmlet_x86_state *st);
 
+/* Whether guest address rip lies in the stub (its code or its data). */
+bool vmlet_entry_contains(uint64_t rip);
+
 /* What the stub in mem puts back if it is exactly the one vmlet_entry_write() writes, or 0. */
 int vmlet_entry_present(const uint8_t *mem, const struct vmlet_x86_state *st);
 

@@ -594,6 +594,7 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 	__atomic_store_n(&vm->tid, vmlet_kick_tid(), __ATOMIC_RELAXED);
 	vmlet_kick_bind(vm->run);
 	__atomic_store_n(&vm->kick, VM_RUNNING, __ATOMIC_RELEASE);
+	vm->entered = vm->entry;
 	vm->entry = NULL; /* its stub runs first */
 	ret = run_loop(vm, f);
 	__atomic_store_n(&vm->kick, 0, __ATOMIC_RELEASE);

@@ -570,6 +570,23 @@ int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, 
 	return 0;
 }
 
+/* What the entry stub of st puts back, by ioctl. */
+static int entry_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st)
+{
+	int err = vm->entry_ok & VMLET_ENTRY_FPU ? fpu_load(vm, st) : 0;
+
+	return err ? err : msrs_load_unfiltered(vm, st);
+}
+
+int vmlet_x86_entry_unfinished(struct vmlet_vm *vm)
+{
+	const struct vmlet_x86_state *st = vm->entered;
+
+	if (!st || !vmlet_entry_contains(vm->run->s.regs.regs.rip))
+		return 0;
+	return entry_load(vm, st);
+}
+
 int vmlet_x86_entry_settle(struct vmlet_vm *vm)
 {
 	const struct vmlet_x86_state *st = vm->entry;
@@ -577,9 +594,7 @@ int vmlet_x86_entry_settle(struct vmlet_vm *vm)
 
 	if (!st)
 		return 0;
-	err = vm->entry_ok & VMLET_ENTRY_FPU ? fpu_load(vm, st) : 0;
-	if (!err)
-		err = msrs_load_unfiltered(vm, st);
+	err = entry_load(vm, st);
 	if (err)
 		return err;
 	vm->run->s.regs.regs = st->regs;

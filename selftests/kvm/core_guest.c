@@ -4,6 +4,8 @@
  * with a known local in its caller crunch() (answer = 0x4242 + seed) and
  * a known value in xmm7 (the same), at address seed * 16 + 8 in page 0.
  * Nothing is inlined, so gdb finds each function in the core.
+ * xmm12_put(v) leaves v in xmm12 (not one the runtime uses between calls)
+ * and returns.
  */
 #include <stdint.h>
 #include <vmlet/guest.h>
@@ -39,6 +41,12 @@ static uint64_t core_abort(uint32_t code)
 	return 0;
 }
 
+static uint64_t xmm12_put(uint64_t v)
+{
+	__asm__ volatile("movq %0, %%xmm12" : : "r"(v) : "xmm12");
+	return v;
+}
+
 static uint64_t add(uint64_t a, uint64_t b)
 {
 	return a + b;
@@ -49,5 +57,6 @@ int main(void)
 	VMLET_REGISTER(core_fault, VMLET_U64, VMLET_U32);
 	VMLET_REGISTER(core_abort, VMLET_U64, VMLET_U32);
 	VMLET_REGISTER(add, VMLET_U64, VMLET_U64, VMLET_U64);
+	VMLET_REGISTER(xmm12_put, VMLET_U64, VMLET_U64);
 	vmlet_ready();
 }

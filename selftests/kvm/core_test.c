@@ -9,7 +9,8 @@
  * as without a core; core_limit truncates (-EFBIG) and says so in the
  * core; a bad template is -EINVAL; a config from before core_path and a
  * call that succeeds write nothing; a thread confined with seccomp gets
- * -EPERM.
+ * -EPERM; a call killed in the entry stub dumps the snapshot's FPU, never
+ * the previous call's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -439,6 +440,75 @@ TEST(kill_confined_thread_gets_eperm_and_lives)
 		printf("# the child was killed by signal %d\n", WTERMSIG(status));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+/*
+ * A call killed in the entry stub (lib/entry.c), before the snapshot's
+ * first instruction ran: the stub had not yet put the FPU back, and KVM
+ * still held what the previous call left in it. Its core must show the
+ * snapshot's xmm12, never the previous call's. A deadline of 1 us stops
+ * most such runs before the stub or in it (under nested KVM the very
+ * first try); the test tries until one stops there, and fails if none of
+ * 2000 did. Where there is no stub (KVM emulates guest code) no run can
+ * stop in it, and restore set the FPU itself: there it checks the
+ * same on the calls that timed out anywhere.
+ */
+TEST(a_call_killed_in_the_entry_stub_dumps_the_snapshots_fpu)
+{
+	struct vmlet_image *img = test_image(GUEST("core"));
+	struct vmlet_config cfg = {.sz = sizeof(cfg)};
+	struct vmlet_value secret = vmlet_u64(0x5ec7e75ec7e7), two[2] = {vmlet_u64(1),
+									   vmlet_u64(2)};
+	struct vmlet_snapshot *snap = NULL;
+	struct vmlet_sandbox *sb = NULL;
+	const struct vmlet_fault *f;
+	struct vmlet_platform p;
+	static char out[65536];
+	char path[128], cmd[1024];
+	int in_stub = 0, timed_out = 0;
+	uint64_t rip = 0;
+
+	if (!img || !core_dir())
+		return;
+	ASSERT_OK(vmlet_platform_query(&p));
+	snprintf(path, sizeof(path), "%s/core", dir);
+	cfg.core_path = path;
+	ASSERT_OK(vmlet_snapshot_create(img, &cfg, &snap));
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+	f = vmlet_sandbox_fault(sb);
+	for (int i = 0; i < 2000 && !in_stub && (!p.emulated || !timed_out); i++) {
+		int err;
+
+		ASSERT_OK(vmlet_sandbox_call(sb, "xmm12_put", &secret, 1, NULL));
+		ASSERT_OK(vmlet_sandbox_restore(sb)); /* the stub's way: KVM keeps it */
+		ASSERT_OK(vmlet_sandbox_set_timeout(sb, 1));
+		err = vmlet_sandbox_call(sb, "add", two, 2, NULL);
+		if (err) {
+			ASSERT_EQ(err, -VMLET_ETIMEDOUT);
+			ASSERT_EQ(f->core_error, 0);
+			timed_out++;
+			rip = f->rip;
+			in_stub = rip - (VMLET_STUB_ADDR + 0x400) < 0xc00;
+		}
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+	}
+	printf("# %d calls timed out, the last at rip %#llx%s\n", timed_out,
+	       (unsigned long long)rip, in_stub ? ", in the entry stub" : "");
+	if (!in_stub && !p.emulated)
+		ksft_fail_at("no call of 2000 stopped in the entry stub");
+	ASSERT_TRUE(timed_out);
+	snprintf(cmd, sizeof(cmd),
+		 "gdb -nx -batch -ex 'set style enabled off' -ex 'print/x $xmm12.v2_int64[0]' "
+		 "'%s' '%s' 2>&1",
+		 GUEST("core"), path);
+	ASSERT_EQ(run(cmd, out, sizeof(out)), 0);
+	EXPECT_IN(out, "Program terminated with signal SIGXCPU");
+	if (strstr(out, "5ec7e75ec7e7"))
+		ksft_fail_at("the core shows the previous call's xmm12:\n%s", out);
+	EXPECT_IN(out, "$1 = 0x0\n"); /* the snapshot's: no code of it wrote xmm12 */
+	vmlet_sandbox_destroy(sb);
+	vmlet_snapshot_destroy(snap);
+	vmlet_image_close(img);
 }
 
 int main(void)
