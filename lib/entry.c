@@ -39,6 +39,21 @@
  * data, whatever the previous call did, and the snapshot's first
  * instruction runs after every MSR above is the snapshot's again.
  *
+ * That argument takes the snapshot's state as ground the stub can stand
+ * on: its page tables map the stub's address to the stub, its IDT sends
+ * any exception to the host's exception stubs, and no trap flag,
+ * breakpoint or pending event takes the vCPU elsewhere before the stub
+ * is done. At a boot snapshot's ready point that state is the one the
+ * host built, unless the image's own start-up code changed it: an image
+ * that does so before its first call could run its own code at the
+ * stub's address, but it runs every call anyway, and its ready state is
+ * fixed before any call's data exists. A live snapshot is taken after
+ * calls that may have run on untrusted input, so it gets a stub only
+ * where vmlet_entry_same_ground() finds everything the stub stands on
+ * (control registers, descriptor tables, the GDT, TSS and IDT page, the
+ * exception stubs, the page tables, rflags.TF, DR7, pending events)
+ * equal to its parent snapshot's (lib/livesnap.c).
+ *
  * How: restore loads the snapshot's registers with rip at the stub. The
  * stub keeps the call's rdx (an argument, which XSETBV, XRSTOR and WRMSR
  * need) in rsp, its only other free register, puts the state back, takes
@@ -245,6 +260,48 @@ int vmlet_entry_write(uint8_t *mem, const struct vmlet_x86_state *st)
 	if (what > 0)
 		memcpy(mem + VMLET_ENTRY_ADDR, stub, OFF(vmlet_entry_end));
 	return what;
+}
+
+/* What the stub's run depends on in guest memory: GDT, TSS, IDT, exception stubs, page tables. */
+static const uint64_t ground[][2] = {
+	{VMLET_GDT_ADDR, VMLET_ENTRY_ADDR},
+	{VMLET_PT_ADDR, VMLET_IMAGE_BASE},
+};
+
+#define RFLAGS_TF  (1ULL << 8)
+#define DR7_ENABLE 0xffULL /* L0-L3, G0-G3 */
+
+bool vmlet_entry_same_ground(const uint8_t *mem, const struct vmlet_x86_state *st,
+			     const uint8_t *bmem, const struct vmlet_x86_state *bst, uint64_t size,
+			     const uint64_t *written)
+{
+	const struct kvm_sregs *a = &st->sregs, *b = &bst->sregs;
+	const struct kvm_vcpu_events *e = &st->events;
+
+	if (a->cr0 != b->cr0 || a->cr3 != b->cr3 || a->cr4 != b->cr4 || a->efer != b->efer ||
+	    memcmp(&a->gdt, &b->gdt, sizeof(a->gdt)) || memcmp(&a->idt, &b->idt, sizeof(a->idt)) ||
+	    memcmp(&a->cs, &b->cs, sizeof(a->cs)) || memcmp(&a->ss, &b->ss, sizeof(a->ss)) ||
+	    memcmp(&a->tr, &b->tr, sizeof(a->tr)))
+		return false;
+	/* Nothing delivered before or during the stub: no trap flag, breakpoint or event. */
+	if ((st->regs.rflags & RFLAGS_TF) || (st->debugregs.dr7 & DR7_ENABLE) ||
+	    e->exception.injected || e->exception.pending || e->interrupt.injected ||
+	    e->nmi.injected || e->nmi.pending)
+		return false;
+	for (unsigned int i = 0; i < sizeof(ground) / sizeof(ground[0]); i++) {
+		uint64_t end = ground[i][1] < size ? ground[i][1] : size;
+
+		for (uint64_t a = ground[i][0]; a < end; a = (a | (VMLET_PAGE_SIZE - 1)) + 1) {
+			uint64_t pg = a / VMLET_PAGE_SIZE, n = (a | (VMLET_PAGE_SIZE - 1)) + 1;
+
+			if (n > end)
+				n = end;
+			if ((!written || written[pg / 64] & 1ULL << (pg % 64)) &&
+			    memcmp(mem + a, bmem + a, n - a))
+				return false;
+		}
+	}
+	return true;
 }
 
 bool vmlet_entry_contains(uint64_t rip)

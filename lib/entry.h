@@ -27,6 +27,17 @@
  */
 int vmlet_entry_write(uint8_t *mem, const struct vmlet_x86_state *st);
 
+/*
+ * Whether a stub for st, in memory mem, would run as the one of base's
+ * state bst, in memory bmem, runs: whether everything the stub's run
+ * depends on and a guest can change is base's (lib/entry.c). Both
+ * memories are size bytes; written, if not NULL, has a bit set for
+ * every page of mem below VMLET_IMAGE_BASE that may differ from bmem's.
+ */
+bool vmlet_entry_same_ground(const uint8_t *mem, const struct vmlet_x86_state *st,
+			     const uint8_t *bmem, const struct vmlet_x86_state *bst, uint64_t size,
+			     const uint64_t *written);
+
 /* Whether guest address rip lies in the stub (its code or its data). */
 bool vmlet_entry_contains(uint64_t rip);
 

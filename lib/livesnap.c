@@ -44,7 +44,13 @@
  * The vCPU state saved gets its entry stub (lib/entry.c), written into
  * the sandbox's memory before its pages are taken, so that a restore to
  * the snapshot sets no FPU state or MSR by ioctl; the sandbox's own next
- * restore puts that page back, as a page the host wrote.
+ * restore puts that page back, as a page the host wrote. Only where the
+ * sandbox's snapshot has one and the state stands on the same ground as
+ * that snapshot's (vmlet_entry_same_ground(): control registers,
+ * descriptor tables, page tables, exception stubs, no trap or event
+ * pending): the calls before a live snapshot may have run on untrusted
+ * input, and the stub must never start in code of theirs. Elsewhere
+ * restore sets that state by ioctl, as for a cold sandbox's snapshot.
  *
  * What the snapshot keeps besides memory and vCPU: the sandbox's config
  * (host functions of the config, print, limits, restore method) and the
@@ -271,6 +277,23 @@ static int copy_huge(struct vmlet_snapshot *snap, const struct vmlet_sandbox *sb
 	return 0;
 }
 
+/*
+ * Whether st, sb's state, stands on its snapshot's ground for the entry
+ * stub (lib/entry.c), its snapshot having a stub. Only pages sb wrote can
+ * differ from the snapshot's (its memory is a private mapping of it), so
+ * pagemap narrows the comparison to those where it can.
+ */
+static bool stub_ground(const struct vmlet_sandbox *sb, const struct vmlet_x86_state *st)
+{
+	uint64_t low = sb->mem.size < VMLET_IMAGE_BASE ? sb->mem.size : VMLET_IMAGE_BASE;
+	uint64_t written[VMLET_IMAGE_BASE / VMLET_PAGE_SIZE / 64] = {0};
+	bool narrowed = !vmlet_mem_anon_pages(sb->mem.host, low, written);
+
+	return sb->snap && sb->snap->entry &&
+	       vmlet_entry_same_ground(sb->mem.host, st, sb->snap->mem.host, &sb->snap->cpu,
+				       sb->mem.size, narrowed ? written : NULL);
+}
+
 VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snapshot **out)
 {
 	struct vmlet_snapshot *snap;
@@ -310,8 +333,14 @@ VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snap
 	/* KVM took the TLB flag at the last entry: restores find it set (lib/tlb.c). */
 	if (!err && vmlet_tlb_flag(sb->mem.host))
 		vmlet_hoststate_wrote(&sb->host, VMLET_TLB_STEAL_ADDR, 1);
-	/* The entry stub for this state, as vmlet_snapshot_create() writes one (lib/entry.c). */
-	if (!err)
+	/*
+	 * The entry stub for this state, as vmlet_snapshot_create() writes
+	 * one (lib/entry.c), only on its snapshot's ground: a call before
+	 * this one may have left page tables, descriptor tables or flags that
+	 * would run something else at the stub's address, with the previous
+	 * call's FPU and MSRs still in the vCPU.
+	 */
+	if (!err && stub_ground(sb, &snap->cpu))
 		snap->entry = vmlet_entry_write(sb->mem.host, &snap->cpu);
 	if (snap->entry > 0)
 		vmlet_hoststate_wrote(&sb->host, VMLET_ENTRY_ADDR, 1); /* its page */

@@ -552,6 +552,7 @@ int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, 
 		run->s.regs.regs.rip = VMLET_ENTRY_ADDR;
 	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 	vm->entry = stub ? st : NULL;
+	vm->entered = NULL;
 	/*
 	 * Setting sregs resets KVM's MMU context, and the guest then faults
 	 * its working set back into fresh nested page tables: only when

@@ -15,12 +15,30 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <vmlet.h>
 
 #include "util.h"
+
+/* KVM_SET_MSRS ioctls of this process: restore's, where no entry stub puts the MSRs back. */
+static unsigned long set_msrs;
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req == KVM_SET_MSRS)
+		__atomic_add_fetch(&set_msrs, 1, __ATOMIC_RELAXED);
+	return (int)syscall(SYS_ioctl, fd, req, arg);
+}
 
 #define HOSTILE(name) HOSTILE_DIR "/" name ".elf"
 
@@ -746,6 +764,88 @@ TEST(entry_stub_puts_back_the_msrs_a_guest_writes_without_an_exit)
 		vmlet_sandbox_destroy(sb);
 	}
 	vmlet_snapshot_destroy(ls);
+}
+
+/* DR7 of this process's one vCPU as KVM holds it (KVM_GET_DEBUGREGS). */
+static uint64_t vcpu_dr7(void)
+{
+	struct kvm_debugregs d;
+	int fd = -1, n = kvm_fds("anon_inode:kvm-vcpu:", &fd, 1);
+
+	if (n != 1) {
+		ksft_fail_at("%d vCPU descriptors in this process, want 1", n);
+		return 0;
+	}
+	if (ioctl(fd, KVM_GET_DEBUGREGS, &d) < 0)
+		ksft_fail_at("KVM_GET_DEBUGREGS: %s", strerror(errno));
+	return d.dr7;
+}
+
+/*
+ * A live snapshot gets the entry stub only on its snapshot's ground
+ * (vmlet_entry_same_ground(), lib/entry.c): a call before it may have
+ * left the vCPU or the guest's tables such that the next call would
+ * start in code of its own at the stub's address, with the previous
+ * call's FPU and MSRs still in the vCPU. Each case's call leaves one such
+ * change (a breakpoint enabled in DR7, CR3 with another cache bit, an
+ * IDT entry or a page-table entry rewritten with CR0.WP cleared); a
+ * sandbox of the live snapshot taken after it must restore by ioctl
+ * (a KVM_SET_MSRS at every restore), one taken after a plain call by the
+ * stub (none). Where KVM emulates guest code there is no stub at all.
+ */
+TEST(live_snapshot_gets_the_entry_stub_only_on_its_snapshots_ground)
+{
+	static const struct {
+		enum guest g;
+		const char *fn;
+		uint64_t a, b;
+		bool stub;
+	} cases[] = {
+		{INSN, "add", 1, 2, true},
+		{INSN, "dr_set", 7, 0x401, false},		  /* L0: execution at DR0 (0) */
+		{INSN, "cr3_write", VMLET_PT_ADDR | 8, 0, false}, /* PWT */
+		{MEMORY, "wp_store", VMLET_IDT_ADDR + 20 * 16, 0, false}, /* #VE */
+		{MEMORY, "wp_store", VMLET_PT_ADDR + 2 * VMLET_PAGE_SIZE + 510 * 8, 2, false},
+	};
+	struct vmlet_platform p;
+
+	ASSERT_OK(vmlet_platform_query(&p));
+	for (unsigned int i = 0; i < NCASES(cases); i++) {
+		bool add = !strcmp(cases[i].fn, "add");
+		struct vmlet_value a[2] = {
+			add ? vmlet_i32((int32_t)cases[i].a) : vmlet_u64(cases[i].a),
+			add ? vmlet_i32((int32_t)cases[i].b) : vmlet_u64(cases[i].b)};
+		unsigned int n = strcmp(cases[i].fn, "cr3_write") ? 2 : 1;
+		struct vmlet_sandbox *sb = sandbox(cases[i].g), *t = NULL;
+		struct vmlet_snapshot *ls = NULL;
+		unsigned long before;
+		bool stub = cases[i].stub && !p.emulated;
+
+		if (!strcmp(cases[i].fn, "dr_set"))
+			a[0] = vmlet_u32((uint32_t)cases[i].a);
+		ASSERT_TRUE(sb);
+		ASSERT_OK(vmlet_sandbox_call(sb, cases[i].fn, a, n, NULL));
+		if (!strcmp(cases[i].fn, "dr_set") && !(vcpu_dr7() & 0xff)) {
+			printf("# DR7 a guest writes does not reach KVM here: not checked\n");
+			vmlet_sandbox_destroy(sb);
+			continue;
+		}
+		ASSERT_OK(vmlet_sandbox_snapshot(sb, &ls));
+		vmlet_sandbox_destroy(sb);
+		ASSERT_OK(vmlet_sandbox_create_from(ls, &t));
+		for (int round = 0; round < 3; round++) {
+			ASSERT_OK(vmlet_sandbox_call(t, cases[i].fn, a, n, NULL));
+			before = __atomic_load_n(&set_msrs, __ATOMIC_RELAXED);
+			ASSERT_OK(vmlet_sandbox_restore(t));
+			if ((__atomic_load_n(&set_msrs, __ATOMIC_RELAXED) - before == 0) != stub)
+				ksft_fail_at("%s(%#llx): restore made %lu KVM_SET_MSRS, want %s",
+					     cases[i].fn, (unsigned long long)cases[i].a,
+					     __atomic_load_n(&set_msrs, __ATOMIC_RELAXED) - before,
+					     stub ? "none (the stub)" : "one (no stub)");
+		}
+		vmlet_sandbox_destroy(t);
+		vmlet_snapshot_destroy(ls);
+	}
 }
 
 TEST(debug_registers_a_call_writes_do_not_reach_the_next_call)

@@ -361,8 +361,11 @@ static uint64_t vcpu_xcr0(void)
  * in the second round turns AVX off; restore; the next call must read
  * the snapshot's registers and XCR0. Where the stub puts them back, KVM
  * still holds the call's XMM8 after restore (restore set nothing).
+ * With seed0, the snapshot's XMM8 must be that seed's (a live snapshot
+ * taken after a regs_put with it).
  */
-static void register_file_rounds(struct vmlet_sandbox *sb, const struct vmlet_platform *p)
+static void register_file_rounds(struct vmlet_sandbox *sb, const struct vmlet_platform *p,
+				 uint32_t seed0)
 {
 	static uint8_t base[IMG_SIZE], after[IMG_SIZE];
 	struct vmlet_value seed = vmlet_u32(0x40);
@@ -373,8 +376,11 @@ static void register_file_rounds(struct vmlet_sandbox *sb, const struct vmlet_pl
 
 	ASSERT_OK(regs_get(sb, base, &blen));
 	ASSERT_OK(vmlet_sandbox_restore(sb));
-	for (unsigned int i = 0; i < 16; i++)
+	for (unsigned int i = 0; i < 16; i++) {
 		put8[i] = (uint8_t)(0x40 + 160 + 16 * 8 + i);
+		if (seed0)
+			EXPECT_EQ(base[160 + 16 * 8 + i], (uint8_t)(seed0 + 160 + 16 * 8 + i));
+	}
 	ASSERT_TRUE(memcmp(put8, base + 160 + 16 * 8, 16)); /* else nothing would show */
 	for (int round = 0; round < 2; round++) {
 		ASSERT_OK(vmlet_sandbox_call(sb, "regs_put", &seed, 1, NULL));
@@ -426,12 +432,12 @@ TEST(entry_stub_puts_back_xcr0_and_the_register_file)
 
 	ASSERT_TRUE(sb);
 	ASSERT_OK(vmlet_platform_query(&p));
-	register_file_rounds(sb, &p);
+	register_file_rounds(sb, &p, 0);
 	ASSERT_OK(vmlet_sandbox_call(sb, "regs_put", &seed, 1, NULL));
 	ASSERT_OK(vmlet_sandbox_snapshot(sb, &ls));
 	vmlet_sandbox_destroy(sb); /* vcpu_xmm8() reads the process's one vCPU */
 	ASSERT_OK(vmlet_sandbox_create_from(ls, &live));
-	register_file_rounds(live, &p);
+	register_file_rounds(live, &p, 0x20);
 	vmlet_sandbox_destroy(live);
 	vmlet_snapshot_destroy(ls);
 	ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
