@@ -159,9 +159,6 @@ int vmlet_mem_pagemap_fd(void)
 	return pagemap_fd;
 }
 
-#define PM_PRESENT (1ULL << 63)
-#define PM_FILE	   (1ULL << 61)
-
 int vmlet_mem_anon_pages(const uint8_t *host, uint64_t size, uint64_t *bits)
 {
 	uint64_t first = (uintptr_t)host / VMLET_PAGE_SIZE, npages = size / VMLET_PAGE_SIZE;
@@ -178,7 +175,7 @@ int vmlet_mem_anon_pages(const uint8_t *host, uint64_t size, uint64_t *bits)
 		if (got != (ssize_t)(n * sizeof(pm[0])))
 			return got < 0 ? -errno : -EIO;
 		for (uint64_t i = 0; i < n; i++, pg++)
-			if ((pm[i] & (PM_PRESENT | PM_FILE)) == PM_PRESENT)
+			if (vmlet_mem_pm_written(pm[i], false))
 				bits[pg / 64] |= 1ULL << (pg % 64);
 	}
 	return 0;

@@ -33,10 +33,46 @@ void vmlet_mem_destroy(struct vmlet_mem *mem);
 /* /proc/self/pagemap, opened once (DROP restore reads it), or -1. */
 int vmlet_mem_pagemap_fd(void);
 
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAP	   (1ULL << 62)
+#define PM_FILE	   (1ULL << 61)
+
+/*
+ * Whether a pagemap entry of the private mapping of the snapshot's memfd
+ * is a page written since the snapshot: a private copy, which DROP must
+ * drop (fs/proc/task_mmu.c says how entries read).
+ *
+ * PTE- and PMD-mapped (4 KiB and THP backing), an entry is one of:
+ *  - 0: nothing mapped: never touched, or the file's page unmapped after
+ *    reclaim (shmem swaps its page cache from the file, leaving no entry
+ *    here): the snapshot's, nothing to drop;
+ *  - PM_PRESENT | PM_FILE: the snapshot's page, mapped for reading;
+ *  - PM_PRESENT: a private copy (anonymous), mapped;
+ *  - PM_SWAP: a private copy swapped out or under migration (a migration
+ *    entry names an anonymous page), or a poisoned or failed swap-in
+ *    copy's marker: all private, all must go;
+ *  - PM_SWAP | PM_FILE: the snapshot's page under migration.
+ * So written means PM_PRESENT or PM_SWAP, without PM_FILE. Testing
+ * PM_PRESENT alone missed swapped copies: the next call swapped the last
+ * call's data back in.
+ *
+ * hugetlb entries say PM_PRESENT (and PM_FILE) or nothing: a copy under
+ * migration or poisoned reads 0 like an untouched page. So there anything
+ * but the snapshot's mapped page is dropped; dropping an untouched 2 MiB
+ * page unmaps nothing and costs no fault.
+ */
+static inline bool vmlet_mem_pm_written(uint64_t pm, bool hugetlb)
+{
+	if (hugetlb)
+		return !(pm & PM_FILE);
+	return (pm & (PM_PRESENT | PM_SWAP)) && !(pm & PM_FILE);
+}
+
 /*
  * Set bit pg of bits (zeroed by the caller) for each 4 KiB page of
  * [host, host + size) that is anonymous: a private mapping's copy of a
- * page written since it was mapped. 0, or -EOPNOTSUPP without pagemap.
+ * page written since it was mapped, present or swapped out
+ * (vmlet_mem_pm_written() of a 4 KiB mapping). 0, or -EOPNOTSUPP without pagemap.
  */
 int vmlet_mem_anon_pages(const uint8_t *host, uint64_t size, uint64_t *bits);
 

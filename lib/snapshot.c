@@ -17,7 +17,7 @@
  *  snapshot again. KVM's MMU notifier unmaps them from the guest; the
  *  next call faults them back in. The idle sandbox holds no private page.
  *  A copy need not be mapped to be there: swapped out or under migration
- *  it is a swap entry, and written() below says how each entry reads.
+ *  it is a swap entry, and vmlet_mem_pm_written() (lib/mem.h) says how each entry reads.
  *  (With hugetlb backing, pagemap reports every 4 KiB piece of a copied
  *  2 MiB page, so the runs dropped are whole 2 MiB pages.)
  *
@@ -67,10 +67,6 @@
 #include "sandbox.h"
 #include "service.h"
 #include "tlb.h"
-
-#define PM_PRESENT (1ULL << 63)
-#define PM_SWAP	   (1ULL << 62)
-#define PM_FILE	   (1ULL << 61)
 
 int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore, bool entry,
 			  struct vmlet_snapshot **out)
@@ -200,37 +196,6 @@ static int restore_cpu(struct vmlet_sandbox *sb, bool full)
 	return vmlet_x86_state_load(&sb->vm, &sb->snap->cpu, full);
 }
 
-/*
- * Whether a pagemap entry of the private mapping of the snapshot's memfd
- * is a page written since the snapshot: a private copy, which DROP must
- * drop (fs/proc/task_mmu.c says how entries read).
- *
- * PTE- and PMD-mapped (4 KiB and THP backing), an entry is one of:
- *  - 0: nothing mapped: never touched, or the file's page unmapped after
- *    reclaim (shmem swaps its page cache from the file, leaving no entry
- *    here): the snapshot's, nothing to drop;
- *  - PM_PRESENT | PM_FILE: the snapshot's page, mapped for reading;
- *  - PM_PRESENT: a private copy (anonymous), mapped;
- *  - PM_SWAP: a private copy swapped out or under migration (a migration
- *    entry names an anonymous page), or a poisoned or failed swap-in
- *    copy's marker: all private, all must go;
- *  - PM_SWAP | PM_FILE: the snapshot's page under migration.
- * So written means PM_PRESENT or PM_SWAP, without PM_FILE. Testing
- * PM_PRESENT alone missed swapped copies: the next call swapped the last
- * call's data back in.
- *
- * hugetlb entries say PM_PRESENT (and PM_FILE) or nothing: a copy under
- * migration or poisoned reads 0 like an untouched page. So there anything
- * but the snapshot's mapped page is dropped; dropping an untouched 2 MiB
- * page unmaps nothing and costs no fault.
- */
-static inline bool written(uint64_t pm, bool hugetlb)
-{
-	if (hugetlb)
-		return !(pm & PM_FILE);
-	return (pm & (PM_PRESENT | PM_SWAP)) && !(pm & PM_FILE);
-}
-
 static inline void copy_page(struct vmlet_sandbox *sb, uint64_t pg)
 {
 	uint64_t off = pg * VMLET_PAGE_SIZE;
@@ -261,9 +226,9 @@ static int restore_drop(struct vmlet_sandbox *sb)
 			 * dropped, or each call would take a fault for it
 			 * here and one in the guest, and restore a madvise().
 			 */
-			if (written(pm[i], hugetlb) && pg == steal_pg && !hugetlb) {
+			if (vmlet_mem_pm_written(pm[i], hugetlb) && pg == steal_pg && !hugetlb) {
 				copy_page(sb, pg);
-			} else if (written(pm[i], hugetlb)) {
+			} else if (vmlet_mem_pm_written(pm[i], hugetlb)) {
 				if (!nrun)
 					run = pg;
 				nrun = pg + 1 - run;
