@@ -269,14 +269,14 @@ static const uint64_t ground[][2] = {
 };
 
 #define RFLAGS_TF  (1ULL << 8)
-#define DR7_ENABLE 0xffULL /* L0-L3, G0-G3 */
+#define RFLAGS_NT  (1ULL << 14) /* IRETQ in 64-bit mode: #GP */
+#define DR7_ENABLE 0xffULL	/* L0-L3, G0-G3 */
 
 bool vmlet_entry_same_ground(const uint8_t *mem, const struct vmlet_x86_state *st,
 			     const uint8_t *bmem, const struct vmlet_x86_state *bst, uint64_t size,
 			     const uint64_t *written)
 {
 	const struct kvm_sregs *a = &st->sregs, *b = &bst->sregs;
-	const struct kvm_vcpu_events *e = &st->events;
 
 	if (a->cr0 != b->cr0 || a->cr3 != b->cr3 || a->cr4 != b->cr4 || a->efer != b->efer ||
 	    memcmp(&a->gdt, &b->gdt, sizeof(a->gdt)) || memcmp(&a->idt, &b->idt, sizeof(a->idt)) ||
@@ -284,20 +284,23 @@ bool vmlet_entry_same_ground(const uint8_t *mem, const struct vmlet_x86_state *s
 	    memcmp(&a->tr, &b->tr, sizeof(a->tr)))
 		return false;
 	/* Nothing delivered before or during the stub: no trap flag, breakpoint or event. */
-	if ((st->regs.rflags & RFLAGS_TF) || (st->debugregs.dr7 & DR7_ENABLE) ||
-	    e->exception.injected || e->exception.pending || e->interrupt.injected ||
-	    e->nmi.injected || e->nmi.pending)
+	if ((st->regs.rflags & (RFLAGS_TF | RFLAGS_NT)) || (st->debugregs.dr7 & DR7_ENABLE) ||
+	    !vmlet_x86_events_quiet(&st->events))
 		return false;
+	for (unsigned int i = 0; i < sizeof(a->interrupt_bitmap) / sizeof(a->interrupt_bitmap[0]);
+	     i++)
+		if (a->interrupt_bitmap[i])
+			return false;
 	for (unsigned int i = 0; i < sizeof(ground) / sizeof(ground[0]); i++) {
 		uint64_t end = ground[i][1] < size ? ground[i][1] : size;
 
-		for (uint64_t a = ground[i][0]; a < end; a = (a | (VMLET_PAGE_SIZE - 1)) + 1) {
-			uint64_t pg = a / VMLET_PAGE_SIZE, n = (a | (VMLET_PAGE_SIZE - 1)) + 1;
+		for (uint64_t at = ground[i][0]; at < end; at = (at | (VMLET_PAGE_SIZE - 1)) + 1) {
+			uint64_t pg = at / VMLET_PAGE_SIZE, n = (at | (VMLET_PAGE_SIZE - 1)) + 1;
 
 			if (n > end)
 				n = end;
 			if ((!written || written[pg / 64] & 1ULL << (pg % 64)) &&
-			    memcmp(mem + a, bmem + a, n - a))
+			    memcmp(mem + at, bmem + at, n - at))
 				return false;
 		}
 	}

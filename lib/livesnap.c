@@ -287,7 +287,9 @@ static bool stub_ground(const struct vmlet_sandbox *sb, const struct vmlet_x86_s
 {
 	uint64_t low = sb->mem.size < VMLET_IMAGE_BASE ? sb->mem.size : VMLET_IMAGE_BASE;
 	uint64_t written[VMLET_IMAGE_BASE / VMLET_PAGE_SIZE / 64] = {0};
-	bool narrowed = !vmlet_mem_anon_pages(sb->mem.host, low, written);
+	/* hugetlb: a copy under migration reads as nothing (vmlet_mem_pm_written()). */
+	bool narrowed = sb->mem.backing != VMLET_BACKING_HUGETLB &&
+			!vmlet_mem_anon_pages(sb->mem.host, low, written);
 
 	return sb->snap && sb->snap->entry &&
 	       vmlet_entry_same_ground(sb->mem.host, st, sb->snap->mem.host, &sb->snap->cpu,

@@ -262,9 +262,7 @@ static int check_sregs(const struct kvm_sregs *s, bool xcrs, uint64_t mem, char 
 
 static int check_events(const struct kvm_vcpu_events *e, char *err, size_t errlen)
 {
-	if (e->exception.injected || e->exception.pending || e->exception_has_payload ||
-	    e->interrupt.injected || e->nmi.injected || e->nmi.pending || e->smi.smm ||
-	    e->smi.pending || e->smi.latched_init || e->triple_fault.pending)
+	if (!vmlet_x86_events_quiet(e))
 		return BAD("CPU: an exception, interrupt, NMI or SMI is pending or injected");
 	if ((e->flags & ~VCPUEVENT_FLAGS_OK) || e->interrupt.shadow > 3 || e->nmi.masked > 1 ||
 	    e->nmi.pad || !all_zero(e->reserved, sizeof(e->reserved)))

@@ -172,6 +172,14 @@ int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st);
  */
 int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, bool full);
 
+/* Whether no exception, interrupt, NMI or SMI is pending or injected in e. */
+static inline bool vmlet_x86_events_quiet(const struct kvm_vcpu_events *e)
+{
+	return !(e->exception.injected || e->exception.pending || e->exception_has_payload ||
+		 e->interrupt.injected || e->nmi.injected || e->nmi.pending || e->smi.smm ||
+		 e->smi.pending || e->smi.latched_init || e->triple_fault.pending);
+}
+
 /*
  * Put back with ioctls what the entry stub of vm->entry would have at the
  * next run (lib/entry.c), and the registers at the snapshot's rip.

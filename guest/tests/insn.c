@@ -177,6 +177,9 @@ static void dr_set(uint32_t n, uint64_t v)
 	case 3:
 		__asm__ volatile("mov %0, %%dr3" : : "r"(v));
 		break;
+	case 7:
+		__asm__ volatile("mov %0, %%dr7" : : "r"(v));
+		break;
 	}
 }
 
