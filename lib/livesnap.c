@@ -45,12 +45,13 @@
  * the sandbox's memory before its pages are taken, so that a restore to
  * the snapshot sets no FPU state or MSR by ioctl; the sandbox's own next
  * restore puts that page back, as a page the host wrote. Only where the
- * sandbox's snapshot has one and the state stands on the same ground as
- * that snapshot's (vmlet_entry_same_ground(): control registers,
- * descriptor tables, page tables, exception stubs, no trap or event
- * pending): the calls before a live snapshot may have run on untrusted
- * input, and the stub must never start in code of theirs. Elsewhere
- * restore sets that state by ioctl, as for a cold sandbox's snapshot.
+ * state stands on the same ground as the sandbox's snapshot's
+ * (vmlet_entry_same_ground(): control registers, descriptor tables, page
+ * tables, exception stubs, no trap or event pending), and that one's is
+ * ground itself (snap->ground: a ready point, a boot snapshot's too, or a
+ * live snapshot found so in turn): the calls before a live snapshot may
+ * have run on untrusted input, and the stub must never start in code of
+ * theirs. Elsewhere restore sets that state by ioctl.
  *
  * What the snapshot keeps besides memory and vCPU: the sandbox's config
  * (host functions of the config, print, limits, restore method) and the
@@ -278,22 +279,26 @@ static int copy_huge(struct vmlet_snapshot *snap, const struct vmlet_sandbox *sb
 }
 
 /*
- * Whether st, sb's state, stands on its snapshot's ground for the entry
- * stub (lib/entry.c), its snapshot having a stub. Only pages sb wrote can
+ * Whether st, sb's state, stands on its snapshot's (or, cold, its boot
+ * snapshot's) ground for the entry stub (lib/entry.c), that snapshot's
+ * state being ground itself (a ready point, or a live snapshot found so
+ * in turn). Only pages sb wrote can
  * differ from the snapshot's (its memory is a private mapping of it), so
  * pagemap narrows the comparison to those where it can.
  */
 static bool stub_ground(const struct vmlet_sandbox *sb, const struct vmlet_x86_state *st)
 {
+	/* A cold sandbox's ground: the boot snapshot its memory was mapped from. */
+	const struct vmlet_snapshot *base = sb->snap ? sb->snap : sb->boot;
 	uint64_t low = sb->mem.size < VMLET_IMAGE_BASE ? sb->mem.size : VMLET_IMAGE_BASE;
 	uint64_t written[VMLET_IMAGE_BASE / VMLET_PAGE_SIZE / 64] = {0};
 	/* hugetlb: a copy under migration reads as nothing (vmlet_mem_pm_written()). */
 	bool narrowed = sb->mem.backing != VMLET_BACKING_HUGETLB &&
 			!vmlet_mem_anon_pages(sb->mem.host, low, written);
 
-	return sb->snap && sb->snap->entry &&
-	       vmlet_entry_same_ground(sb->mem.host, st, sb->snap->mem.host, &sb->snap->cpu,
-				       sb->mem.size, narrowed ? written : NULL);
+	return base && base->ground &&
+	       vmlet_entry_same_ground(sb->mem.host, st, base->mem.host, &base->cpu, sb->mem.size,
+				       narrowed ? written : NULL);
 }
 
 VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snapshot **out)
@@ -342,7 +347,8 @@ VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snap
 	 * would run something else at the stub's address, with the previous
 	 * call's FPU and MSRs still in the vCPU.
 	 */
-	if (!err && stub_ground(sb, &snap->cpu))
+	snap->ground = !err && stub_ground(sb, &snap->cpu);
+	if (snap->ground)
 		snap->entry = vmlet_entry_write(sb->mem.host, &snap->cpu);
 	if (snap->entry > 0)
 		vmlet_hoststate_wrote(&sb->host, VMLET_ENTRY_ADDR, 1); /* its page */

@@ -40,8 +40,9 @@ struct vmlet_snapshot {
 	struct vmlet_func *funcs;
 	unsigned int nfuncs;
 	enum vmlet_restore restore;
-	int entry;		       /* its memory's entry stub for cpu puts back VMLET_ENTRY_* */
-	unsigned int refs;	       /* the creator's, its children's, its pools' */
+	int entry;	   /* its memory's entry stub for cpu puts back VMLET_ENTRY_* */
+	bool ground;	   /* cpu and memory are ground a stub may stand on (lib/entry.c) */
+	unsigned int refs; /* the creator's, its children's, its pools' */
 	struct vmlet_snapshot *parent; /* a layer's: referenced, else NULL */
 	struct vmlet_mem_run *runs;    /* what is mapped over the root's memfd, by page */
 	unsigned int nruns;

@@ -369,6 +369,7 @@ static int from_mapping(int fd, const struct vmlet_config *cfg, const void *buf,
 		goto err_snap;
 	/* A file written before the stub (or by another host's) restores by ioctl. */
 	snap->entry = vmlet_entry_present(snap->mem.host, &snap->cpu);
+	snap->ground = snap->entry; /* where it stood when saved, as far as a file says */
 	*out = snap;
 	return 0;
 

@@ -87,6 +87,7 @@ int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore, 
 	snap->entry = entry ? vmlet_entry_write(sb->mem.host, &snap->cpu) : 0;
 	if (snap->entry < 0)
 		snap->entry = 0;
+	snap->ground = true; /* the ready point: the image's own state (lib/entry.c) */
 
 	/* Take the memfd over: no writable mapping may remain to seal it. */
 	vmlet_vm_destroy(&sb->vm);

@@ -813,14 +813,16 @@ TEST(live_snapshot_gets_the_entry_stub_only_on_its_snapshots_ground)
 		enum guest g;
 		const char *fn;
 		uint64_t a, b;
-		bool stub;
+		bool stub, cold; /* cold: of a cold sandbox (its boot snapshot's ground) */
 	} cases[] = {
-		{INSN, "add", 1, 2, true},
-		{INSN, "dr_set", 7, DR7_L0_WRITE8, false}, /* at DR0_NOWHERE */
-		{INSN, "cr3_write", VMLET_PT_ADDR | 8, 0, false}, /* PWT */
-		{MEMORY, "wp_store", VMLET_IDT_ADDR + 20 * 16, SAME, true}, /* #VE, as it is */
-		{MEMORY, "wp_store", VMLET_IDT_ADDR + 20 * 16, 0, false},
-		{MEMORY, "wp_store", VMLET_PT_ADDR + 2 * VMLET_PAGE_SIZE + 510 * 8, 2, false},
+		{INSN, "add", 1, 2, true, false},
+		{INSN, "dr_set", 7, DR7_L0_WRITE8, false, false}, /* at DR0_NOWHERE */
+		{INSN, "cr3_write", VMLET_PT_ADDR | 8, 0, false, false}, /* PWT */
+		{MEMORY, "wp_store", VMLET_IDT_ADDR + 20 * 16, SAME, true, false}, /* #VE, as it is */
+		{MEMORY, "wp_store", VMLET_IDT_ADDR + 20 * 16, 0, false, false},
+		{MEMORY, "wp_store", VMLET_PT_ADDR + 2 * VMLET_PAGE_SIZE + 510 * 8, 2, false, false},
+		{INSN, "add", 1, 2, true, true},
+		{MEMORY, "wp_store", VMLET_IDT_ADDR + 20 * 16, 0, false, true},
 	};
 	struct vmlet_platform p;
 
@@ -839,6 +841,11 @@ TEST(live_snapshot_gets_the_entry_stub_only_on_its_snapshots_ground)
 		if (!strcmp(cases[i].fn, "dr_set"))
 			a[0] = vmlet_u32((uint32_t)cases[i].a);
 		ASSERT_TRUE(sb);
+		if (cases[i].cold) {
+			vmlet_sandbox_destroy(sb);
+			sb = test_sandbox(imgs[cases[i].g], NULL);
+			ASSERT_TRUE(sb);
+		}
 		if (!strcmp(cases[i].fn, "dr_set")) {
 			struct vmlet_value d0[2] = {vmlet_u32(0), vmlet_u64(DR0_NOWHERE)};
 
@@ -861,8 +868,9 @@ TEST(live_snapshot_gets_the_entry_stub_only_on_its_snapshots_ground)
 			before = __atomic_load_n(&set_msrs, __ATOMIC_RELAXED);
 			ASSERT_OK(vmlet_sandbox_restore(t));
 			if ((__atomic_load_n(&set_msrs, __ATOMIC_RELAXED) - before == 0) != stub)
-				ksft_fail_at("%s(%#llx): restore made %lu KVM_SET_MSRS, want %s",
-					     cases[i].fn, (unsigned long long)cases[i].a,
+				ksft_fail_at("%s%s(%#llx): restore made %lu KVM_SET_MSRS, want %s",
+					     cases[i].cold ? "cold " : "", cases[i].fn,
+					     (unsigned long long)cases[i].a,
 					     __atomic_load_n(&set_msrs, __ATOMIC_RELAXED) - before,
 					     stub ? "none (the stub)" : "one (no stub)");
 		}
