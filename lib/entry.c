@@ -51,8 +51,13 @@
  * calls that may have run on untrusted input, so it gets a stub only
  * where vmlet_entry_same_ground() finds everything the stub stands on
  * (control registers, descriptor tables, the GDT, TSS and IDT page, the
- * exception stubs, the page tables, rflags.TF, DR7, pending events)
- * equal to its parent snapshot's (lib/livesnap.c).
+ * exception stubs, the page tables, rflags.TF and NT, DR7, pending
+ * events) equal to its base's, itself ground: the snapshot its sandbox
+ * was made from or, for a cold sandbox, the boot snapshot its memory came
+ * from (lib/livesnap.c). One that is not gets its stub's bytes zeroed, so
+ * that no file saved from it carries a stub a call wrote there; a loaded
+ * file's stub (lib/snapfile.c) is otherwise taken on the file's word, as
+ * the rest of its state is.
  *
  * How: restore loads the snapshot's registers with rip at the stub. The
  * stub keeps the call's rdx (an argument, which XSETBV, XRSTOR and WRMSR
@@ -305,6 +310,11 @@ bool vmlet_entry_same_ground(const uint8_t *mem, const struct vmlet_x86_state *s
 		}
 	}
 	return true;
+}
+
+void vmlet_entry_erase(uint8_t *mem)
+{
+	memset(mem + VMLET_ENTRY_ADDR, 0, OFF(vmlet_entry_end));
 }
 
 bool vmlet_entry_contains(uint64_t rip)

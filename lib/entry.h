@@ -38,6 +38,9 @@ bool vmlet_entry_same_ground(const uint8_t *mem, const struct vmlet_x86_state *s
 			     const uint8_t *bmem, const struct vmlet_x86_state *bst, uint64_t size,
 			     const uint64_t *written);
 
+/* Zero the stub's bytes in mem: no stub there, whatever a guest wrote. */
+void vmlet_entry_erase(uint8_t *mem);
+
 /* Whether guest address rip lies in the stub (its code or its data). */
 bool vmlet_entry_contains(uint64_t rip);
 

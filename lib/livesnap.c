@@ -282,9 +282,9 @@ static int copy_huge(struct vmlet_snapshot *snap, const struct vmlet_sandbox *sb
  * Whether st, sb's state, stands on its snapshot's (or, cold, its boot
  * snapshot's) ground for the entry stub (lib/entry.c), that snapshot's
  * state being ground itself (a ready point, or a live snapshot found so
- * in turn). Only pages sb wrote can
- * differ from the snapshot's (its memory is a private mapping of it), so
- * pagemap narrows the comparison to those where it can.
+ * in turn). Where sb's memory is a private mapping of that snapshot's,
+ * only pages sb wrote can differ, and pagemap narrows the comparison to
+ * those; a copy (hugetlb, or its fallback) is compared in full.
  */
 static bool stub_ground(const struct vmlet_sandbox *sb, const struct vmlet_x86_state *st)
 {
@@ -293,7 +293,9 @@ static bool stub_ground(const struct vmlet_sandbox *sb, const struct vmlet_x86_s
 	uint64_t low = sb->mem.size < VMLET_IMAGE_BASE ? sb->mem.size : VMLET_IMAGE_BASE;
 	uint64_t written[VMLET_IMAGE_BASE / VMLET_PAGE_SIZE / 64] = {0};
 	/* hugetlb: a copy under migration reads as nothing (vmlet_mem_pm_written()). */
-	bool narrowed = sb->mem.backing != VMLET_BACKING_HUGETLB &&
+	/* Only a private mapping of base (no memfd of sb's own) shows what sb wrote as anonymous.
+	 */
+	bool narrowed = sb->mem.fd < 0 && sb->mem.backing != VMLET_BACKING_HUGETLB &&
 			!vmlet_mem_anon_pages(sb->mem.host, low, written);
 
 	return base && base->ground &&
@@ -350,10 +352,12 @@ VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snap
 	snap->ground = !err && stub_ground(sb, &snap->cpu);
 	if (snap->ground)
 		snap->entry = vmlet_entry_write(sb->mem.host, &snap->cpu);
-	if (snap->entry > 0)
-		vmlet_hoststate_wrote(&sb->host, VMLET_ENTRY_ADDR, 1); /* its page */
-	else
+	else if (!err) /* nor can a file of it carry one a call wrote (vmlet_entry_present()) */
+		vmlet_entry_erase(sb->mem.host);
+	if (snap->entry < 0)
 		snap->entry = 0;
+	if (!err) /* the stub's page: back to sb's snapshot's at its next restore */
+		vmlet_hoststate_wrote(&sb->host, VMLET_ENTRY_ADDR, 1);
 	if (!err && sb->cfg.backing == VMLET_BACKING_HUGETLB)
 		err = copy_huge(snap, sb);
 	else if (!err)

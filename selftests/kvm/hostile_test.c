@@ -791,7 +791,9 @@ static uint64_t vcpu_dr7(void)
  * IDT entry or a page-table entry rewritten with CR0.WP cleared); a
  * sandbox of the live snapshot taken after it must restore by ioctl
  * (a KVM_SET_MSRS at every restore), one taken after a plain call, or
- * after a write of the bytes already there, by the stub (none). Where
+ * after a write of the bytes already there, by the stub (none); and
+ * what a call wrote where the stub goes is the host's stub in the first
+ * snapshots and zero in the others, so no saved file carries it. Where
  * KVM emulates guest code there is no stub at all, and without the MSR
  * filter restore sets MSRs either way: then every case must show one.
  */
@@ -851,6 +853,12 @@ TEST(live_snapshot_gets_the_entry_stub_only_on_its_snapshots_ground)
 
 			ASSERT_OK(vmlet_sandbox_call(sb, "dr_set", d0, 2, NULL));
 		}
+		if (cases[i].g == MEMORY) { /* a word where the stub goes: the host's, or zero */
+			struct vmlet_value w[2] = {vmlet_u64(VMLET_STUB_ADDR + 0x400),
+						   vmlet_u64(0x5ec7e7)};
+
+			ASSERT_OK(vmlet_sandbox_call(sb, "wp_store", w, 2, NULL));
+		}
 		if (cases[i].b == SAME) {
 			struct vmlet_value r;
 
@@ -861,6 +869,16 @@ TEST(live_snapshot_gets_the_entry_stub_only_on_its_snapshots_ground)
 		if (!strcmp(cases[i].fn, "dr_set") && !(vcpu_dr7() & 0xff))
 			ksft_fail_at("DR7 the call wrote is not KVM's: the case shows nothing");
 		ASSERT_OK(vmlet_sandbox_snapshot(sb, &ls));
+		if (cases[i].g == MEMORY) {
+			uint64_t w;
+
+			memcpy(&w, (const uint8_t *)vmlet_snapshot_memory(ls, NULL) + VMLET_STUB_ADDR + 0x400,
+			       sizeof(w));
+			if (cases[i].stub ? !p.emulated && w == 0x5ec7e7 : w != 0)
+				ksft_fail_at("%s(%#llx): %#llx where the stub goes in the snapshot",
+					     cases[i].fn, (unsigned long long)cases[i].a,
+					     (unsigned long long)w);
+		}
 		vmlet_sandbox_destroy(sb);
 		ASSERT_OK(vmlet_sandbox_create_from(ls, &t));
 		for (int round = 0; round < 3; round++) {
