@@ -128,12 +128,7 @@ static int read_regs(struct vmlet_sandbox *sb, struct core_regs *c)
 	struct kvm_sregs s;
 	struct kvm_fpu fpu;
 	struct vmlet_xframe x;
-	int err;
 
-	/* Killed in the entry stub: the FPU is the snapshot's, not the last call's. */
-	err = vmlet_x86_entry_unfinished(&sb->vm);
-	if (err)
-		return err;
 	if (ioctl(sb->vm.vcpu_fd, KVM_GET_SREGS, &s) < 0 ||
 	    ioctl(sb->vm.vcpu_fd, KVM_GET_FPU, &fpu) < 0)
 		return -errno;

@@ -292,9 +292,7 @@ static bool stub_ground(const struct vmlet_sandbox *sb, const struct vmlet_x86_s
 	const struct vmlet_snapshot *base = sb->snap ? sb->snap : sb->boot;
 	uint64_t low = sb->mem.size < VMLET_IMAGE_BASE ? sb->mem.size : VMLET_IMAGE_BASE;
 	uint64_t written[VMLET_IMAGE_BASE / VMLET_PAGE_SIZE / 64] = {0};
-	/* hugetlb: a copy under migration reads as nothing (vmlet_mem_pm_written()). */
-	/* Only a private mapping of base (no memfd of sb's own) shows what sb wrote as anonymous.
-	 */
+	/* Only a private mapping of base shows what sb wrote as anonymous, and not on hugetlb. */
 	bool narrowed = sb->mem.fd < 0 && sb->mem.backing != VMLET_BACKING_HUGETLB &&
 			!vmlet_mem_anon_pages(sb->mem.host, low, written);
 

@@ -571,6 +571,7 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 {
 	struct vmlet_vm *outer = running;
 	uint64_t outer_armed = outer ? outer->armed : 0;
+	const struct vmlet_x86_state *entry = vm->entry;
 	int ret;
 
 	if (vmlet_vm_running(vm))
@@ -594,9 +595,16 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 	__atomic_store_n(&vm->tid, vmlet_kick_tid(), __ATOMIC_RELAXED);
 	vmlet_kick_bind(vm->run);
 	__atomic_store_n(&vm->kick, VM_RUNNING, __ATOMIC_RELEASE);
-	vm->entered = vm->entry;
 	vm->entry = NULL; /* its stub runs first */
 	ret = run_loop(vm, f);
+	/*
+	 * A failed run may have stopped in the stub, before it put the FPU
+	 * and MSRs back: put them back now, so that nothing read after it (a
+	 * core file) sees the last call's. The run has failed already; these
+	 * are restore's own ioctls on the same vCPU.
+	 */
+	if (ret < 0 && entry)
+		vmlet_x86_entry_unfinished(vm, entry);
 	__atomic_store_n(&vm->kick, 0, __ATOMIC_RELEASE);
 	vmlet_kick_bind(outer ? outer->run : NULL);
 	running = outer;

@@ -56,8 +56,6 @@ struct vmlet_vm {
 	uint64_t tlb_resets; /* or resets KVM's MMU context: how many times */
 	/* The state whose entry stub the next run starts in, or NULL. */
 	const struct vmlet_x86_state *entry;
-	/* The one whose stub the last run started in, or NULL (lib/core.c). */
-	const struct vmlet_x86_state *entered;
 	uint64_t steps;	       /* KVM_EXIT_DEBUG exits counted */
 	vmlet_debug_fn *debug; /* or NULL: debug exits are counted steps */
 	void *debug_ctx;

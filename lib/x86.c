@@ -552,7 +552,6 @@ int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, 
 		run->s.regs.regs.rip = VMLET_ENTRY_ADDR;
 	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 	vm->entry = stub ? st : NULL;
-	vm->entered = NULL;
 	/*
 	 * Setting sregs resets KVM's MMU context, and the guest then faults
 	 * its working set back into fresh nested page tables: only when
@@ -579,11 +578,9 @@ static int entry_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st)
 	return err ? err : msrs_load_unfiltered(vm, st);
 }
 
-int vmlet_x86_entry_unfinished(struct vmlet_vm *vm)
+int vmlet_x86_entry_unfinished(struct vmlet_vm *vm, const struct vmlet_x86_state *st)
 {
-	const struct vmlet_x86_state *st = vm->entered;
-
-	if (!st || !vmlet_entry_contains(vm->run->s.regs.regs.rip))
+	if (!vmlet_entry_contains(vm->run->s.regs.regs.rip))
 		return 0;
 	return entry_load(vm, st);
 }

@@ -187,13 +187,14 @@ static inline bool vmlet_x86_events_quiet(const struct kvm_vcpu_events *e)
 int vmlet_x86_entry_settle(struct vmlet_vm *vm);
 
 /*
- * After a run that started in the entry stub and stopped still in it
- * (killed by its deadline or an interrupt before the snapshot's first
- * instruction), put back with ioctls what the stub had not yet: the
- * vCPU then holds the snapshot's FPU and MSRs, as that instruction would
- * have seen them, not what the previous call left. Otherwise nothing.
+ * After a run that started in the entry stub of st and stopped still in
+ * it (killed by its deadline or an interrupt before the snapshot's first
+ * instruction), put back with ioctls what the stub had not yet: the vCPU
+ * then holds the snapshot's FPU and MSRs, as that instruction would have
+ * seen them, not what the previous call left (a core file reads them).
+ * Otherwise nothing.
  */
-int vmlet_x86_entry_unfinished(struct vmlet_vm *vm);
+int vmlet_x86_entry_unfinished(struct vmlet_vm *vm, const struct vmlet_x86_state *st);
 
 /* Read CR2, the address of the last page fault. */
 int vmlet_x86_fault_address(struct vmlet_vm *vm, uint64_t *cr2);
