@@ -68,6 +68,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cpustate.h"
 #include "entry.h"
 #include "sandbox.h"
 #include "service.h"
@@ -336,7 +337,7 @@ VMLET_API int vmlet_sandbox_snapshot(struct vmlet_sandbox *sb, struct vmlet_snap
 		goto err_snap;
 	err = vmlet_vm_complete_io(&sb->vm);
 	if (!err)
-		err = vmlet_x86_state_save(&sb->vm, &snap->cpu);
+		err = vmlet_cpustate_save(&sb->vm, &snap->cpu);
 	/* KVM took the TLB flag at the last entry: restores find it set (lib/tlb.c). */
 	if (!err && vmlet_tlb_flag(sb->mem.host))
 		vmlet_hoststate_wrote(&sb->host, VMLET_TLB_STEAL_ADDR, 1);

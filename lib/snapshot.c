@@ -42,7 +42,7 @@
  * pages; COPY keeps the pages a sandbox ever wrote (tens of KiB for
  * typical guests; see pool_test's density figure).
  *
- * The vCPU goes back through vmlet_x86_state_load(): regs in kvm_run,
+ * The vCPU goes back through vmlet_cpustate_load(): regs in kvm_run,
  * sregs and events in kvm_run only when the guest changed them (setting
  * sregs resets KVM's MMU), XSAVE, XCR0 and MSRs with one ioctl each, or
  * the MSRs every restore sets in the guest, in the entry stub that
@@ -62,6 +62,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cpustate.h"
 #include "entry.h"
 #include "probes.h"
 #include "sandbox.h"
@@ -81,7 +82,7 @@ int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore, 
 	}
 	err = vmlet_vm_complete_io(&sb->vm);
 	if (!err)
-		err = vmlet_x86_state_save(&sb->vm, &snap->cpu);
+		err = vmlet_cpustate_save(&sb->vm, &snap->cpu);
 	if (err)
 		goto err_snap;
 	snap->entry = entry ? vmlet_entry_write(sb->mem.host, &snap->cpu) : 0;
@@ -194,7 +195,7 @@ VMLET_API enum vmlet_restore vmlet_snapshot_restore_method(const struct vmlet_sn
 static int restore_cpu(struct vmlet_sandbox *sb, bool full)
 {
 	sb->vm.steps = 0;
-	return vmlet_x86_state_load(&sb->vm, &sb->snap->cpu, full);
+	return vmlet_cpustate_load(&sb->vm, &sb->snap->cpu, full);
 }
 
 static inline void copy_page(struct vmlet_sandbox *sb, uint64_t pg)
@@ -426,7 +427,7 @@ int __vmlet_sandbox_from(struct vmlet_snapshot *snap, const struct vmlet_config 
 	if (!err)
 		err = vmlet_x86_cpuid(&sb->vm);
 	if (!err)
-		err = vmlet_x86_state_load(&sb->vm, &snap->cpu, true);
+		err = vmlet_cpustate_load(&sb->vm, &snap->cpu, true);
 	if (err)
 		goto err_sb;
 	/*

@@ -15,7 +15,7 @@
  *  - DROP zaps what the MMU notifier unmaps, which flushes only where KVM
  *    had mapped a dropped page;
  *  - registers go back through kvm_run, sregs only when they differ
- *    (lib/x86.c): KVM resets its MMU context, and flushes at the next
+ *    (lib/cpustate.c): KVM resets its MMU context, and flushes at the next
  *    kvm_mmu_load(), only when CR0, CR3, CR4 or EFER changed.
  * On hardware the next call (maybe another user's, from a pool) could
  * then start with the previous call's translations: a channel from one

@@ -44,6 +44,7 @@
 /* The innermost run going on on this thread. */
 static TLS struct vmlet_vm *running;
 
+#include "cpustate.h"
 #include "kick.h"
 #include "kvm.h"
 #include "vm.h"
@@ -124,7 +125,7 @@ int vmlet_vm_complete_io(struct vmlet_vm *vm)
 
 	/* What the entry stub would put back goes back now: the state is read next. */
 	if (vm->entry) {
-		ret = vmlet_x86_entry_settle(vm);
+		ret = vmlet_cpustate_entry_settle(vm);
 		if (ret)
 			return ret;
 	}
@@ -604,7 +605,7 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 	 * are restore's own ioctls on the same vCPU.
 	 */
 	if (ret < 0 && entry)
-		vmlet_x86_entry_unfinished(vm, entry);
+		vmlet_cpustate_entry_unfinished(vm, entry);
 	__atomic_store_n(&vm->kick, 0, __ATOMIC_RELEASE);
 	vmlet_kick_bind(outer ? outer->run : NULL);
 	running = outer;

@@ -31,7 +31,7 @@ int vmlet_x86_boot(struct vmlet_vm *vm, const struct vmlet_layout *l, const stru
  * (x87, SSE, AVX registers), XCR0, the MSRs below and the debug registers
  * take one ioctl each.
  */
-#define VMLET_X86_NMSRS 44 /* at most: those this KVM can save (lib/x86.c) */
+#define VMLET_X86_NMSRS 44 /* at most: those this KVM can save (lib/cpustate.c) */
 struct vmlet_x86_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
@@ -164,13 +164,6 @@ int vmlet_x86_msr_filter(struct vmlet_vm *vm, const struct vmlet_x86_state *st);
 
 /* Set the CPUID a new vCPU needs before its first run (from a snapshot). */
 int vmlet_x86_cpuid(struct vmlet_vm *vm);
-int vmlet_x86_state_save(struct vmlet_vm *vm, struct vmlet_x86_state *st);
-/*
- * Load st into the vCPU. Unless full, sregs and events are compared with
- * what KVM synced out at the last exit and written only when they differ
- * (needs KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS in kvm_valid_regs).
- */
-int vmlet_x86_state_load(struct vmlet_vm *vm, const struct vmlet_x86_state *st, bool full);
 
 /* Whether no exception, interrupt, NMI or SMI is pending or injected in e. */
 static inline bool vmlet_x86_events_quiet(const struct kvm_vcpu_events *e)
@@ -179,22 +172,6 @@ static inline bool vmlet_x86_events_quiet(const struct kvm_vcpu_events *e)
 		 e->interrupt.injected || e->nmi.injected || e->nmi.pending || e->smi.smm ||
 		 e->smi.pending || e->smi.latched_init || e->triple_fault.pending);
 }
-
-/*
- * Put back with ioctls what the entry stub of vm->entry would have at the
- * next run (lib/entry.c), and the registers at the snapshot's rip.
- */
-int vmlet_x86_entry_settle(struct vmlet_vm *vm);
-
-/*
- * After a run that started in the entry stub of st and stopped still in
- * it (killed by its deadline or an interrupt before the snapshot's first
- * instruction), put back with ioctls what the stub had not yet: the vCPU
- * then holds the snapshot's FPU and MSRs, as that instruction would have
- * seen them, not what the previous call left (a core file reads them).
- * Otherwise nothing.
- */
-int vmlet_x86_entry_unfinished(struct vmlet_vm *vm, const struct vmlet_x86_state *st);
 
 /* Read CR2, the address of the last page fault. */
 int vmlet_x86_fault_address(struct vmlet_vm *vm, uint64_t *cr2);
