@@ -3,7 +3,8 @@
  * Host side of the call frame format (vmlet/abi.h).
  *
  * Encoding writes straight into the guest's input buffer on the call path,
- * so it allocates nothing and makes one pass. Decoding reads what the guest
+ * so it allocates nothing; it sizes every record before it writes any, so
+ * that a refused call writes nothing there. Decoding reads what the guest
  * wrote and trusts none of it: headers are copied out with memcpy (the
  * buffer need not be aligned), and every bound is taken from that local
  * copy and checked against what is left before a byte behind it is read.
@@ -20,13 +21,11 @@
 
 #include "frame.h"
 
-int64_t vmlet_rec_encode(void *buf, size_t cap, const struct vmlet_value *v)
+/* The bytes v's record takes, or a negative errno for a value no record holds. */
+static int64_t rec_need(const struct vmlet_value *v)
 {
-	if (vmlet_type_is_scalar(v->type)) {
-		if (cap < sizeof(struct vmlet_rec) + 8)
-			return -E2BIG;
-		return (int64_t)vmlet_rec_put_scalar(buf, v->type, vmlet_scalar_bits(v));
-	}
+	if (vmlet_type_is_scalar(v->type))
+		return sizeof(struct vmlet_rec) + 8;
 	if (v->type != VMLET_STRING && v->type != VMLET_BYTES)
 		return -EINVAL;
 	if (v->buf.len && !v->buf.ptr)
@@ -34,8 +33,19 @@ int64_t vmlet_rec_encode(void *buf, size_t cap, const struct vmlet_value *v)
 	/* The format has 32 bits of length; anything longer fits no frame. */
 	if (v->buf.len > UINT32_MAX)
 		return -E2BIG;
-	if (vmlet_rec_size(v->type, (uint32_t)v->buf.len) > cap)
+	return (int64_t)vmlet_rec_size(v->type, (uint32_t)v->buf.len);
+}
+
+int64_t vmlet_rec_encode(void *buf, size_t cap, const struct vmlet_value *v)
+{
+	int64_t need = rec_need(v);
+
+	if (need < 0)
+		return need;
+	if ((uint64_t)need > cap)
 		return -E2BIG;
+	if (vmlet_type_is_scalar(v->type))
+		return (int64_t)vmlet_rec_put_scalar(buf, v->type, vmlet_scalar_bits(v));
 	return (int64_t)vmlet_rec_put_buf(buf, v->type, v->buf.ptr, (uint32_t)v->buf.len);
 }
 
@@ -134,12 +144,22 @@ int64_t vmlet_frame_encode_call(void *buf, size_t cap, uint32_t func,
 		cap = UINT32_MAX;
 	if (cap < sizeof(f))
 		return -E2BIG;
+	/*
+	 * Every record is checked before any is written: a refused call
+	 * leaves buf as it was, so no argument of it stays in guest memory
+	 * that restore does not know was written (lib/sandbox.c).
+	 */
 	for (unsigned int i = 0; i < nargs; i++) {
-		n = vmlet_rec_encode(p + off, cap - off, &args[i]);
+		n = rec_need(&args[i]);
 		if (n < 0)
 			return n;
+		if ((uint64_t)n > cap - off)
+			return -E2BIG;
 		off += (size_t)n;
 	}
+	off = sizeof(f);
+	for (unsigned int i = 0; i < nargs; i++)
+		off += (size_t)vmlet_rec_encode(p + off, cap - off, &args[i]);
 	f.size = (uint32_t)off;
 	memcpy(p, &f, sizeof(f));
 	return (int64_t)off;

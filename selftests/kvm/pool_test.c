@@ -120,6 +120,43 @@ TEST(a_secret_never_reaches_the_next_fresh_call)
 }
 
 /*
+ * A call refused for its arguments (too large for the input buffer)
+ * writes none of them into guest memory: COPY restore puts back only the
+ * part of that buffer calls were known to fill, so a first argument
+ * written there would reach the next call of the pool.
+ */
+TEST(a_refused_calls_arguments_never_reach_the_next_call)
+{
+	static const char secret[] = "s3cr3t-arg-0123456789";
+	static char first[8192], big[1 << 20]; /* big: past the default 64 KiB input buffer */
+	struct vmlet_image *img = test_image(GUEST("hostcall"));
+	struct vmlet_value args[2];
+
+	/* The secret ends a first argument longer than any earlier call's frame. */
+	memset(first, 'p', sizeof(first));
+	memcpy(first + sizeof(first) - (sizeof(secret) - 1), secret, sizeof(secret) - 1);
+	memset(big, 'x', sizeof(big));
+	args[0] = vmlet_strn(first, sizeof(first));
+	args[1] = vmlet_strn(big, sizeof(big));
+	for (unsigned int m = 0; img && m < 2; m++) {
+		struct vmlet_pool *pool = test_pool(img, 1, methods[m]);
+		struct vmlet_sandbox *sb;
+		const void *mem;
+		size_t size;
+
+		if (!pool)
+			return;
+		ASSERT_EQ(vmlet_pool_call(pool, "relay_str", args, 2, NULL, NULL, 0), -E2BIG);
+		ASSERT_OK(vmlet_pool_acquire(pool, 0, &sb));
+		mem = vmlet_sandbox_memory(sb, &size);
+		EXPECT_TRUE(!memmem(mem, size, secret, sizeof(secret) - 1));
+		ASSERT_OK(vmlet_pool_release(pool, sb));
+		ASSERT_OK(vmlet_pool_destroy(pool));
+	}
+	vmlet_image_close(img);
+}
+
+/*
  * A sandbox of snap goes back to every byte of it, xmm7 and
  * KERNEL_GS_BASE (restore_test checks every register README lists).
  */

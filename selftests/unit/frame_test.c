@@ -603,8 +603,12 @@ START_TEST(call_frame_e2big_at_every_short_cap)
 		uint8_t *buf = malloc(cap ? cap : 1);
 
 		ck_assert_ptr_nonnull(buf);
+		memset(buf, 0xa5, cap);
 		ck_assert_int_eq(vmlet_frame_encode_call(buf, cap, 1, args, ARRAY_SIZE(args)),
 				 -E2BIG);
+		/* Refused, it wrote nothing: no argument stays in guest memory. */
+		for (size_t i = 0; i < cap; i++)
+			ck_assert_uint_eq(buf[i], 0xa5);
 		free(buf);
 	}
 	for (size_t cap = 0; cap < 16; cap++)
@@ -627,7 +631,10 @@ START_TEST(call_frame_rejects_bad_args)
 	args[2] = (struct vmlet_value){ .type = VMLET_VOID };
 	ck_assert_int_eq(vmlet_frame_encode_call(buf, sizeof(buf), 0, args, 3), -EINVAL);
 	args[2] = vmlet_bytes(NULL, 1);
+	memset(buf, 0xa5, sizeof(buf));
 	ck_assert_int_eq(vmlet_frame_encode_call(buf, sizeof(buf), 0, args, 3), -EINVAL);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		ck_assert_uint_eq(buf[i], 0xa5);
 }
 END_TEST
 
