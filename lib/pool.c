@@ -335,6 +335,9 @@ VMLET_API int vmlet_pool_release(struct vmlet_pool *p, struct vmlet_sandbox *sb)
 
 	if (!p || !sb)
 		return -EINVAL;
+	/* Still running (a host function of its own call): it stays lent. */
+	if (vmlet_vm_running(&sb->vm))
+		return -EBUSY;
 	pthread_mutex_lock(&p->lock);
 	err = take_back(p, sb);
 	pthread_mutex_unlock(&p->lock);

@@ -365,6 +365,9 @@ VMLET_API int vmlet_sandbox_restore(struct vmlet_sandbox *sb)
 		return -EINVAL;
 	if (!sb->snap)
 		return -EOPNOTSUPP;
+	/* A host function of its own call: the run goes on after it. */
+	if (vmlet_vm_running(&sb->vm))
+		return -EBUSY;
 	vmlet_probe_restore_begin(sb->id);
 	err = restore(sb);
 	vmlet_probe_restore_end(sb->id, (int32_t)err);

@@ -156,6 +156,60 @@ TEST(a_refused_calls_arguments_never_reach_the_next_call)
 	vmlet_image_close(img);
 }
 
+struct meddler {
+	struct vmlet_pool *pool;
+	struct vmlet_sandbox *sb;
+	int release_err, restore_err;
+};
+
+/* An inline host function that tries to hand its own sandbox back mid-call. */
+static int meddle(void *ctx, const struct vmlet_value *args, unsigned int nargs,
+		  struct vmlet_value *ret)
+{
+	struct meddler *m = ctx;
+
+	(void)args, (void)nargs, (void)ret;
+	m->release_err = vmlet_pool_release(m->pool, m->sb);
+	m->restore_err = vmlet_sandbox_restore(m->sb);
+	return 0;
+}
+
+/*
+ * A sandbox cannot be released or restored while its call runs (a host
+ * function of that call asks): that would restore it under the run and
+ * put it in the pool still running. It stays lent, and is released once
+ * the call is over.
+ */
+TEST(a_running_sandbox_is_neither_released_nor_restored)
+{
+	struct meddler m = {.release_err = 1, .restore_err = 1};
+	struct vmlet_host_func hf = {.name = "meddle", .ret = VMLET_VOID, .fn = meddle,
+				     .ctx = &m, .flags = VMLET_HOST_INLINE};
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .host_funcs = &hf, .nhost_funcs = 1};
+	struct vmlet_pool_config pc = {.sz = sizeof(pc), .size = 1, .timeout_ms = -1};
+	struct vmlet_image *img = test_image(GUEST("hostcall"));
+	struct vmlet_value a[2] = {vmlet_str("meddle"), vmlet_u32(0)}, r = {0};
+	struct vmlet_pool_stats st;
+
+	if (!img)
+		return;
+	ASSERT_OK(vmlet_pool_create(img, &cfg, &pc, &m.pool));
+	ASSERT_OK(vmlet_pool_acquire(m.pool, 0, &m.sb));
+	ASSERT_OK(vmlet_sandbox_call(m.sb, "try_call", a, 2, &r));
+	EXPECT_EQ(r.i32, 0);
+	EXPECT_EQ(m.release_err, -EBUSY);
+	EXPECT_EQ(m.restore_err, -EBUSY);
+	vmlet_pool_stats(m.pool, &st);
+	EXPECT_EQ(st.idle, 0);
+	EXPECT_EQ(st.restored, 0);
+	ASSERT_OK(vmlet_pool_release(m.pool, m.sb));
+	vmlet_pool_stats(m.pool, &st);
+	EXPECT_EQ(st.idle, 1);
+	EXPECT_EQ(st.restored, 1);
+	ASSERT_OK(vmlet_pool_destroy(m.pool));
+	vmlet_image_close(img);
+}
+
 /*
  * A sandbox of snap goes back to every byte of it, xmm7 and
  * KERNEL_GS_BASE (restore_test checks every register README lists).
