@@ -59,11 +59,18 @@ start() {
 # bash itself (/dev/tcp): starting curl costs seconds in an emulated VM.
 # $code gets the status ("000": no answer), $headers and $body the rest.
 req() {
-	local port=$1 method=$2 path=$3 data=${4-} line len=0 LC_ALL=C
-	code=000 headers= body=
+	local port=$1 method=$2 path=$3 data=${4-} LC_ALL=C
 	exec 5<>"/dev/tcp/127.0.0.1/$port" || return 1
 	printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n' "$method" "$path" >&5
 	printf 'Content-Length: %d\r\n\r\n%s' "${#data}" "$data" >&5 2>/dev/null
+	response
+}
+
+# response: read the answer to the request sent on fd 5 into $code,
+# $headers and $body, and close fd 5.
+response() {
+	local line len=0 LC_ALL=C
+	code=000 headers= body=
 	if IFS= read -r -t 30 line <&5; then
 		code=${line#HTTP/1.1 }
 		code=${code%% *}
@@ -103,7 +110,7 @@ on_fail() {
 	sed 's/^/# log: /' "$tmp"/*.log 2>/dev/null | tail -n 20
 }
 
-echo "1..63"
+echo "1..66"
 
 start a --workers 2 --lifecycle restore --native "$native" --route echo=native \
 	--route is_prime=renew --timeout-ms 2000 --max-body 4096
@@ -239,8 +246,12 @@ handoffs_counted() {
 check metrics_handoff_histograms handoffs_counted
 
 # Reuse: one warm sandbox per worker keeps its state, until a fault.
-start b --workers 1 --lifecycle reuse
+start b --workers 1 --lifecycle reuse --max-body 300000
 B=$PORT_b
+# 100000 bytes of arguments, past the guest's default 64 KiB input
+# buffer: --max-body sizes it.
+ones=$(printf '1,%.0s' $(seq 99999))
+check body_under_max_body_fits_the_guest call "$B" sum "[[${ones}1]]" 200 '{"result":100000}'
 reuse_keeps_state() {
 	call "$B" counter '[]' 200 '{"result":1}' && call "$B" counter '[]' 200 '{"result":2}' &&
 		call "$B" counter '[]' 200 '{"result":3}'
@@ -275,6 +286,29 @@ wait "$PID_a"
 rc=$?
 check sigterm_exits_0_after_draining [ "$rc" -eq 0 ]
 check closed_after_drain eval '! (exec 5<>"/dev/tcp/127.0.0.1/$A") 2>/dev/null'
+
+# A call with no deadline outlasting --drain-timeout: vmlet-serve gives it
+# up and exits 1 at once, which closes its connection unanswered.
+start c --workers 2 --timeout-ms 0 --drain-timeout 1
+C=$PORT_c
+(
+	req "$C" POST /call/fib '[1000000000000000]'
+	echo "$code" >"$tmp/abandoned"
+) &
+bgc=$!
+for i in $(seq 1000); do
+	inf=$(metric "$C" vmlet_serve_in_flight)
+	[ "${inf:-0}" -ge 2 ] && break
+done
+kill -TERM "$PID_c"
+wait "$PID_c"
+rc=$?
+wait "$bgc"
+abandoned() {
+	[ "$rc" -eq 1 ] && [ "$(cat "$tmp/abandoned")" = 000 ] &&
+		grep -qF "requests still in flight, exiting" "$tmp/c.log"
+}
+check sigterm_gives_up_calls_past_the_drain_timeout abandoned
 
 "$serve" --port 0 --route nosuch=reuse "$demo" >"$tmp/bad.out" 2>&1
 rc=$?
@@ -322,6 +356,12 @@ check js_exception_500_with_kind js_exception_500
 check js_no_json_result_500 call "$J" nothing '{}' 500 \
 	'{"error":"guest_fault","kind":"js_bad_output","message":"TypeError: the result is undefined, which has no JSON form"}'
 req "$J" POST /call/handle '{"id": '
+js_nul_400() {
+	exec 5<>"/dev/tcp/127.0.0.1/$J" || return 1
+	printf 'POST /call/handle HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 19\r\n\r\n{"a":2,"b":40}\0junk' >&5
+	response
+	is 400 '{"error":"bad_json","message":"malformed JSON: a NUL byte in the event"}'
+}
 check js_bad_event_400 eval '[ "$code" = 400 ] && [[ $body == "{\"error\":\"bad_json\",\"message\":\"SyntaxError: "* ]]'
 check js_undeclared_function_404 call "$J" eval '"1"' 404 \
 	'{"error":"not_found","message":"no such function"}'

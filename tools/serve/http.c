@@ -278,7 +278,10 @@ static enum MHD_Result do_call(struct server *s, struct MHD_Connection *c, const
 		/* event(handler, json): the guest parses the event itself. */
 		job->args[0] = vmlet_strn(r->sig.name, strlen(r->sig.name));
 		job->args[1] = vmlet_strn(rq->body, rq->len);
-		e = 0;
+		/* The guest reads it as a C string: a NUL would cut it short. */
+		e = rq->len && memchr(rq->body, 0, rq->len) ? -EBADMSG : 0;
+		if (e)
+			snprintf(err, sizeof(err), "malformed JSON: a NUL byte in the event");
 	} else {
 		e = json_args(r, rq->body, rq->len, job, &tls->args, err, sizeof(err));
 	}

@@ -29,6 +29,14 @@
 #include "serve.h"
 #include "wasmcache.h"
 
+/*
+ * The guest's input buffer: the library's default (struct vmlet_config),
+ * and what a call's frame needs beside its arguments' bytes (its header,
+ * and a record header, padding and NUL for each of VMLET_MAX_ARGS).
+ */
+#define IN_DEFAULT    (64 * 1024)
+#define IN_FRAME_ROOM 4096
+
 const char *const lifecycle_names[LC_N] = {
 	[LC_REUSE] = "reuse",
 	[LC_RESTORE] = "restore",
@@ -65,7 +73,9 @@ static void usage(FILE *f, int status)
 		"  -s, --pool-size N        sandboxes in each worker's pool (default 2)\n"
 		"  -t, --timeout-ms MS      each call's deadline (default 1000; 0: none)\n"
 		"  -b, --max-body BYTES     largest request body (default 65536)\n"
-		"  -c, --conn-timeout SECS  close idle or slow connections (default 10)\n"
+		"  -c, --conn-timeout SECS  close connections idle this long (default 10)\n"
+		"  -d, --drain-timeout SECS how long SIGTERM waits for requests in flight\n"
+		"                           (default: twice the deadline plus 10 s)\n"
 		"  -S, --no-seccomp         do not confine the workers with seccomp\n"
 		"  -h, --help               this text\n");
 	exit(status);
@@ -276,6 +286,7 @@ int main(int argc, char **argv)
 		{"timeout-ms", required_argument, NULL, 't'},
 		{"max-body", required_argument, NULL, 'b'},
 		{"conn-timeout", required_argument, NULL, 'c'},
+		{"drain-timeout", required_argument, NULL, 'd'},
 		{"no-seccomp", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -298,14 +309,14 @@ int main(int argc, char **argv)
 		.print = worker_print,
 		.print_limit = OUTPUT_CAP,
 	};
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), drain_s = -1;
 	int c, err, fd = -1, status = 1, sig;
 	uint64_t v;
 	sigset_t set;
 	char *eq;
 
 	s.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
-	while ((c = getopt_long(argc, argv, "l:p:P:L:r:n:H:Ww:s:t:b:c:Sh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:p:P:L:r:n:H:Ww:s:t:b:c:d:Sh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			s.listen_addr = optarg;
@@ -368,6 +379,11 @@ int main(int argc, char **argv)
 				goto bad;
 			s.conn_timeout_s = (unsigned int)v;
 			break;
+		case 'd':
+			if (parse_u64(optarg, 86400, &v))
+				goto bad;
+			drain_s = (long)v;
+			break;
 		case 'S':
 			s.confine = false;
 			break;
@@ -382,6 +398,14 @@ int main(int argc, char **argv)
 		usage(stderr, 2);
 	s.path = s.image_path = argv[optind];
 	cfg.timeout_us = s.timeout_ms * 1000;
+	if (drain_s < 0)
+		drain_s = (long)(s.timeout_ms / 1000) * 2 + 10;
+	/*
+	 * Any body --max-body lets in fits the guest's input buffer once
+	 * decoded (never longer than its JSON), with its frame and records.
+	 */
+	if (s.max_body + IN_FRAME_ROOM > IN_DEFAULT)
+		cfg.in_size = (s.max_body + IN_FRAME_ROOM + 4095) & ~(uint64_t)4095;
 	for (unsigned int i = 0; i < nro; i++)
 		if (ro[i].lc == LC_N)
 			ro[i].lc = s.lc;
@@ -471,13 +495,19 @@ int main(int argc, char **argv)
 	http_quiesce(&s);
 	close(fd);
 	fd = -1;
-	if (drain(&s, (unsigned int)(s.timeout_ms / 1000) * 2 + 10)) {
-		status = 0;
-		printf("vmlet-serve: %s: drained, exiting\n", strsignal(sig));
-	} else {
+	if (!drain(&s, (unsigned int)drain_s)) {
+		/*
+		 * Their HTTP threads wait on calls that may never end (no
+		 * deadline, or a native function): stopping the daemon would
+		 * join them. Their connections close with the process.
+		 */
 		fprintf(stderr, "vmlet-serve: %s: requests still in flight, exiting\n",
 			strsignal(sig));
+		fflush(stdout);
+		_exit(1);
 	}
+	status = 0;
+	printf("vmlet-serve: %s: drained, exiting\n", strsignal(sig));
 	fflush(stdout);
 out:
 	http_stop(&s);
