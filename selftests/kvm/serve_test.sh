@@ -356,13 +356,15 @@ check js_exception_500_with_kind js_exception_500
 check js_no_json_result_500 call "$J" nothing '{}' 500 \
 	'{"error":"guest_fault","kind":"js_bad_output","message":"TypeError: the result is undefined, which has no JSON form"}'
 req "$J" POST /call/handle '{"id": '
+check js_bad_event_400 eval '[ "$code" = 400 ] && [[ $body == "{\"error\":\"bad_json\",\"message\":\"SyntaxError: "* ]]'
+# A NUL would end the event early where the guest reads it as a C string.
 js_nul_400() {
 	exec 5<>"/dev/tcp/127.0.0.1/$J" || return 1
 	printf 'POST /call/handle HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 19\r\n\r\n{"a":2,"b":40}\0junk' >&5
 	response
 	is 400 '{"error":"bad_json","message":"malformed JSON: a NUL byte in the event"}'
 }
-check js_bad_event_400 eval '[ "$code" = 400 ] && [[ $body == "{\"error\":\"bad_json\",\"message\":\"SyntaxError: "* ]]'
+check js_event_with_a_nul_400 js_nul_400
 check js_undeclared_function_404 call "$J" eval '"1"' 404 \
 	'{"error":"not_found","message":"no such function"}'
 check js_serves_after_failures call "$J" handle '{"id": 9, "a": 0, "b": 0}' 200 \
