@@ -202,6 +202,12 @@ VMLET_API int vmlet_snapshot_save(const struct vmlet_snapshot *snap, int fd)
 
 	if (!snap || fd < 0)
 		return -EINVAL;
+	/* pwritev() at offset 0 appends instead on such an fd: a corrupt file. */
+	err = fcntl(fd, F_GETFL);
+	if (err < 0)
+		return -errno;
+	if (err & O_APPEND)
+		return -EINVAL;
 	c = &snap->cfg;
 	layout = (struct vmlet_snapfmt_layout){
 		.mem_size = c->mem_size,

@@ -476,6 +476,14 @@ TEST(configs_that_contradict_the_file_are_einval)
 	EXPECT_EQ(vmlet_snapshot_save(live, p[1]), -ESPIPE);
 	close(p[0]);
 	close(p[1]);
+	/* Appending, pwritev() would put the file after what is there: refused, nothing written. */
+	p[0] = test_tmpfile();
+	ASSERT_GE(p[0], 0);
+	ASSERT_EQ(pwrite(p[0], "25 bytes of an older file", 25, 0), 25);
+	ASSERT_EQ(fcntl(p[0], F_SETFL, O_APPEND), 0);
+	EXPECT_EQ(vmlet_snapshot_save(live, p[0]), -EINVAL);
+	EXPECT_EQ(lseek(p[0], 0, SEEK_END), 25);
+	close(p[0]);
 	close(fd);
 	vmlet_snapshot_destroy(live);
 	vmlet_image_close(img);
