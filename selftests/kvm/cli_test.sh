@@ -113,17 +113,22 @@ check run_prints_typed_results typed_results
 
 status "$tmp/out" "$tmp/err" "$vmlet" run "$demo" no_such_function
 errors_exit_1() {
-	local few usage cmd
+	local few usage junk dir cmd
 	"$vmlet" run "$demo" add i32:1 >/dev/null 2>&1
 	few=$?
 	"$vmlet" run --repeat 0 "$demo" add 1 2 >/dev/null 2>&1
 	usage=$?
+	"$vmlet" run --repeat 3x "$demo" add 1 2 >/dev/null 2>&1
+	junk=$?
+	"$vmlet" run "$demo" sum "bytes:@$tmp" >/dev/null 2>"$tmp/dir"
+	dir=$?
 	"$vmlet" bogus >/dev/null 2>&1
 	cmd=$?
 	echo "# exit statuses: unknown function $rc, too few arguments $few, bad option $usage," \
-		"bad command $cmd"
+		"number with junk $junk, directory as bytes $dir, bad command $cmd"
 	[ "$rc" -eq 1 ] && [ ! -s "$tmp/out" ] && grep -q 'no_such_function' "$tmp/err" &&
-		[ "$few" -eq 1 ] && [ "$usage" -eq 2 ] && [ "$cmd" -eq 2 ]
+		[ "$few" -eq 1 ] && [ "$usage" -eq 2 ] && [ "$junk" -eq 2 ] && [ "$dir" -eq 1 ] &&
+		[ "$(cat "$tmp/dir")" = "vmlet: $tmp: Is a directory" ] && [ "$cmd" -eq 2 ]
 }
 check unknown_function_and_bad_arguments_exit_1_usage_2 errors_exit_1
 

@@ -180,6 +180,19 @@ int cli_open_sandbox(const char *path, const struct vmlet_config *cfg, struct so
 	return err;
 }
 
+int cli_parse_u64(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	uint64_t v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end || *arg == '-' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 void *cli_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -207,6 +220,13 @@ void *cli_read_file(const char *path, size_t *len)
 		n += r;
 		if (r == 0)
 			break;
+	}
+	/* A directory opens, and then fails to read (EISDIR): not an empty file. */
+	if (buf && ferror(f)) {
+		fprintf(stderr, "vmlet: %s: %s\n", path, strerror(errno ? errno : EIO));
+		free(buf);
+		fclose(f);
+		return NULL;
 	}
 	fclose(f);
 	/* NUL-terminated too, for text. */
@@ -307,7 +327,7 @@ int cli_kv_host(struct vmlet_config *cfg, struct vmlet_host **host)
 
 int cli_opt(struct cli_opts *o, struct vmlet_config *cfg, int c, char *arg)
 {
-	char *end;
+	uint64_t v;
 
 	switch (c) {
 	case 'k':
@@ -320,31 +340,29 @@ int cli_opt(struct cli_opts *o, struct vmlet_config *cfg, int c, char *arg)
 		o->grants[o->ngrants++] = arg;
 		return 0;
 	case 'r':
-		o->repeat = strtoull(arg, NULL, 0);
-		if (!o->repeat || o->repeat > 100000000)
+		if (cli_parse_u64(arg, 1, 100000000, &v))
 			return cli_usage(stderr, 2);
+		o->repeat = v;
 		return 0;
 	case 'f':
-		o->fresh = strtoull(arg, NULL, 0);
-		if (!o->fresh || o->fresh > 100000000)
+		if (cli_parse_u64(arg, 1, 100000000, &v))
 			return cli_usage(stderr, 2);
+		o->fresh = v;
 		return 0;
 	case 'm':
-		o->mem = strtoull(arg, NULL, 0);
-		if (!o->mem || o->mem > 16384)
+		if (cli_parse_u64(arg, 1, 16384, &v))
 			return cli_usage(stderr, 2);
+		o->mem = v;
 		return 0;
 	case 'T':
-		cfg->timeout_us = strtoull(arg, NULL, 0);
-		if (!cfg->timeout_us || cfg->timeout_us > UINT64_MAX / 1000000)
+		if (cli_parse_u64(arg, 1, UINT64_MAX / 1000000, &v))
 			return cli_usage(stderr, 2);
-		cfg->timeout_us *= 1000;
+		cfg->timeout_us = v * 1000;
 		return 0;
 	case 'p':
-		errno = 0;
-		cfg->print_limit = strtoull(arg, &end, 0);
-		if (errno || *end || end == arg || !cfg->print_limit)
+		if (cli_parse_u64(arg, 1, UINT64_MAX, &v))
 			return cli_usage(stderr, 2);
+		cfg->print_limit = v;
 		return 0;
 	case 'S':
 		o->seccomp = 0;

@@ -14,6 +14,8 @@ int cli_usage(FILE *f, int status);
 uint64_t cli_now_ns(void);
 void cli_print_fault(const char *what, int err, const struct vmlet_fault *f);
 void cli_print_distribution(uint64_t *ns, uint64_t n);
+/* arg as a whole number in [min, max] (decimal, 0x hex or 0 octal): 0 or -EINVAL. */
+int cli_parse_u64(const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 /* The file's bytes, NUL-terminated (not counted in *len); NULL with a message. */
 void *cli_read_file(const char *path, size_t *len);
 /* --kv KEY=VALUE (arg is modified), and the host function that serves it. */

@@ -78,7 +78,6 @@ int cli_snapshot(int argc, char **argv)
 	struct vmlet_sandbox *sb;
 	struct source src;
 	int i = 1, err;
-	char *end;
 
 	for (; i < argc && strcmp(argv[i], "--call"); i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
@@ -86,10 +85,9 @@ int cli_snapshot(int argc, char **argv)
 		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc) {
 			out = argv[++i];
 		} else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--mem")) && i + 1 < argc) {
-			errno = 0;
-			cfg.mem_size = strtoull(argv[++i], &end, 0) << 20;
-			if (errno || *end || !cfg.mem_size)
+			if (cli_parse_u64(argv[++i], 1, 16384, &cfg.mem_size))
 				return cli_usage(stderr, 2);
+			cfg.mem_size <<= 20;
 		} else if (argv[i][0] != '-' && !image) {
 			image = argv[i];
 		} else {

@@ -119,10 +119,8 @@ int cli_parse_arg(const char *arg, enum vmlet_type want, struct vmlet_value *v, 
 	case VMLET_BYTES:
 		if (val[0] == '@') {
 			*owned = cli_read_file(val + 1, &v->buf.len);
-			if (!*owned) {
-				fprintf(stderr, "vmlet: %s: %s\n", val + 1, strerror(errno));
-				return -errno;
-			}
+			if (!*owned)
+				return -EIO; /* cli_read_file() said why */
 			v->buf.ptr = *owned;
 		} else {
 			v->buf.ptr = val;

@@ -104,14 +104,13 @@ static int cmd_wasm_run(int argc, char **argv)
 			stdin_path = optarg;
 			break;
 		case 'm':
-			mem = strtoull(optarg, NULL, 0);
-			if (!mem || mem > (1ULL << 20))
+			if (cli_parse_u64(optarg, 1, 1ULL << 20, &mem))
 				return wasm_usage(stderr, 2);
 			break;
 		case 'T':
-			cfg.timeout_us = strtoull(optarg, NULL, 0) * 1000;
-			if (!cfg.timeout_us)
+			if (cli_parse_u64(optarg, 1, UINT64_MAX / 1000000, &cfg.timeout_us))
 				return wasm_usage(stderr, 2);
+			cfg.timeout_us *= 1000;
 			break;
 		case 'h':
 			return wasm_usage(stdout, 0);
