@@ -66,32 +66,59 @@ static void fatal(void *udata, const char *msg)
  * internal") and flags ("preventsyield"), which say nothing about the
  * script and would take the room of its frames in the host's message.
  */
+static duk_ret_t get_prop(duk_context *c, void *key)
+{
+	duk_get_prop_string(c, -1, key);
+	return 1;
+}
+
+/*
+ * Push property key of the value at the top, read where a getter the
+ * script defined may throw (outside a protected call, that would be a
+ * fatal error): true when it is a string, else false with nothing pushed.
+ */
+static bool push_prop_string(duk_context *c, const char *key)
+{
+	duk_dup(c, -1);
+	if (!duk_safe_call(c, get_prop, (void *)key, 1, 1) && duk_is_string(c, -1))
+		return true;
+	duk_pop(c);
+	return false;
+}
+
+/*
+ * The error at the top of the stack as text: its stack when it has one,
+ * without the engine's own frames ("at [anon] (duk_js_call.c:73)
+ * internal", never the first line, which is the message) and flags
+ * ("preventsyield"), which say nothing about the script and would take
+ * the room of its frames in the host's message. A first line too long
+ * for the room is cut, not dropped.
+ */
 static const char *error_text(duk_context *c)
 {
 	static char buf[1024];
 	const char *s, *line;
 	size_t n = 0;
+	bool first = true;
 
-	if (!duk_is_error(c, -1))
+	if (!duk_is_error(c, -1) || !push_prop_string(c, "stack"))
 		return duk_safe_to_string(c, -1);
-	duk_get_prop_string(c, -1, "stack");
-	if (!duk_is_string(c, -1)) {
-		duk_pop(c);
-		return duk_safe_to_string(c, -1);
-	}
-	for (s = duk_get_string(c, -1); *s; s = *line ? line + 1 : line) {
+	for (s = duk_get_string(c, -1); *s; s = *line ? line + 1 : line, first = false) {
 		size_t len;
 
 		line = strchr(s, '\n');
 		if (!line)
 			line = s + strlen(s);
 		len = (size_t)(line - s);
-		if (len >= 9 && !memcmp(s + len - 9, " internal", 9))
+		if (!first && len >= 9 && !memcmp(s + len - 9, " internal", 9))
 			continue;
 		if (len >= 14 && !memcmp(s + len - 14, " preventsyield", 14))
 			len -= 14;
-		if (n + len + 2 > sizeof(buf))
-			break;
+		if (n + len + 2 > sizeof(buf)) {
+			if (!first)
+				break;
+			len = sizeof(buf) - 1;
+		}
 		if (n)
 			buf[n++] = '\n';
 		memcpy(buf + n, s, len);
@@ -104,9 +131,8 @@ static const char *error_text(duk_context *c)
 static _Noreturn void fail(duk_context *c, int code)
 {
 	/* Duktape reports a failed allocation as an Error "alloc failed". */
-	if (code == VMLET_JS_THROW && duk_is_error(c, -1)) {
-		duk_get_prop_string(c, -1, "message");
-		if (!strcmp(duk_safe_to_string(c, -1), "alloc failed"))
+	if (code == VMLET_JS_THROW && duk_is_error(c, -1) && push_prop_string(c, "message")) {
+		if (!strcmp(duk_get_string(c, -1), "alloc failed"))
 			code = VMLET_JS_NOMEM;
 		duk_pop(c);
 	}
@@ -414,6 +440,9 @@ static duk_ret_t json_encode(duk_context *c, void *udata)
 		return duk_type_error(c, "the result is %s, which has no JSON form",
 				      duk_is_undefined(c, -1) ? "undefined" : "a function");
 	duk_json_encode(c, -1);
+	/* JSON.stringify() gives undefined too: a Symbol, a toJSON() returning nothing. */
+	if (!duk_is_string(c, -1))
+		return duk_type_error(c, "the result has no JSON form");
 	return 1;
 }
 
@@ -429,6 +458,10 @@ static void push_handler(const char *handler)
 
 static const char *event(const char *handler, const char *json)
 {
+	const char *result;
+	duk_size_t len;
+	size_t cap;
+
 	push_handler(handler);
 	duk_push_string(ctx, json);
 	if (duk_safe_call(ctx, json_decode, NULL, 1, 1))
@@ -437,7 +470,15 @@ static const char *event(const char *handler, const char *json)
 		fail(ctx, VMLET_JS_THROW);
 	if (duk_safe_call(ctx, json_encode, NULL, 1, 1))
 		fail(ctx, VMLET_JS_BADOUTPUT);
-	return duk_get_string(ctx, -1);
+	result = duk_get_lstring(ctx, -1, &len);
+	vmlet_result_buf(&cap);
+	if (len >= cap) {
+		duk_push_error_object(ctx, DUK_ERR_RANGE_ERROR,
+				      "%s: the result (%zu bytes of JSON) does not fit the output buffer",
+				      handler, (size_t)len);
+		fail(ctx, VMLET_JS_BADOUTPUT);
+	}
+	return result;
 }
 
 /* What the value at idx is, for a message: its text for a number. */

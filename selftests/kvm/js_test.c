@@ -383,6 +383,30 @@ TEST(uncaught_exception_aborts_with_message_and_stack)
 	vmlet_js_destroy(js);
 }
 
+/*
+ * What an exception says is the script's, however it is made: a message
+ * longer than the fault's room is cut, not lost; one that ends like an
+ * engine frame (" internal") is kept; a stack getter that throws is an
+ * exception like any other, not an engine failure that kills the VM.
+ */
+TEST(uncaught_exceptions_keep_their_message)
+{
+	struct vmlet_js *js = load(OK_HANDLER
+				   "function long(e) { throw new Error(new Array(1101).join('x')); }\n"
+				   "function internal(e) { throw new Error('oops internal'); }\n"
+				   "function getter(e) { var x = new Error('hidden');\n"
+				   "  Object.defineProperty(x, 'stack', {get: function () { throw 1; }});\n"
+				   "  throw x; }\n");
+
+	if (!js)
+		return;
+	event_fails(js, "long", "{}", -VMLET_EABORT, VMLET_JS_THROW, "Error: xxxxxxxx");
+	event_fails(js, "internal", "{}", -VMLET_EABORT, VMLET_JS_THROW, "Error: oops internal");
+	event_fails(js, "getter", "{}", -VMLET_EABORT, VMLET_JS_THROW, "Error: hidden");
+	next_event_works(js);
+	vmlet_js_destroy(js);
+}
+
 TEST(endless_loop_runs_into_the_deadline)
 {
 	struct vmlet_js *js = load(OK_HANDLER "function f(e) { for (;;) {} }");
@@ -535,7 +559,9 @@ TEST(invalid_json_in_or_out_fails)
 {
 	struct vmlet_js *js = load(OK_HANDLER "function undef(e) { }\n"
 				   "function fn(e) { return function () {}; }\n"
-				   "function cyc(e) { var o = {}; o.o = o; return o; }\n");
+				   "function cyc(e) { var o = {}; o.o = o; return o; }\n"
+				   "function tojson(e) { return {toJSON: function () {}}; }\n"
+				   "function big(e) { return new Array(70000).join('x'); }\n");
 
 	if (!js)
 		return;
@@ -544,6 +570,10 @@ TEST(invalid_json_in_or_out_fails)
 	event_fails(js, "undef", "{}", -VMLET_EFAIL, VMLET_JS_BADOUTPUT, "undefined");
 	event_fails(js, "fn", "{}", -VMLET_EFAIL, VMLET_JS_BADOUTPUT, "a function");
 	event_fails(js, "cyc", "{}", -VMLET_EFAIL, VMLET_JS_BADOUTPUT, "TypeError");
+	event_fails(js, "tojson", "{}", -VMLET_EFAIL, VMLET_JS_BADOUTPUT, "has no JSON form");
+	/* 70001 bytes of JSON: past the default 64 KiB output buffer. */
+	event_fails(js, "big", "{}", -VMLET_EFAIL, VMLET_JS_BADOUTPUT,
+		    "big: the result (70001 bytes of JSON) does not fit the output buffer");
 	next_event_works(js);
 	vmlet_js_destroy(js);
 }
