@@ -21,7 +21,7 @@
 #include "probes.h"
 #include "service.h"
 
-/* Run rq on the sandbox's service; -ENOENT when it has none. */
+/* Run rq on the sandbox's service. */
 static int64_t on_service(struct vmlet_hoststate *hs, const struct vmlet_service_req *in)
 {
 	struct vmlet_service_req *rq;
@@ -29,8 +29,6 @@ static int64_t on_service(struct vmlet_hoststate *hs, const struct vmlet_service
 	int64_t size;
 	int err;
 
-	if (!hs->service)
-		return -ENOENT;
 	err = vmlet_ring_get(&r);
 	if (err)
 		return err;
@@ -62,7 +60,8 @@ static int hostcall(struct vmlet_vm *vm, void *ctx)
 	err = vmlet_hostreq_decode(hs->out, hs->out_size, &name, rq.args, &rq.nargs);
 	if (!err) {
 		rq.fn = vmlet_hoststate_lookup(hs, name);
-		if (!rq.fn)
+		/* Not inline and no service to run it: callable by no one, probed or called. */
+		if (!rq.fn || (!(rq.fn->flags & VMLET_HOST_INLINE) && !hs->service))
 			err = -ENOENT;
 		else if (!vmlet_hostreq_types_match(rq.fn, rq.args, rq.nargs))
 			err = -EINVAL;

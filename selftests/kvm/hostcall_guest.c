@@ -68,6 +68,14 @@ static int32_t try_call(const char *fn, uint32_t nargs)
 	return vmlet_host_call(fn, a, nargs, NULL);
 }
 
+/* Whether the host would take fn(u64) -> u64: vmlet_host_probe()'s answer. */
+static int32_t probe_u64(const char *fn)
+{
+	enum vmlet_type t = VMLET_U64;
+
+	return vmlet_host_probe(fn, VMLET_U64, &t, 1);
+}
+
 /* n host calls of fn(u64) -> u64 in a row, each fed the last result. */
 static uint64_t chain(const char *fn, uint32_t n, uint64_t v)
 {
@@ -154,6 +162,7 @@ int main(void)
 	VMLET_REGISTER(relay_str, VMLET_STRING, VMLET_STRING, VMLET_STRING);
 	VMLET_REGISTER(relay_bytes, VMLET_BYTES, VMLET_STRING, VMLET_BYTES);
 	VMLET_REGISTER(try_call, VMLET_I32, VMLET_STRING, VMLET_U32);
+	VMLET_REGISTER(probe_u64, VMLET_I32, VMLET_STRING);
 	VMLET_REGISTER(chain, VMLET_U64, VMLET_STRING, VMLET_U32, VMLET_U64);
 	VMLET_REGISTER(open_, VMLET_I32, VMLET_STRING);
 	VMLET_REGISTER(read_at, VMLET_I64, VMLET_I32, VMLET_U64, VMLET_U64);

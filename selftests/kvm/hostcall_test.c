@@ -176,6 +176,7 @@ TEST(unknown_names_bad_arguments_and_host_errors_reach_the_guest)
 {
 	struct vmlet_value args[2], r;
 	struct vmlet_sandbox *sb, *bare;
+	struct vmlet_config cfg;
 	static const struct {
 		const char *fn;
 		uint32_t nargs;
@@ -214,6 +215,24 @@ TEST(unknown_names_bad_arguments_and_host_errors_reach_the_guest)
 		ASSERT_OK(vmlet_sandbox_call(bare, "try_call", args, 2, &r));
 		EXPECT_EQ(r.i32, -ENOENT);
 		vmlet_sandbox_destroy(bare);
+	}
+	/*
+	 * A probe answers what the call would get: a function that is not
+	 * inline, on a config with no service to run it, is -ENOENT for both.
+	 */
+	cfg = config();
+	for (unsigned int with = 0; with < 2; with++) {
+		cfg.host = with ? host : NULL;
+		sb = test_sandbox(img, &cfg);
+		if (!sb)
+			break;
+		args[0] = vmlet_str("add1");
+		ASSERT_OK(vmlet_sandbox_call(sb, "probe_u64", args, 1, &r));
+		EXPECT_EQ(r.i32, with ? 0 : -ENOENT);
+		args[0] = vmlet_str("add1_in");
+		ASSERT_OK(vmlet_sandbox_call(sb, "probe_u64", args, 1, &r));
+		EXPECT_EQ(r.i32, 0);
+		vmlet_sandbox_destroy(sb);
 	}
 	teardown();
 }
