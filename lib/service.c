@@ -34,8 +34,12 @@ struct service {
 	pthread_t thread;
 	struct io_uring ring;
 	struct vmlet_host *host;
-	atomic_int err; /* 0 starting, 1 running, -errno when its ring failed */
+	atomic_int err;	    /* 0 starting, 1 running, -errno when its ring failed */
+	atomic_bool nested; /* it waits on a host call its function's sandbox made */
 };
+
+/* The service whose thread this is, if it is one. */
+static __thread struct service *self;
 
 struct vmlet_host {
 	atomic_uint refs; /* the creator's and one per sandbox or snapshot */
@@ -92,6 +96,7 @@ static void *service_main(void *arg)
 	bool stop = false;
 	int err;
 
+	self = s;
 	while (!stop) {
 		err = io_uring_submit_and_wait(&s->ring, 1);
 		if (err < 0 && !vmlet_ring_transient(err)) {
@@ -159,6 +164,7 @@ VMLET_API int vmlet_host_create(unsigned int nthreads, struct vmlet_host **out)
 		struct service *s = &h->svc[i];
 
 		s->host = h;
+		atomic_init(&s->nested, false);
 		err = -pthread_create(&s->thread, NULL, service_start, s);
 		if (err)
 			break;
@@ -308,22 +314,53 @@ struct vmlet_service_req *vmlet_service_req(struct vmlet_ring *r)
 	return r->call;
 }
 
+/* The next thread round the ring whose ring still works (and, unless any, that is not nested). */
+static struct service *pick(struct vmlet_host *h, bool any)
+{
+	for (unsigned int i = 0; i < h->n; i++) {
+		struct service *s =
+			&h->svc[atomic_fetch_add_explicit(&h->next, 1, memory_order_relaxed) %
+				h->n];
+
+		if (atomic_load_explicit(&s->err, memory_order_relaxed) >= 0 &&
+		    (any || !atomic_load(&s->nested)))
+			return s;
+	}
+	return NULL;
+}
+
+/*
+ * A function on a service thread may run a sandbox whose guest calls a
+ * host again, and the thread serves nothing until that call ends: a
+ * request sent to it would wait for ever, on itself or in a cycle
+ * through other threads and hosts. Such a thread marks itself nested
+ * first, so that callers pass it over; when every thread of h is nested,
+ * a service thread runs the request itself (it runs host functions
+ * anyway, and waits for this one). A vCPU thread of the embedder's never
+ * does: it may be confined (vmlet_thread_confine()), and a nested thread
+ * is no cycle of its own, so it gets one of them, which answers once its
+ * call is over.
+ */
 int64_t vmlet_service_call(struct vmlet_host *h, struct vmlet_ring *r, struct vmlet_service_req *rq)
 {
-	struct service *s = NULL;
+	bool was = self ? atomic_exchange(&self->nested, true) : false;
+	struct service *s;
 	int err;
 
 	err = enter(h);
 	if (err)
-		return err;
-	/* The next thread round the ring whose ring still works. */
-	for (unsigned int i = 0; i < h->n && !s; i++) {
-		s = &h->svc[atomic_fetch_add_explicit(&h->next, 1, memory_order_relaxed) % h->n];
-		if (atomic_load_explicit(&s->err, memory_order_relaxed) < 0)
-			s = NULL;
+		goto out;
+	s = pick(h, false);
+	if (!s && self) {
+		rq->size = vmlet_service_run(rq);
+	} else {
+		s = s ? s : pick(h, true);
+		rq->reply_fd = r->uring.ring_fd;
+		err = s ? vmlet_ring_call(r, s->ring.ring_fd, (uintptr_t)rq) : -EPIPE;
 	}
-	rq->reply_fd = r->uring.ring_fd;
-	err = s ? vmlet_ring_call(r, s->ring.ring_fd, (uintptr_t)rq) : -EPIPE;
 	leave(h);
+out:
+	if (self)
+		atomic_store(&self->nested, was);
 	return err ? err : rq->size;
 }

@@ -237,6 +237,56 @@ TEST(unknown_names_bad_arguments_and_host_errors_reach_the_guest)
 	teardown();
 }
 
+/* A service function that calls another sandbox, whose guest calls add1 on the same host. */
+struct nest {
+	struct vmlet_sandbox *inner;
+	int err;
+};
+
+static int nest(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
+{
+	struct nest *x = ctx;
+	struct vmlet_value args[2] = {vmlet_str("add1"), a[0]}, rr = {0};
+
+	(void)n;
+	x->err = vmlet_sandbox_call(x->inner, "relay_u64", args, 2, &rr);
+	r->u64 = rr.u64 + 1;
+	return x->err;
+}
+
+/*
+ * That inner host call must not go to the service thread that waits for
+ * it (with one thread, the only one): that thread runs it itself.
+ */
+TEST(a_service_function_may_run_a_sandbox_that_calls_the_host_again)
+{
+	struct nest x = {0};
+	struct vmlet_host_func fs[] = {FN("add1", VMLET_U64, add1, 0),
+				       FN("nest", VMLET_U64, nest, 0)};
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .host_funcs = fs, .nhost_funcs = 2};
+	struct vmlet_image *im = test_image(GUEST("hostcall"));
+	struct vmlet_sandbox *outer = NULL;
+	struct vmlet_value r;
+
+	fs[1].ctx = &x;
+	for (unsigned int nthreads = 1; im && nthreads <= 2; nthreads++) {
+		ASSERT_OK(vmlet_host_create(nthreads, &cfg.host));
+		outer = test_sandbox(im, &cfg);
+		x.inner = test_sandbox(im, &cfg);
+		if (!outer || !x.inner)
+			return;
+		for (uint64_t v = 0; v < 8; v++) {
+			ASSERT_OK(relay(outer, "relay_u64", "nest", vmlet_u64(v), &r));
+			EXPECT_EQ(x.err, 0);
+			EXPECT_EQ(r.u64, v + 2);
+		}
+		vmlet_sandbox_destroy(x.inner);
+		vmlet_sandbox_destroy(outer);
+		vmlet_host_destroy(cfg.host);
+	}
+	vmlet_image_close(im);
+}
+
 TEST(added_functions_and_grants_last_until_restore)
 {
 	struct vmlet_host_func f = FN("late", VMLET_U64, add1, VMLET_HOST_INLINE);
