@@ -31,7 +31,7 @@ status() {
 	return 1
 }
 
-echo "1..11"
+echo "1..12"
 
 printf 'not wasm at all' >"$tmp/bad.wasm"
 status 1 "$wasmcc" "$tmp/bad.wasm" -o "$tmp/bad.elf" 2>"$tmp/err"
@@ -73,6 +73,21 @@ check wasm_run_grants same $'GRANTED\n' "$tmp/out.txt"
 sed 's/^/# /' "$tmp/out"
 ls -i --full-time "$tmp"/cache/*.elf >"$tmp/cache2" 2>&1
 check wasm_run_cached_image diff -u "$tmp/cache1" "$tmp/cache2"
+
+# A module read from a pipe is compiled from the bytes read (the cache
+# key's), which the cache keeps beside the image, and nothing else.
+mkfifo "$tmp/fifo.wasm"
+cat "$mods/wasi.wasm" >"$tmp/fifo.wasm" &
+VMLET_CACHE_DIR=$tmp/pcache "$vmlet" wasm run --stdin "$tmp/in" "$tmp/fifo.wasm" 7 a-b sort \
+	>"$tmp/out" 2>&1
+rc=$?
+wait
+piped() {
+	[ "$rc" -eq 7 ] && grep -qx 'sorted: -4 7 9' "$tmp/out" &&
+		[ "$(find "$tmp/pcache" -mindepth 1 | wc -l)" -eq 2 ] &&
+		cmp -s "$mods/wasi.wasm" "$(find "$tmp/pcache" -name '*.wasm')"
+}
+check wasm_run_compiles_a_piped_module piped
 
 # A granted directory: the module makes files in it, truncates and appends.
 mkdir -p "$tmp/cwd/out"

@@ -168,7 +168,8 @@ static int write_file(const char *path, const void *p, size_t n)
  */
 int wasm_cached_image(const char *module, const struct buf *mod, char *elf, size_t len)
 {
-	char cc_path[4096], dir[4000], copy[4200], tmp[4300];
+	char cc_path[4096], dir[4000], copy[4200], tmp[4300], tdir[4100], tmod[4400];
+	const char *base = strrchr(module, '/') ? strrchr(module, '/') + 1 : module;
 	const char *cc = compiler(cc_path, sizeof(cc_path));
 	struct buf old = {0};
 	struct stat st;
@@ -193,20 +194,31 @@ int wasm_cached_image(const char *module, const struct buf *mod, char *elf, size
 		return 0;
 	}
 	free(old.p);
-	/* Compile to a private name, then rename: a racing run sees all or nothing. */
+	/*
+	 * Compile the bytes the key was made of (module itself may have
+	 * changed since, or be a pipe), from a private copy to a private
+	 * name, then rename both: a racing run sees all or nothing.
+	 */
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", elf, (int)getpid());
-	err = run_compiler(cc, module, tmp);
-	if (err) {
-		unlink(tmp);
-		fprintf(stderr, "vmlet: %s: cannot compile the module\n", module);
-		return err;
-	}
-	err = write_file(copy, mod->p, mod->len);
-	if (!err && rename(tmp, elf))
+	/* Under the module's own name, which the compiler's messages give. */
+	snprintf(tdir, sizeof(tdir), "%s/.%d.tmp", dir, (int)getpid());
+	snprintf(tmod, sizeof(tmod), "%s/%s", tdir, *base ? base : "module.wasm");
+	if (mkdir(tdir, 0700) && errno != EEXIST)
 		err = -errno;
+	else
+		err = write_file(tmod, mod->p, mod->len);
 	if (err) {
-		unlink(tmp);
+		fprintf(stderr, "vmlet: %s: cannot cache the module: %s\n", module, strerror(-err));
+	} else if ((err = run_compiler(cc, tmod, tmp))) {
+		fprintf(stderr, "vmlet: %s: cannot compile the module\n", module);
+	} else if (rename(tmod, copy) || rename(tmp, elf)) {
+		err = -errno;
 		fprintf(stderr, "vmlet: %s: cannot cache the image: %s\n", module, strerror(-err));
 	}
+	if (err) {
+		unlink(tmp);
+		unlink(tmod);
+	}
+	rmdir(tdir);
 	return err;
 }
