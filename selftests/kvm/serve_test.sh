@@ -263,20 +263,27 @@ kill -TERM "$PID_b"
 wait "$PID_b"
 check sigterm_when_idle_exits_0 [ $? -eq 0 ]
 
+# sigterm_mid_call PORT PID FILE: start a call that runs to its deadline
+# (or for ever) on one HTTP thread, wait until the other answers /metrics
+# showing it in flight (with the GET itself), and SIGTERM the server. The
+# call's "code body" goes to FILE from the background job $bgc.
+sigterm_mid_call() {
+	(
+		req "$1" POST /call/fib '[1000000000000000]'
+		echo "$code $body" >"$3"
+	) &
+	bgc=$!
+	for i in $(seq 1000); do
+		inf=$(metric "$1" vmlet_serve_in_flight)
+		[ "${inf:-0}" -ge 2 ] && break
+	done
+	echo "# in flight: $inf"
+	kill -TERM "$2"
+}
+
 # SIGTERM while a call runs: it gets its whole answer, then vmlet-serve
-# exits 0. The call runs to its deadline (2 s) on one HTTP thread; the
-# other answers /metrics, which shows it in flight (with the GET itself).
-(
-	req "$A" POST /call/fib '[1000000000000000]'
-	echo "$code $body" >"$tmp/drain"
-) &
-bgc=$!
-for i in $(seq 1000); do
-	inf=$(metric "$A" vmlet_serve_in_flight)
-	[ "${inf:-0}" -ge 2 ] && break
-done
-echo "# in flight: $inf"
-kill -TERM "$PID_a"
+# exits 0. The call runs to its deadline (2 s).
+sigterm_mid_call "$A" "$PID_a" "$tmp/drain"
 wait "$bgc"
 drained() {
 	[ "$(cat "$tmp/drain")" = '504 {"error":"deadline"}' ]
@@ -290,22 +297,12 @@ check closed_after_drain eval '! (exec 5<>"/dev/tcp/127.0.0.1/$A") 2>/dev/null'
 # A call with no deadline outlasting --drain-timeout: vmlet-serve gives it
 # up and exits 1 at once, which closes its connection unanswered.
 start c --workers 2 --timeout-ms 0 --drain-timeout 1
-C=$PORT_c
-(
-	req "$C" POST /call/fib '[1000000000000000]'
-	echo "$code" >"$tmp/abandoned"
-) &
-bgc=$!
-for i in $(seq 1000); do
-	inf=$(metric "$C" vmlet_serve_in_flight)
-	[ "${inf:-0}" -ge 2 ] && break
-done
-kill -TERM "$PID_c"
+sigterm_mid_call "$PORT_c" "$PID_c" "$tmp/abandoned"
 wait "$PID_c"
 rc=$?
 wait "$bgc"
 abandoned() {
-	[ "$rc" -eq 1 ] && [ "$(cat "$tmp/abandoned")" = 000 ] &&
+	[ "$rc" -eq 1 ] && [ "$(cat "$tmp/abandoned")" = "000 " ] &&
 		grep -qF "requests still in flight, exiting" "$tmp/c.log"
 }
 check sigterm_gives_up_calls_past_the_drain_timeout abandoned
