@@ -596,6 +596,15 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 	__atomic_store_n(&vm->tid, vmlet_kick_tid(), __ATOMIC_RELAXED);
 	vmlet_kick_bind(vm->run);
 	__atomic_store_n(&vm->kick, VM_RUNNING, __ATOMIC_RELEASE);
+	/*
+	 * A kick or timer signal before the bind went to another kvm_run (the
+	 * outer run's, or none): a deadline already past (a tiny one, or the
+	 * outer run's, passed in the host function that runs this one) or an
+	 * outer run interrupted meanwhile ends the run before its guest does
+	 * anything. One from now on finds this run bound.
+	 */
+	if (vmlet_vm_stopped(vm))
+		vm->run->immediate_exit = 1;
 	vm->entry = NULL; /* its stub runs first */
 	ret = run_loop(vm, f);
 	/*

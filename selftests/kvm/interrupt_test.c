@@ -201,6 +201,61 @@ TEST(deadline_ends_an_endless_call)
 	vmlet_image_close(img);
 }
 
+/*
+ * A deadline that has passed before the run's first instruction still
+ * ends it: one of 1 us (its timer fires while the run is being set up),
+ * and an outer run's, passed in the inline host function that runs this
+ * one. A signal that came before the run bound its kvm_run must not be
+ * lost (the test's alarm catches a run that goes on for ever).
+ */
+struct past_deadline {
+	struct vmlet_sandbox *outer, *inner;
+	uint64_t outer_ms;
+	int inner_err;
+};
+
+static int run_inner_late(void *ctx, const struct vmlet_value *a, unsigned int n,
+			  struct vmlet_value *r)
+{
+	struct past_deadline *p = ctx;
+	uint64_t t = now_ms();
+
+	(void)a, (void)n, (void)r;
+	while (now_ms() - t <= p->outer_ms) /* past the outer call's deadline */
+		;
+	p->inner_err = vmlet_sandbox_call(p->inner, "spin", NULL, 0, NULL);
+	return 0;
+}
+
+TEST(deadlines_already_past_at_the_first_instruction_end_the_run)
+{
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct past_deadline p = {.outer_ms = 20, .inner_err = 1};
+	struct vmlet_host_func fn = {.name = "stop", .ret = VMLET_VOID, .fn = run_inner_late,
+				     .ctx = &p, .flags = VMLET_HOST_INLINE};
+	struct vmlet_snapshot *snap = NULL;
+	struct vmlet_value r;
+
+	ASSERT_TRUE(img);
+	ASSERT_OK(vmlet_snapshot_create(img, NULL, &snap));
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &p.outer));
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &p.inner));
+	for (int i = 0; i < 50; i++) {
+		ASSERT_OK(vmlet_sandbox_set_timeout(p.inner, 1));
+		EXPECT_EQ(vmlet_sandbox_call(p.inner, "spin", NULL, 0, NULL), -VMLET_ETIMEDOUT);
+		ASSERT_OK(vmlet_sandbox_restore(p.inner));
+	}
+	/* The inner run has no deadline of its own: the outer one's bounds it. */
+	ASSERT_OK(vmlet_sandbox_add_host_func(p.outer, &fn));
+	ASSERT_OK(vmlet_sandbox_set_timeout(p.outer, p.outer_ms * MS));
+	EXPECT_EQ(vmlet_sandbox_call(p.outer, "ask", NULL, 0, &r), -VMLET_ETIMEDOUT);
+	EXPECT_EQ(p.inner_err, -VMLET_ETIMEDOUT);
+	vmlet_sandbox_destroy(p.inner);
+	vmlet_sandbox_destroy(p.outer);
+	vmlet_snapshot_destroy(snap);
+	vmlet_image_close(img);
+}
+
 TEST(deadline_spares_calls_that_finish)
 {
 	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 10000 * MS};
