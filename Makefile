@@ -116,7 +116,8 @@ MAN7 := $(sort $(wildcard $(srctree)/man/man7/*.7))
 
 # BPF: CO-RE objects against the running kernel's BTF, and their skeletons.
 CLANG ?= clang
-BPFTOOL ?= bpftool
+# Debian puts it in /usr/sbin, which a root shell from su (without -) lacks in PATH.
+BPFTOOL ?= $(or $(shell command -v bpftool),/usr/sbin/bpftool)
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) -Wno-unused-parameter -I$(objtree)/bpf -I$(srctree)/bpf \
 	-I/usr/include/$(shell $(CC) -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)

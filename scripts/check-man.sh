@@ -52,8 +52,10 @@ for page in "$man"/man3/*.3; do
 		fail "man3/$base.3 names no public function or struct of vmlet.h or vmlet/abi.h"
 done
 
-for tool in "$src"/tools/*.c vmlet-guest-cc vmlet-wasm-cc; do
-	base=$(basename "$tool" .c)
+# Every program make install puts in bin (the Makefile's TOOLS and the two wrappers).
+tools=$(sed -n 's/^TOOLS := //p' "$src/Makefile" | tr ' ' '\n' | sed 's|.*/||')
+[ -n "$tools" ] || fail "no TOOLS := line in the Makefile"
+for base in $tools vmlet-guest-cc vmlet-wasm-cc; do
 	[ -f "$man/man1/$base.1" ] || fail "the tool $base has no man page (man/man1/$base.1)"
 done
 [ -f "$man/man7/vmlet.7" ] || fail "no vmlet(7) overview"

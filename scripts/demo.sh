@@ -3,7 +3,7 @@
 # demo.sh OBJTREE: the body of `make run`. Calls the demo guest's functions
 # through the vmlet CLI, each in a fresh micro-VM, and shows the result and
 # how long creating the VM and making the call took.
-set -eu
+set -euo pipefail
 obj=$1
 vmlet=$obj/tools/vmlet
 demo=$obj/guest/examples/demo.elf
