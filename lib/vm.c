@@ -287,6 +287,28 @@ static int stop(struct vmlet_vm *vm, int err, struct vmlet_fault *f)
 		    (unsigned long long)(vm->timeout_ns / 1000), (unsigned long long)r->rip);
 }
 
+/*
+ * The default print: what the process's stdout holds goes first, then
+ * the guest's bytes with write(), the one call a confined thread may make
+ * here (stdio's first use of a stream stats it, which the filter refuses,
+ * or in VMLET_CONFINE_KILL mode kills the process for).
+ */
+static void print_stdout(const char *buf, size_t len)
+{
+	ssize_t n;
+
+	fflush(stdout);
+	while (len) {
+		n = write(STDOUT_FILENO, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
 /* Deliver guest output up to the budget; past it, the run fails. */
 static int print(struct vmlet_vm *vm, const struct kvm_regs *r, struct vmlet_fault *f)
 {
@@ -299,7 +321,7 @@ static int print(struct vmlet_vm *vm, const struct kvm_regs *r, struct vmlet_fau
 	if (len && vm->print)
 		vm->print(vm->print_ctx, buf, len);
 	else if (len)
-		fwrite(buf, 1, len, stdout);
+		print_stdout(buf, len);
 	if (len < r->rsi) {
 		f->code = (int64_t)vm->print_limit;
 		return fail(f, -VMLET_EOUTPUT, r->rip, "guest output over the limit of %llu bytes",

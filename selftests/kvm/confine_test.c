@@ -489,7 +489,8 @@ TEST(kill_mode_kills_the_process_with_sigsys)
 /*
  * A guest's open beneath a granted directory on a thread confined with
  * VMLET_CONFINE_KILL and without VMLET_CONFINE_OPEN: -EPERM to the guest,
- * not SIGSYS for the process. In a child of its own, as the kill would
+ * not SIGSYS for the process; and guest output with no print callback
+ * does not kill it either. In a child of its own, as the kill would
  * take the test with it; the child makes its own sandboxes (a VM belongs
  * to the process that made it).
  */
@@ -501,6 +502,10 @@ static void *kill_open_main(void *arg)
 
 	if (vmlet_thread_confine(VMLET_CONFINE_KILL))
 		_exit(3);
+	/* Output with no print callback, on a stdout stdio has not used yet. */
+	a = vmlet_str("# printed by a thread confined with VMLET_CONFINE_KILL\n");
+	if (vmlet_sandbox_call(w->quiet, "say", &a, 1, NULL))
+		_exit(8);
 	snprintf(beneath, sizeof(beneath), "/tmpdir/%s", w->path + strlen("/tmp/"));
 	a = vmlet_str(beneath);
 	if (vmlet_sandbox_call(w->cold, "read_path", &a, 1, &r))
@@ -508,7 +513,7 @@ static void *kill_open_main(void *arg)
 	_exit(r.i64 == -EPERM ? 0 : 5);
 }
 
-TEST(kill_mode_answers_a_guest_open_beneath_a_directory_with_eperm)
+TEST(kill_mode_answers_a_guest_open_with_eperm_and_lets_it_print)
 {
 	int status = 0;
 	pid_t pid = fork();
@@ -520,6 +525,10 @@ TEST(kill_mode_answers_a_guest_open_beneath_a_directory_with_eperm)
 
 		if (setup(&w))
 			_exit(6);
+		/* A stream stdio has never written: its first write would stat fd 1. */
+		stdout = fdopen(dup(STDOUT_FILENO), "w");
+		if (!stdout)
+			_exit(9);
 		pthread_create(&t, NULL, kill_open_main, &w);
 		pthread_join(t, NULL);
 		_exit(7);
