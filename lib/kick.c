@@ -10,8 +10,11 @@
  * -EINTR without entering the guest. The handler touches only that
  * thread-local pointer (initial-exec TLS: no allocation in a handler).
  * It is installed with SA_RESTART, so a kick that arrives after its call
- * ended does not fail the embedder's own syscalls with EINTR (KVM_RUN
- * itself is never restarted: it returns -EINTR whatever the flags).
+ * ended does not fail the embedder's own restartable syscalls (read(),
+ * write(), ...) with EINTR. Those Linux never restarts after a handler
+ * (nanosleep(), poll(), epoll_wait(), select(), sigtimedwait(), ...) can
+ * still return EINTR once for such a late kick, as for any signal, and
+ * KVM_RUN is never restarted: it returns -EINTR whatever the flags.
  *
  * A thread may block the signal (a signalfd-style server blocks real-time
  * signals everywhere, and threads inherit the mask of their creator).
