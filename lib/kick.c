@@ -59,9 +59,30 @@ static TLS timer_t *timer;
 static TLS uint64_t run_mask; /* this thread's mask as last read, without the kick */
 static TLS bool run_mask_read;
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_once_t once = PTHREAD_ONCE_INIT, fork_once = PTHREAD_ONCE_INIT;
 static pthread_key_t timer_key;
 static int init_err;
+
+/*
+ * A forked child's one thread has a new tid, no POSIX timer, and maybe
+ * another signal mask: what this thread kept of them is its parent's.
+ */
+static void forget_after_fork(void)
+{
+	tid = 0;
+	run_mask_read = false;
+	bound = NULL;
+	if (timer) {
+		free(timer); /* the timer itself stayed with the parent */
+		timer = NULL;
+		pthread_setspecific(timer_key, NULL);
+	}
+}
+
+static void fork_init(void)
+{
+	pthread_atfork(NULL, NULL, forget_after_fork);
+}
 
 static void handler(int sig)
 {
@@ -145,8 +166,10 @@ void vmlet_kick_eat(void)
 
 int vmlet_kick_tid(void)
 {
-	if (!tid)
+	if (!tid) {
+		pthread_once(&fork_once, fork_init);
 		tid = (int)syscall(SYS_gettid);
+	}
 	return tid;
 }
 

@@ -455,6 +455,30 @@ static void wrmsr(struct vmlet_vm *vm)
 	run->msr.error = ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m) != 1;
 }
 
+/*
+ * Give KVM_RUN this thread's mask without the kick, if the vCPU has
+ * another: a vCPU that moves between threads with one mask (a pool's
+ * refill thread and its callers) sets it once. The thread's mask is read
+ * again where asked, and on every run with a deadline.
+ */
+static int set_sigmask(struct vmlet_vm *vm, bool reread)
+{
+	_Alignas(struct kvm_signal_mask) uint8_t buf[sizeof(struct kvm_signal_mask) + 8];
+	struct kvm_signal_mask *km = (struct kvm_signal_mask *)buf;
+	uint64_t mask;
+	int err = vmlet_kick_run_mask(reread || vm->timeout_ns != 0, &mask);
+
+	if (err || (vm->sigmask_set && mask == vm->sigmask))
+		return err;
+	km->len = sizeof(mask); /* the kernel's sigset_t, right after len */
+	memcpy(km->sigset, &mask, sizeof(mask));
+	if (ioctl(vm->vcpu_fd, KVM_SET_SIGNAL_MASK, km) < 0)
+		return -errno;
+	vm->sigmask = mask;
+	vm->sigmask_set = true;
+	return 0;
+}
+
 static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 {
 	struct kvm_run *run = vm->run;
@@ -471,6 +495,16 @@ static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 			ret = vmlet_vm_stopped(vm);
 			if (ret)
 				return stop(vm, ret, f);
+			/*
+			 * Not for this run: a late kick, or a signal the thread
+			 * has blocked since its mask was read, which KVM_RUN
+			 * lets in and which stays pending after it: the thread's
+			 * mask as it is now, or the loop spins on it.
+			 */
+			ret = set_sigmask(vm, true);
+			if (ret)
+				return fail(f, ret, 0, "cannot set the vCPU's signal mask: %s",
+					    strerror(-ret));
 			continue;
 		}
 		/* The registers KVM synced out are current; nothing to write back. */
@@ -537,29 +571,6 @@ static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 }
 
 /*
- * Give KVM_RUN this thread's mask without the kick, if the vCPU has
- * another: a vCPU that moves between threads with one mask (a pool's
- * refill thread and its callers) sets it once.
- */
-static int set_sigmask(struct vmlet_vm *vm)
-{
-	_Alignas(struct kvm_signal_mask) uint8_t buf[sizeof(struct kvm_signal_mask) + 8];
-	struct kvm_signal_mask *km = (struct kvm_signal_mask *)buf;
-	uint64_t mask;
-	int err = vmlet_kick_run_mask(vm->timeout_ns != 0, &mask);
-
-	if (err || (vm->sigmask_set && mask == vm->sigmask))
-		return err;
-	km->len = sizeof(mask); /* the kernel's sigset_t, right after len */
-	memcpy(km->sigset, &mask, sizeof(mask));
-	if (ioctl(vm->vcpu_fd, KVM_SET_SIGNAL_MASK, km) < 0)
-		return -errno;
-	vm->sigmask = mask;
-	vm->sigmask_set = true;
-	return 0;
-}
-
-/*
  * Give vm's run a deadline of vm->timeout_ns from now (none for 0) and
  * set the thread's timer, which stands at vm->armed, to the earlier of it
  * and the outer run's: 0 or -errno.
@@ -599,7 +610,7 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 
 	if (vmlet_vm_running(vm))
 		return -EBUSY;
-	ret = set_sigmask(vm);
+	ret = set_sigmask(vm, false);
 	if (ret)
 		return fail(f, ret, 0, "cannot set the vCPU's signal mask: %s", strerror(-ret));
 	vm->armed = outer_armed; /* where the thread's timer stands */

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <vmlet.h>
 
@@ -128,6 +129,109 @@ TEST(interrupt_ends_an_endless_call_from_another_thread)
 	ASSERT_OK(turns(sb2, 5, &v));
 	EXPECT_EQ(v, 5);
 	vmlet_sandbox_destroy(sb2);
+	vmlet_image_close(img);
+}
+
+static void *interrupt_main(void *arg)
+{
+	struct spinner *s = arg;
+	int tries = 0;
+
+	/* -ESRCH until the call is under way. */
+	while ((s->err = vmlet_sandbox_interrupt(s->sb)) == -ESRCH && tries++ < 30000)
+		usleep(1000);
+	return NULL;
+}
+
+/*
+ * In a forked child, whose one thread has another tid and no timer of its
+ * parent's: deadlines and interrupts of its own sandboxes' calls work.
+ * The parent's thread used both first. Exit codes say what failed.
+ */
+static int forked_child(struct vmlet_image *img)
+{
+	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
+	struct spinner s = {.sb = sb};
+	pthread_t t;
+	int err;
+
+	if (!sb)
+		return 10;
+	if (vmlet_sandbox_set_timeout(sb, 50 * MS))
+		return 11;
+	err = vmlet_sandbox_call(sb, "spin", NULL, 0, NULL);
+	if (err != -VMLET_ETIMEDOUT) {
+		printf("# child: deadline: %s\n", vmlet_strerror(err));
+		return 12;
+	}
+	/* A deadline far off, so that a lost interrupt cannot hang the test. */
+	vmlet_sandbox_destroy(sb);
+	s.sb = sb = test_sandbox(img, NULL);
+	if (!sb || vmlet_sandbox_set_timeout(sb, 60000 * MS) ||
+	    pthread_create(&t, NULL, interrupt_main, &s))
+		return 13;
+	err = vmlet_sandbox_call(sb, "spin", NULL, 0, NULL);
+	pthread_join(t, NULL);
+	if (err != -VMLET_EINTR || s.err) {
+		printf("# child: interrupt: %s, call: %s\n", vmlet_strerror(s.err),
+		       vmlet_strerror(err));
+		return 14;
+	}
+	vmlet_sandbox_destroy(sb);
+	return 0;
+}
+
+TEST(a_forked_child_has_deadlines_and_interrupts_of_its_own)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .timeout_us = 500 * MS};
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct vmlet_sandbox *sb = NULL;
+	int status = 0;
+	uint64_t v;
+	pid_t pid;
+
+	ASSERT_TRUE(img);
+	boot_img = img;
+	ASSERT_OK(with_boot_room(&cfg, make_sandbox, &sb));
+	ASSERT_OK(turns(sb, 3, &v));
+	fflush(stdout);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(forked_child(img));
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
+/*
+ * A signal the thread blocks after its mask was read (on its first call)
+ * and that is pending: KVM_RUN, with the old mask, lets it in and returns
+ * -EINTR, and the signal stays pending. The run reads the mask again
+ * instead of trying for ever.
+ */
+TEST(a_signal_blocked_after_the_first_call_stays_pending)
+{
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
+	struct timespec zero = {0};
+	sigset_t usr1, old;
+	uint64_t v;
+
+	ASSERT_TRUE(sb);
+	ASSERT_OK(turns(sb, 3, &v));
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0);
+	ASSERT_EQ(raise(SIGUSR1), 0);
+	ASSERT_OK(turns(sb, 1000, &v));
+	EXPECT_EQ(v, 1000);
+	/* Still pending, for the thread to take. */
+	EXPECT_EQ(sigtimedwait(&usr1, NULL, &zero), SIGUSR1);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	vmlet_sandbox_destroy(sb);
 	vmlet_image_close(img);
 }
 
