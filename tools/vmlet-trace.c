@@ -522,14 +522,38 @@ static void print_exits(struct vmlet_bpf *skel)
 	fflush(stdout);
 }
 
+/*
+ * A function name as the guest registered it (NUL-terminated and short,
+ * nothing else checked), in name: as a JSON string's contents, or for
+ * the table with every byte outside printable ASCII as '?'.
+ */
+static void safe_name(const char *raw, size_t n, bool json, char *name, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && raw[i] && o + 7 < cap; i++) {
+		unsigned char c = (unsigned char)raw[i];
+
+		if (c >= 0x20 && c < 0x7f && (!json || (c != '"' && c != '\\')))
+			name[o++] = (char)c;
+		else if (!json)
+			name[o++] = '?';
+		else
+			o += (size_t)snprintf(name + o, cap - o, "\\u%04x", c);
+	}
+	name[o] = '\0';
+}
+
 static int on_call(void *ctx, void *data, size_t size)
 {
 	const struct vmlet_call *c = data;
 	static bool header;
+	char name[6 * VMLET_NAME_LEN + 1];
 
 	(void)ctx;
 	if (size < sizeof(*c))
 		return 0;
+	safe_name(c->name, VMLET_NAME_LEN, opt.json, name, sizeof(name));
 	if (!header && !opt.json) {
 		printf("%-8s %-8s %-8s %-20s %5s %10s %10s %10s %6s %8s\n", "PID", "TID", "SANDBOX",
 		       "FUNCTION", "ERR", "ACQ_us", "CALL_us", "REST_us", "EXITS", "INSNS");
@@ -537,16 +561,16 @@ static int on_call(void *ctx, void *data, size_t size)
 	}
 	if (opt.json)
 		printf("{\"type\":\"call\",\"pid\":%u,\"tid\":%u,\"sandbox\":%llu,\"func\":%u,"
-		       "\"name\":\"%.*s\",\"err\":%d,\"acquire_ns\":%llu,\"call_ns\":%llu,"
+		       "\"name\":\"%s\",\"err\":%d,\"acquire_ns\":%llu,\"call_ns\":%llu,"
 		       "\"restore_ns\":%llu,\"exits\":%llu,\"user_exits\":%llu,\"insns\":%llu}\n",
-		       c->pid, c->tid, (unsigned long long)c->id, c->func, VMLET_NAME_LEN, c->name,
-		       c->err, (unsigned long long)c->acquire_ns, (unsigned long long)c->call_ns,
+		       c->pid, c->tid, (unsigned long long)c->id, c->func, name, c->err,
+		       (unsigned long long)c->acquire_ns, (unsigned long long)c->call_ns,
 		       (unsigned long long)c->restore_ns, (unsigned long long)c->exits,
 		       (unsigned long long)c->user_exits, (unsigned long long)c->insns);
 	else
-		printf("%-8u %-8u %-8llu %-20.*s %5d %10.1f %10.1f %10.1f %6llu %8llu\n", c->pid,
-		       c->tid, (unsigned long long)c->id, VMLET_NAME_LEN, c->name, c->err,
-		       c->acquire_ns / 1e3, c->call_ns / 1e3, c->restore_ns / 1e3,
+		printf("%-8u %-8u %-8llu %-20s %5d %10.1f %10.1f %10.1f %6llu %8llu\n", c->pid,
+		       c->tid, (unsigned long long)c->id, name, c->err, c->acquire_ns / 1e3,
+		       c->call_ns / 1e3, c->restore_ns / 1e3,
 		       (unsigned long long)(c->exits ? c->exits : c->user_exits),
 		       (unsigned long long)c->insns);
 	fflush(stdout);
@@ -608,7 +632,7 @@ static int run(struct vmlet_bpf *skel)
 		if (!rb)
 			return fail(1, "ring buffer: %s", strerror(errno));
 	}
-	while (!stop) {
+	while (!stop && !ferror(stdout)) {
 		if (rb) {
 			int n = ring_buffer__poll(rb, 100);
 
@@ -774,13 +798,20 @@ int main(int argc, char **argv)
 			   strerror(-err));
 		goto out;
 	}
+	/*
+	 * Before the maps are pinned: every way this ends, a closed pipe
+	 * included (SIGPIPE ignored: the write fails and the loop ends), goes
+	 * through unpin() below.
+	 */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	err = attach(skel, path, &nkvm);
 	if (!err && opt.pin)
 		err = pin(skel);
 	if (err)
 		goto out;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	fprintf(stderr,
 		"Tracing %d vmlet probes in %s (%s%.0d), %d kvm tracepoints%s... "
 		"Hit Ctrl-C to end.\n",
