@@ -327,6 +327,23 @@ TEST(every_process_of_the_library_and_pinned_maps)
 	vmlet_image_close(img);
 }
 
+/*
+ * A reader that goes away (the pipe closes) ends the tracer through its
+ * usual exit, which removes the pins: a SIGPIPE death would leave them,
+ * and every later --pin would fail.
+ */
+TEST(pins_go_when_the_output_pipe_closes)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "%s latency -i 1 --pin -l %s 2>/dev/null | head -n 1 >/dev/null",
+		 VMLET_TRACE, LIBVMLET_SO);
+	ASSERT_EQ(system(cmd), 0);
+	EXPECT_NE(access("/sys/fs/bpf/vmlet/hists", F_OK), 0);
+	if (!access("/sys/fs/bpf/vmlet", F_OK)) /* what the tests after this one need */
+		EXPECT_EQ(system("rm -rf /sys/fs/bpf/vmlet"), 0);
+}
+
 TEST(calls_streams_one_record_per_call)
 {
 	struct vmlet_value a[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
