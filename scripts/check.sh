@@ -8,13 +8,17 @@
 # (VM=1 forces the VM). Under CI=true any skip, anywhere, fails the run:
 # in CI a test never passes by skipping (a KSFT_ONLY or CK_RUN_* filter
 # counts as skips too, see run-tests.sh). A sanitized build
-# (make check SAN=...) stops at its first report, with a stack trace.
+# (make check SAN=...) stops at its first report, with a stack trace,
+# which also goes to a file: a report exits 1, the status tests expect
+# of the tools' ordinary errors, so any report fails the run here.
 set -u
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 src=$(cd "$(dirname "$0")/.." && pwd)
 obj=$1
 results=$(mktemp /tmp/vmlet-check.XXXXXX)
-trap 'rm -f "$results"' EXIT
+sanlog=$(mktemp -d /tmp/vmlet-san.XXXXXX) # /tmp: the vmtest VM shares it
+trap 'rm -f "$results"; rm -rf "$sanlog"' EXIT
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$sanlog/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}:log_path=$sanlog/ubsan"
 status=0
 export VMLET_OBJ=$obj # for the tests that need the build: passed into the VM too
 
@@ -40,6 +44,11 @@ else
 fi
 rm -f "$vmres"
 
+if compgen -G "$sanlog/*" >/dev/null; then
+	echo "# sanitizer reports (failing the run):" >&2
+	cat "$sanlog"/* >&2
+	status=1
+fi
 awk '{p += $1; f += $2; s += $3} END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' \
 	"$results"
 skipped=$(awk '{s += $3} END {print s + 0}' "$results")
