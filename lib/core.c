@@ -58,6 +58,7 @@
 
 #include "confine.h"
 #include "core.h"
+#include "fdio.h"
 #include "sandbox.h"
 
 #define PAGE VMLET_PAGE_SIZE
@@ -280,25 +281,6 @@ static unsigned int runs_of(const uint64_t *map, uint64_t pages, uint64_t (*runs
 	return n;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int write_core(struct vmlet_sandbox *sb, int fd, const char *func)
 {
 	uint64_t limit = sb->cfg.core_limit ? sb->cfg.core_limit : VMLET_CORE_LIMIT;
@@ -380,10 +362,10 @@ static int write_core(struct vmlet_sandbox *sb, int fd, const char *func)
 		};
 		off += size;
 	}
-	err = write_all(fd, head, head_len);
+	err = vmlet_write_all(fd, head, head_len);
 	for (unsigned int i = 0; !err && i < nruns; i++)
-		err = write_all(fd, sb->mem.host + runs[i][0] * PAGE,
-				(runs[i][1] - runs[i][0]) * PAGE);
+		err = vmlet_write_all(fd, sb->mem.host + runs[i][0] * PAGE,
+				      (runs[i][1] - runs[i][0]) * PAGE);
 	if (!err && truncated)
 		err = -EFBIG;
 out:

@@ -45,6 +45,7 @@
 static TLS struct vmlet_vm *running;
 
 #include "cpustate.h"
+#include "fdio.h"
 #include "kick.h"
 #include "kvm.h"
 #include "vm.h"
@@ -295,18 +296,8 @@ static int stop(struct vmlet_vm *vm, int err, struct vmlet_fault *f)
  */
 static void print_stdout(const char *buf, size_t len)
 {
-	ssize_t n;
-
 	fflush(stdout);
-	while (len) {
-		n = write(STDOUT_FILENO, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
-	}
+	vmlet_write_all(STDOUT_FILENO, buf, len);
 }
 
 /* Deliver guest output up to the budget; past it, the run fails. */
@@ -461,19 +452,21 @@ static void wrmsr(struct vmlet_vm *vm)
  * refill thread and its callers) sets it once. The thread's mask is read
  * again where asked, and on every run with a deadline.
  */
-static int set_sigmask(struct vmlet_vm *vm, bool reread)
+static int set_sigmask(struct vmlet_vm *vm, bool reread, struct vmlet_fault *f)
 {
 	_Alignas(struct kvm_signal_mask) uint8_t buf[sizeof(struct kvm_signal_mask) + 8];
 	struct kvm_signal_mask *km = (struct kvm_signal_mask *)buf;
 	uint64_t mask;
 	int err = vmlet_kick_run_mask(reread || vm->timeout_ns != 0, &mask);
 
-	if (err || (vm->sigmask_set && mask == vm->sigmask))
-		return err;
+	if (!err && vm->sigmask_set && mask == vm->sigmask)
+		return 0;
 	km->len = sizeof(mask); /* the kernel's sigset_t, right after len */
 	memcpy(km->sigset, &mask, sizeof(mask));
-	if (ioctl(vm->vcpu_fd, KVM_SET_SIGNAL_MASK, km) < 0)
-		return -errno;
+	if (!err && ioctl(vm->vcpu_fd, KVM_SET_SIGNAL_MASK, km) < 0)
+		err = -errno;
+	if (err)
+		return fail(f, err, 0, "cannot set the vCPU's signal mask: %s", strerror(-err));
 	vm->sigmask = mask;
 	vm->sigmask_set = true;
 	return 0;
@@ -501,10 +494,9 @@ static int run_loop(struct vmlet_vm *vm, struct vmlet_fault *f)
 			 * lets in and which stays pending after it: the thread's
 			 * mask as it is now, or the loop spins on it.
 			 */
-			ret = set_sigmask(vm, true);
+			ret = set_sigmask(vm, true, f);
 			if (ret)
-				return fail(f, ret, 0, "cannot set the vCPU's signal mask: %s",
-					    strerror(-ret));
+				return ret;
 			continue;
 		}
 		/* The registers KVM synced out are current; nothing to write back. */
@@ -610,9 +602,9 @@ int vmlet_vm_run(struct vmlet_vm *vm, struct vmlet_fault *f)
 
 	if (vmlet_vm_running(vm))
 		return -EBUSY;
-	ret = set_sigmask(vm, false);
+	ret = set_sigmask(vm, false, f);
 	if (ret)
-		return fail(f, ret, 0, "cannot set the vCPU's signal mask: %s", strerror(-ret));
+		return ret;
 	vm->armed = outer_armed; /* where the thread's timer stands */
 	ret = arm_deadline(vm, outer_armed);
 	if (ret)
