@@ -216,6 +216,17 @@ handoffs() {
 	done
 }
 
+# spun FILE: the share of each hand-over of a /metrics text that found
+# the thread it went to spinning, in %: "to from" ("-" if none).
+spun() {
+	local way
+	for way in to_worker from_worker; do
+		awk -F'[{}",= ]+' -v w="$way" '$1 == "vmlet_serve_handoffs_total" && $3 == w {
+				all += $NF; if ($5 == "spinning") n += $NF }
+			END { if (all) printf "%.0f ", n * 100 / all; else printf "- " }' "$1"
+	done
+}
+
 # median LIST...: of numbers; empty when there are none.
 median() {
 	printf '%s\n' "$@" | awk 'NF' | sort -g | awk '{ v[NR] = $1 }
@@ -233,6 +244,7 @@ conns="1 50"
 declare -A RPS P50 P99 CPU ERRS
 FRESH_P50=() FRESH_P99=() FRESH_MEAN=() WARM_P50=() R1_RATIO=() R1_PERIOD=()
 HO_TO=() HO_TO_MEAN=() HO_FROM=() HO_FROM_MEAN=() FRESH_CPU=() R1_CPU=()
+SPUN_TO=() SPUN_FROM=()
 for r in $(seq "$rounds"); do
 	for lc in $lcs; do
 		if ! start "$lc"; then
@@ -257,6 +269,8 @@ for r in $(seq "$rounds"); do
 			curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics.restore1"
 			read -r a b d e <<<"$(handoffs "$tmp/metrics.restore1")"
 			HO_TO+=("$a") HO_TO_MEAN+=("$b") HO_FROM+=("$d") HO_FROM_MEAN+=("$e")
+			read -r a b <<<"$(spun "$tmp/metrics.restore1")"
+			SPUN_TO+=("$a") SPUN_FROM+=("$b")
 			# The library's own call, now, under the same load.
 			echo "bench-service: round $r: the library's fresh-VM call" >&2
 			if ! lib 2000; then
@@ -331,6 +345,8 @@ fi
 				s, f, r, (r - 1) * 100, l }'
 		echo "restore, 1 connection, hand-over to_worker p50 <= (us) of each round: ${HO_TO[*]}; mean: ${HO_TO_MEAN[*]}"
 		echo "restore, 1 connection, hand-over from_worker p50 <= (us) of each round: ${HO_FROM[*]}; mean: ${HO_FROM_MEAN[*]}"
+		echo "restore, 1 connection, hand-overs that found the thread spinning (%) of each round:" \
+			"to_worker ${SPUN_TO[*]}; from_worker ${SPUN_FROM[*]}"
 	fi
 	if [ -n "${MP50[native,1]:-}" ] && [ -n "$warm_p50" ] && [ -n "$fresh_p50" ]; then
 		awk -v n="${MP50[native,1]}" -v w="$warm_p50" -v f="$fresh_p50" 'BEGIN {

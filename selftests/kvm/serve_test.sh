@@ -8,7 +8,8 @@
 # request; each lifecycle (restore, reuse, renew, native); a request on
 # the restore lifecycle cannot see another's state while reuse keeps it;
 # workers confined with seccomp; a flood of bad requests and a stalled
-# client leave it serving; /metrics counts all of that; SIGTERM drains
+# client leave it serving; /metrics counts all of that; hand-overs never
+# spin with --spin-us 0 or on one CPU; SIGTERM drains
 # the request in flight and exits 0. Then a JavaScript script's handlers
 # (JSON event in, JSON result out, an exception a 500 with its kind) and
 # a Wasm module compiled through `vmlet wasm run`'s cache (typed exports,
@@ -37,12 +38,15 @@ trap '' PIPE
 # shellcheck source=../scripts/tap.sh
 . "$src/selftests/scripts/tap.sh"
 
-# start NAME ARGS...: start vmlet-serve ARGS $guest on a free port; wait until it
-# writes the port and answers; set PID_NAME and PORT_NAME.
+# start NAME ARGS...: start vmlet-serve ARGS $guest on a free port (run
+# through the command in the array wrap, if any); wait until it writes the
+# port and answers; set PID_NAME and PORT_NAME.
+wrap=()
 start() {
 	local name=$1 pid port="" i
 	shift
-	"$serve" --port 0 --port-file "$tmp/$name.port" "$@" "$guest" >"$tmp/$name.log" 2>&1 &
+	"${wrap[@]}" "$serve" --port 0 --port-file "$tmp/$name.port" "$@" "$guest" \
+		>"$tmp/$name.log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
 	for i in $(seq 1200); do
@@ -110,7 +114,7 @@ on_fail() {
 	sed 's/^/# log: /' "$tmp"/*.log 2>/dev/null | tail -n 20
 }
 
-echo "1..66"
+echo "1..69"
 
 start a --workers 2 --lifecycle restore --native "$native" --route echo=native \
 	--route is_prime=renew --timeout-ms 2000 --max-body 4096
@@ -240,6 +244,9 @@ handoffs_counted() {
 	for way in to_worker from_worker; do
 		n=$(grep -F "vmlet_serve_handoff_seconds_count{way=\"$way\"}" "$tmp/metrics" | awk '{ print $2 }')
 		[ "$n" = "$want" ] || { echo "# $way: $n hand-overs, $want worker calls"; return 1; }
+		n=$(awk -F'[{}",= ]+' -v w="$way" '$1 == "vmlet_serve_handoffs_total" && $3 == w {
+			n += $NF } END { print n + 0 }' "$tmp/metrics")
+		[ "$n" = "$want" ] || { echo "# $way: $n found, $want worker calls"; return 1; }
 	done
 	grep -qF 'vmlet_serve_handoff_seconds_bucket{way="to_worker",le="1e-06"}' "$tmp/metrics"
 }
@@ -312,6 +319,38 @@ rc=$?
 check unknown_route_refused eval '[ $rc -eq 1 ] && grep -qF "has no function nosuch" "$tmp/bad.out"'
 "$serve" --lifecycle sometimes "$demo" >"$tmp/bad.out" 2>&1
 check bad_lifecycle_is_usage_error [ $? -eq 2 ]
+"$serve" --spin-us 1000001 "$demo" >"$tmp/bad.out" 2>&1
+check spin_over_a_second_is_usage_error [ $? -eq 2 ]
+
+# Spinning before sleeping on a hand-over: never with --spin-us 0, and
+# never where a pair (an HTTP thread and its worker) cannot have two CPUs
+# of its own. never_spun PORT: after three calls, each hand-over found the
+# thread it went to ready or sleeping, never spinning; all are counted.
+never_spun() {
+	local way n
+	for i in 1 2 3; do
+		call "$1" add '[1, 2]' 200 '{"result":3}' || return 1
+	done
+	req "$1" GET /metrics
+	for way in to_worker from_worker; do
+		n=$(printf '%s\n' "$body" | awk -F'[{}",= ]+' -v w="$way" '
+			$1 == "vmlet_serve_handoffs_total" && $3 == w {
+				all += $NF; if ($5 == "spinning") spun += $NF }
+			END { print spun + 0, all + 0 }')
+		[ "$n" = "0 3" ] || { echo "# $way: found spinning, all: $n"; return 1; }
+	done
+}
+start d --workers 1 --spin-us 0
+check spin_us_0_never_spins never_spun "$PORT_d"
+kill -TERM "$PID_d"
+wait "$PID_d"
+cpu=$(awk '$1 == "Cpus_allowed_list:" { split($2, c, "[,-]"); print c[1] }' /proc/self/status)
+wrap=(taskset -c "$cpu")
+start e --workers 1 --spin-us 1000000
+check one_cpu_never_spins never_spun "$PORT_e"
+wrap=()
+kill -TERM "$PID_e"
+wait "$PID_e"
 
 # A JavaScript script: its handlers are the routes, each event a fresh VM
 # from the loaded script's snapshot (restore) unless routed to reuse.

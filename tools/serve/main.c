@@ -76,6 +76,8 @@ static void usage(FILE *f, int status)
 		"  -c, --conn-timeout SECS  close connections idle this long (default 10)\n"
 		"  -d, --drain-timeout SECS how long SIGTERM waits for requests in flight\n"
 		"                           (default: twice the deadline plus 10 s)\n"
+		"  -y, --spin-us US         spin this long before sleeping on a hand-over\n"
+		"                           while CPUs are free (default 200; 0: never)\n"
 		"  -S, --no-seccomp         do not confine the workers with seccomp\n"
 		"  -h, --help               this text\n");
 	exit(status);
@@ -287,6 +289,7 @@ int main(int argc, char **argv)
 		{"max-body", required_argument, NULL, 'b'},
 		{"conn-timeout", required_argument, NULL, 'c'},
 		{"drain-timeout", required_argument, NULL, 'd'},
+		{"spin-us", required_argument, NULL, 'y'},
 		{"no-seccomp", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -299,6 +302,7 @@ int main(int argc, char **argv)
 		.timeout_ms = 1000,
 		.max_body = 65536,
 		.conn_timeout_s = 10,
+		.spin_ns = 200000,
 		.confine = true,
 	};
 	struct route_opt ro[64];
@@ -316,7 +320,7 @@ int main(int argc, char **argv)
 	char *eq;
 
 	s.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
-	while ((c = getopt_long(argc, argv, "l:p:P:L:r:n:H:Ww:s:t:b:c:d:Sh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:p:P:L:r:n:H:Ww:s:t:b:c:d:y:Sh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			s.listen_addr = optarg;
@@ -378,6 +382,11 @@ int main(int argc, char **argv)
 			if (parse_u64(optarg, 86400, &v))
 				goto bad;
 			s.conn_timeout_s = (unsigned int)v;
+			break;
+		case 'y':
+			if (parse_u64(optarg, 1000000, &v))
+				goto bad;
+			s.spin_ns = v * 1000;
 			break;
 		case 'd':
 			if (parse_u64(optarg, 86400, &v))

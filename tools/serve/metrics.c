@@ -51,6 +51,11 @@ static const uint64_t hbounds_us[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 
 #define NHBOUNDS (sizeof(hbounds_us) / sizeof(hbounds_us[0]))
 enum { TO_WORKER, FROM_WORKER, NWAYS };
 static const char *const way_names[NWAYS] = {"to_worker", "from_worker"};
+static const char *const found_names[WAIT_N] = {
+	[WAIT_READY] = "ready",
+	[WAIT_SPINNING] = "spinning",
+	[WAIT_SLEEPING] = "sleeping",
+};
 
 struct slot {
 	uint64_t requests[NCODES + 1]; /* the last: any other status */
@@ -59,6 +64,7 @@ struct slot {
 	uint64_t sum_ns[LC_N];
 	uint64_t hhist[NWAYS][NHBOUNDS + 1];
 	uint64_t hsum_ns[NWAYS];
+	uint64_t hfound[NWAYS][WAIT_N];
 } __attribute__((aligned(64)));
 
 struct metrics {
@@ -136,7 +142,7 @@ void metrics_call(struct server *s, unsigned int slot, enum lifecycle lc, uint64
 	add(&sl->sum_ns[lc], ns);
 }
 
-static void handoff(struct slot *sl, unsigned int way, uint64_t ns)
+static void handoff(struct slot *sl, unsigned int way, uint64_t ns, unsigned char found)
 {
 	unsigned int b = 0;
 
@@ -144,6 +150,7 @@ static void handoff(struct slot *sl, unsigned int way, uint64_t ns)
 		b++;
 	add(&sl->hhist[way][b], 1);
 	add(&sl->hsum_ns[way], ns);
+	add(&sl->hfound[way][found < WAIT_N ? found : WAIT_SLEEPING], 1);
 }
 
 /* From posting the job to the worker taking it, and from its answer to back_ns. */
@@ -151,8 +158,8 @@ void metrics_handoff(struct server *s, unsigned int slot, const struct job *job,
 {
 	struct slot *sl = &s->m->slots[slot];
 
-	handoff(sl, TO_WORKER, job->taken_ns - job->posted_ns);
-	handoff(sl, FROM_WORKER, back_ns - job->answered_ns);
+	handoff(sl, TO_WORKER, job->taken_ns - job->posted_ns, job->taken_how);
+	handoff(sl, FROM_WORKER, back_ns - job->answered_ns, job->answered_how);
 }
 
 static uint64_t sum(struct server *s, size_t off)
@@ -267,4 +274,12 @@ void metrics_text(struct server *s, struct text *t)
 			  NHBOUNDS,
 			  offsetof(struct slot, hhist) + way * sizeof(((struct slot *)0)->hhist[0]),
 			  offsetof(struct slot, hsum_ns) + way * sizeof(uint64_t));
+	text_printf(t, "# HELP vmlet_serve_handoffs_total Hand-overs of a call, by how they found "
+		       "the thread they went to: ready (not waiting), spinning, or sleeping "
+		       "(woken by the kernel).\n"
+		       "# TYPE vmlet_serve_handoffs_total counter\n");
+	for (unsigned int way = 0; way < NWAYS; way++)
+		for (unsigned int f = 0; f < WAIT_N; f++)
+			text_printf(t, "vmlet_serve_handoffs_total{way=\"%s\",found=\"%s\"} %lu\n",
+				    way_names[way], found_names[f], SUM(s, hfound[way][f]));
 }

@@ -63,7 +63,12 @@ struct job {
 	char result[RESULT_CAP];
 	/* CLOCK_MONOTONIC ns: handed over, taken by the worker, answered by it. */
 	uint64_t posted_ns, taken_ns, answered_ns;
+	/* How the worker found the job, and the HTTP thread the answer: WAIT_*. */
+	unsigned char taken_how, answered_how;
 };
+
+/* How a hand-over found the thread it went to. */
+enum { WAIT_READY, WAIT_SPINNING, WAIT_SLEEPING, WAIT_N };
 
 struct server {
 	/* options */
@@ -79,6 +84,7 @@ struct server {
 	uint64_t timeout_ms;
 	size_t max_body;
 	unsigned int conn_timeout_s;
+	uint64_t spin_ns; /* on a hand-over, before sleeping */
 	enum lifecycle lc;
 	bool confine;
 	bool lcs[LC_N]; /* which lifecycles some route uses */

@@ -13,16 +13,31 @@
  * and restore the pool's sandbox, destroy a renewed one, bring a failed
  * reuse sandbox back), so that work is off the response's path. The job
  * carries the times of both hand-overs, which /metrics shows
- * (vmlet_serve_handoff_seconds). On the 2-core build machine, loaded,
- * at one connection on the restore lifecycle: p50 about 18 us to the
- * worker and 4.5 us back, against 162 us for the call itself (acquire
- * and KVM_RUN); to the worker is under 5 us on reuse, so most of it is
- * the previous call's restore, which the HTTP round trip between two
- * requests does not always cover. Restoring on a thread of its own
- * instead, pinning each HTTP thread and its worker to one CPU, and
- * spinning 100 us before sleeping were each measured there and did not
- * help: the extra thread made the hand-over slower (it competes for the
- * CPU the next call needs), the others changed nothing beyond the noise.
+ * (vmlet_serve_handoff_seconds), and how each found the thread it went to
+ * (vmlet_serve_handoffs_total).
+ *
+ * A thread waiting on a hand-over spins for up to --spin-us (default 200
+ * us) before it sleeps on the futex, but only while its pair and every
+ * other pair that posted a job in the last millisecond can each have two
+ * CPUs (may_spin()): spinning on a CPU another thread of ours needs would
+ * delay that thread instead. On the 2-core build machine, quiet (a
+ * Firecracker guest whose idle CPUs halt at once: guest_halt_poll_ns=0),
+ * restore at one connection had a p50 of 202-218 us against 145 us for
+ * the library's own fresh-VM call (+41%), and the hand-overs a mean of
+ * 23-26 us to the worker and 25-29 us back: waking a thread on a halted
+ * CPU. Spinning, they took 1-2 us each way, and restore's p50 fell to
+ * 147-149 us (+3%); at 50 connections, where may_spin() lets no thread
+ * spin, throughput stayed the same (restore 10.1k against 9.9k req/s,
+ * reuse 11.1k against 11.1k, 3 rounds each). The price is CPU time: at
+ * one connection 301 us of it per request against 208 without spinning.
+ * Before may_spin() counted pairs, a cap on spinners by a count of
+ * running jobs let workers spin at 50 connections while their HTTP
+ * threads needed the CPU, and throughput fell by a fifth to a half.
+ * Earlier, on the same machine under a load average of 10-12 (whose CPUs
+ * were rarely idle, so a wake-up was cheap), spinning 100 us had changed
+ * nothing beyond the noise; restoring on a thread of its own instead and
+ * pinning each HTTP thread and its worker to one CPU did not help either
+ * (the extra thread competed for the CPU the next call needs).
  * Running HTTP on the workers themselves, which removes both hand-overs
  * (one libmicrohttpd daemon per worker in external epoll mode, driven by
  * MHD_run_wait() from the worker's loop, all on the one listening socket,
@@ -33,9 +48,8 @@
  * 297-503 and 258-2560 us), no clear win, since the next request's
  * parsing no longer overlaps the previous call's restore; a second
  * batch of 6 segments each gave p50 448 against 437 us and the same CPU
- * time per request (263 against 262 us): the hand-overs cost little CPU,
- * their price is waiting for a CPU. At 50 connections restore fell from
- * 2.9k-5.9k to 1.2k-2.8k req/s in both batches. So the
+ * time per request (263 against 262 us). At 50 connections restore fell
+ * from 2.9k-5.9k to 1.2k-2.8k req/s in both batches. So the
  * workers stay out of HTTP, and keep the narrower filter. A lock
  * per worker makes the pairing safe if it is ever not one to one; in the
  * usual case it is never contended and costs no system call.
@@ -72,6 +86,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +103,7 @@ struct worker {
 	pthread_t th;
 	pthread_mutex_t lock; /* the requester's, around one job */
 	uint32_t state;	      /* futex word: ST_* */
+	uint64_t posted_ns;   /* when the last job was posted */
 	struct job *job;
 	struct vmlet_pool *pool;     /* restore */
 	struct vmlet_sandbox *reuse; /* reuse */
@@ -133,6 +149,60 @@ static void futex_wake(uint32_t *w)
 static uint32_t load(const uint32_t *w)
 {
 	return __atomic_load_n(w, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Spinning before sleeping (see the top). A pair, an HTTP thread and its
+ * worker, is active when it posted a job in the last ACTIVE_NS; w's
+ * threads spin only while w's pair and every other active one can each
+ * have two CPUs.
+ */
+#define ACTIVE_NS 1000000
+
+static unsigned int ncpu = 1; /* that the process may run on */
+
+static bool may_spin(const struct worker *w, uint64_t now)
+{
+	const struct server *s = w->s;
+	unsigned int active = 1;
+
+	for (unsigned int i = 0; i < s->workers; i++)
+		if (s->w[i] != w)
+			active += now - __atomic_load_n(&s->w[i]->posted_ns, __ATOMIC_RELAXED) <
+				  ACTIVE_NS;
+	return 2 * active <= ncpu;
+}
+
+/*
+ * Wait until w's state is a or b, spinning up to the server's spin_ns
+ * while may_spin(), then sleeping on the futex; *how says which of those
+ * found it (WAIT_*).
+ */
+static uint32_t wait_for(struct worker *w, uint32_t a, uint32_t b, unsigned char *how)
+{
+	uint32_t st = load(&w->state);
+	uint64_t now, end;
+
+	*how = WAIT_READY;
+	if (st == a || st == b)
+		return st;
+	now = now_ns();
+	end = now + w->s->spin_ns;
+	while (now < end && may_spin(w, now)) {
+		*how = WAIT_SPINNING;
+		for (int i = 0; i < 256; i++) {
+			st = load(&w->state);
+			if (st == a || st == b)
+				return st;
+			__builtin_ia32_pause();
+		}
+		now = now_ns();
+	}
+	while ((st = load(&w->state)) != a && st != b) {
+		*how = WAIT_SLEEPING;
+		futex_wait(&w->state, st);
+	}
+	return st;
 }
 
 static void set_state(struct worker *w, uint32_t st)
@@ -301,6 +371,7 @@ static int setup(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	unsigned char how;
 	uint32_t st;
 
 	w->err = setup(w);
@@ -308,10 +379,10 @@ static void *worker_main(void *arg)
 	if (w->err)
 		return NULL;
 	for (;;) {
-		while ((st = load(&w->state)) != ST_JOB && st != ST_STOP)
-			futex_wait(&w->state, st);
+		st = wait_for(w, ST_JOB, ST_STOP, &how);
 		if (st == ST_STOP)
 			break;
+		w->job->taken_how = how;
 		w->job->taken_ns = now_ns();
 		run(w, w->job);
 		w->job->answered_ns = now_ns();
@@ -323,17 +394,15 @@ static void *worker_main(void *arg)
 
 void worker_call(struct worker *w, struct job *job)
 {
-	uint32_t st;
-
 	job->err = 0;
 	job->outlen = 0;
 	job->fault.error = 0;
 	pthread_mutex_lock(&w->lock);
 	w->job = job;
 	job->posted_ns = now_ns();
+	__atomic_store_n(&w->posted_ns, job->posted_ns, __ATOMIC_RELAXED);
 	set_state(w, ST_JOB);
-	while ((st = load(&w->state)) != ST_DONE)
-		futex_wait(&w->state, st);
+	wait_for(w, ST_DONE, ST_DONE, &job->answered_how);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -368,11 +437,14 @@ uint64_t worker_renewed(const struct worker *w)
 
 int workers_start(struct server *s)
 {
+	cpu_set_t cpus;
 	int err = 0;
 
 	s->w = calloc(s->workers, sizeof(*s->w));
 	if (!s->w)
 		return -ENOMEM;
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+		ncpu = (unsigned int)CPU_COUNT(&cpus);
 	if (s->lcs[LC_RENEW]) {
 		err = vmlet_sandbox_create_from(s->snap, &keeper);
 		if (err)
@@ -382,21 +454,26 @@ int workers_start(struct server *s)
 			return err;
 		reaper.started = true;
 	}
+	/* All of them before any thread, which may_spin() reads. */
 	for (unsigned int i = 0; i < s->workers; i++) {
 		struct worker *w = calloc(1, sizeof(*w));
 
-		if (!w) {
-			err = -ENOMEM;
-			break;
-		}
+		if (!w)
+			return -ENOMEM;
 		w->s = s;
 		w->id = i;
 		pthread_mutex_init(&w->lock, NULL);
 		s->w[i] = w;
+	}
+	for (unsigned int i = 0; i < s->workers; i++) {
+		struct worker *w = s->w[i];
+
 		err = -pthread_create(&w->th, NULL, worker_main, w);
 		if (err) {
-			w->state = ST_FAILED;
-			w->th = 0;
+			for (unsigned int j = i; j < s->workers; j++) {
+				s->w[j]->state = ST_FAILED;
+				s->w[j]->th = 0;
+			}
 			break;
 		}
 	}
