@@ -104,6 +104,7 @@ struct worker {
 	pthread_mutex_t lock; /* the requester's, around one job */
 	uint32_t state;	      /* futex word: ST_* */
 	uint64_t posted_ns;   /* when the last job was posted */
+	uint64_t idle_ns;     /* when the worker was last done with one */
 	struct job *job;
 	struct vmlet_pool *pool;     /* restore */
 	struct vmlet_sandbox *reuse; /* reuse */
@@ -153,24 +154,29 @@ static uint32_t load(const uint32_t *w)
 
 /*
  * Spinning before sleeping (see the top). A pair, an HTTP thread and its
- * worker, is active when it posted a job in the last ACTIVE_NS; w's
- * threads spin only while w's pair and every other active one can each
- * have two CPUs.
+ * worker, is active while its worker has a job (from posting to the end
+ * of after()) and for ACTIVE_NS after it posted one; w's threads spin
+ * only while w's pair and every other active one can each have two CPUs.
  */
 #define ACTIVE_NS 1000000
 
 static unsigned int ncpu = 1; /* that the process may run on */
 
+static bool active(const struct worker *w, uint64_t now)
+{
+	uint64_t posted = __atomic_load_n(&w->posted_ns, __ATOMIC_RELAXED);
+
+	return now - posted < ACTIVE_NS || __atomic_load_n(&w->idle_ns, __ATOMIC_RELAXED) < posted;
+}
+
 static bool may_spin(const struct worker *w, uint64_t now)
 {
 	const struct server *s = w->s;
-	unsigned int active = 1;
+	unsigned int n = 1;
 
 	for (unsigned int i = 0; i < s->workers; i++)
-		if (s->w[i] != w)
-			active += now - __atomic_load_n(&s->w[i]->posted_ns, __ATOMIC_RELAXED) <
-				  ACTIVE_NS;
-	return 2 * active <= ncpu;
+		n += s->w[i] != w && active(s->w[i], now);
+	return 2 * n <= ncpu;
 }
 
 /*
@@ -388,6 +394,7 @@ static void *worker_main(void *arg)
 		w->job->answered_ns = now_ns();
 		set_state(w, ST_DONE);
 		after(w);
+		__atomic_store_n(&w->idle_ns, now_ns(), __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
