@@ -501,16 +501,21 @@ void workers_stop(struct server *s)
 {
 	if (!s->w)
 		return;
+	/* Every thread first: a spinning one reads the others (may_spin()). */
+	for (unsigned int i = 0; i < s->workers; i++) {
+		struct worker *w = s->w[i];
+
+		if (w && w->th && load(&w->state) != ST_FAILED)
+			set_state(w, ST_STOP);
+	}
+	for (unsigned int i = 0; i < s->workers; i++)
+		if (s->w[i] && s->w[i]->th)
+			pthread_join(s->w[i]->th, NULL);
 	for (unsigned int i = 0; i < s->workers; i++) {
 		struct worker *w = s->w[i];
 
 		if (!w)
 			continue;
-		if (w->th) {
-			if (load(&w->state) != ST_FAILED)
-				set_state(w, ST_STOP);
-			pthread_join(w->th, NULL);
-		}
 		if (w->reuse)
 			vmlet_sandbox_destroy(w->reuse);
 		if (w->pool)
