@@ -415,7 +415,10 @@ $(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
 	$(Q)$(CC) $(HOST_CFLAGS) -DGUEST_DIR='"$(objtree)/selftests/kvm"' \
 		-DHOSTILE_DIR='"$(objtree)/guest/tests"' -DDEMO_ELF='"$(DEMO)"' \
 		-DJS_ELF='"$(JS_ELF)"' -DWASM_DIR='"$(objtree)/selftests/kvm/wasm"' -MMD -MP -o $@ $< \
-		$(LIBA) $(HOST_LDFLAGS) $(LIB_LIBS) -lm
+		$(LIBA) $(HOST_LDFLAGS) $(TEST_WRAP) $(LIB_LIBS) -lm
+
+# svcfault_test makes the service's ring fail where the kernel seldom does.
+$(objtree)/selftests/kvm/svcfault_test: TEST_WRAP := -Wl,--wrap=vmlet_ring_send,--wrap=io_uring_submit
 
 # trace_test links libvmlet.so, so that vmlet-trace finds the probes in the
 # library its process maps, as in a service that links the shared library.

@@ -9,7 +9,9 @@
  * return frame over the request. The vCPU is stopped meanwhile, so
  * nothing else touches the buffer. Sends that fail because the target's
  * completion queue is full are sent again; a send that fails for good
- * ends the call with its error, since the request never arrived.
+ * ends the call with its error, since the request never arrived. An
+ * answer the service's own submission queue has no room for waits in a
+ * list, and the thread submits without waiting until it is queued.
  *
  * Destroy waits for the calls in flight (counted with atomics: a host
  * call takes no lock), then stops each thread with a message whose
@@ -34,8 +36,9 @@ struct service {
 	pthread_t thread;
 	struct io_uring ring;
 	struct vmlet_host *host;
-	atomic_int err;	    /* 0 starting, 1 running, -errno when its ring failed */
-	atomic_bool nested; /* it waits on a host call its function's sandbox made */
+	atomic_int err;			  /* 0 starting, 1 running, -errno when its ring failed */
+	atomic_bool nested;		  /* it waits on a host call its function's sandbox made */
+	struct vmlet_service_req *unsent; /* answers the ring had no room for */
 };
 
 /* The service whose thread this is, if it is one. */
@@ -81,12 +84,23 @@ int64_t vmlet_service_run(struct vmlet_service_req *rq)
 	return f.size;
 }
 
-/* Answer rq; an answer that cannot be queued now goes at the next round. */
-static void answer(struct service *s, uint64_t data, struct vmlet_service_req *rq)
+/*
+ * Answer rq: queue the message that carries it (its address, as the
+ * request's), or keep it in s->unsent while the ring has no room.
+ */
+static void answer(struct service *s, struct vmlet_service_req *rq)
 {
-	while (vmlet_ring_send(&s->ring, rq->reply_fd, data))
-		if (io_uring_submit(&s->ring) < 0)
-			break; /* the loop's wait says why */
+	if (vmlet_ring_send(&s->ring, rq->reply_fd, (uintptr_t)rq)) {
+		rq->next = s->unsent;
+		s->unsent = rq;
+	}
+}
+
+/* Queue the answers kept in s->unsent, as many as the ring has room for. */
+static void answer_unsent(struct service *s)
+{
+	while (s->unsent && !vmlet_ring_send(&s->ring, s->unsent->reply_fd, (uintptr_t)s->unsent))
+		s->unsent = s->unsent->next;
 }
 
 static void *service_main(void *arg)
@@ -98,7 +112,15 @@ static void *service_main(void *arg)
 
 	self = s;
 	while (!stop) {
-		err = io_uring_submit_and_wait(&s->ring, 1);
+		/*
+		 * An answer that waits for room must not wait for a completion:
+		 * its caller sends nothing more until it has it.
+		 */
+		answer_unsent(s);
+		if (s->unsent)
+			err = io_uring_submit(&s->ring);
+		else
+			err = io_uring_submit_and_wait(&s->ring, 1);
 		if (err < 0 && !vmlet_ring_transient(err)) {
 			/* Nothing can reach or leave this thread any more. */
 			atomic_store(&s->err, err);
@@ -117,7 +139,7 @@ static void *service_main(void *arg)
 			else if (!vmlet_ring_transient(res) && res != -EOVERFLOW)
 				continue; /* the caller's ring is gone: nobody waits */
 			if (data != RING_STOP)
-				answer(s, data & ~RING_TAG_SEND, rq);
+				answer(s, rq);
 		}
 	}
 	io_uring_submit(&s->ring);

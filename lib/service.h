@@ -20,8 +20,9 @@ struct vmlet_service_req {
 	unsigned int nargs;
 	uint8_t *out; /* the guest's output buffer */
 	size_t out_size;
-	int64_t size; /* of the answer frame written, or -errno */
-	int reply_fd; /* the vCPU thread's ring */
+	int64_t size;			/* of the answer frame written, or -errno */
+	int reply_fd;			/* the vCPU thread's ring */
+	struct vmlet_service_req *next; /* among its service's answers not yet queued */
 };
 
 /* Run the function and write the answer frame: its size, or -errno. */
