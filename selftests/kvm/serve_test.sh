@@ -8,8 +8,8 @@
 # request; each lifecycle (restore, reuse, renew, native); a request on
 # the restore lifecycle cannot see another's state while reuse keeps it;
 # workers confined with seccomp; a flood of bad requests and a stalled
-# client leave it serving; /metrics counts all of that; hand-overs never
-# spin with --spin-us 0 or on one CPU; SIGTERM drains
+# client leave it serving; /metrics counts all of that; hand-overs spin
+# where each pair has two CPUs, never with --spin-us 0 or on one; SIGTERM drains
 # the request in flight and exits 0. Then a JavaScript script's handlers
 # (JSON event in, JSON result out, an exception a 500 with its kind) and
 # a Wasm module compiled through `vmlet wasm run`'s cache (typed exports,
@@ -114,7 +114,7 @@ on_fail() {
 	sed 's/^/# log: /' "$tmp"/*.log 2>/dev/null | tail -n 20
 }
 
-echo "1..69"
+echo "1..71"
 
 start a --workers 2 --lifecycle restore --native "$native" --route echo=native \
 	--route is_prime=renew --timeout-ms 2000 --max-body 4096
@@ -322,25 +322,40 @@ check bad_lifecycle_is_usage_error [ $? -eq 2 ]
 "$serve" --spin-us 1000001 "$demo" >"$tmp/bad.out" 2>&1
 check spin_over_a_second_is_usage_error [ $? -eq 2 ]
 
-# Spinning before sleeping on a hand-over: never with --spin-us 0, and
+# Spinning before sleeping on a hand-over: with --spin-us 0 never, and
 # never where a pair (an HTTP thread and its worker) cannot have two CPUs
-# of its own. never_spun PORT: after three calls, each hand-over found the
-# thread it went to ready or sleeping, never spinning; all are counted.
-never_spun() {
-	local way n
+# of its own; else it does. --cpus 2 makes a server count on two CPUs
+# whatever the machine has (this VM has one: its threads then take turns).
+# found PORT: after three calls, "S N" for each way: the hand-overs that
+# found the thread they went to spinning, and all of them.
+found() {
+	local way i
 	for i in 1 2 3; do
 		call "$1" add '[1, 2]' 200 '{"result":3}' || return 1
 	done
 	req "$1" GET /metrics
 	for way in to_worker from_worker; do
-		n=$(printf '%s\n' "$body" | awk -F'[{}",= ]+' -v w="$way" '
+		printf '%s\n' "$body" | awk -F'[{}",= ]+' -v w="$way" '
 			$1 == "vmlet_serve_handoffs_total" && $3 == w {
 				all += $NF; if ($5 == "spinning") spun += $NF }
-			END { print spun + 0, all + 0 }')
-		[ "$n" = "0 3" ] || { echo "# $way: found spinning, all: $n"; return 1; }
+			END { printf "%d %d ", spun, all }'
 	done
 }
-start d --workers 1 --spin-us 0
+# never_spun PORT: every one of the hand-overs counted, none spinning.
+never_spun() {
+	local n
+	n=$(found "$1")
+	[ "$n" = "0 3 0 3 " ] || { echo "# spinning, all: to_worker, from_worker: $n"; return 1; }
+}
+# spun PORT: every one counted, and some of each way spinning.
+spun() {
+	local n
+	n=$(found "$1")
+	echo "# spinning, all: to_worker, from_worker: $n"
+	read -r a b c d <<<"$n"
+	[ "$b" = 3 ] && [ "$d" = 3 ] && [ "$a" -ge 1 ] && [ "$c" -ge 1 ]
+}
+start d --workers 1 --cpus 2 --spin-us 0
 check spin_us_0_never_spins never_spun "$PORT_d"
 kill -TERM "$PID_d"
 wait "$PID_d"
@@ -351,6 +366,12 @@ check one_cpu_never_spins never_spun "$PORT_e"
 wrap=()
 kill -TERM "$PID_e"
 wait "$PID_e"
+start f --workers 1 --cpus 2 --spin-us 1000000
+check spins_where_each_pair_has_two_cpus spun "$PORT_f"
+kill -TERM "$PID_f"
+wait "$PID_f"
+"$serve" --cpus 0 "$demo" >"$tmp/bad.out" 2>&1
+check zero_cpus_is_usage_error [ $? -eq 2 ]
 
 # A JavaScript script: its handlers are the routes, each event a fresh VM
 # from the loaded script's snapshot (restore) unless routed to reuse.

@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +77,11 @@ static void usage(FILE *f, int status)
 		"  -c, --conn-timeout SECS  close connections idle this long (default 10)\n"
 		"  -d, --drain-timeout SECS how long SIGTERM waits for requests in flight\n"
 		"                           (default: twice the deadline plus 10 s)\n"
-		"  -y, --spin-us US         spin this long before sleeping on a hand-over\n"
-		"                           while CPUs are free (default 200; 0: never)\n"
+		"  -y, --spin-us US         spin this long before sleeping on a hand-over, while\n"
+		"                           each busy pair of threads can have 2 CPUs\n"
+		"                           (default 200; 0: never)\n"
+		"  -C, --cpus N             the CPUs the server may count on (default: those\n"
+		"                           of its CPU affinity)\n"
 		"  -S, --no-seccomp         do not confine the workers with seccomp\n"
 		"  -h, --help               this text\n");
 	exit(status);
@@ -290,6 +294,7 @@ int main(int argc, char **argv)
 		{"conn-timeout", required_argument, NULL, 'c'},
 		{"drain-timeout", required_argument, NULL, 'd'},
 		{"spin-us", required_argument, NULL, 'y'},
+		{"cpus", required_argument, NULL, 'C'},
 		{"no-seccomp", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -316,11 +321,14 @@ int main(int argc, char **argv)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), drain_s = -1;
 	int c, err, fd = -1, status = 1, sig;
 	uint64_t v;
+	cpu_set_t cpus;
 	sigset_t set;
 	char *eq;
 
 	s.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
-	while ((c = getopt_long(argc, argv, "l:p:P:L:r:n:H:Ww:s:t:b:c:d:y:Sh", opts, NULL)) != -1) {
+	s.cpus = sched_getaffinity(0, sizeof(cpus), &cpus) ? 1 : (unsigned int)CPU_COUNT(&cpus);
+	while ((c = getopt_long(argc, argv, "l:p:P:L:r:n:H:Ww:s:t:b:c:d:y:C:Sh", opts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'l':
 			s.listen_addr = optarg;
@@ -387,6 +395,11 @@ int main(int argc, char **argv)
 			if (parse_u64(optarg, 1000000, &v))
 				goto bad;
 			s.spin_ns = v * 1000;
+			break;
+		case 'C':
+			if (parse_u64(optarg, CPU_SETSIZE, &v) || !v)
+				goto bad;
+			s.cpus = (unsigned int)v;
 			break;
 		case 'd':
 			if (parse_u64(optarg, 86400, &v))

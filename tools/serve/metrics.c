@@ -276,7 +276,7 @@ void metrics_text(struct server *s, struct text *t)
 			  offsetof(struct slot, hsum_ns) + way * sizeof(uint64_t));
 	text_printf(t, "# HELP vmlet_serve_handoffs_total Hand-overs of a call, by how they found "
 		       "the thread they went to: ready (not waiting), spinning, or sleeping "
-		       "(woken by the kernel).\n"
+		       "(on the futex).\n"
 		       "# TYPE vmlet_serve_handoffs_total counter\n");
 	for (unsigned int way = 0; way < NWAYS; way++)
 		for (unsigned int f = 0; f < WAIT_N; f++)

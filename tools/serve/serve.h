@@ -84,7 +84,8 @@ struct server {
 	uint64_t timeout_ms;
 	size_t max_body;
 	unsigned int conn_timeout_s;
-	uint64_t spin_ns; /* on a hand-over, before sleeping */
+	uint64_t spin_ns;  /* on a hand-over, before sleeping */
+	unsigned int cpus; /* the server's, for spinning */
 	enum lifecycle lc;
 	bool confine;
 	bool lcs[LC_N]; /* which lifecycles some route uses */

@@ -18,9 +18,10 @@
  *
  * A thread waiting on a hand-over spins for up to --spin-us (default 200
  * us) before it sleeps on the futex, but only while its pair and every
- * other pair that posted a job in the last millisecond can each have two
- * CPUs (may_spin()): spinning on a CPU another thread of ours needs would
- * delay that thread instead. On the 2-core build machine, quiet (a
+ * other busy one (with a job, or one posted in the last millisecond) can
+ * each have two of the server's CPUs, --cpus (may_spin()): spinning on a
+ * CPU another thread of ours needs would delay that thread instead.
+ * Other processes are not counted. On the 2-core build machine, quiet (a
  * Firecracker guest whose idle CPUs halt at once: guest_halt_poll_ns=0),
  * restore at one connection had a p50 of 202-218 us against 145 us for
  * the library's own fresh-VM call (+41%), and the hand-overs a mean of
@@ -86,7 +87,6 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +104,7 @@ struct worker {
 	pthread_mutex_t lock; /* the requester's, around one job */
 	uint32_t state;	      /* futex word: ST_* */
 	uint64_t posted_ns;   /* when the last job was posted */
-	uint64_t idle_ns;     /* when the worker was last done with one */
+	uint64_t done_ns;     /* posted_ns of the last job done, after() and all */
 	struct job *job;
 	struct vmlet_pool *pool;     /* restore */
 	struct vmlet_sandbox *reuse; /* reuse */
@@ -156,17 +156,18 @@ static uint32_t load(const uint32_t *w)
  * Spinning before sleeping (see the top). A pair, an HTTP thread and its
  * worker, is active while its worker has a job (from posting to the end
  * of after()) and for ACTIVE_NS after it posted one; w's threads spin
- * only while w's pair and every other active one can each have two CPUs.
+ * only while w's pair and every other active one can each have two of
+ * the server's CPUs (s->cpus).
  */
 #define ACTIVE_NS 1000000
-
-static unsigned int ncpu = 1; /* that the process may run on */
 
 static bool active(const struct worker *w, uint64_t now)
 {
 	uint64_t posted = __atomic_load_n(&w->posted_ns, __ATOMIC_RELAXED);
 
-	return now - posted < ACTIVE_NS || __atomic_load_n(&w->idle_ns, __ATOMIC_RELAXED) < posted;
+	/* now may be a little older than posted: signed. */
+	return (int64_t)(now - posted) < ACTIVE_NS ||
+	       __atomic_load_n(&w->done_ns, __ATOMIC_RELAXED) != posted;
 }
 
 static bool may_spin(const struct worker *w, uint64_t now)
@@ -176,7 +177,7 @@ static bool may_spin(const struct worker *w, uint64_t now)
 
 	for (unsigned int i = 0; i < s->workers; i++)
 		n += s->w[i] != w && active(s->w[i], now);
-	return 2 * n <= ncpu;
+	return 2 * n <= s->cpus;
 }
 
 /*
@@ -378,6 +379,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	unsigned char how;
+	uint64_t posted;
 	uint32_t st;
 
 	w->err = setup(w);
@@ -390,11 +392,12 @@ static void *worker_main(void *arg)
 			break;
 		w->job->taken_how = how;
 		w->job->taken_ns = now_ns();
+		posted = w->job->posted_ns; /* the job is the HTTP thread's once done */
 		run(w, w->job);
 		w->job->answered_ns = now_ns();
 		set_state(w, ST_DONE);
 		after(w);
-		__atomic_store_n(&w->idle_ns, now_ns(), __ATOMIC_RELAXED);
+		__atomic_store_n(&w->done_ns, posted, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -444,14 +447,11 @@ uint64_t worker_renewed(const struct worker *w)
 
 int workers_start(struct server *s)
 {
-	cpu_set_t cpus;
 	int err = 0;
 
 	s->w = calloc(s->workers, sizeof(*s->w));
 	if (!s->w)
 		return -ENOMEM;
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
-		ncpu = (unsigned int)CPU_COUNT(&cpus);
 	if (s->lcs[LC_RENEW]) {
 		err = vmlet_sandbox_create_from(s->snap, &keeper);
 		if (err)
