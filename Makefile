@@ -418,7 +418,7 @@ $(objtree)/selftests/kvm/%_test: $(srctree)/selftests/kvm/%_test.c $(LIBA)
 		$(LIBA) $(HOST_LDFLAGS) $(TEST_WRAP) $(LIB_LIBS) -lm
 
 # svcfault_test makes the service's ring fail where the kernel seldom does.
-$(objtree)/selftests/kvm/svcfault_test: TEST_WRAP := -Wl,--wrap=vmlet_ring_send,--wrap=io_uring_submit
+$(objtree)/selftests/kvm/svcfault_test: TEST_WRAP := -Wl,--wrap=vmlet_ring_send,--wrap=io_uring_submit,--wrap=io_uring_submit_and_wait
 
 # trace_test links libvmlet.so, so that vmlet-trace finds the probes in the
 # library its process maps, as in a service that links the shared library.

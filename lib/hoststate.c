@@ -132,7 +132,9 @@ void vmlet_hoststate_reset(struct vmlet_hoststate *hs)
 void vmlet_hoststate_free(struct vmlet_hoststate *hs)
 {
 	vmlet_hoststate_reset(hs);
-	free(hs->xfuncs);
+	/* A lost request's function may still read its entry: leave them, lost. */
+	if (!hs->lost)
+		free(hs->xfuncs);
 	free(hs->hdirty);
 	hs->xfuncs = NULL;
 	hs->hdirty = NULL;
