@@ -474,38 +474,87 @@ static const char *exit_name(__u32 source, __u32 reason)
 
 static const char *const source_names[] = {"user", "vmx", "svm", "pio"};
 
-static void print_exits(struct vmlet_bpf *skel)
+/*
+ * What the last interval printed (-i), so that each interval shows what
+ * it added: the totals, and each exit reason's count.
+ */
+#define MAX_REASONS 512
+static __u64 printed_total[VMLET_NTOTALS];
+static struct {
+	struct vmlet_exit_key k;
+	__u64 n;
+} printed[MAX_REASONS];
+static unsigned int nprinted;
+
+/* The total what: all of it, or (interval) what it added since the last interval. */
+static __u64 exits_total(struct vmlet_bpf *skel, __u32 what, bool interval)
+{
+	__u64 n = total(skel, what), was = printed_total[what];
+
+	if (!interval)
+		return n;
+	printed_total[what] = n;
+	return n - was;
+}
+
+/* The same for the count n of reason k. */
+static __u64 exits_count(const struct vmlet_exit_key *k, __u64 n, bool interval)
+{
+	unsigned int i = 0;
+	__u64 was;
+
+	if (!interval)
+		return n;
+	while (i < nprinted &&
+	       (printed[i].k.source != k->source || printed[i].k.reason != k->reason))
+		i++;
+	if (i == nprinted) {
+		if (i == MAX_REASONS)
+			return n; /* never seen: all of it is new */
+		printed[nprinted++].k = *k;
+	}
+	was = printed[i].n;
+	printed[i].n = n;
+	return n - was;
+}
+
+/* Exits per call by reason: those of the last interval, or all of them. */
+static void print_exits(struct vmlet_bpf *skel, bool interval)
 {
 	int fd = bpf_map__fd(skel->maps.exits);
 	struct vmlet_exit_key k, *prev = NULL;
-	__u64 calls = total(skel, VMLET_TOTAL_CALLS);
+	__u64 calls = exits_total(skel, VMLET_TOTAL_CALLS, interval);
+	__u64 exits = exits_total(skel, VMLET_TOTAL_EXITS, interval);
+	__u64 uexits = exits_total(skel, VMLET_TOTAL_USER_EXITS, interval);
+	__u64 entries = exits_total(skel, VMLET_TOTAL_ENTRIES, interval);
+	__u64 pio = exits_total(skel, VMLET_TOTAL_PIO, interval);
+	__u64 insns = exits_total(skel, VMLET_TOTAL_INSNS, interval);
 	double per = calls ? 1.0 / (double)calls : 0;
 	bool comma = false;
 
 	if (opt.json)
 		printf("{\"type\":\"exits\",\"calls\":%llu,\"exits\":%llu,\"user_exits\":%llu,"
-		       "\"entries\":%llu,\"pio\":%llu,\"insns\":%llu,\"reasons\":[",
-		       (unsigned long long)calls,
-		       (unsigned long long)total(skel, VMLET_TOTAL_EXITS),
-		       (unsigned long long)total(skel, VMLET_TOTAL_USER_EXITS),
-		       (unsigned long long)total(skel, VMLET_TOTAL_ENTRIES),
-		       (unsigned long long)total(skel, VMLET_TOTAL_PIO),
-		       (unsigned long long)total(skel, VMLET_TOTAL_INSNS));
+		       "\"entries\":%llu,\"pio\":%llu,\"insns\":%llu,\"when\":\"%s\",\"reasons\":[",
+		       (unsigned long long)calls, (unsigned long long)exits,
+		       (unsigned long long)uexits, (unsigned long long)entries,
+		       (unsigned long long)pio, (unsigned long long)insns,
+		       interval ? "interval" : "total");
 	else
-		printf("\n%llu calls; per call: %.2f kvm_exit, %.2f kvm_userspace_exit, %.2f "
+		printf("\n%s: %llu calls; per call: %.2f kvm_exit, %.2f kvm_userspace_exit, %.2f "
 		       "kvm_entry, %.2f kvm_pio, %.2f guest insns (kvm_emulate_insn)\n"
 		       "%-6s %-8s %-20s %12s %10s\n",
-		       (unsigned long long)calls, (double)total(skel, VMLET_TOTAL_EXITS) * per,
-		       (double)total(skel, VMLET_TOTAL_USER_EXITS) * per,
-		       (double)total(skel, VMLET_TOTAL_ENTRIES) * per,
-		       (double)total(skel, VMLET_TOTAL_PIO) * per,
-		       (double)total(skel, VMLET_TOTAL_INSNS) * per, "SOURCE", "REASON", "NAME",
-		       "COUNT", "PER CALL");
+		       interval ? "interval" : "total", (unsigned long long)calls,
+		       (double)exits * per, (double)uexits * per, (double)entries * per,
+		       (double)pio * per, (double)insns * per, "SOURCE", "REASON", "NAME", "COUNT",
+		       "PER CALL");
 	while (!bpf_map_get_next_key(fd, prev, &k)) {
 		__u64 n = 0;
 
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, &n) || k.source > VMLET_EXIT_PIO)
+			continue;
+		n = exits_count(&k, n, interval);
+		if (interval && !n)
 			continue;
 		if (opt.json)
 			printf("%s{\"source\":\"%s\",\"reason\":%u,\"name\":\"%s\",\"count\":%llu}",
@@ -648,7 +697,7 @@ static int run(struct vmlet_bpf *skel)
 			continue;
 		next += opt.interval;
 		if (opt.mode == MODE_EXITS) {
-			print_exits(skel);
+			print_exits(skel, true);
 			continue;
 		}
 		if (read_hists(skel, cur))
@@ -667,7 +716,7 @@ static int run(struct vmlet_bpf *skel)
 		fprintf(stderr, "vmlet-trace: %llu calls, %llu lost\n", (unsigned long long)ncalls,
 			(unsigned long long)total(skel, VMLET_TOTAL_LOST));
 	} else if (opt.mode == MODE_EXITS) {
-		print_exits(skel);
+		print_exits(skel, false);
 	} else {
 		if (read_hists(skel, cur))
 			return fail(1, "reading hists: %s", strerror(errno));

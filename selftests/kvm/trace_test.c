@@ -432,6 +432,78 @@ TEST(exits_counts_one_userspace_exit_per_warm_call)
 	vmlet_image_close(img);
 }
 
+/* The next line of fd, without its newline: 0, or -1 at its end. */
+static int read_line(int fd, char *line, size_t size)
+{
+	size_t n = 0;
+
+	while (n + 1 < size && read(fd, line + n, 1) == 1) {
+		if (line[n] == '\n') {
+			line[n] = '\0';
+			return 0;
+		}
+		n++;
+	}
+	line[n] = '\0';
+	return -1;
+}
+
+/* Read t's interval lines (exits --json -i) until their calls add up to want or more. */
+static unsigned long long interval_calls(struct tracer *t, unsigned long long want)
+{
+	unsigned long long sum = 0, calls;
+	char line[8192];
+
+	while (sum < want && !read_line(t->out, line, sizeof(line))) {
+		if (sscanf(line, "{\"type\":\"exits\",\"calls\":%llu", &calls) != 1 ||
+		    !strstr(line, "\"when\":\"interval\"")) {
+			printf("# not an interval's line: %s\n", line);
+			return ~0ULL;
+		}
+		if (calls)
+			printf("# %s\n", line);
+		sum += calls;
+	}
+	return sum;
+}
+
+TEST(exits_each_interval_counts_its_own_calls)
+{
+	struct vmlet_value a[2] = {vmlet_i32(1), vmlet_i32(2)}, r;
+	char pid[16], out[65536];
+	const char *argv[] = {VMLET_TRACE, "exits", "--json", "-i", "1", "-p", pid, NULL};
+	struct vmlet_image *img = test_image(DEMO_ELF);
+	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
+	unsigned long long calls;
+	struct tracer tr;
+	char *last;
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_TRUE(sb);
+	ASSERT_OK(vmlet_sandbox_call(sb, "add", a, 2, &r));
+	if (tracer_start(&tr, argv))
+		return;
+	for (int i = 0; i < 5; i++)
+		ASSERT_OK(vmlet_sandbox_call(sb, "add", a, 2, &r));
+	EXPECT_EQ(interval_calls(&tr, 5), 5);
+	/* The next intervals count only what came after: 7, not 12. */
+	for (int i = 0; i < 7; i++)
+		ASSERT_OK(vmlet_sandbox_call(sb, "add", a, 2, &r));
+	EXPECT_EQ(interval_calls(&tr, 7), 7);
+	/* Interrupted, it prints the totals. */
+	ASSERT_EQ(tracer_stop(&tr, out, sizeof(out)), 0);
+	out[strcspn(out, "\0")] = '\0';
+	last = strstr(out, "\"when\":\"total\"");
+	ASSERT_TRUE(last);
+	while (last > out && last[-1] != '\n')
+		last--;
+	printf("# %.*s\n", (int)strcspn(last, "\n"), last);
+	ASSERT_EQ(sscanf(last, "{\"type\":\"exits\",\"calls\":%llu", &calls), 1);
+	EXPECT_EQ(calls, 12);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
 TEST(target_without_probes_is_an_error)
 {
 	const char *argv[] = {VMLET_TRACE, "latency", "-l", "/bin/true", NULL};
