@@ -184,9 +184,15 @@ int vmlet_mem_anon_pages(const uint8_t *host, uint64_t size, uint64_t *bits)
 int vmlet_mem_map_layers(int base_fd, uint64_t size, const struct vmlet_mem_run *runs,
 			 unsigned int nruns, int prot, int flags, uint8_t **out)
 {
-	uint8_t *p = mmap(NULL, size, prot, flags, base_fd, 0);
+	uint64_t npages = size / VMLET_PAGE_SIZE;
+	uint8_t *p;
 	int err;
 
+	/* Runs come from files: none may map anywhere but over this memory. */
+	for (unsigned int i = 0; i < nruns; i++)
+		if (runs[i].pg >= npages || runs[i].npages > npages - runs[i].pg)
+			return -EINVAL;
+	p = mmap(NULL, size, prot, flags, base_fd, 0);
 	if (p == MAP_FAILED)
 		goto err;
 	for (unsigned int i = 0; i < nruns; i++) {

@@ -317,6 +317,7 @@ static int zero_memfd(uint64_t size)
 static int from_mapping(int fd, const struct vmlet_config *cfg, const void *buf, size_t len,
 			struct vmlet_snapshot **out)
 {
+	struct vmlet_snapfmt_run *runs = NULL;
 	struct vmlet_snapfmt_host host;
 	struct vmlet_snapshot *snap;
 	struct vmlet_snapfmt f;
@@ -359,17 +360,29 @@ static int from_mapping(int fd, const struct vmlet_config *cfg, const void *buf,
 		goto err_snap;
 	}
 	err = -ENOMEM;
+	runs = malloc((f.nruns ? f.nruns : 1) * sizeof(*runs));
 	snap->runs = calloc(f.nruns ? f.nruns : 1, sizeof(*snap->runs));
-	if (!snap->runs)
+	if (!runs || !snap->runs)
 		goto err_snap;
-	for (uint64_t i = 0; i < f.nruns; i++) {
-		struct vmlet_snapfmt_run r;
-
-		memcpy(&r, &f.runs[i], sizeof(r));
-		snap->runs[i] = (struct vmlet_mem_run){
-			.pg = r.pg, .npages = r.npages, .off = r.off, .fd = snap->file_fd};
+	/*
+	 * The file is shared: another process may have changed the runs
+	 * since parsing checked them. Read them once, and check what was read.
+	 */
+	memcpy(runs, f.runs, f.nruns * sizeof(*runs));
+	err = vmlet_snapfmt_check_runs(runs, f.nruns, &f.hdr, load_error, sizeof(load_error));
+	if (err) {
+		free(runs);
+		vmlet_snapshot_destroy(snap);
+		return err;
 	}
+	for (uint64_t i = 0; i < f.nruns; i++)
+		snap->runs[i] = (struct vmlet_mem_run){.pg = runs[i].pg,
+						       .npages = runs[i].npages,
+						       .off = runs[i].off,
+						       .fd = snap->file_fd};
 	snap->nruns = (unsigned int)f.nruns;
+	free(runs);
+	runs = NULL;
 	err = __vmlet_snapshot_map(snap, PROT_READ, MAP_SHARED, &snap->mem.host);
 	if (err)
 		goto err_snap;
@@ -380,6 +393,7 @@ static int from_mapping(int fd, const struct vmlet_config *cfg, const void *buf,
 	return 0;
 
 err_snap:
+	free(runs);
 	vmlet_snapshot_destroy(snap);
 	return load_fail(err, "loading: %s", vmlet_strerror(err));
 }

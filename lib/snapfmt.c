@@ -339,8 +339,8 @@ static int check_layout(const struct vmlet_snapfmt_layout *f, uint64_t mem_size,
 	return 0;
 }
 
-static int check_runs(const struct vmlet_snapfmt_run *runs, uint64_t n,
-		      const struct vmlet_snapfmt_header *h, char *err, size_t errlen)
+int vmlet_snapfmt_check_runs(const struct vmlet_snapfmt_run *runs, uint64_t n,
+			     const struct vmlet_snapfmt_header *h, char *err, size_t errlen)
 {
 	uint64_t npages = h->mem_size / VMLET_PAGE_SIZE, next_pg = 0;
 	uint64_t at = h->sect[4].off, end = h->sect[4].off + h->sect[4].size;
@@ -416,7 +416,7 @@ int vmlet_snapfmt_parse(const void *buf, size_t len, const struct vmlet_snapfmt_
 	if (ret)
 		return BAD("function table is malformed");
 	free(funcs);
-	ret = check_runs(f.runs, f.nruns, &f.hdr, err, errlen);
+	ret = vmlet_snapfmt_check_runs(f.runs, f.nruns, &f.hdr, err, errlen);
 	claims = (struct vmlet_snapfmt_claims){
 		.xcr0 = f.hdr.xcr0,
 		.cpuid = f.hdr.cpuid,

@@ -121,4 +121,12 @@ int vmlet_snapfmt_build(const struct vmlet_snapfmt_host *host, const struct vmle
 int vmlet_snapfmt_parse(const void *buf, size_t len, const struct vmlet_snapfmt_host *host,
 			struct vmlet_snapfmt *out, char *err, size_t errlen);
 
+/*
+ * Check n runs against header h as vmlet_snapfmt_parse() does: within
+ * memory, in order, packed in the pages section and covering it. 0, or
+ * -EBADMSG with a message in err.
+ */
+int vmlet_snapfmt_check_runs(const struct vmlet_snapfmt_run *runs, uint64_t n,
+			     const struct vmlet_snapfmt_header *h, char *err, size_t errlen);
+
 #endif /* VMLET_SNAPFMT_H */

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * libcheck suite for lib/mem.c: the page tables give every page the
- * permission abi.h promises, with 2 MiB pages where a region is uniform.
+ * permission abi.h promises, with 2 MiB pages where a region is uniform;
+ * layers map their runs over the memory and nowhere else.
  */
+#define _GNU_SOURCE
 #include <check.h>
 #include <elf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "mem.h"
 #include "unit.h"
@@ -138,10 +142,66 @@ START_TEST(layout_that_disagrees_with_memory_is_einval)
 }
 END_TEST
 
+/* A memfd of npages pages, each filled with its number plus fill. */
+static int pages_fd(unsigned int npages, uint8_t fill)
+{
+	int fd = memfd_create("mem_test", MFD_CLOEXEC);
+	uint8_t page[VMLET_PAGE_SIZE];
+
+	ck_assert_int_ge(fd, 0);
+	for (unsigned int i = 0; i < npages; i++) {
+		memset(page, (int)(i + fill), sizeof(page));
+		ck_assert_int_eq(write(fd, page, sizeof(page)), (ssize_t)sizeof(page));
+	}
+	return fd;
+}
+
+START_TEST(layers_map_their_runs_over_the_memory)
+{
+	int base = pages_fd(4, 0), layer = pages_fd(2, 0x10);
+	struct vmlet_mem_run run = {.pg = 1, .npages = 2, .off = 0, .fd = layer};
+	uint8_t *p;
+
+	ck_assert_int_eq(vmlet_mem_map_layers(base, 4 * VMLET_PAGE_SIZE, &run, 1, PROT_READ,
+					      MAP_SHARED, &p),
+			 0);
+	ck_assert_uint_eq(p[0], 0);
+	ck_assert_uint_eq(p[1 * VMLET_PAGE_SIZE], 0x10);
+	ck_assert_uint_eq(p[2 * VMLET_PAGE_SIZE], 0x11);
+	ck_assert_uint_eq(p[3 * VMLET_PAGE_SIZE], 3);
+	munmap(p, 4 * VMLET_PAGE_SIZE);
+	close(base);
+	close(layer);
+}
+END_TEST
+
+/* A run past the memory would map over whatever follows it in the process. */
+START_TEST(runs_outside_the_memory_are_einval)
+{
+	int base = pages_fd(4, 0), layer = pages_fd(2, 0x10);
+	const struct vmlet_mem_run bad[] = {
+		{.pg = 3, .npages = 2, .fd = layer},		/* past the end */
+		{.pg = 4, .npages = 1, .fd = layer},		/* at the end */
+		{.pg = 1ULL << 60, .npages = 1, .fd = layer},	/* far away */
+		{.pg = 1, .npages = ~0ULL, .fd = layer},	/* wraps */
+	};
+	uint8_t *p = NULL;
+
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(vmlet_mem_map_layers(base, 4 * VMLET_PAGE_SIZE, &bad[i], 1,
+						      PROT_READ, MAP_SHARED, &p),
+				 -EINVAL);
+	ck_assert_ptr_null(p);
+	close(base);
+	close(layer);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mem");
 	TCase *tc = tcase_create("page tables");
+	TCase *layers = tcase_create("layers");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, page_zero_and_guards_are_unmapped);
@@ -150,5 +210,8 @@ int main(void)
 	tcase_add_test(tc, buffers_stack_and_heap);
 	tcase_add_test(tc, layout_that_disagrees_with_memory_is_einval);
 	suite_add_tcase(s, tc);
+	tcase_add_test(layers, layers_map_their_runs_over_the_memory);
+	tcase_add_test(layers, runs_outside_the_memory_are_einval);
+	suite_add_tcase(s, layers);
 	return unit_run(s, CK_FORK_GETENV);
 }
