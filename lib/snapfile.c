@@ -187,6 +187,24 @@ static int write_all(int fd, struct iovec *iov, int n, off_t off)
 	return 0;
 }
 
+/*
+ * -EBUSY when fd is the file a layer of snap was loaded from: its pages
+ * are mapped from it, into snap's sandboxes too, and writing it would
+ * change them under them, and the save read from what it overwrites.
+ */
+static int in_use(const struct vmlet_snapshot *snap, int fd)
+{
+	struct stat st, lst;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	for (; snap; snap = snap->parent)
+		if (snap->file_fd > 0 && fstat(snap->file_fd, &lst) == 0 &&
+		    lst.st_dev == st.st_dev && lst.st_ino == st.st_ino)
+			return -EBUSY;
+	return 0;
+}
+
 VMLET_API int vmlet_snapshot_save(const struct vmlet_snapshot *snap, int fd)
 {
 	const struct vmlet_config *c;
@@ -208,6 +226,9 @@ VMLET_API int vmlet_snapshot_save(const struct vmlet_snapshot *snap, int fd)
 		return -errno;
 	if (err & O_APPEND)
 		return -EINVAL;
+	err = in_use(snap, fd);
+	if (err)
+		return err;
 	c = &snap->cfg;
 	layout = (struct vmlet_snapfmt_layout){
 		.mem_size = c->mem_size,

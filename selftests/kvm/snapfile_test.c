@@ -322,6 +322,50 @@ TEST(chains_of_snapshots_through_files)
 	vmlet_image_close(img);
 }
 
+/*
+ * A loaded snapshot's sandboxes map its file: saving over that file (the
+ * same descriptor, or the same file opened again), from it or from a
+ * layer over it, is refused and writes nothing; elsewhere it saves.
+ */
+TEST(saving_over_the_file_a_snapshot_maps_is_ebusy)
+{
+	struct vmlet_image *img = test_image(GUEST("livesnap"));
+	struct vmlet_snapshot *snap = test_snapshot(img, VMLET_RESTORE_COPY), *file, *layer = NULL;
+	int fd = test_snapshot_saved(snap, NULL), again, other;
+	struct vmlet_sandbox *sb;
+	char path[64];
+	off_t size;
+
+	vmlet_snapshot_destroy(snap);
+	file = loaded(fd, VMLET_RESTORE_COPY);
+	sb = from(file);
+	ASSERT_TRUE(sb);
+	EXPECT_EQ(call0(sb, "count"), 1);
+	ASSERT_OK(vmlet_sandbox_snapshot(sb, &layer));
+	size = lseek(fd, 0, SEEK_END);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	again = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(again, 0);
+	EXPECT_EQ(vmlet_snapshot_save(file, fd), -EBUSY);
+	EXPECT_EQ(vmlet_snapshot_save(file, again), -EBUSY);
+	EXPECT_EQ(vmlet_snapshot_save(layer, again), -EBUSY);
+	EXPECT_EQ(lseek(fd, 0, SEEK_END), size);
+	other = test_tmpfile();
+	ASSERT_GE(other, 0);
+	EXPECT_EQ(vmlet_snapshot_save(layer, other), 0);
+	EXPECT_GE(lseek(other, 0, SEEK_END), 4096);
+	/* The file's sandbox goes on as before. */
+	ASSERT_OK(vmlet_sandbox_restore(sb));
+	EXPECT_EQ(call0(sb, "count"), 1);
+	close(other);
+	close(again);
+	vmlet_sandbox_destroy(sb);
+	vmlet_snapshot_destroy(layer);
+	vmlet_snapshot_destroy(file);
+	close(fd);
+	vmlet_image_close(img);
+}
+
 struct worker {
 	struct vmlet_snapshot *snap;
 	uint64_t sum, count;
