@@ -541,10 +541,12 @@ VMLET_API int vmlet_sandbox_debug_call(struct vmlet_sandbox *sb, const char *nam
 	index = vmlet_sandbox_func(sb, name);
 	if (index < 0)
 		return index;
-	if (sb->state != SANDBOX_READY)
-		return -VMLET_EDEAD;
-	if (sb->vm.single_step || vmlet_vm_running(&sb->vm))
-		return -EBUSY; /* counting instructions, or a host function of a call */
+	/* Before gdb connects: a refused call would leave it with no stop to show. */
+	err = __vmlet_sandbox_may_call(sb, (unsigned int)index, args, nargs);
+	if (err)
+		return err;
+	if (sb->vm.single_step)
+		return -EBUSY; /* counting instructions */
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;

@@ -335,14 +335,10 @@ static int enter(struct vmlet_sandbox *sb)
 	return 0;
 }
 
-static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet_value *args,
-		unsigned int nargs, struct vmlet_value *ret)
+int __vmlet_sandbox_may_call(const struct vmlet_sandbox *sb, unsigned int index,
+			     const struct vmlet_value *args, unsigned int nargs)
 {
 	const struct vmlet_func *fn;
-	struct vmlet_value v;
-	int64_t size;
-	int32_t status;
-	int err;
 
 	if (sb->state != SANDBOX_READY)
 		return -VMLET_EDEAD;
@@ -357,6 +353,22 @@ static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet
 	for (unsigned int i = 0; i < nargs; i++)
 		if (args[i].type != fn->args[i])
 			return -EINVAL;
+	return 0;
+}
+
+static int call(struct vmlet_sandbox *sb, unsigned int index, const struct vmlet_value *args,
+		unsigned int nargs, struct vmlet_value *ret)
+{
+	const struct vmlet_func *fn;
+	struct vmlet_value v;
+	int64_t size;
+	int32_t status;
+	int err;
+
+	err = __vmlet_sandbox_may_call(sb, index, args, nargs);
+	if (err)
+		return err;
+	fn = &sb->funcs[index];
 	size = vmlet_frame_encode_call(sb->in, sb->layout.in_size, index, args, nargs);
 	if (size < 0)
 		return (int)size;

@@ -229,6 +229,27 @@ TEST(a_client_that_goes_away_leaves_the_call_to_its_deadline)
 	spin_after(steps, 2);
 }
 
+/* A call the sandbox would refuse is refused before any gdb is waited for. */
+TEST(refused_calls_open_no_port)
+{
+	struct vmlet_image *img = test_image(GUEST("interrupt"));
+	struct vmlet_sandbox *sb = test_sandbox(img, NULL);
+	struct vmlet_value args[1] = {vmlet_u64(1)}, ret;
+	struct client cl = {0};
+	struct vmlet_debug_opts o = {.sz = sizeof(o), .listening = listening, .ctx = &cl};
+
+	ASSERT_TRUE(sb);
+	/* Should a port open all the same, the client kills the call there. */
+	cl.steps[0] = (struct step){"k", NULL};
+	EXPECT_EQ(vmlet_sandbox_debug_call(sb, "spin", args, 1, &ret, &o), -EINVAL);
+	EXPECT_EQ(vmlet_sandbox_debug_call(sb, "nosuch", NULL, 0, &ret, &o), -ENOENT);
+	if (cl.started)
+		pthread_join(cl.thread, NULL);
+	EXPECT_TRUE(!cl.started);
+	vmlet_sandbox_destroy(sb);
+	vmlet_image_close(img);
+}
+
 int main(void)
 {
 	return ksft_run();
