@@ -27,19 +27,12 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "../hostfn.h"
 
 #define CHAIN	200
 #define SAMPLES 200
 #define PREADS	50
 #define TPUT_NS 1000000000ULL
-
-static int add1(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
-{
-	(void)ctx;
-	(void)n;
-	r->u64 = a[0].u64 + 1;
-	return 0;
-}
 
 static const struct vmlet_host_func funcs[] = {
 	{.name = "add1", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = add1},

@@ -23,6 +23,7 @@
 #include <vmlet.h>
 
 #include "util.h"
+#include "../hostfn.h"
 
 int __real_vmlet_ring_send(struct io_uring *ring, int fd, uint64_t data);
 int __real_io_uring_submit(struct io_uring *ring);
@@ -66,14 +67,6 @@ int __wrap_io_uring_submit_and_wait(struct io_uring *ring, unsigned int wait_nr)
 	break_next_wait = false;
 	err = __real_io_uring_submit(ring);
 	return err < 0 ? err : -EBADF;
-}
-
-static int add1(void *ctx, const struct vmlet_value *a, unsigned int n, struct vmlet_value *r)
-{
-	(void)ctx;
-	(void)n;
-	r->u64 = a[0].u64 + 1;
-	return 0;
 }
 
 static const struct vmlet_host_func funcs[] = {
