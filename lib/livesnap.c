@@ -233,6 +233,26 @@ out:
 	return err;
 }
 
+/*
+ * A layer of more runs than VMLET_MEM_MAX_RUNS, each a mapping in every
+ * sandbox (a guest that wrote every other page makes one per page),
+ * becomes a root instead: its memfd gets every page of sb that is not
+ * zero, and it keeps no parent.
+ */
+static int flatten(struct vmlet_snapshot *snap, const struct vmlet_sandbox *sb, uint64_t *bits)
+{
+	int err;
+
+	free(snap->runs);
+	snap->runs = NULL;
+	snap->nruns = 0;
+	vmlet_snapshot_destroy(snap->parent);
+	snap->parent = NULL;
+	err = differing_pages(sb, NULL, bits);
+	return err ? err
+		   : write_pages(snap->mem.fd, sb->mem.host, bits, sb->mem.size / VMLET_PAGE_SIZE);
+}
+
 /* A layer over sb's snapshot, or a root of a cold sandbox: the pages that differ. */
 static int take_pages(struct vmlet_snapshot *snap, const struct vmlet_sandbox *sb)
 {
@@ -260,6 +280,8 @@ static int take_pages(struct vmlet_snapshot *snap, const struct vmlet_sandbox *s
 		snap->parent = sb->snap;
 		__vmlet_snapshot_get(snap->parent);
 		err = layer_runs(snap, bits);
+		if (!err && snap->nruns > VMLET_MEM_MAX_RUNS)
+			err = flatten(snap, sb, bits);
 	}
 out:
 	free(bits);

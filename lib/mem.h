@@ -89,6 +89,14 @@ struct vmlet_mem_run {
 };
 
 /*
+ * The most runs a snapshot's memory is made of over its base. Each is a
+ * mapping in every sandbox of it, and a process has vm.max_map_count of
+ * them (65530 by default); a snapshot whose pages would take more holds
+ * them itself instead (lib/livesnap.c, lib/snapfile.c).
+ */
+#define VMLET_MEM_MAX_RUNS 256
+
+/*
  * Map size bytes of base_fd with prot and flags (MAP_SHARED or
  * MAP_PRIVATE), then each run over it with MAP_FIXED: memory whose pages
  * come from several memfds, one VMA per run (a KVM memslot may span

@@ -320,19 +320,41 @@ static int load_config(const struct vmlet_config *cfg, const struct vmlet_snapfm
 	return 0;
 }
 
-/* The empty memfd under the runs: zeros that cost nothing. */
-static int zero_memfd(uint64_t size)
+/*
+ * The memfd under the runs, sealed: zeros that cost nothing or, for a
+ * file of more runs than VMLET_MEM_MAX_RUNS (each a mapping in every
+ * sandbox), the runs' pages copied from the file at buf, and no run left.
+ */
+static int base_memfd(uint64_t size, const uint8_t *buf, const struct vmlet_snapfmt_run *runs,
+		      uint64_t nruns)
 {
 	int fd = memfd_create("vmlet", MFD_CLOEXEC | MFD_ALLOW_SEALING), err;
 
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, SEALS) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto err;
+	for (uint64_t i = 0; nruns > VMLET_MEM_MAX_RUNS && i < nruns; i++) {
+		uint64_t len = runs[i].npages * VMLET_PAGE_SIZE, done = 0;
+
+		while (done < len) {
+			ssize_t n = pwrite(fd, buf + runs[i].off + done, len - done,
+					   (off_t)(runs[i].pg * VMLET_PAGE_SIZE + done));
+
+			if (n <= 0) {
+				errno = n < 0 ? errno : EIO;
+				goto err;
+			}
+			done += (uint64_t)n;
+		}
 	}
+	if (fcntl(fd, F_ADD_SEALS, SEALS) < 0)
+		goto err;
 	return fd;
+err:
+	err = -errno;
+	close(fd);
+	return err;
 }
 
 static int from_mapping(int fd, const struct vmlet_config *cfg, const void *buf, size_t len,
@@ -375,11 +397,6 @@ static int from_mapping(int fd, const struct vmlet_config *cfg, const void *buf,
 		snap->file_fd = 0;
 		goto err_snap;
 	}
-	snap->mem.fd = zero_memfd(snap->mem.size);
-	if (snap->mem.fd < 0) {
-		err = snap->mem.fd;
-		goto err_snap;
-	}
 	err = -ENOMEM;
 	runs = malloc((f.nruns ? f.nruns : 1) * sizeof(*runs));
 	snap->runs = calloc(f.nruns ? f.nruns : 1, sizeof(*snap->runs));
@@ -396,12 +413,17 @@ static int from_mapping(int fd, const struct vmlet_config *cfg, const void *buf,
 		vmlet_snapshot_destroy(snap);
 		return err;
 	}
-	for (uint64_t i = 0; i < f.nruns; i++)
+	snap->mem.fd = base_memfd(snap->mem.size, buf, runs, f.nruns);
+	if (snap->mem.fd < 0) {
+		err = snap->mem.fd;
+		goto err_snap;
+	}
+	for (uint64_t i = 0; f.nruns <= VMLET_MEM_MAX_RUNS && i < f.nruns; i++)
 		snap->runs[i] = (struct vmlet_mem_run){.pg = runs[i].pg,
 						       .npages = runs[i].npages,
 						       .off = runs[i].off,
 						       .fd = snap->file_fd};
-	snap->nruns = (unsigned int)f.nruns;
+	snap->nruns = f.nruns <= VMLET_MEM_MAX_RUNS ? (unsigned int)f.nruns : 0;
 	free(runs);
 	runs = NULL;
 	err = __vmlet_snapshot_map(snap, PROT_READ, MAP_SHARED, &snap->mem.host);

@@ -652,6 +652,63 @@ TEST(host_functions_of_the_config_carry_over_added_ones_do_not)
 	vmlet_image_close(img);
 }
 
+/*
+ * A guest that wrote every other page of 2 MiB: its live snapshot differs
+ * from its parent in 400 runs of one page, and a file of it holds as
+ * many. Each run would be a mapping in every sandbox (vm.max_map_count);
+ * past VMLET_MEM_MAX_RUNS the snapshot holds its pages itself, and a
+ * sandbox of it, or of the file, maps a handful, with the same contents.
+ */
+TEST(scattered_pages_cost_a_sandbox_few_mappings)
+{
+	struct vmlet_config cfg = {.sz = sizeof(cfg), .mem_size = 16 << 20, .backing = VMLET_BACKING_4K};
+	struct vmlet_image *img = test_image(GUEST("scatter"));
+	struct vmlet_snapshot *snap = NULL, *layer, *file = NULL;
+	struct vmlet_sandbox *sb, *sb2 = NULL, *sb3 = NULL;
+	struct vmlet_value args[2] = {vmlet_u32(400), vmlet_u64(1000)}, r;
+	uint64_t want = 0;
+	int before, fd;
+
+	for (uint64_t i = 0; i < 400; i++)
+		want += 1000 + i;
+	ASSERT_TRUE(img);
+	ASSERT_OK(vmlet_snapshot_create(img, &cfg, &snap));
+	sb = from(snap);
+	ASSERT_TRUE(sb);
+	ASSERT_OK(vmlet_sandbox_call(sb, "scatter", args, 2, &r));
+	ASSERT_EQ(r.u32, 400);
+	layer = live_snapshot(sb);
+	ASSERT_TRUE(layer);
+	before = count_maps();
+	ASSERT_OK(vmlet_sandbox_create_from(layer, &sb2));
+	printf("# a sandbox of the live snapshot: %d mappings\n", count_maps() - before);
+	EXPECT_LT(count_maps() - before, 16);
+	ASSERT_OK(vmlet_sandbox_call(sb2, "gather", args, 1, &r));
+	EXPECT_EQ(r.u64, want);
+
+	fd = test_snapshot_saved(layer, NULL);
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(vmlet_snapshot_load(fd, NULL, &file));
+	before = count_maps();
+	ASSERT_OK(vmlet_sandbox_create_from(file, &sb3));
+	printf("# a sandbox of its file: %d mappings\n", count_maps() - before);
+	EXPECT_LT(count_maps() - before, 16);
+	ASSERT_OK(vmlet_sandbox_call(sb3, "gather", args, 1, &r));
+	EXPECT_EQ(r.u64, want);
+	ASSERT_OK(vmlet_sandbox_restore(sb3));
+	ASSERT_OK(vmlet_sandbox_call(sb3, "gather", args, 1, &r));
+	EXPECT_EQ(r.u64, want);
+
+	vmlet_sandbox_destroy(sb3);
+	vmlet_snapshot_destroy(file);
+	close(fd);
+	vmlet_sandbox_destroy(sb2);
+	vmlet_snapshot_destroy(layer);
+	vmlet_sandbox_destroy(sb);
+	vmlet_snapshot_destroy(snap);
+	vmlet_image_close(img);
+}
+
 int main(void)
 {
 	return ksft_run();
