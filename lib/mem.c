@@ -190,7 +190,7 @@ int vmlet_mem_map_layers(int base_fd, uint64_t size, const struct vmlet_mem_run 
 
 	/* Runs come from files: none may map anywhere but over this memory. */
 	for (unsigned int i = 0; i < nruns; i++)
-		if (runs[i].pg >= npages || runs[i].npages > npages - runs[i].pg)
+		if (!runs[i].npages || runs[i].pg >= npages || runs[i].npages > npages - runs[i].pg)
 			return -EINVAL;
 	p = mmap(NULL, size, prot, flags, base_fd, 0);
 	if (p == MAP_FAILED)

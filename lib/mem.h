@@ -102,7 +102,7 @@ struct vmlet_mem_run {
  * come from several memfds, one VMA per run (a KVM memslot may span
  * them). Stores the mapping in *out; 0 or a negative errno (-ENOMEM when
  * the address space or the map count runs out, -EINVAL for a run that
- * does not lie within size).
+ * is empty or does not lie within size).
  */
 int vmlet_mem_map_layers(int base_fd, uint64_t size, const struct vmlet_mem_run *runs,
 			 unsigned int nruns, int prot, int flags, uint8_t **out);

@@ -125,7 +125,6 @@ int __vmlet_bootsnap_create(struct vmlet_image *img, const struct vmlet_config *
 int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore, bool entry,
 			  struct vmlet_snapshot **out);
 
-/* A new sandbox id: process-wide, from 1, never reused (lib/probes.h). */
 /*
  * Whether sb can call function index with args now: 0, -VMLET_EDEAD,
  * -EBUSY (within one of its calls), -ENOENT, or -EINVAL for arguments
@@ -134,6 +133,7 @@ int __vmlet_snapshot_take(struct vmlet_sandbox *sb, enum vmlet_restore restore, 
 int __vmlet_sandbox_may_call(const struct vmlet_sandbox *sb, unsigned int index,
 			     const struct vmlet_value *args, unsigned int nargs);
 
+/* A new sandbox id: process-wide, from 1, never reused (lib/probes.h). */
 uint64_t __vmlet_sandbox_next_id(void);
 
 /* Fill sb's fault backtrace after a failed run (lib/backtrace.c). */

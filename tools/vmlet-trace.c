@@ -510,7 +510,7 @@ static __u64 exits_count(const struct vmlet_exit_key *k, __u64 n, bool interval)
 		i++;
 	if (i == nprinted) {
 		if (i == MAX_REASONS)
-			return n; /* never seen: all of it is new */
+			return n; /* no room to remember it: its total, each time */
 		printed[nprinted++].k = *k;
 	}
 	was = printed[i].n;

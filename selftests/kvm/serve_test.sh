@@ -347,13 +347,16 @@ never_spun() {
 	n=$(found "$1")
 	[ "$n" = "0 3 0 3 " ] || { echo "# spinning, all: to_worker, from_worker: $n"; return 1; }
 }
-# spun PORT: every one counted, and some of each way spinning.
+# spun PORT: every one counted, and some answers found their HTTP thread
+# spinning (a call takes far less than the 1 s spin; the next request
+# reaching a worker within its 1 s is likely, not certain, on a loaded
+# one-CPU VM, so those are only reported).
 spun() {
 	local n
 	n=$(found "$1")
 	echo "# spinning, all: to_worker, from_worker: $n"
 	read -r a b c d <<<"$n"
-	[ "$b" = 3 ] && [ "$d" = 3 ] && [ "$a" -ge 1 ] && [ "$c" -ge 1 ]
+	[ "$b" = 3 ] && [ "$d" = 3 ] && [ "$c" -ge 1 ]
 }
 start d --workers 1 --cpus 2 --spin-us 0
 check spin_us_0_never_spins never_spun "$PORT_d"

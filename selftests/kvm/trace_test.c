@@ -492,7 +492,6 @@ TEST(exits_each_interval_counts_its_own_calls)
 	EXPECT_EQ(interval_calls(&tr, 7), 7);
 	/* Interrupted, it prints the totals. */
 	ASSERT_EQ(tracer_stop(&tr, out, sizeof(out)), 0);
-	out[strcspn(out, "\0")] = '\0';
 	last = strstr(out, "\"when\":\"total\"");
 	ASSERT_TRUE(last);
 	while (last > out && last[-1] != '\n')

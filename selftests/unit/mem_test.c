@@ -184,6 +184,7 @@ START_TEST(runs_outside_the_memory_are_einval)
 		{.pg = 4, .npages = 1, .fd = layer},		/* at the end */
 		{.pg = 1ULL << 60, .npages = 1, .fd = layer},	/* far away */
 		{.pg = 1, .npages = ~0ULL, .fd = layer},	/* wraps */
+		{.pg = 1, .npages = 0, .fd = layer},		/* empty */
 	};
 	uint8_t *p = NULL;
 

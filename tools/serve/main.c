@@ -326,7 +326,8 @@ int main(int argc, char **argv)
 	char *eq;
 
 	s.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
-	s.cpus = sched_getaffinity(0, sizeof(cpus), &cpus) ? 1 : (unsigned int)CPU_COUNT(&cpus);
+	s.cpus = sched_getaffinity(0, sizeof(cpus), &cpus) ? s.workers
+							   : (unsigned int)CPU_COUNT(&cpus);
 	while ((c = getopt_long(argc, argv, "l:p:P:L:r:n:H:Ww:s:t:b:c:d:y:C:Sh", opts, NULL)) !=
 	       -1) {
 		switch (c) {
