@@ -9,9 +9,9 @@
  * return frame over the request. The vCPU is stopped meanwhile, so
  * nothing else touches the buffer. Sends that fail because the target's
  * completion queue is full are sent again; a send that fails for good
- * ends the call with its error, since the request never arrived. An
- * answer the service's own submission queue has no room for waits in a
- * list, and the thread submits without waiting until it is queued.
+ * ends the call with its error, since the request never arrived. Answers
+ * wait in a list until the service's submission queue has room for them,
+ * and the thread submits without waiting for a completion until then.
  *
  * Destroy waits for the calls in flight (counted with atomics: a host
  * call takes no lock), then stops each thread with a message whose
@@ -38,7 +38,7 @@ struct service {
 	struct vmlet_host *host;
 	atomic_int err;			  /* 0 starting, 1 running, -errno when its ring failed */
 	atomic_bool nested;		  /* it waits on a host call its function's sandbox made */
-	struct vmlet_service_req *unsent; /* answers the ring had no room for */
+	struct vmlet_service_req *unsent; /* answers not queued yet */
 };
 
 /* The service whose thread this is, if it is one. */
@@ -85,19 +85,10 @@ int64_t vmlet_service_run(struct vmlet_service_req *rq)
 }
 
 /*
- * Answer rq: queue the message that carries it (its address, as the
- * request's), or keep it in s->unsent while the ring has no room.
+ * Queue the messages that carry the answers in s->unsent (each the
+ * request's address), as many as the ring has room for.
  */
-static void answer(struct service *s, struct vmlet_service_req *rq)
-{
-	if (vmlet_ring_send(&s->ring, rq->reply_fd, (uintptr_t)rq)) {
-		rq->next = s->unsent;
-		s->unsent = rq;
-	}
-}
-
-/* Queue the answers kept in s->unsent, as many as the ring has room for. */
-static void answer_unsent(struct service *s)
+static void answer(struct service *s)
 {
 	while (s->unsent && !vmlet_ring_send(&s->ring, s->unsent->reply_fd, (uintptr_t)s->unsent))
 		s->unsent = s->unsent->next;
@@ -116,7 +107,7 @@ static void *service_main(void *arg)
 		 * An answer that waits for room must not wait for a completion:
 		 * its caller sends nothing more until it has it.
 		 */
-		answer_unsent(s);
+		answer(s);
 		if (s->unsent)
 			err = io_uring_submit(&s->ring);
 		else
@@ -138,10 +129,13 @@ static void *service_main(void *arg)
 				rq->size = vmlet_service_run(rq);
 			else if (!vmlet_ring_transient(res) && res != -EOVERFLOW)
 				continue; /* the caller's ring is gone: nobody waits */
-			if (data != RING_STOP)
-				answer(s, rq);
+			if (data != RING_STOP) {
+				rq->next = s->unsent; /* answered at the top of the loop */
+				s->unsent = rq;
+			}
 		}
 	}
+	answer(s);
 	io_uring_submit(&s->ring);
 	return NULL;
 }

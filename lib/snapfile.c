@@ -332,29 +332,20 @@ static int base_memfd(uint64_t size, const uint8_t *buf, const struct vmlet_snap
 
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0)
-		goto err;
-	for (uint64_t i = 0; nruns > VMLET_MEM_MAX_RUNS && i < nruns; i++) {
-		uint64_t len = runs[i].npages * VMLET_PAGE_SIZE, done = 0;
+	err = ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
+	for (uint64_t i = 0; !err && nruns > VMLET_MEM_MAX_RUNS && i < nruns; i++) {
+		struct iovec iov = {.iov_base = (void *)(buf + runs[i].off),
+				    .iov_len = runs[i].npages * VMLET_PAGE_SIZE};
 
-		while (done < len) {
-			ssize_t n = pwrite(fd, buf + runs[i].off + done, len - done,
-					   (off_t)(runs[i].pg * VMLET_PAGE_SIZE + done));
-
-			if (n <= 0) {
-				errno = n < 0 ? errno : EIO;
-				goto err;
-			}
-			done += (uint64_t)n;
-		}
+		err = write_all(fd, &iov, 1, (off_t)(runs[i].pg * VMLET_PAGE_SIZE));
 	}
-	if (fcntl(fd, F_ADD_SEALS, SEALS) < 0)
-		goto err;
+	if (!err && fcntl(fd, F_ADD_SEALS, SEALS) < 0)
+		err = -errno;
+	if (err) {
+		close(fd);
+		return err;
+	}
 	return fd;
-err:
-	err = -errno;
-	close(fd);
-	return err;
 }
 
 static int from_mapping(int fd, const struct vmlet_config *cfg, const void *buf, size_t len,
@@ -418,12 +409,13 @@ static int from_mapping(int fd, const struct vmlet_config *cfg, const void *buf,
 		err = snap->mem.fd;
 		goto err_snap;
 	}
-	for (uint64_t i = 0; f.nruns <= VMLET_MEM_MAX_RUNS && i < f.nruns; i++)
+	/* Past VMLET_MEM_MAX_RUNS, base_memfd() copied the pages: no run left. */
+	snap->nruns = f.nruns > VMLET_MEM_MAX_RUNS ? 0 : (unsigned int)f.nruns;
+	for (unsigned int i = 0; i < snap->nruns; i++)
 		snap->runs[i] = (struct vmlet_mem_run){.pg = runs[i].pg,
 						       .npages = runs[i].npages,
 						       .off = runs[i].off,
 						       .fd = snap->file_fd};
-	snap->nruns = f.nruns <= VMLET_MEM_MAX_RUNS ? (unsigned int)f.nruns : 0;
 	free(runs);
 	runs = NULL;
 	err = __vmlet_snapshot_map(snap, PROT_READ, MAP_SHARED, &snap->mem.host);

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A host function for the tests and the benchmark that call the host:
- * add1(u64) -> u64, the argument plus one.
+ * test_add1(u64) -> u64, the argument plus one.
  */
 #ifndef VMLET_SELFTESTS_HOSTFN_H
 #define VMLET_SELFTESTS_HOSTFN_H
 
 #include <vmlet.h>
 
-static inline int add1(void *ctx, const struct vmlet_value *a, unsigned int n,
-		       struct vmlet_value *r)
+static inline int test_add1(void *ctx, const struct vmlet_value *a, unsigned int n,
+			    struct vmlet_value *r)
 {
 	(void)ctx;
 	(void)n;

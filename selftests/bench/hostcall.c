@@ -35,12 +35,12 @@
 #define TPUT_NS 1000000000ULL
 
 static const struct vmlet_host_func funcs[] = {
-	{.name = "add1", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = add1},
+	{.name = "add1", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = test_add1},
 	{.name = "add1_in",
 	 .ret = VMLET_U64,
 	 .nargs = 1,
 	 .args = {VMLET_U64},
-	 .fn = add1,
+	 .fn = test_add1,
 	 .flags = VMLET_HOST_INLINE},
 };
 

@@ -653,6 +653,30 @@ TEST(host_functions_of_the_config_carry_over_added_ones_do_not)
 }
 
 /*
+ * A sandbox of snap (what) maps a handful of mappings and reads back the
+ * 400 words scatter() wrote, also after a restore.
+ */
+static void few_mappings_same_words(struct vmlet_snapshot *snap, const char *what)
+{
+	struct vmlet_value n = vmlet_u32(400), r;
+	struct vmlet_sandbox *sb = NULL;
+	int before = count_maps();
+	uint64_t want = 0;
+
+	for (uint64_t i = 0; i < 400; i++)
+		want += 1000 + i;
+	ASSERT_OK(vmlet_sandbox_create_from(snap, &sb));
+	printf("# a sandbox of %s: %d mappings\n", what, count_maps() - before);
+	EXPECT_LT(count_maps() - before, 16);
+	for (int restored = 0; restored < 2; restored++) {
+		ASSERT_OK(vmlet_sandbox_call(sb, "gather", &n, 1, &r));
+		EXPECT_EQ(r.u64, want);
+		ASSERT_OK(vmlet_sandbox_restore(sb));
+	}
+	vmlet_sandbox_destroy(sb);
+}
+
+/*
  * A guest that wrote every other page of 2 MiB: its live snapshot differs
  * from its parent in 400 runs of one page, and a file of it holds as
  * many. Each run would be a mapping in every sandbox (vm.max_map_count);
@@ -664,13 +688,10 @@ TEST(scattered_pages_cost_a_sandbox_few_mappings)
 	struct vmlet_config cfg = {.sz = sizeof(cfg), .mem_size = 16 << 20, .backing = VMLET_BACKING_4K};
 	struct vmlet_image *img = test_image(GUEST("scatter"));
 	struct vmlet_snapshot *snap = NULL, *layer, *file = NULL;
-	struct vmlet_sandbox *sb, *sb2 = NULL, *sb3 = NULL;
 	struct vmlet_value args[2] = {vmlet_u32(400), vmlet_u64(1000)}, r;
-	uint64_t want = 0;
-	int before, fd;
+	struct vmlet_sandbox *sb;
+	int fd;
 
-	for (uint64_t i = 0; i < 400; i++)
-		want += 1000 + i;
 	ASSERT_TRUE(img);
 	ASSERT_OK(vmlet_snapshot_create(img, &cfg, &snap));
 	sb = from(snap);
@@ -679,30 +700,14 @@ TEST(scattered_pages_cost_a_sandbox_few_mappings)
 	ASSERT_EQ(r.u32, 400);
 	layer = live_snapshot(sb);
 	ASSERT_TRUE(layer);
-	before = count_maps();
-	ASSERT_OK(vmlet_sandbox_create_from(layer, &sb2));
-	printf("# a sandbox of the live snapshot: %d mappings\n", count_maps() - before);
-	EXPECT_LT(count_maps() - before, 16);
-	ASSERT_OK(vmlet_sandbox_call(sb2, "gather", args, 1, &r));
-	EXPECT_EQ(r.u64, want);
-
+	few_mappings_same_words(layer, "the live snapshot");
 	fd = test_snapshot_saved(layer, NULL);
 	ASSERT_GE(fd, 0);
 	ASSERT_OK(vmlet_snapshot_load(fd, NULL, &file));
-	before = count_maps();
-	ASSERT_OK(vmlet_sandbox_create_from(file, &sb3));
-	printf("# a sandbox of its file: %d mappings\n", count_maps() - before);
-	EXPECT_LT(count_maps() - before, 16);
-	ASSERT_OK(vmlet_sandbox_call(sb3, "gather", args, 1, &r));
-	EXPECT_EQ(r.u64, want);
-	ASSERT_OK(vmlet_sandbox_restore(sb3));
-	ASSERT_OK(vmlet_sandbox_call(sb3, "gather", args, 1, &r));
-	EXPECT_EQ(r.u64, want);
+	few_mappings_same_words(file, "its file");
 
-	vmlet_sandbox_destroy(sb3);
 	vmlet_snapshot_destroy(file);
 	close(fd);
-	vmlet_sandbox_destroy(sb2);
 	vmlet_snapshot_destroy(layer);
 	vmlet_sandbox_destroy(sb);
 	vmlet_snapshot_destroy(snap);

@@ -24,7 +24,6 @@
 #include <vmlet.h>
 
 #include "util.h"
-#include "../hostfn.h"
 
 int __real_vmlet_ring_send(struct io_uring *ring, int fd, uint64_t data);
 int __real_io_uring_submit(struct io_uring *ring);
@@ -71,7 +70,7 @@ int __wrap_io_uring_submit_and_wait(struct io_uring *ring, unsigned int wait_nr)
 }
 
 static const struct vmlet_host_func funcs[] = {
-	{.name = "add1", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = add1},
+	{.name = "add1", .ret = VMLET_U64, .nargs = 1, .args = {VMLET_U64}, .fn = test_add1},
 };
 
 TEST(an_answer_the_ring_has_no_room_for_still_arrives)
@@ -122,7 +121,7 @@ static int held_add1(void *ctx, const struct vmlet_value *a, unsigned int n,
 	while (!released)
 		pthread_cond_wait(&cond, &lock);
 	pthread_mutex_unlock(&lock);
-	add1(ctx, a, n, r);
+	test_add1(ctx, a, n, r);
 	pthread_mutex_lock(&lock);
 	returned = true;
 	pthread_mutex_unlock(&lock);

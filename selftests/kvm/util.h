@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <vmlet.h>
 
+#include "../hostfn.h"
 #include "kselftest.h"
 
 static inline struct vmlet_image *test_image(const char *path)
@@ -265,18 +266,10 @@ static inline struct footprint footprint_take(void)
 	} while (0)
 
 /*
- * Host functions for the tests: u64 -> u64 + 1, one that fails with
- * -EPERM, and one that interrupts the call that made it (ctx: the sandbox).
+ * Host functions for the tests besides test_add1() (../hostfn.h): one that
+ * fails with -EPERM, and one that interrupts the call that made it (ctx:
+ * the sandbox).
  */
-static inline int test_add1(void *ctx, const struct vmlet_value *a, unsigned int n,
-			    struct vmlet_value *r)
-{
-	(void)ctx;
-	(void)n;
-	r->u64 = a[0].u64 + 1;
-	return 0;
-}
-
 static inline int test_eperm(void *ctx, const struct vmlet_value *a, unsigned int n,
 			     struct vmlet_value *r)
 {
